@@ -1,0 +1,249 @@
+// What the ingress saw, kept for the deregistration observers.
+//
+// Written on the hot path (every accepted connection) and read rarely (when termination starts,
+// on GET /status, on observer timers). The write methods allocate nothing: arrival times go into a
+// preallocated Float64Array ring, per-source records are created only the first time a source
+// appears, and each health-check source keeps its recent probe gaps in its own small typed array.
+//
+// All times are `performance.now()` milliseconds.
+
+import { ObserverConfigError } from './observers/errors.js'
+
+export type HealthCheckKind = 'empty' /* TCP probe: connected, sent nothing, closed */ | 'local' /* PROXY v2 LOCAL header */
+
+export interface TrafficObservationsOptions {
+  /** How far back arrivals are kept for rate estimation, ms. Default 60_000. */
+  historyMs?: number
+  /**
+   * Capacity of the arrival-time ring. When more arrivals than this fall inside `historyMs`, the
+   * rate is estimated from the newest `arrivalCapacity` arrivals only (that is plenty of sample).
+   * Default 8192 (64 KiB).
+   */
+  arrivalCapacity?: number
+  /**
+   * At most this many distinct sources are tracked by name (for client arrivals and, separately,
+   * for health checks); further sources are folded into one extra record named `OVERFLOW_SOURCE`.
+   * Direct (non-PROXY) connections use the client address as source, so this bounds memory.
+   * Default 64.
+   */
+  maxSources?: number
+  /** When observation began (the listener opened), ms. Default `performance.now()`. */
+  since?: number
+}
+
+/** Name of the record that aggregates sources beyond `maxSources`. */
+export const OVERFLOW_SOURCE = '(other)'
+
+/** Gaps remembered per health-check source for the learned interval. */
+export const HEALTH_CHECK_GAPS_KEPT = 8
+
+/** Client arrivals from one source (an NLB node, or a direct client). */
+export interface ArrivalSource {
+  readonly source: string
+  count: number
+  firstAt: number
+  lastAt: number
+}
+
+/** Health-check probes from one source (an NLB node's health checker). */
+export class HealthCheckSource {
+  readonly source: string
+  count = 0
+  empty = 0
+  local = 0
+  firstAt: number
+  lastAt: number
+  /** Recent gaps between consecutive probes, ms; a ring of `HEALTH_CHECK_GAPS_KEPT`. */
+  readonly gaps = new Float64Array(HEALTH_CHECK_GAPS_KEPT)
+  /** How many gaps were ever recorded (the ring holds min(gapCount, HEALTH_CHECK_GAPS_KEPT)). */
+  gapCount = 0
+
+  constructor (source: string, now: number) {
+    this.source = source
+    this.firstAt = now
+    this.lastAt = now
+  }
+
+  /** Median of the remembered gaps in ms, or undefined with fewer than `minGaps` gaps. */
+  medianGapMs (minGaps = 1): number | undefined {
+    const n = Math.min(this.gapCount, HEALTH_CHECK_GAPS_KEPT)
+    if (n < Math.max(1, minGaps)) return undefined
+    const sorted = Array.from(this.gaps.subarray(0, n)).sort((a, b) => a - b)
+    const mid = n >> 1
+    return n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  }
+}
+
+/** Arrivals counted over an exposure span: the input of the quiet-period estimate. */
+export interface ArrivalSample {
+  /** Client arrivals counted. */
+  count: number
+  /** Length of the span they were counted over, ms. */
+  spanMs: number
+  /** True when the ring overflowed and the span is shorter than the history window. */
+  truncated: boolean
+}
+
+export class TrafficObservations {
+  readonly historyMs: number
+  readonly since: number
+  readonly maxSources: number
+
+  readonly #times: Float64Array
+  #head = 0 // index of the next write
+  #size = 0 // valid entries (≤ capacity)
+  #total = 0
+  #lastArrivalAt = Number.NEGATIVE_INFINITY
+
+  readonly #arrivalSources = new Map<string, ArrivalSource>()
+  readonly #healthSources = new Map<string, HealthCheckSource>()
+  #lastHealthCheckAt = Number.NEGATIVE_INFINITY
+
+  constructor (opts: TrafficObservationsOptions = {}) {
+    const historyMs = opts.historyMs ?? 60_000
+    const capacity = opts.arrivalCapacity ?? 8192
+    const maxSources = opts.maxSources ?? 64
+    if (!(historyMs > 0) || !Number.isFinite(historyMs)) throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `historyMs must be a positive number of ms, got ${historyMs}`)
+    if (!Number.isInteger(capacity) || capacity < 2) throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `arrivalCapacity must be an integer ≥ 2, got ${capacity}`)
+    if (!Number.isInteger(maxSources) || maxSources < 1) throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `maxSources must be an integer ≥ 1, got ${maxSources}`)
+    this.historyMs = historyMs
+    this.maxSources = maxSources
+    this.since = opts.since ?? performance.now()
+    this.#times = new Float64Array(capacity)
+  }
+
+  // ---- hot path ---------------------------------------------------------------------------
+
+  /** A new client connection (with a PROXY header, or a direct one) arrived from `lbSource`. */
+  clientArrived (lbSource: string, now: number): void {
+    const times = this.#times
+    times[this.#head] = now
+    this.#head = this.#head + 1 === times.length ? 0 : this.#head + 1
+    if (this.#size < times.length) this.#size++
+    this.#total++
+    if (now > this.#lastArrivalAt) this.#lastArrivalAt = now
+
+    let rec = this.#arrivalSources.get(lbSource)
+    if (rec === undefined) rec = this.#newArrivalSource(lbSource, now)
+    rec.count++
+    if (now > rec.lastAt) rec.lastAt = now
+  }
+
+  /** An LB health-check probe arrived from `source`. */
+  healthCheckSeen (source: string, kind: HealthCheckKind, now: number): void {
+    let rec = this.#healthSources.get(source)
+    if (rec === undefined) rec = this.#newHealthSource(source, now)
+    else {
+      const gap = now - rec.lastAt
+      if (gap >= 0) {
+        rec.gaps[rec.gapCount % HEALTH_CHECK_GAPS_KEPT] = gap
+        rec.gapCount++
+      }
+    }
+    rec.count++
+    if (kind === 'empty') rec.empty++
+    else rec.local++
+    if (now > rec.lastAt) rec.lastAt = now
+    if (now > this.#lastHealthCheckAt) this.#lastHealthCheckAt = now
+  }
+
+  // ---- read side (not on the hot path) ----------------------------------------------------
+
+  /** Client arrivals ever recorded. */
+  get totalArrivals (): number { return this.#total }
+
+  /** Time of the newest client arrival, or undefined if none. */
+  get lastArrivalAt (): number | undefined {
+    return this.#total === 0 ? undefined : this.#lastArrivalAt
+  }
+
+  /** Time of the newest health-check probe from any source, or undefined if none. */
+  get lastHealthCheckAt (): number | undefined {
+    return this.#healthSources.size === 0 ? undefined : this.#lastHealthCheckAt
+  }
+
+  /** Client arrivals with `from < t ≤ to`, counted from the ring (so at most its capacity). */
+  arrivalsBetween (from: number, to: number): number {
+    let n = 0
+    this.#forEachNewestFirst((t) => {
+      if (t <= from) return false
+      if (t <= to) n++
+      return true
+    })
+    return n
+  }
+
+  /**
+   * The arrivals seen in the history window before `at` and the span they cover: the span starts
+   * at max(at − historyMs, since) — nothing was observed before `since` — or, when more arrivals
+   * than the ring holds fell in the window, at the oldest arrival still held.
+   */
+  sampleBefore (at: number): ArrivalSample {
+    const windowStart = Math.max(at - this.historyMs, this.since)
+    let count = 0
+    let scanned = 0
+    let oldest = Number.POSITIVE_INFINITY
+    this.#forEachNewestFirst((t) => {
+      if (t <= windowStart) return false
+      scanned++
+      oldest = t
+      if (t <= at) count++
+      return true
+    })
+    // The ring is full and even its oldest entry lies inside the window: older arrivals in the
+    // window were overwritten, so count only over the span the ring still covers.
+    const truncated = this.#size === this.#times.length && scanned === this.#size
+    const start = truncated ? Math.min(oldest, at) : windowStart
+    return { count, spanMs: Math.max(0, at - start), truncated }
+  }
+
+  /** Per-source client arrival records (live objects; do not mutate). */
+  arrivalSources (): IterableIterator<ArrivalSource> {
+    return this.#arrivalSources.values()
+  }
+
+  /** Per-source health-check records (live objects; do not mutate). */
+  healthCheckSources (): IterableIterator<HealthCheckSource> {
+    return this.#healthSources.values()
+  }
+
+  /** Number of distinct health-check source records. */
+  get healthCheckSourceCount (): number { return this.#healthSources.size }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  #forEachNewestFirst (fn: (t: number) => boolean): void {
+    const times = this.#times
+    let i = this.#head
+    for (let k = 0; k < this.#size; k++) {
+      i = i === 0 ? times.length - 1 : i - 1
+      if (!fn(times[i]!)) return
+    }
+  }
+
+  #newArrivalSource (source: string, now: number): ArrivalSource {
+    if (this.#arrivalSources.size >= this.maxSources) {
+      const other = this.#arrivalSources.get(OVERFLOW_SOURCE)
+      if (other !== undefined) return other
+      const rec: ArrivalSource = { source: OVERFLOW_SOURCE, count: 0, firstAt: now, lastAt: now }
+      this.#arrivalSources.set(OVERFLOW_SOURCE, rec)
+      return rec
+    }
+    const rec: ArrivalSource = { source, count: 0, firstAt: now, lastAt: now }
+    this.#arrivalSources.set(source, rec)
+    return rec
+  }
+
+  #newHealthSource (source: string, now: number): HealthCheckSource {
+    if (this.#healthSources.size >= this.maxSources) {
+      const other = this.#healthSources.get(OVERFLOW_SOURCE)
+      if (other !== undefined) return other
+      const rec = new HealthCheckSource(OVERFLOW_SOURCE, now)
+      this.#healthSources.set(OVERFLOW_SOURCE, rec)
+      return rec
+    }
+    const rec = new HealthCheckSource(source, now)
+    this.#healthSources.set(source, rec)
+    return rec
+  }
+}

@@ -1,0 +1,273 @@
+// `elbv2`: asks the ELBv2 API what it thinks of this pod's target. Satisfied when every target
+// group reports the target `draining`, or `unused` with reason `Target.NotRegistered`.
+//
+// Only polls after start(): before termination the answer is "healthy" and every call spends the
+// account-wide Describe* token bucket (burst 40, refill 10/s) that every pod and the AWS Load
+// Balancer Controller share.
+//
+// Scheduling: the first poll comes after a uniformly random delay in [0, interval) so pods that
+// start terminating together do not poll together; then every interval ±jitter. A tick in which
+// any call was throttled doubles the delay (interval · 2^k, capped at maxBackoff, still jittered)
+// until a tick passes without throttling. The SDK's own retries are off (maxAttempts 1): each of
+// its attempts would take another token from the bucket that is already empty, and our backoff,
+// counted per call, is then the only thing that governs the request rate. Other errors are logged
+// and retried on the next regular tick. A group, once satisfied, is not polled again.
+
+import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
+import { silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
+import { Satisfaction } from './satisfaction.js'
+import { ObserverConfigError } from './errors.js'
+
+export type Elbv2CallOutcome = 'ok' | 'throttled' | 'error'
+
+/** Counts DescribeTargetHealth calls (the lead wires this to prom-client). */
+export interface Elbv2CallHook {
+  onCall (outcome: Elbv2CallOutcome): void
+}
+
+export interface Elbv2ObserverOptions {
+  /** One or more target group ARNs this pod is registered in. */
+  targetGroupArns: readonly string[]
+  /** The target id: the pod IP in IP target mode. */
+  targetId: string
+  /** The target port registered in the groups. */
+  targetPort: number
+  /** AWS region; default: the SDK's chain (AWS_REGION, profile). */
+  region?: string
+  /** Endpoint override, e.g. an emulator's http://127.0.0.1:PORT. */
+  endpoint?: string
+  /** Static credentials; default: the SDK's chain (env, IRSA web identity, pod identity, IMDS). */
+  credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
+  /** Seconds between polls. Default 10. */
+  pollIntervalSeconds?: number
+  /** Fraction of random jitter applied to every delay (±). Default 0.2. */
+  jitter?: number
+  /** Ceiling of the throttling backoff, seconds. Default max(60, pollIntervalSeconds). */
+  maxBackoffSeconds?: number
+  /** Per-call timeout, seconds. Default min(10, pollIntervalSeconds), at least 1. */
+  requestTimeoutSeconds?: number
+  hook?: Elbv2CallHook
+  logger?: ObserverLogger
+  /** A client to use instead of building one (region/endpoint/credentials are then ignored). */
+  client?: ElasticLoadBalancingV2Client
+  /** Random source in [0, 1) for jitter. Default Math.random. */
+  random?: () => number
+}
+
+/** What one target group last said about the target. */
+interface GroupState {
+  readonly arn: string
+  state: string | null
+  reason: string | null
+  description: string | null
+  /** When the state was last read, performance.now() ms. */
+  readAt: number | null
+  satisfied: boolean
+  calls: number
+  throttled: number
+  errors: number
+  lastError: { code: string, message: string } | null
+}
+
+const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException'])
+
+/** Whether a DescribeTargetHealth answer means the LB deregistered the target. */
+export function isDeregisteredState (state: string | undefined | null, reason: string | undefined | null): boolean {
+  return state === 'draining' || (state === 'unused' && reason === 'Target.NotRegistered')
+}
+
+export class Elbv2Observer implements DeregistrationObserver {
+  readonly name = 'elbv2' as const
+  readonly #client: ElasticLoadBalancingV2Client
+  readonly #ownsClient: boolean
+  readonly #targetId: string
+  readonly #targetPort: number
+  readonly #groups: GroupState[]
+  readonly #intervalMs: number
+  readonly #jitter: number
+  readonly #maxBackoffMs: number
+  readonly #requestTimeoutMs: number
+  readonly #hook: Elbv2CallHook | undefined
+  readonly #log: ObserverLogger
+  readonly #random: () => number
+  readonly #satisfaction = new Satisfaction()
+  readonly #abort = new AbortController()
+  #startedAt: number | undefined
+  #timer: NodeJS.Timeout | undefined
+  #stopped = false
+  #consecutiveThrottledTicks = 0
+  #ticks = 0
+  #nextPollAt: number | undefined
+
+  constructor (opts: Elbv2ObserverOptions) {
+    const arns = [...new Set(opts.targetGroupArns)]
+    if (arns.length === 0 || arns.some((a) => typeof a !== 'string' || a.length === 0)) {
+      throw new ObserverConfigError('ERR_ELBV2_OPTION', 'elbv2 observer needs at least one non-empty target group ARN')
+    }
+    if (typeof opts.targetId !== 'string' || opts.targetId.length === 0) {
+      throw new ObserverConfigError('ERR_ELBV2_OPTION', 'elbv2 observer needs the target id (the pod IP, env POD_IP)')
+    }
+    if (!Number.isInteger(opts.targetPort) || opts.targetPort < 1 || opts.targetPort > 65535) {
+      throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 target port must be an integer in 1–65535, got ${opts.targetPort}`)
+    }
+    const interval = opts.pollIntervalSeconds ?? 10
+    if (!(Number.isFinite(interval) && interval > 0)) throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 poll interval must be a positive number of seconds, got ${interval}`)
+    const jitter = opts.jitter ?? 0.2
+    if (!(jitter >= 0 && jitter < 1)) throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 jitter must be in [0, 1), got ${jitter}`)
+    const maxBackoff = opts.maxBackoffSeconds ?? Math.max(60, interval)
+    if (!(Number.isFinite(maxBackoff) && maxBackoff >= interval)) throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 max backoff must be ≥ the poll interval, got ${maxBackoff} s`)
+    const timeout = opts.requestTimeoutSeconds ?? Math.max(1, Math.min(10, interval))
+    if (!(Number.isFinite(timeout) && timeout > 0)) throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 request timeout must be a positive number of seconds, got ${timeout}`)
+
+    this.#targetId = opts.targetId
+    this.#targetPort = opts.targetPort
+    this.#groups = arns.map((arn) => ({ arn, state: null, reason: null, description: null, readAt: null, satisfied: false, calls: 0, throttled: 0, errors: 0, lastError: null }))
+    this.#intervalMs = interval * 1000
+    this.#jitter = jitter
+    this.#maxBackoffMs = maxBackoff * 1000
+    this.#requestTimeoutMs = timeout * 1000
+    this.#hook = opts.hook
+    this.#log = opts.logger ?? silentLogger
+    this.#random = opts.random ?? Math.random
+    if (opts.client !== undefined) {
+      this.#client = opts.client
+      this.#ownsClient = false
+    } else {
+      this.#client = new ElasticLoadBalancingV2Client({
+        ...(opts.region !== undefined ? { region: opts.region } : {}),
+        ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+        ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
+        maxAttempts: 1
+      })
+      this.#ownsClient = true
+    }
+  }
+
+  get satisfied (): boolean { return this.#satisfaction.satisfied }
+
+  whenSatisfied (): Promise<void> { return this.#satisfaction.promise() }
+
+  start (startedAt: number): void {
+    if (this.#startedAt !== undefined || this.#stopped) return
+    this.#startedAt = startedAt
+    this.#log.info({ observer: this.name, targetGroupArns: this.#groups.map((g) => g.arn), targetId: this.#targetId, targetPort: this.#targetPort, pollIntervalSeconds: this.#intervalMs / 1000 }, 'elbv2 observer: polling DescribeTargetHealth')
+    this.#schedule(this.#random() * this.#intervalMs)
+  }
+
+  #schedule (delayMs: number): void {
+    if (this.#stopped || this.satisfied) return
+    this.#nextPollAt = performance.now() + delayMs
+    this.#timer = setTimeout(() => { void this.#tick() }, Math.max(0, Math.round(delayMs)))
+  }
+
+  /** interval · 2^k (k = consecutive throttled ticks), capped, then ±jitter. */
+  #nextDelayMs (): number {
+    const k = this.#consecutiveThrottledTicks
+    const base = Math.min(this.#maxBackoffMs, this.#intervalMs * 2 ** Math.min(k, 30))
+    return base * (1 + this.#jitter * (2 * this.#random() - 1))
+  }
+
+  async #tick (): Promise<void> {
+    this.#timer = undefined
+    this.#nextPollAt = undefined
+    if (this.#stopped || this.satisfied) return
+    this.#ticks++
+    const pending = this.#groups.filter((g) => !g.satisfied)
+    const outcomes = await Promise.all(pending.map((g) => this.#poll(g)))
+    if (this.#stopped) return
+
+    if (this.#groups.every((g) => g.satisfied)) {
+      const now = performance.now()
+      this.#satisfaction.set(now)
+      this.#log.info({ observer: this.name, groups: this.#groups.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason })), afterSeconds: viewSeconds(now - (this.#startedAt ?? now)) }, 'elbv2 observer: every target group reports the target deregistered')
+      return
+    }
+    if (outcomes.includes('throttled')) {
+      this.#consecutiveThrottledTicks++
+      const delay = this.#nextDelayMs()
+      this.#log.warn({ observer: this.name, consecutiveThrottledTicks: this.#consecutiveThrottledTicks, nextPollSeconds: viewSeconds(delay) }, 'elbv2 observer: DescribeTargetHealth throttled, backing off')
+      this.#schedule(delay)
+    } else {
+      this.#consecutiveThrottledTicks = 0
+      this.#schedule(this.#nextDelayMs())
+    }
+  }
+
+  async #poll (g: GroupState): Promise<Elbv2CallOutcome | 'aborted'> {
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#requestTimeoutMs)])
+    g.calls++
+    try {
+      const out = await this.#client.send(new DescribeTargetHealthCommand({
+        TargetGroupArn: g.arn,
+        Targets: [{ Id: this.#targetId, Port: this.#targetPort }]
+      }), { abortSignal: signal })
+      if (this.#stopped) return 'aborted'
+      this.#hook?.onCall('ok')
+      const desc = out.TargetHealthDescriptions?.find((d) => d.Target?.Id === this.#targetId && (d.Target?.Port === undefined || d.Target.Port === this.#targetPort)) ??
+        out.TargetHealthDescriptions?.[0]
+      const state = desc?.TargetHealth?.State ?? null
+      const reason = desc?.TargetHealth?.Reason ?? null
+      if (state !== g.state || reason !== g.reason) {
+        this.#log.info({ observer: this.name, targetGroupArn: g.arn, from: g.state, to: state, reason }, `elbv2 observer: target ${state ?? 'missing from the answer'}${reason !== null ? ` (${reason})` : ''}`)
+      }
+      g.state = state
+      g.reason = reason
+      g.description = desc?.TargetHealth?.Description ?? null
+      g.readAt = performance.now()
+      g.lastError = null
+      if (isDeregisteredState(state, reason)) g.satisfied = true
+      return 'ok'
+    } catch (err) {
+      if (this.#stopped) return 'aborted'
+      const e = err as { name?: string, message?: string, $metadata?: { httpStatusCode?: number } }
+      const code = typeof e.name === 'string' ? e.name : 'Error'
+      g.lastError = { code, message: String(e.message ?? err) }
+      if (THROTTLING_CODES.has(code) || e.$metadata?.httpStatusCode === 429) {
+        g.throttled++
+        this.#hook?.onCall('throttled')
+        return 'throttled'
+      }
+      g.errors++
+      this.#hook?.onCall('error')
+      this.#log.warn({ observer: this.name, targetGroupArn: g.arn, code, err: g.lastError.message }, 'elbv2 observer: DescribeTargetHealth failed; retrying on the next tick')
+      return 'error'
+    }
+  }
+
+  view (): Record<string, unknown> {
+    const now = performance.now()
+    return {
+      satisfied: this.satisfied,
+      targetId: this.#targetId,
+      targetPort: this.#targetPort,
+      pollIntervalSeconds: this.#intervalMs / 1000,
+      polling: this.#startedAt !== undefined && !this.#stopped && !this.satisfied,
+      ticks: this.#ticks,
+      consecutiveThrottledTicks: this.#consecutiveThrottledTicks,
+      nextPollInSeconds: this.#nextPollAt === undefined ? null : viewSeconds(Math.max(0, this.#nextPollAt - now)),
+      ...(this.#satisfaction.at !== undefined && this.#startedAt !== undefined ? { satisfiedAfterSeconds: viewSeconds(this.#satisfaction.at - this.#startedAt) } : {}),
+      targetGroups: this.#groups.map((g) => ({
+        arn: g.arn,
+        state: g.state,
+        reason: g.reason,
+        description: g.description,
+        secondsSinceRead: g.readAt === null ? null : viewSeconds(now - g.readAt),
+        deregistered: g.satisfied,
+        calls: g.calls,
+        throttled: g.throttled,
+        errors: g.errors,
+        lastError: g.lastError
+      }))
+    }
+  }
+
+  stop (): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#nextPollAt = undefined
+    this.#abort.abort()
+    if (this.#ownsClient) this.#client.destroy()
+  }
+}

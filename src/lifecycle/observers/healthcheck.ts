@@ -1,0 +1,167 @@
+// `healthcheck`: the LB has stopped when its health checkers have gone silent. Each LB source
+// (one per NLB node, i.e. per enabled AZ) probes at its own rhythm; we learn that rhythm as the
+// median of the source's last 8 gaps between probes, and call the source silent once nothing came
+// from it for `silenceMultiple` × that interval. Satisfied when every known source is silent.
+//
+// Whether the NLB keeps health-checking a draining target is unverified, so this observer is
+// opt-in and its view reports what it saw either way: per source, probes seen (and how many after
+// termination began), the learned interval and how long it has been silent.
+//
+// A source with fewer than `minGaps` gaps uses `defaultIntervalSeconds` (30 s, the NLB's default
+// health-check interval; the Load Balancer Controller's default is 10 s, so 30 s errs long). Learned
+// intervals are clamped to [minIntervalSeconds, maxIntervalSeconds] (default 1–300 s: the NLB's
+// interval range is 5–300 s and several checkers may share one source address). With no source
+// seen at all, the observer is satisfied after silenceMultiple × defaultIntervalSeconds from start.
+// Silence is measured from the last probe, so a source that was already silent long enough when
+// termination began counts as silent at once.
+
+import type { HealthCheckSource, TrafficObservations } from '../observations.js'
+import { silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
+import { Satisfaction } from './satisfaction.js'
+import { ObserverConfigError } from './errors.js'
+
+export interface HealthcheckObserverOptions {
+  observations: TrafficObservations
+  /** A source is silent after this many learned intervals without a probe. Default 3. */
+  silenceMultiple?: number
+  /** Interval assumed for a source with too few gaps, seconds. Default 30. */
+  defaultIntervalSeconds?: number
+  /** Floor of the learned interval, seconds. Default 1. */
+  minIntervalSeconds?: number
+  /** Ceiling of the learned interval, seconds. Default 300. */
+  maxIntervalSeconds?: number
+  /** Gaps needed before the learned interval replaces the default. Default 3. */
+  minGaps?: number
+  logger?: ObserverLogger
+}
+
+interface SourceVerdict {
+  source: HealthCheckSource
+  learnedMs: number | undefined
+  intervalMs: number
+  thresholdMs: number
+  silentForMs: number
+  silent: boolean
+}
+
+export class HealthcheckObserver implements DeregistrationObserver {
+  readonly name = 'healthcheck' as const
+  readonly #observations: TrafficObservations
+  readonly #multiple: number
+  readonly #defaultMs: number
+  readonly #minMs: number
+  readonly #maxMs: number
+  readonly #minGaps: number
+  readonly #log: ObserverLogger
+  readonly #satisfaction = new Satisfaction()
+  #startedAt: number | undefined
+  #countsAtStart = new Map<string, number>()
+  #timer: NodeJS.Timeout | undefined
+  #stopped = false
+
+  constructor (opts: HealthcheckObserverOptions) {
+    this.#observations = opts.observations
+    this.#multiple = opts.silenceMultiple ?? 3
+    const def = opts.defaultIntervalSeconds ?? 30
+    const min = opts.minIntervalSeconds ?? 1
+    const max = opts.maxIntervalSeconds ?? 300
+    this.#minGaps = opts.minGaps ?? 3
+    if (!(Number.isFinite(this.#multiple) && this.#multiple > 0)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck silence multiple must be a positive number, got ${this.#multiple}`)
+    if (!(Number.isFinite(min) && min > 0 && Number.isFinite(max) && max >= min)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck interval bounds must satisfy 0 < min ≤ max, got ${min}–${max} s`)
+    if (!(Number.isFinite(def) && def > 0)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck default interval must be a positive number of seconds, got ${def}`)
+    if (!(Number.isInteger(this.#minGaps) && this.#minGaps >= 1)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck minGaps must be an integer ≥ 1, got ${this.#minGaps}`)
+    this.#defaultMs = def * 1000
+    this.#minMs = min * 1000
+    this.#maxMs = max * 1000
+    this.#log = opts.logger ?? silentLogger
+  }
+
+  get satisfied (): boolean { return this.#satisfaction.satisfied }
+
+  whenSatisfied (): Promise<void> { return this.#satisfaction.promise() }
+
+  start (startedAt: number): void {
+    if (this.#startedAt !== undefined || this.#stopped) return
+    this.#startedAt = startedAt
+    for (const s of this.#observations.healthCheckSources()) this.#countsAtStart.set(s.source, s.count)
+    this.#log.info({ observer: this.name, sources: this.#verdicts(performance.now()).map(verdictView) }, 'healthcheck observer: waiting for the LB health checkers to go silent')
+    this.#check()
+  }
+
+  #verdicts (now: number): SourceVerdict[] {
+    const out: SourceVerdict[] = []
+    for (const source of this.#observations.healthCheckSources()) {
+      const learnedMs = source.medianGapMs(this.#minGaps)
+      const intervalMs = learnedMs === undefined ? this.#defaultMs : Math.min(this.#maxMs, Math.max(this.#minMs, learnedMs))
+      const thresholdMs = this.#multiple * intervalMs
+      const silentForMs = now - source.lastAt
+      out.push({ source, learnedMs, intervalMs, thresholdMs, silentForMs, silent: silentForMs >= thresholdMs })
+    }
+    return out
+  }
+
+  #check (): void {
+    this.#timer = undefined
+    if (this.#stopped || this.#startedAt === undefined) return
+    const now = performance.now()
+    const verdicts = this.#verdicts(now)
+    let nextAt = Number.POSITIVE_INFINITY
+    if (verdicts.length === 0) {
+      const deadline = this.#startedAt + this.#multiple * this.#defaultMs
+      if (now < deadline) nextAt = deadline
+    }
+    for (const v of verdicts) {
+      if (!v.silent) nextAt = Math.min(nextAt, v.source.lastAt + v.thresholdMs)
+    }
+    if (nextAt === Number.POSITIVE_INFINITY) {
+      this.#satisfaction.set(now)
+      this.#log.info({ observer: this.name, sources: verdicts.map(verdictView) }, verdicts.length === 0
+        ? 'healthcheck observer: no health-check probe ever seen; waited the default silence'
+        : 'healthcheck observer: every LB health-check source has gone silent')
+      return
+    }
+    this.#timer = setTimeout(() => this.#check(), Math.max(1, Math.ceil(nextAt - now)))
+  }
+
+  view (): Record<string, unknown> {
+    const now = performance.now()
+    const started = this.#startedAt
+    const view: Record<string, unknown> = {
+      satisfied: this.satisfied,
+      silenceMultiple: this.#multiple,
+      defaultIntervalSeconds: this.#defaultMs / 1000,
+      sources: this.#verdicts(now).map((v) => {
+        const sv = verdictView(v)
+        if (started !== undefined) {
+          sv.probesAfterStart = v.source.count - (this.#countsAtStart.get(v.source.source) ?? 0)
+          sv.lastProbeAfterStartSeconds = v.source.lastAt > started ? viewSeconds(v.source.lastAt - started) : null
+        }
+        return sv
+      })
+    }
+    const at = this.#satisfaction.at
+    if (at !== undefined && started !== undefined) view.satisfiedAfterSeconds = viewSeconds(at - started)
+    return view
+  }
+
+  stop (): void {
+    this.#stopped = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+}
+
+function verdictView (v: SourceVerdict): Record<string, unknown> {
+  return {
+    source: v.source.source,
+    probes: v.source.count,
+    emptyProbes: v.source.empty,
+    localProbes: v.source.local,
+    learnedIntervalSeconds: v.learnedMs === undefined ? null : viewSeconds(v.learnedMs),
+    intervalSeconds: viewSeconds(v.intervalMs),
+    intervalFrom: v.learnedMs === undefined ? 'default' : 'learned',
+    silentForSeconds: viewSeconds(v.silentForMs),
+    silenceThresholdSeconds: viewSeconds(v.thresholdMs),
+    silent: v.silent
+  }
+}
