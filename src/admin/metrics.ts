@@ -1,0 +1,90 @@
+// Every metric drainpipe exports, defined in one place. Hot paths get pre-bound label
+// children (no label lookup per event); values that other modules already know are
+// read at scrape time through collect() instead of being pushed.
+import client from 'prom-client'
+import { PROXY_ERROR_REASONS } from '../proxy-protocol/errors.js'
+
+export const STATES = ['starting', 'ready', 'terminating', 'draining', 'drained'] as const
+export type State = (typeof STATES)[number]
+
+export type ConnectionKind = 'client' | 'direct' | 'healthcheck'
+export type RefusalReason = 'max_connections' | 'untrusted_source' | 'header_timeout'
+export type UpstreamErrorReason = 'connect' | 'timeout' | 'reset'
+export type Elbv2Outcome = 'ok' | 'throttled' | 'error'
+
+export interface Metrics {
+  readonly registry: client.Registry
+  readonly accepted: Record<ConnectionKind, client.Counter.Internal>
+  readonly healthChecks: Record<'empty' | 'local', client.Counter.Internal>
+  readonly refused: Record<RefusalReason, client.Counter.Internal>
+  readonly headerErrors: client.Counter<'reason'>
+  readonly crcMismatchAccepted: client.Counter
+  readonly httpRequests: client.Counter
+  readonly httpResponses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', client.Counter.Internal>
+  readonly upstreamErrors: Record<UpstreamErrorReason, client.Counter.Internal>
+  readonly acceptErrors: client.Counter<'code'>
+  readonly transitions: client.Counter<'to'>
+  readonly elbv2Calls: Record<Elbv2Outcome, client.Counter.Internal>
+  readonly lastConnectionSeconds: client.Gauge
+  readonly deregistrationObservedSeconds: client.Gauge
+  readonly drainSeconds: client.Gauge
+  readonly drainCut: client.Counter
+  /** Values read at scrape time. */
+  bind(sources: MetricSources): void
+}
+
+export interface MetricSources {
+  state(): State
+  activeConnections(): number
+  upstreamReachable(): boolean
+  acceptedSinceUnready(): number
+  requestsSinceUnready(): number
+}
+
+export function createMetrics(): Metrics {
+  const registry = new client.Registry()
+  client.collectDefaultMetrics({ register: registry, prefix: 'drainpipe_' })
+  let sources: MetricSources | undefined
+  const reg = { registers: [registry] }
+
+  const accepted = new client.Counter({ ...reg, name: 'drainpipe_connections_accepted_total', help: 'Pod-port connections by kind: client (PROXY header), direct (no header), healthcheck (zero-byte probe or LOCAL header).', labelNames: ['kind'] })
+  const healthChecks = new client.Counter({ ...reg, name: 'drainpipe_health_checks_total', help: 'Load-balancer health checks answered without touching the app, by type: empty (TCP connect+close), local (PROXY v2 LOCAL header).', labelNames: ['type'] })
+  const refused = new client.Counter({ ...reg, name: 'drainpipe_connections_refused_total', help: 'Connections closed before forwarding, by reason.', labelNames: ['reason'] })
+  const headerErrors = new client.Counter({ ...reg, name: 'drainpipe_proxy_header_errors_total', help: 'Connections closed for an invalid PROXY header, by reason.', labelNames: ['reason'] })
+  const upstreamErrors = new client.Counter({ ...reg, name: 'drainpipe_upstream_errors_total', help: 'Failures talking to the app: connect (refused/unreachable, 502), timeout (504), reset (app closed mid-response).', labelNames: ['reason'] })
+  const httpResponses = new client.Counter({ ...reg, name: 'drainpipe_http_responses_total', help: 'http mode: responses sent to clients by status class.', labelNames: ['class'] })
+  const elbv2Calls = new client.Counter({ ...reg, name: 'drainpipe_elbv2_calls_total', help: 'DescribeTargetHealth calls by outcome (throttled = the account-wide API bucket said Throttling).', labelNames: ['outcome'] })
+
+  new client.Gauge({ ...reg, name: 'drainpipe_connections_active', help: 'Open pod-port connections (reading a header, forwarding, or draining).', collect() { this.set(sources?.activeConnections() ?? 0) } })
+  new client.Gauge({ ...reg, name: 'drainpipe_upstream_reachable', help: '1 when the last background probe reached the app.', collect() { this.set(sources?.upstreamReachable() ? 1 : 0) } })
+  new client.Gauge({
+    ...reg, name: 'drainpipe_state', help: 'Lifecycle state: 1 for the current one.', labelNames: ['state'],
+    collect() { const now = sources?.state(); for (const s of STATES) this.labels(s).set(s === now ? 1 : 0) },
+  })
+  new client.Gauge({ ...reg, name: 'drainpipe_connections_after_unready', help: 'Client connections accepted after readiness failed (termination started): the load balancer was still sending.', collect() { this.set(sources?.acceptedSinceUnready() ?? 0) } })
+  new client.Gauge({ ...reg, name: 'drainpipe_requests_after_unready', help: 'http mode: requests received after readiness failed.', collect() { this.set(sources?.requestsSinceUnready() ?? 0) } })
+
+  const byLabel = <K extends string>(c: client.Counter<string>, keys: readonly K[]) =>
+    Object.fromEntries(keys.map((k) => [k, c.labels(k)])) as Record<K, client.Counter.Internal>
+  for (const r of PROXY_ERROR_REASONS) headerErrors.labels(r)
+
+  return {
+    registry,
+    accepted: byLabel(accepted, ['client', 'direct', 'healthcheck']),
+    healthChecks: byLabel(healthChecks, ['empty', 'local']),
+    refused: byLabel(refused, ['max_connections', 'untrusted_source', 'header_timeout']),
+    headerErrors,
+    crcMismatchAccepted: new client.Counter({ ...reg, name: 'drainpipe_proxy_crc_mismatch_accepted_total', help: 'v2 headers whose CRC32C did not match, kept because --crc-mismatch accept.' }),
+    httpRequests: new client.Counter({ ...reg, name: 'drainpipe_http_requests_total', help: 'http mode: requests received from clients.' }),
+    httpResponses: byLabel(httpResponses, ['1xx', '2xx', '3xx', '4xx', '5xx']),
+    upstreamErrors: byLabel(upstreamErrors, ['connect', 'timeout', 'reset']),
+    acceptErrors: new client.Counter({ ...reg, name: 'drainpipe_accept_errors_total', help: 'Errors from accept() on the pod port (EMFILE: out of file descriptors), by code.', labelNames: ['code'] }),
+    transitions: new client.Counter({ ...reg, name: 'drainpipe_state_transitions_total', help: 'Lifecycle transitions, by the state entered.', labelNames: ['to'] }),
+    elbv2Calls: byLabel(elbv2Calls, ['ok', 'throttled', 'error']),
+    lastConnectionSeconds: new client.Gauge({ ...reg, name: 'drainpipe_termination_last_connection_seconds', help: 'Seconds from termination start to the last new client connection (how long the LB kept sending).' }),
+    deregistrationObservedSeconds: new client.Gauge({ ...reg, name: 'drainpipe_termination_deregistration_observed_seconds', help: 'Seconds from termination start until every observer agreed the LB stopped (or --max-wait).' }),
+    drainSeconds: new client.Gauge({ ...reg, name: 'drainpipe_drain_duration_seconds', help: 'Seconds the last drain took, from closing the pod port to the last connection closed.' }),
+    drainCut: new client.Counter({ ...reg, name: 'drainpipe_drain_connections_cut_total', help: 'Connections still open at --drain-timeout, closed by drainpipe.' }),
+    bind(s) { sources = s },
+  }
+}

@@ -1,0 +1,441 @@
+// Every option drainpipe takes is defined once, here: its flag, its environment twin, its
+// type, default, unit and help text. `--help`, the README's reference table and the
+// parser all read this table, so they cannot drift apart.
+import { isIP } from 'node:net'
+import { parseCidrList } from './proxy-protocol/policy.js'
+import type { ProxyProtocolMode } from './proxy-protocol/policy.js'
+
+export interface HostPort { host: string; port: number }
+export type ObserverName = 'traffic' | 'elbv2' | 'healthcheck'
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+
+export interface Config {
+  listen: HostPort
+  upstream: HostPort
+  mode: 'http' | 'tcp'
+  admin: HostPort
+  proxyProtocol: ProxyProtocolMode
+  trustedProxies: string[]
+  headerTimeoutMs: number
+  proxyHeaderMaxBytes: number
+  crcMismatch: 'close' | 'accept'
+  stackedHeaders: 'reject' | 'pass'
+  maxConnections: number
+  xff: 'replace' | 'append'
+  upstreamProxyProtocol: 'off' | 'v1' | 'v2'
+  upstreamConnectTimeoutMs: number
+  upstreamTimeoutMs: number
+  upstreamProbeIntervalMs: number
+  keepAliveTimeoutMs: number
+  deregistration: ObserverName[]
+  minWaitMs: number
+  maxWaitMs: number
+  quietPeriodMs: number | 'auto'
+  quietPeriodMinMs: number
+  quietPeriodMaxMs: number
+  healthcheckSilenceMultiple: number
+  targetId: string | undefined
+  targetPort: number
+  targetGroupArns: string[]
+  awsRegion: string | undefined
+  elbv2Endpoint: string | undefined
+  elbv2PollIntervalMs: number
+  drainTimeoutMs: number
+  gracePeriodMs: number | undefined
+  adminToken: string | undefined
+  logLevel: LogLevel
+}
+
+/** A flag or environment value that cannot be used. `message` is the one line printed before exit 2. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG_INVALID'
+  constructor(message: string, readonly flag?: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+class InvalidValue extends Error {
+  constructor(readonly accepted: string) { super(accepted) }
+}
+
+type Section = 'Network' | 'PROXY protocol' | 'Forwarding' | 'Deregistration' | 'Draining' | 'Admin and logs'
+
+export interface OptionSpec {
+  /** flag name without the leading dashes */
+  readonly flag: string
+  readonly env: string
+  readonly section: Section
+  /** what the value looks like, for --help: HOST:PORT, SECONDS, ... */
+  readonly placeholder: string
+  /** default as text ('' = unset), parsed like a user value */
+  readonly default: string
+  readonly help: string
+  readonly repeatable?: boolean
+  /** never echoed in logs or /status */
+  readonly secret?: boolean
+  parse(text: string): unknown
+}
+
+const SECONDS_ACCEPTED = 'seconds as a non-negative number, optionally with a unit: 0.5, 30, 250ms, 2m'
+
+function parseSeconds(text: string): number {
+  const m = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m)?$/.exec(text.trim())
+  if (!m) throw new InvalidValue(SECONDS_ACCEPTED)
+  const n = Number(m[1])
+  const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000
+  if (!Number.isFinite(ms)) throw new InvalidValue(SECONDS_ACCEPTED)
+  return Math.round(ms)
+}
+
+function parseHostPort(text: string): HostPort {
+  const accepted = 'HOST:PORT, [IPv6]:PORT or PORT, with PORT 0-65535'
+  let host = '0.0.0.0'
+  let portText = text
+  const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(text)
+  if (bracket) {
+    host = bracket[1]!
+    portText = bracket[2]!
+    if (isIP(host) !== 6) throw new InvalidValue(accepted)
+  } else if (text.includes(':')) {
+    const i = text.lastIndexOf(':')
+    host = text.slice(0, i) || '0.0.0.0'
+    portText = text.slice(i + 1)
+    if (host.includes(':')) throw new InvalidValue(accepted)
+    if (!/^[A-Za-z0-9.-]+$/.test(host)) throw new InvalidValue(accepted)
+  }
+  if (!/^\d{1,5}$/.test(portText)) throw new InvalidValue(accepted)
+  const port = Number(portText)
+  if (port > 65535) throw new InvalidValue(accepted)
+  return { host, port }
+}
+
+function parseInteger(min: number, max: number) {
+  return (text: string): number => {
+    const accepted = `a whole number from ${min} to ${max}`
+    if (!/^\d+$/.test(text)) throw new InvalidValue(accepted)
+    const n = Number(text)
+    if (n < min || n > max) throw new InvalidValue(accepted)
+    return n
+  }
+}
+
+function parseEnum<T extends string>(values: readonly T[]) {
+  return (text: string): T => {
+    if ((values as readonly string[]).includes(text)) return text as T
+    throw new InvalidValue(`one of ${values.join(', ')}`)
+  }
+}
+
+function parseNumber(min: number, max: number) {
+  return (text: string): number => {
+    const n = Number(text)
+    if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidValue(`a number from ${min} to ${max}`)
+    return n
+  }
+}
+
+const OBSERVERS: readonly ObserverName[] = ['traffic', 'elbv2', 'healthcheck']
+
+function parseObservers(text: string): ObserverName[] {
+  const accepted = `a comma-separated list of ${OBSERVERS.join(', ')}`
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean)
+  if (names.length === 0) throw new InvalidValue(accepted)
+  for (const n of names) if (!(OBSERVERS as readonly string[]).includes(n)) throw new InvalidValue(accepted)
+  return [...new Set(names as ObserverName[])]
+}
+
+function parseQuietPeriod(text: string): number | 'auto' {
+  if (text === 'auto') return 'auto'
+  try {
+    return parseSeconds(text)
+  } catch {
+    throw new InvalidValue(`auto, or ${SECONDS_ACCEPTED}`)
+  }
+}
+
+function parseCidrs(text: string): string[] {
+  try {
+    return parseCidrList(text)
+  } catch (err) {
+    throw new InvalidValue(`a comma-separated list of IPv4/IPv6 CIDRs such as 10.0.0.0/8,fc00::/7 (${(err as Error).message})`)
+  }
+}
+
+function parseUrl(text: string): string {
+  const accepted = 'an http:// or https:// URL'
+  try {
+    const u = new URL(text)
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidValue(accepted)
+    return text
+  } catch {
+    throw new InvalidValue(accepted)
+  }
+}
+
+function parseArns(text: string): string[] {
+  const accepted = 'target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID), comma-separated or repeated'
+  const arns = text.split(',').map((s) => s.trim()).filter(Boolean)
+  for (const a of arns) if (!/^arn:aws[\w-]*:elasticloadbalancing:[\w-]*:\d*:targetgroup\/[\w-]+\/\w+$/.test(a)) throw new InvalidValue(accepted)
+  return arns
+}
+
+function parseText(text: string): string {
+  if (text.length === 0) throw new InvalidValue('a non-empty string')
+  return text
+}
+
+export const DEFAULT_TRUSTED_PROXIES = '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7'
+
+const option = (spec: Omit<OptionSpec, 'env'> & { env?: string }): OptionSpec => ({
+  env: `DRAINPIPE_${spec.flag.toUpperCase().replace(/-/g, '_')}`,
+  ...spec,
+})
+
+/** The option table. Order here is the order of --help and of the README. */
+export const OPTIONS: readonly OptionSpec[] = [
+  option({ flag: 'listen', section: 'Network', placeholder: 'HOST:PORT', default: '0.0.0.0:8080', parse: parseHostPort,
+    help: 'The pod port: where the load balancer connects. Point the Service/target group at this port, not at the app.' }),
+  option({ flag: 'upstream', section: 'Network', placeholder: 'HOST:PORT', default: '127.0.0.1:3000', parse: parseHostPort,
+    help: 'The app, reached over the pod\'s loopback. Make the app listen on 127.0.0.1 so only drainpipe reaches it.' }),
+  option({ flag: 'mode', section: 'Network', placeholder: 'http|tcp', default: 'http', parse: parseEnum(['http', 'tcp'] as const),
+    help: 'http: parse HTTP/1.1, add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain. tcp: a byte pipe for any protocol (gRPC/TLS passthrough, databases); drain waits for connections to end.' }),
+  option({ flag: 'admin', section: 'Network', placeholder: 'HOST:PORT', default: '0.0.0.0:9901', parse: parseHostPort,
+    help: 'Admin port: /readyz, /livez, /metrics, /status, /prestop. Must be reachable by the kubelet (probes, preStop) and Prometheus.' }),
+  option({ flag: 'proxy-protocol', section: 'PROXY protocol', placeholder: 'required|optional|off', default: 'optional',
+    parse: parseEnum(['required', 'optional', 'off'] as const),
+    help: 'required: a connection from a trusted proxy without a valid v1/v2 header is closed. optional: a header is used when present (in-cluster clients connect without one). off: bytes are payload (ALB, or NLB without proxy_protocol_v2.enabled).' }),
+  option({ flag: 'trusted-proxies', section: 'PROXY protocol', placeholder: 'CIDR,...', default: DEFAULT_TRUSTED_PROXIES, parse: parseCidrs,
+    help: 'Sources allowed to send PROXY headers: the NLB\'s addresses are in your VPC. A header from any other source closes the connection. Narrow it to the VPC\'s CIDRs when pods are reachable from elsewhere.' }),
+  option({ flag: 'header-timeout', section: 'PROXY protocol', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
+    help: 'How long a new connection may take to send its PROXY header (or, in optional mode, its first byte). The NLB sends the header only with the client\'s first bytes and browsers pre-connect and idle, so keep it well above a few seconds; lower it to shed idle connections sooner.' }),
+  option({ flag: 'proxy-header-max-bytes', section: 'PROXY protocol', placeholder: 'BYTES', default: '4096', parse: parseInteger(232, 65551),
+    help: 'Largest v2 header accepted (16-byte preamble + length). The NLB sends 100 bytes; raise it only for senders with large TLVs (SSL, unique id).' }),
+  option({ flag: 'crc-mismatch', section: 'PROXY protocol', placeholder: 'close|accept', default: 'close', parse: parseEnum(['close', 'accept'] as const),
+    help: 'What a v2 header whose CRC32C TLV does not match does to its connection. accept keeps it and counts the mismatch, for senders with a broken checksum.' }),
+  option({ flag: 'stacked-headers', section: 'PROXY protocol', placeholder: 'reject|pass', default: 'reject', parse: parseEnum(['reject', 'pass'] as const),
+    help: 'A second PROXY header right behind the first is one a client sent itself (the NLB does not strip it). reject closes such connections; pass forwards the second header to the app as payload.' }),
+  option({ flag: 'max-connections', section: 'Forwarding', placeholder: 'N', default: '0', parse: parseInteger(0, 10_000_000),
+    help: 'Cap on open pod-port connections (0 = no cap). Over the cap a new connection is closed at once and counted, so a flood cannot exhaust file descriptors.' }),
+  option({ flag: 'xff', section: 'Forwarding', placeholder: 'replace|append', default: 'replace', parse: parseEnum(['replace', 'append'] as const),
+    help: 'http mode: replace drops X-Forwarded-For/Forwarded/X-Real-IP the client sent (behind an L4 NLB they are forgeable) and sets the PROXY header\'s client. append keeps the client\'s values in front, for chains of trusted proxies.' }),
+  option({ flag: 'upstream-proxy-protocol', section: 'Forwarding', placeholder: 'off|v1|v2', default: 'off', parse: parseEnum(['off', 'v1', 'v2'] as const),
+    help: 'tcp mode: send a PROXY header to the app carrying the client\'s addresses, for apps that read one themselves.' }),
+  option({ flag: 'upstream-connect-timeout', section: 'Forwarding', placeholder: 'SECONDS', default: '5', parse: parseSeconds,
+    help: 'Time to connect to the app before answering 502 (http) or closing (tcp).' }),
+  option({ flag: 'upstream-timeout', section: 'Forwarding', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
+    help: 'http mode: time for the app to start its response (and between body chunks) before answering 504. Raise it for slow endpoints.' }),
+  option({ flag: 'upstream-probe-interval', section: 'Forwarding', placeholder: 'SECONDS', default: '1', parse: parseSeconds,
+    help: 'How often the app\'s port is probed in the background; readiness and health-check answers use the last result, so they never wait on the app.' }),
+  option({ flag: 'keep-alive-timeout', section: 'Forwarding', placeholder: 'SECONDS', default: '360', parse: parseSeconds,
+    help: 'http mode: how long an idle client keep-alive connection stays open. Above the NLB\'s 350 s idle timeout, so the client side ends idle connections and drainpipe never races a request with a close.' }),
+  option({ flag: 'deregistration', section: 'Deregistration', placeholder: 'traffic[,elbv2][,healthcheck]', default: 'traffic', parse: parseObservers,
+    help: 'Observers that must all agree the load balancer stopped sending new connections before draining starts. traffic: a quiet window with no new connection. elbv2: DescribeTargetHealth says draining/unused. healthcheck: LB probes went silent.' }),
+  option({ flag: 'min-wait', section: 'Deregistration', placeholder: 'SECONDS', default: '0', parse: parseSeconds,
+    help: 'Serve at least this long after termination starts, whatever the observers say.' }),
+  option({ flag: 'max-wait', section: 'Deregistration', placeholder: 'SECONDS', default: '180', parse: parseSeconds,
+    help: 'Start draining after this long even if observers still wait (logged as a warning naming them). The NLB keeps sending new connections ~120 s after deregistration, hence 180.' }),
+  option({ flag: 'quiet-period', section: 'Deregistration', placeholder: 'SECONDS|auto', default: 'auto', parse: parseQuietPeriod,
+    help: 'traffic observer: how long without a new connection means the LB stopped. auto derives it from the arrival rate before termination (ln(10^6)/rate: a one-in-a-million chance of calling an active LB stopped), clamped to the bounds below.' }),
+  option({ flag: 'quiet-period-min', section: 'Deregistration', placeholder: 'SECONDS', default: '2', parse: parseSeconds,
+    help: 'Lower bound of the auto quiet period, and its value when no connection arrived in the minute before termination.' }),
+  option({ flag: 'quiet-period-max', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
+    help: 'Upper bound of the auto quiet period (low-traffic pods).' }),
+  option({ flag: 'healthcheck-silence-multiple', section: 'Deregistration', placeholder: 'N', default: '3', parse: parseNumber(1, 100),
+    help: 'healthcheck observer: an LB node counts as gone once silent for N times its learned probe interval.' }),
+  option({ flag: 'target-id', section: 'Deregistration', placeholder: 'IP', default: '', env: 'DRAINPIPE_TARGET_ID', parse: parseText,
+    help: 'elbv2 observer: this pod\'s target id (its IP). Defaults to $POD_IP; set POD_IP from the downward API.' }),
+  option({ flag: 'target-port', section: 'Deregistration', placeholder: 'PORT', default: '', parse: parseInteger(1, 65535),
+    help: 'elbv2 observer: the registered target port. Defaults to the --listen port.' }),
+  option({ flag: 'target-group-arn', section: 'Deregistration', placeholder: 'ARN', default: '', parse: parseArns, repeatable: true,
+    help: 'elbv2 observer: target groups this pod is registered in (repeat, or comma-separate). Every one must report draining or unused.' }),
+  option({ flag: 'aws-region', section: 'Deregistration', placeholder: 'REGION', default: '', parse: parseText,
+    help: 'elbv2 observer: region. Defaults to the AWS SDK chain ($AWS_REGION, set by IRSA/pod identity).' }),
+  option({ flag: 'elbv2-endpoint', section: 'Deregistration', placeholder: 'URL', default: '', parse: parseUrl,
+    help: 'elbv2 observer: API endpoint override, for VPC endpoints or an emulator.' }),
+  option({ flag: 'elbv2-poll-interval', section: 'Deregistration', placeholder: 'SECONDS', default: '10', parse: parseSeconds,
+    help: 'elbv2 observer: time between DescribeTargetHealth calls (±20% jitter). Describe* calls share one account-wide bucket of 10/s with the controller: keep terminating pods / interval well under 10.' }),
+  option({ flag: 'drain-timeout', section: 'Draining', placeholder: 'SECONDS', default: '30', parse: parseSeconds,
+    help: 'Time in-flight requests and open tcp connections get to finish once draining starts; what remains is closed and counted.' }),
+  option({ flag: 'grace-period', section: 'Draining', placeholder: 'SECONDS', default: '', parse: parseSeconds,
+    help: 'The pod\'s terminationGracePeriodSeconds. When set, start-up warns if --max-wait + --drain-timeout does not fit in it.' }),
+  option({ flag: 'admin-token', section: 'Admin and logs', placeholder: 'TOKEN', default: '', parse: parseText, secret: true,
+    help: 'When set, /prestop requires "Authorization: Bearer TOKEN". Unset, it answers loopback clients only. Pass it from a Secret via the environment.' }),
+  option({ flag: 'log-level', section: 'Admin and logs', placeholder: 'LEVEL', default: 'info',
+    parse: parseEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
+    help: 'info: lifecycle and errors. debug: one line per connection and request.' }),
+]
+
+export type ParseResult =
+  | { kind: 'config'; config: Config; warnings: string[] }
+  | { kind: 'help' }
+  | { kind: 'version' }
+
+/**
+ * Parse argv (without node and script) and the environment. Flags win over their
+ * DRAINPIPE_* twins, which win over defaults. Throws ConfigError naming the flag.
+ */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
+  const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]))
+  const given = new Map<string, string[]>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--help' || arg === '-h') return { kind: 'help' }
+    if (arg === '--version' || arg === '-v') return { kind: 'version' }
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}": options are --flag VALUE or --flag=VALUE (see --help)`)
+    const eq = arg.indexOf('=')
+    const name = arg.slice(2, eq === -1 ? undefined : eq)
+    const spec = byFlag.get(name)
+    if (!spec) throw new ConfigError(`unknown flag --${name} (see --help for the options)`, name)
+    let value: string | undefined
+    if (eq !== -1) value = arg.slice(eq + 1)
+    else {
+      value = argv[i + 1]
+      if (value === undefined || value.startsWith('--')) throw new ConfigError(`--${name} needs a value: ${spec.placeholder}`, name)
+      i++
+    }
+    const list = given.get(name) ?? []
+    if (list.length > 0 && !spec.repeatable) throw new ConfigError(`--${name} given more than once`, name)
+    list.push(value)
+    given.set(name, list)
+  }
+
+  const values = new Map<string, unknown>()
+  for (const spec of OPTIONS) {
+    let texts = given.get(spec.flag)
+    let source = `--${spec.flag}`
+    if (!texts && env[spec.env] !== undefined && env[spec.env] !== '') {
+      texts = [env[spec.env]!]
+      source = spec.env
+    }
+    if (!texts && spec.flag === 'target-id' && env.POD_IP) {
+      texts = [env.POD_IP]
+      source = 'POD_IP'
+    }
+    if (!texts) texts = spec.default === '' ? [] : [spec.default]
+    const parsed: unknown[] = []
+    for (const text of texts) {
+      try {
+        parsed.push(spec.parse(text))
+      } catch (err) {
+        if (!(err instanceof InvalidValue)) throw err
+        const shown = spec.secret ? '(hidden)' : JSON.stringify(text)
+        throw new ConfigError(`invalid ${source} ${shown}: expected ${err.accepted}`, spec.flag)
+      }
+    }
+    values.set(spec.flag, spec.repeatable ? parsed.flat() : parsed[0])
+  }
+
+  const v = <T>(flag: string) => values.get(flag) as T
+  const listen = v<HostPort>('listen')
+  const config: Config = {
+    listen,
+    upstream: v('upstream'),
+    mode: v('mode'),
+    admin: v('admin'),
+    proxyProtocol: v('proxy-protocol'),
+    trustedProxies: v('trusted-proxies'),
+    headerTimeoutMs: v('header-timeout'),
+    proxyHeaderMaxBytes: v('proxy-header-max-bytes'),
+    crcMismatch: v('crc-mismatch'),
+    stackedHeaders: v('stacked-headers'),
+    maxConnections: v('max-connections'),
+    xff: v('xff'),
+    upstreamProxyProtocol: v('upstream-proxy-protocol'),
+    upstreamConnectTimeoutMs: v('upstream-connect-timeout'),
+    upstreamTimeoutMs: v('upstream-timeout'),
+    upstreamProbeIntervalMs: v('upstream-probe-interval'),
+    keepAliveTimeoutMs: v('keep-alive-timeout'),
+    deregistration: v('deregistration'),
+    minWaitMs: v('min-wait'),
+    maxWaitMs: v('max-wait'),
+    quietPeriodMs: v('quiet-period'),
+    quietPeriodMinMs: v('quiet-period-min'),
+    quietPeriodMaxMs: v('quiet-period-max'),
+    healthcheckSilenceMultiple: v('healthcheck-silence-multiple'),
+    targetId: v('target-id'),
+    targetPort: v<number | undefined>('target-port') ?? listen.port,
+    targetGroupArns: v('target-group-arn') ?? [],
+    awsRegion: v('aws-region'),
+    elbv2Endpoint: v('elbv2-endpoint'),
+    elbv2PollIntervalMs: v('elbv2-poll-interval'),
+    drainTimeoutMs: v('drain-timeout'),
+    gracePeriodMs: v('grace-period'),
+    adminToken: v('admin-token'),
+    logLevel: v('log-level'),
+  }
+  return { kind: 'config', config, warnings: crossCheck(config) }
+}
+
+/** Checks between options: errors throw, doubts come back as warnings for the log. */
+function crossCheck(c: Config): string[] {
+  if (c.quietPeriodMinMs > c.quietPeriodMaxMs) {
+    throw new ConfigError(`invalid --quiet-period-min: ${c.quietPeriodMinMs / 1000} s is above --quiet-period-max ${c.quietPeriodMaxMs / 1000} s`, 'quiet-period-min')
+  }
+  if (c.minWaitMs > c.maxWaitMs) {
+    throw new ConfigError(`invalid --min-wait: ${c.minWaitMs / 1000} s is above --max-wait ${c.maxWaitMs / 1000} s`, 'min-wait')
+  }
+  if (c.deregistration.includes('elbv2')) {
+    if (c.targetGroupArns.length === 0) throw new ConfigError('--deregistration elbv2 needs --target-group-arn (one per target group the pod is in)', 'target-group-arn')
+    if (!c.targetId) throw new ConfigError('--deregistration elbv2 needs --target-id or $POD_IP (the pod IP, from the downward API)', 'target-id')
+  }
+  if (c.upstreamProxyProtocol !== 'off' && c.mode !== 'tcp') {
+    throw new ConfigError('--upstream-proxy-protocol works in --mode tcp only (http mode passes the client in X-Forwarded-For/Forwarded)', 'upstream-proxy-protocol')
+  }
+  const warnings: string[] = []
+  if (c.gracePeriodMs !== undefined && c.maxWaitMs + c.drainTimeoutMs > c.gracePeriodMs) {
+    warnings.push(`--max-wait ${c.maxWaitMs / 1000} s + --drain-timeout ${c.drainTimeoutMs / 1000} s exceeds --grace-period ${c.gracePeriodMs / 1000} s: the kubelet may SIGKILL drainpipe mid-drain; raise terminationGracePeriodSeconds or lower the two`)
+  }
+  if (c.listen.port === c.admin.port && c.listen.port !== 0) {
+    throw new ConfigError(`invalid --admin: port ${c.admin.port} is also the --listen port`, 'admin')
+  }
+  return warnings
+}
+
+/** Config as logged and shown on /status: secrets hidden. */
+export function redactedConfig(c: Config): Record<string, unknown> {
+  return { ...c, adminToken: c.adminToken ? '(set)' : undefined }
+}
+
+export function renderHelp(version: string): string {
+  const lines = [
+    `drainpipe ${version}: graceful-shutdown sidecar for pods behind AWS load balancers`,
+    '',
+    'Usage: drainpipe [--flag VALUE ...]     every flag also reads DRAINPIPE_<FLAG> from the environment; the flag wins',
+  ]
+  let section = ''
+  for (const o of OPTIONS) {
+    if (o.section !== section) {
+      section = o.section
+      lines.push('', `${section}:`)
+    }
+    const def = o.default === '' ? '' : ` (default ${o.default})`
+    lines.push(`  --${o.flag} ${o.placeholder}${def}${o.repeatable ? ' [repeatable]' : ''}`)
+    lines.push(...wrap(o.help, 72).map((l) => `      ${l}`))
+  }
+  lines.push('', '  --help      print this and exit', '  --version   print the version and exit', '')
+  return lines.join('\n')
+}
+
+/** The README's configuration reference, generated from the table. */
+export function renderMarkdown(): string {
+  const rows = ['| flag | environment | default | what it does |', '| --- | --- | --- | --- |']
+  for (const o of OPTIONS) {
+    const def = o.default === '' ? (o.flag === 'target-id' ? '`$POD_IP`' : o.flag === 'target-port' ? 'the `--listen` port' : 'unset') : `\`${o.default}\``
+    rows.push(`| \`--${o.flag} ${o.placeholder}\` | \`${o.env}\` | ${def} | ${o.help.replace(/\|/g, '\\|')} |`)
+  }
+  return rows.join('\n')
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      out.push(line)
+      line = word
+    } else line = line ? `${line} ${word}` : word
+  }
+  if (line) out.push(line)
+  return out
+}

@@ -1,0 +1,25 @@
+// What ingress hands connections to, and what lifecycle commands during a drain.
+import type { Socket } from 'node:net'
+import type { ClientInfo } from '../ingress/client-info.js'
+
+export interface Forwarder {
+  /**
+   * Take over an accepted socket whose PROXY header (if any) was consumed. `head` holds
+   * payload bytes already read past the header; they go first, byte for byte. The socket
+   * is paused.
+   */
+  accept(socket: Socket, client: ClientInfo, head: Buffer): void
+  /**
+   * Ask every connection to finish: http answers in-flight requests with `Connection: close`
+   * and closes idle keep-alives; tcp and upgraded connections are left to end. Resolves when
+   * none remain. Connections accepted after this are served once, then closed.
+   */
+  drain(): Promise<void>
+  /** Close whatever remains (FIN, then destroy); returns how many were open. */
+  abort(): number
+  /** Open connections. */
+  readonly active: number
+  /** Requests received so far (http mode; 0 in tcp mode). */
+  readonly requests: number
+  close(): Promise<void>
+}

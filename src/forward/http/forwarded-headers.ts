@@ -1,0 +1,44 @@
+// The headers that tell the app who the client is. Computed once per connection (the
+// client cannot change within one), applied per request.
+//
+// Behind an L4 load balancer a client can send any X-Forwarded-For it likes, so by default
+// (--xff replace) every client-sent forwarding header is dropped and drainpipe's values,
+// taken from the PROXY header, are the only ones the app sees. --xff append keeps the
+// client's X-Forwarded-For and Forwarded values in front, for chains of trusted proxies.
+import { isIP } from 'node:net'
+import type { ClientInfo } from '../../ingress/client-info.js'
+
+/** Client-sent fields drainpipe owns; dropped from every request (append mode merges XFF and Forwarded). */
+export const FORWARDING_FIELDS = new Set(['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-forwarded-proto', 'x-forwarded-port', 'x-amzn-vpce-id'])
+
+export interface ForwardedValues {
+  readonly xff: string
+  readonly forwardedFor: string
+  readonly proto: 'http' | 'https'
+  readonly port: string
+  readonly realIp: string
+  readonly vpceId: string | undefined
+}
+
+export function forwardedValues(info: ClientInfo): ForwardedValues {
+  // TLS was terminated before us (NLB TLS listener, or an SSL TLV saying the client used TLS).
+  const tls = (info.header?.ssl !== undefined && (info.header.ssl.client & 0x01) === 1) || info.destPort === 443
+  const proto = tls ? 'https' : 'http'
+  const node = isIP(info.address) === 6 ? `"[${info.address}]"` : info.address
+  return {
+    xff: info.address,
+    forwardedFor: `for=${node};proto=${proto}`,
+    proto,
+    port: String(info.destPort),
+    realIp: info.address,
+    vpceId: info.header?.awsVpceId,
+  }
+}
+
+/** Append drainpipe's fields to `out` (a flat [name, value, ...] list). */
+export function pushForwarded(out: string[], v: ForwardedValues, clientXff: string | undefined, clientForwarded: string | undefined): void {
+  out.push('x-forwarded-for', clientXff ? `${clientXff}, ${v.xff}` : v.xff)
+  out.push('forwarded', clientForwarded ? `${clientForwarded}, ${v.forwardedFor}` : v.forwardedFor)
+  out.push('x-forwarded-proto', v.proto, 'x-forwarded-port', v.port, 'x-real-ip', v.realIp)
+  if (v.vpceId !== undefined) out.push('x-amzn-vpce-id', v.vpceId)
+}

@@ -1,0 +1,197 @@
+// http mode: an HTTP/1.1 server on the accepted sockets (fed the payload that came with
+// the PROXY header), forwarding through a keep-alive pool to the app, bodies streamed both
+// ways. Drain: in-flight responses get `Connection: close`; idle keep-alives are closed;
+// requests arriving on a draining connection are answered, then the connection closes.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import net, { type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { Pool } from 'undici'
+import type { HostPort } from '../../config.js'
+import type { Forwarder } from '../forwarder.js'
+import type { ClientInfo } from '../../ingress/client-info.js'
+import type { Metrics } from '../../admin/metrics.js'
+import type { Logger } from '../../log.js'
+import type { UpstreamProbe } from '../upstream-probe.js'
+import { ConnectionSet } from '../connection-set.js'
+import { forwardedValues, type ForwardedValues } from './forwarded-headers.js'
+import { upstreamHeaders } from './request-headers.js'
+import { ResponseHandler, type ResponseHooks } from './response-handler.js'
+
+export interface HttpForwarderOptions {
+  upstream: HostPort
+  connectTimeoutMs: number
+  upstreamTimeoutMs: number
+  keepAliveTimeoutMs: number
+  xff: 'replace' | 'append'
+  probe: UpstreamProbe
+  metrics: Metrics
+  logger: Logger
+}
+
+/** A client connection idle for less than this when draining starts gets this long to send one more request (answered with Connection: close) before it is closed. */
+export const IDLE_CLOSE_GRACE_MS = 1000
+
+/** Per-connection state, kept on the socket. */
+interface Conn {
+  readonly info: ClientInfo
+  readonly fwd: ForwardedValues
+  inFlight: number
+  idleSince: number
+}
+const kConn = Symbol('drainpipe.conn')
+type ConnSocket = Socket & { [kConn]?: Conn }
+
+export class HttpForwarder implements Forwarder {
+  readonly #opts: HttpForwarderOptions
+  readonly #server: http.Server
+  readonly #pool: Pool
+  readonly #clients = new ConnectionSet()
+  #requests = 0
+  #draining = false
+
+  constructor(opts: HttpForwarderOptions) {
+    this.#opts = opts
+    this.#server = http.createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs }, (req, res) => this.#onRequest(req, res))
+    // A client that half-closes after its request still gets the response.
+    ;(this.#server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head))
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      // Malformed requests (smuggling attempts, oversized headers, bare LF): Node's strict
+      // parser rejects them; answer 400/431 and close, never forward.
+      if (socket.writable && !socket.destroyed) {
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
+        socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+      }
+      socket.destroy()
+      opts.logger.debug({ client: (socket as ConnSocket)[kConn]?.info.address, code: err.code }, 'malformed HTTP request rejected')
+    })
+    this.#pool = new Pool(`http://${opts.upstream.host.includes(':') ? `[${opts.upstream.host}]` : opts.upstream.host}:${opts.upstream.port}`, {
+      connections: 256,
+      pipelining: 1,
+      connect: { timeout: opts.connectTimeoutMs },
+      headersTimeout: opts.upstreamTimeoutMs,
+      bodyTimeout: opts.upstreamTimeoutMs,
+      keepAliveTimeout: 4000,
+    })
+  }
+
+  get active(): number { return this.#clients.size }
+  get requests(): number { return this.#requests }
+
+  accept(socket: Socket, info: ClientInfo, head: Buffer): void {
+    ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info), inFlight: 0, idleSince: performance.now() }
+    this.#clients.add(socket)
+    if (head.length > 0) socket.unshift(head)
+    this.#server.emit('connection', socket)
+    socket.resume()
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as ConnSocket
+    const conn = socket[kConn]!
+    const started = performance.now()
+    this.#requests++
+    conn.inFlight++
+    const { metrics, logger } = this.#opts
+    metrics.httpRequests.inc()
+    if (this.#draining) res.setHeader('connection', 'close')
+    res.once('close', () => {
+      conn.inFlight--
+      conn.idleSince = performance.now()
+      const cls = (((res.statusCode / 100) | 0) + 'xx') as '2xx'
+      metrics.httpResponses[cls]?.inc()
+      if (logger.isLevelEnabled('debug')) {
+        logger.debug({ client: conn.info.address, lb: conn.info.peerAddress, method: req.method, url: req.url, status: res.statusCode, bytes: res.getHeader('content-length'), ms: Math.round(performance.now() - started), finished: res.writableFinished }, 'request')
+      }
+      if (this.#draining && conn.inFlight === 0) this.#closeWhenIdle(socket)
+    })
+
+    const url = req.url ?? '/'
+    if (url[0] !== '/' && url !== '*') {
+      res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' })
+      res.end('drainpipe: only origin-form request targets are forwarded\n')
+      return
+    }
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+    this.#pool.dispatch({
+      path: url,
+      method: req.method as 'GET',
+      headers: upstreamHeaders(req, conn.fwd, this.#opts.xff === 'append', false),
+      body: hasBody ? req : null,
+    }, new ResponseHandler(req, res, this.#hooks))
+  }
+
+  readonly #hooks: ResponseHooks = {
+    upstream: (reachable) => this.#opts.probe.report(reachable),
+    failed: (kind, status, err, req) => {
+      this.#opts.metrics.upstreamErrors[kind].inc()
+      const client = (req.socket as ConnSocket)[kConn]?.info.address
+      const e = { code: (err as NodeJS.ErrnoException).code, message: err.message }
+      if (status) this.#opts.logger.warn({ client, method: req.method, url: req.url, status, err: e }, status === 504 ? 'app timed out' : 'app unreachable')
+      else this.#opts.logger.warn({ client, method: req.method, url: req.url, err: e }, 'app connection failed mid-response; client connection cut')
+    },
+    closing: () => this.#draining,
+  }
+
+  /** Upgrade (WebSocket): a raw tunnel to the app; the app's own answer (101 or not) goes back verbatim. */
+  #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const conn = (socket as ConnSocket)[kConn]!
+    const { upstream, metrics, logger, probe } = this.#opts
+    this.#requests++
+    metrics.httpRequests.inc()
+    // An upgraded connection is never idle: draining waits for it to end.
+    conn.inFlight++
+    const app = net.connect({ host: upstream.host, port: upstream.port, noDelay: true })
+    const headers = upstreamHeaders(req, conn.fwd, this.#opts.xff === 'append', true)
+    let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`
+    app.write(text + '\r\n')
+    if (head.length > 0) app.write(head)
+    app.setTimeout(this.#opts.connectTimeoutMs)
+    app.once('connect', () => {
+      app.setTimeout(0)
+      probe.report(true)
+      socket.pipe(app)
+      app.pipe(socket)
+    })
+    app.once('timeout', () => app.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })))
+    app.on('error', (err: NodeJS.ErrnoException) => {
+      if (app.bytesRead === 0 && !socket.destroyed && socket.writable) {
+        metrics.upstreamErrors.connect.inc()
+        metrics.httpResponses['5xx'].inc()
+        logger.warn({ client: conn.info.address, url: req.url, err: { code: err.code, message: err.message } }, 'app unreachable for upgrade')
+        socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 40\r\nconnection: close\r\n\r\ndrainpipe: the app could not be reached\n')
+      } else socket.destroy()
+    })
+    socket.on('error', () => app.destroy())
+    socket.once('close', () => app.destroy())
+    app.once('close', () => { if (!socket.destroyed) socket.end() })
+  }
+
+  #closeWhenIdle(socket: ConnSocket): void {
+    const conn = socket[kConn]
+    if (!conn || socket.destroyed) return
+    const idleFor = performance.now() - conn.idleSince
+    if (conn.inFlight > 0) return
+    if (idleFor >= IDLE_CLOSE_GRACE_MS) {
+      socket.destroySoon()
+      return
+    }
+    setTimeout(() => this.#closeWhenIdle(socket), IDLE_CLOSE_GRACE_MS - idleFor).unref()
+  }
+
+  drain(): Promise<void> {
+    this.#draining = true
+    for (const socket of this.#clients) this.#closeWhenIdle(socket as ConnSocket)
+    return this.#clients.whenEmpty()
+  }
+
+  abort(): number {
+    return this.#clients.destroyAll()
+  }
+
+  async close(): Promise<void> {
+    this.abort()
+    await this.#pool.close().catch(() => {})
+  }
+}

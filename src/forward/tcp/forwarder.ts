@@ -1,0 +1,89 @@
+// tcp mode: a byte pipe between the client and the app, with backpressure (pipe) and
+// half-close (allowHalfOpen on both sides: a client's FIN reaches the app as a FIN and the
+// app can still answer). Optionally re-emits a PROXY header to apps that read one.
+import net, { type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { HostPort } from '../../config.js'
+import type { Forwarder } from '../forwarder.js'
+import type { ClientInfo } from '../../ingress/client-info.js'
+import type { Metrics } from '../../admin/metrics.js'
+import type { Logger } from '../../log.js'
+import type { UpstreamProbe } from '../upstream-probe.js'
+import { upstreamProxyHeader } from './upstream-header.js'
+import { ConnectionSet } from '../connection-set.js'
+
+export interface TcpForwarderOptions {
+  upstream: HostPort
+  connectTimeoutMs: number
+  upstreamProxyProtocol: 'off' | 'v1' | 'v2'
+  probe: UpstreamProbe
+  metrics: Metrics
+  logger: Logger
+}
+
+export class TcpForwarder implements Forwarder {
+  readonly #opts: TcpForwarderOptions
+  readonly #clients = new ConnectionSet()
+
+  constructor(opts: TcpForwarderOptions) {
+    this.#opts = opts
+  }
+
+  get active(): number { return this.#clients.size }
+  get requests(): number { return 0 }
+
+  accept(client: Socket, info: ClientInfo, head: Buffer): void {
+    const { upstream, metrics, logger, probe } = this.#opts
+    const started = performance.now()
+    this.#clients.add(client)
+    const app = net.connect({ host: upstream.host, port: upstream.port, allowHalfOpen: true, noDelay: true })
+    let connected = false
+    app.setTimeout(this.#opts.connectTimeoutMs)
+    if (this.#opts.upstreamProxyProtocol !== 'off') app.write(upstreamProxyHeader(this.#opts.upstreamProxyProtocol, info))
+    if (head.length > 0) app.write(head)
+
+    app.once('connect', () => {
+      connected = true
+      app.setTimeout(0)
+      probe.report(true)
+      client.pipe(app)
+      app.pipe(client)
+      client.resume()
+    })
+    app.once('timeout', () => app.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })))
+    app.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected) {
+        metrics.upstreamErrors.connect.inc()
+        if (err.code === 'ECONNREFUSED') probe.report(false)
+        logger.warn({ client: info.address, err: { code: err.code, message: err.message } }, 'app connection failed; closing client connection')
+      } else {
+        metrics.upstreamErrors.reset.inc()
+        logger.debug({ client: info.address, err: { code: err.code, message: err.message } }, 'app connection error')
+      }
+      client.destroy()
+    })
+    client.on('error', () => app.destroy())
+    client.once('close', () => {
+      app.destroy()
+      if (logger.isLevelEnabled('debug')) {
+        logger.debug({ client: info.address, port: info.port, lb: info.peerAddress, bytesIn: client.bytesRead, bytesOut: client.bytesWritten, ms: Math.round(performance.now() - started) }, 'tcp connection closed')
+      }
+    })
+    app.once('close', () => {
+      // The app closed both ways; pipe() already ended the client side if the app sent FIN.
+      if (!client.destroyed && client.writableEnded === false && !connected) client.destroy()
+    })
+  }
+
+  drain(): Promise<void> {
+    return this.#clients.whenEmpty()
+  }
+
+  abort(): number {
+    return this.#clients.destroyAll()
+  }
+
+  async close(): Promise<void> {
+    this.abort()
+  }
+}

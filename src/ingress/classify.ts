@@ -1,0 +1,103 @@
+// The first bytes of a pod-port connection decide what it is. This module reads them
+// (the PROXY header, streamed through HeaderReader) and reports exactly one outcome:
+//   client     a PROXY header from a trusted source, or (optional/off mode) no header
+//   local      a PROXY v2 LOCAL header: a load-balancer health check
+//   empty      closed without sending a byte: a TCP health check
+//   refused    closed by us: bad/missing/untrusted header, or the header timeout
+// Data flows one way: socket → header reader → this classifier → a forwarder.
+import type { Socket } from 'node:net'
+import { HeaderReader, type ReaderOptions } from '../proxy-protocol/reader.js'
+import type { ProxyHeader } from '../proxy-protocol/header.js'
+import { ProxyProtocolError } from '../proxy-protocol/errors.js'
+import type { SourcePolicy } from '../proxy-protocol/policy.js'
+
+export type RefusedBy = 'header_timeout' | 'untrusted_source' | ProxyProtocolError
+
+export interface ClassifySink {
+  client(socket: Socket, header: ProxyHeader | null, head: Buffer): void
+  local(socket: Socket, head: Buffer): void
+  empty(socket: Socket): void
+  refused(socket: Socket, by: RefusedBy): void
+}
+
+export interface ClassifyOptions {
+  reader: ReaderOptions
+  headerTimeoutMs: number
+  /** Hand over before the first byte (tcp mode without PROXY protocol: server-speaks-first apps). */
+  eager: boolean
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOptions, sink: ClassifySink): void {
+  if (policy === 'reject') {
+    sink.refused(socket, 'untrusted_source')
+    return
+  }
+  if (policy === 'skip' && opts.eager) {
+    socket.pause()
+    sink.client(socket, null, EMPTY)
+    return
+  }
+  const reader = policy === 'skip' ? null : new HeaderReader(opts.reader)
+  let settled = false
+
+  const settle = () => {
+    settled = true
+    clearTimeout(timer)
+    socket.pause()
+    socket.removeListener('data', onData)
+    socket.removeListener('end', onGone)
+    socket.removeListener('close', onGone)
+    socket.removeListener('error', onGone)
+  }
+
+  const onData = (chunk: Buffer) => {
+    if (settled) return
+    if (reader === null) {
+      settle()
+      sink.client(socket, null, chunk)
+      return
+    }
+    const r = reader.push(chunk)
+    switch (r.kind) {
+      case 'more':
+        return
+      case 'none':
+        settle()
+        if (policy === 'require') sink.refused(socket, new ProxyProtocolError('bad_signature', 'connection from a trusted proxy did not start with a PROXY header (--proxy-protocol required)'))
+        else sink.client(socket, null, r.rest)
+        return
+      case 'error':
+        settle()
+        sink.refused(socket, r.error)
+        return
+      case 'header':
+        settle()
+        if (policy === 'refuse-header') sink.refused(socket, new ProxyProtocolError('untrusted_header', `PROXY header from ${socket.remoteAddress}, which is not in --trusted-proxies`))
+        else if (r.header.command === 'LOCAL') sink.local(socket, r.rest)
+        else sink.client(socket, r.header, r.rest)
+    }
+  }
+
+  // FIN, RST or an error before the classifier decided. With no byte read it is a
+  // health check (the NLB's TCP probe connects and closes); otherwise a truncated header.
+  const onGone = () => {
+    if (settled) return
+    const sawBytes = socket.bytesRead > 0
+    settle()
+    if (!sawBytes) sink.empty(socket)
+    else sink.refused(socket, new ProxyProtocolError('truncated', 'connection ended inside a PROXY header'))
+  }
+
+  const timer = setTimeout(() => {
+    if (settled) return
+    settle()
+    sink.refused(socket, 'header_timeout')
+  }, opts.headerTimeoutMs)
+
+  socket.on('data', onData)
+  socket.on('end', onGone)
+  socket.on('close', onGone)
+  socket.on('error', onGone)
+}

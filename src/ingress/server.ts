@@ -1,0 +1,179 @@
+// The pod port. Accepts connections, classifies them (classify.ts), counts and observes
+// them, and hands clients to the forwarder. Lifecycle commands it through stopAccepting(),
+// drain() and abort(); it never reaches into the forwarder beyond the Forwarder interface.
+import net, { type AddressInfo, type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { HostPort } from '../config.js'
+import type { Forwarder } from '../forward/forwarder.js'
+import type { Metrics } from '../admin/metrics.js'
+import type { Logger } from '../log.js'
+import type { SourcePolicy } from '../proxy-protocol/policy.js'
+import type { TrafficObservations } from '../lifecycle/observations.js'
+import { classify, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
+import { clientInfo, unmapped } from './client-info.js'
+import type { HealthResponder } from './health-responder.js'
+
+export interface IngressOptions {
+  listen: HostPort
+  maxConnections: number
+  sourcePolicy: (remoteAddress: string) => SourcePolicy
+  classify: ClassifyOptions
+  forwarder: Forwarder
+  health: HealthResponder
+  observations: TrafficObservations
+  metrics: Metrics
+  logger: Logger
+}
+
+export class Ingress {
+  readonly #opts: IngressOptions
+  readonly #server: net.Server
+  /** Connections still being classified. */
+  readonly #pending = new Set<Socket>()
+  #clientConnections = 0
+  #draining = false
+  #acceptErrorLoggedAt = 0
+
+  constructor(opts: IngressOptions) {
+    this.#opts = opts
+    this.#server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (socket) => this.#onConnection(socket))
+    if (opts.maxConnections > 0) this.#server.maxConnections = opts.maxConnections
+    this.#server.on('drop', (data) => {
+      opts.metrics.refused.max_connections.inc()
+      opts.logger.warn({ client: data?.remoteAddress, maxConnections: opts.maxConnections }, 'connection refused: --max-connections reached')
+    })
+    // accept() failures (EMFILE when out of file descriptors) must neither crash nor spin:
+    // libuv keeps a spare descriptor to shed the connection; we count and log at most 1/s.
+    this.#server.on('error', (err: NodeJS.ErrnoException) => {
+      if (!this.#server.listening) return
+      opts.metrics.acceptErrors.labels(err.code ?? 'unknown').inc()
+      const now = Date.now()
+      if (now - this.#acceptErrorLoggedAt > 1000) {
+        this.#acceptErrorLoggedAt = now
+        opts.logger.error({ err }, 'accept failed on the pod port')
+      }
+    })
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err)
+      this.#server.once('error', onError)
+      this.#server.listen({ host: this.#opts.listen.host, port: this.#opts.listen.port, backlog: 1024 }, () => {
+        this.#server.removeListener('error', onError)
+        resolve(this.#server.address() as AddressInfo)
+      })
+    })
+  }
+
+  get listening(): boolean { return this.#server.listening }
+
+  /** Open connections: being classified, or forwarded. */
+  get active(): number { return this.#pending.size + this.#opts.forwarder.active }
+
+  /** Client and direct connections accepted so far. */
+  get clientConnections(): number { return this.#clientConnections }
+
+  /** Close the pod port: new connections are refused by the kernel from here on. */
+  stopAccepting(): void {
+    if (this.#server.listening) this.#server.close()
+  }
+
+  /**
+   * Connections that have sent nothing yet are idle: close them now, like idle keep-alives.
+   * Those mid-header finish classifying and are served once. Resolves when all are gone.
+   */
+  async drain(): Promise<void> {
+    this.#draining = true
+    for (const socket of this.#pending) if (socket.bytesRead === 0) socket.destroy()
+    await Promise.all([this.#opts.forwarder.drain(), this.#pendingGone()])
+  }
+
+  /** Close what remains; returns how many were open. */
+  abort(): number {
+    let cut = this.#pending.size
+    for (const socket of this.#pending) socket.destroy()
+    this.#pending.clear()
+    cut += this.#opts.forwarder.abort()
+    this.#opts.health.close()
+    return cut
+  }
+
+  async close(): Promise<void> {
+    this.stopAccepting()
+    this.abort()
+    await this.#opts.forwarder.close()
+  }
+
+  #pendingGone(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const check = setInterval(() => {
+        if (this.#pending.size === 0) {
+          clearInterval(check)
+          resolve()
+        }
+      }, 20)
+    })
+  }
+
+  #onConnection(socket: Socket): void {
+    const remote = unmapped(socket.remoteAddress ?? '')
+    if (this.#draining) {
+      // The listener is closed; this one was already in the accept queue.
+      socket.destroy()
+      return
+    }
+    this.#pending.add(socket)
+    socket.once('close', () => this.#pending.delete(socket))
+    classify(socket, this.#opts.sourcePolicy(remote), this.#opts.classify, this.#sink)
+  }
+
+  readonly #sink: ClassifySink = {
+    client: (socket, header, head) => {
+      this.#pending.delete(socket)
+      const remote = unmapped(socket.remoteAddress ?? '')
+      this.#clientConnections++
+      this.#opts.metrics.accepted[header ? 'client' : 'direct'].inc()
+      if (header?.crc32c === 'mismatch') this.#opts.metrics.crcMismatchAccepted.inc()
+      this.#opts.observations.clientArrived(remote, performance.now())
+      this.#opts.forwarder.accept(socket, clientInfo(socket, header), head)
+    },
+    local: (socket, head) => {
+      this.#pending.delete(socket)
+      const remote = unmapped(socket.remoteAddress ?? '')
+      this.#opts.metrics.accepted.healthcheck.inc()
+      this.#opts.metrics.healthChecks.local.inc()
+      this.#opts.observations.healthCheckSeen(remote, 'local', performance.now())
+      this.#opts.health.accept(socket, head)
+    },
+    empty: (socket) => {
+      this.#pending.delete(socket)
+      const remote = unmapped(socket.remoteAddress ?? '')
+      this.#opts.metrics.accepted.healthcheck.inc()
+      this.#opts.metrics.healthChecks.empty.inc()
+      this.#opts.observations.healthCheckSeen(remote, 'empty', performance.now())
+      socket.destroy()
+    },
+    refused: (socket, by) => {
+      this.#pending.delete(socket)
+      this.#refuse(socket, by)
+    },
+  }
+
+  #refuse(socket: Socket, by: RefusedBy): void {
+    const { metrics, logger } = this.#opts
+    const client = socket.remoteAddress
+    if (by === 'header_timeout') {
+      metrics.refused.header_timeout.inc()
+      logger.debug({ client }, 'connection closed: no PROXY header or data within --header-timeout')
+    } else if (by === 'untrusted_source') {
+      metrics.refused.untrusted_source.inc()
+      logger.warn({ client }, 'connection closed: source is not in --trusted-proxies and --proxy-protocol is required')
+    } else {
+      metrics.headerErrors.labels(by.reason).inc()
+      logger.warn({ client, code: by.code, reason: by.reason }, `connection closed: ${by.message}`)
+    }
+    socket.destroy()
+  }
+}
