@@ -1,0 +1,124 @@
+// NLB health checks: one checker per LB node (one node per enabled AZ, default 3), each from
+// its own source address, so a target sees N checks per interval. TCP checks connect and
+// close without sending a byte; HTTP checks send a PROXY v2 LOCAL header first when the
+// target group has proxy protocol on, then `GET path`, and pass on 200–399.
+// Each node keeps its own consecutive-success/failure counters against the thresholds; the
+// target's state follows the majority of nodes.
+import net from 'node:net'
+import type { Target, TargetGroup } from '../elbv2/target-group.js'
+import { localHeader } from './proxy-header.js'
+
+export interface LbNode { index: number, address: string }
+
+interface NodeView { state: 'initial' | 'healthy' | 'unhealthy', ok: number, fail: number, reason: string }
+
+export interface HealthCheckerOptions {
+  nodes: readonly LbNode[]
+  /** Keep checking targets while they drain. Unverified in AWS; default true. */
+  checkWhileDraining: boolean
+}
+
+export interface HealthCheckStats { checks: number, passed: number, failed: number }
+
+export class HealthChecker {
+  private readonly views = new Map<string, NodeView[]>()
+  private readonly timers: NodeJS.Timeout[] = []
+  private readonly sockets = new Set<net.Socket>()
+  private closed = false
+  readonly stats: HealthCheckStats = { checks: 0, passed: 0, failed: 0 }
+
+  constructor (readonly group: TargetGroup, readonly opts: HealthCheckerOptions) {}
+
+  start (): void {
+    const intervalMs = this.group.scaled(this.group.healthCheck.intervalSeconds)
+    const n = this.opts.nodes.length
+    for (const node of this.opts.nodes) {
+      // Nodes are not synchronised: spread their rounds over the interval.
+      const first = setTimeout(() => {
+        this.round(node)
+        const every = setInterval(() => this.round(node), intervalMs)
+        every.unref()
+        this.timers.push(every)
+      }, (intervalMs * node.index) / n + 1)
+      first.unref()
+      this.timers.push(first)
+    }
+  }
+
+  close (): void {
+    this.closed = true
+    for (const timer of this.timers) clearTimeout(timer)
+    for (const socket of this.sockets) socket.destroy()
+  }
+
+  private round (node: LbNode): void {
+    if (this.closed) return
+    for (const target of this.group.targets()) {
+      if (target.deregisteredAt !== undefined && !this.opts.checkWhileDraining) continue
+      this.check(node, target)
+    }
+  }
+
+  private check (node: LbNode, target: Target): void {
+    const hc = this.group.healthCheck
+    const port = hc.port === 'traffic-port' ? target.port : Number(hc.port)
+    const timeoutMs = this.group.scaled(hc.timeoutSeconds)
+    const socket = net.connect({ host: target.id, port, localAddress: node.address })
+    this.sockets.add(socket)
+    this.stats.checks++
+    let done = false
+    const finish = (passed: boolean, reason: string): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      this.sockets.delete(socket)
+      if (this.closed) return
+      if (passed) this.stats.passed++
+      else this.stats.failed++
+      this.record(node, target, passed, reason)
+    }
+    const timer = setTimeout(() => finish(false, 'Target.Timeout'), timeoutMs)
+    timer.unref()
+    socket.on('error', () => finish(false, 'Target.FailedHealthChecks'))
+    socket.on('connect', () => {
+      if (hc.protocol === 'TCP') return finish(true, '')
+      if (this.group.boolAttribute('proxy_protocol_v2.enabled')) socket.write(localHeader())
+      socket.write(`GET ${hc.path} HTTP/1.1\r\nHost: ${target.id}:${port}\r\nUser-Agent: ELB-HealthChecker/2.0\r\nConnection: close\r\n\r\n`)
+      let head = ''
+      socket.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1')
+        const m = /^HTTP\/1\.[01] (\d{3})/.exec(head)
+        if (m !== null) finish(Number(m[1]) >= 200 && Number(m[1]) < 400, 'Target.ResponseCodeMismatch')
+        else if (head.length > 64 || head.includes('\r\n')) finish(false, 'Target.ResponseCodeMismatch')
+      })
+      socket.on('end', () => finish(false, 'Target.FailedHealthChecks'))
+    })
+  }
+
+  private record (node: LbNode, target: Target, passed: boolean, reason: string): void {
+    let views = this.views.get(target.key)
+    if (views === undefined) {
+      views = this.opts.nodes.map(() => ({ state: 'initial' as const, ok: 0, fail: 0, reason: '' }))
+      this.views.set(target.key, views)
+    }
+    const view = views[node.index]!
+    const hc = this.group.healthCheck
+    if (passed) {
+      view.ok++
+      view.fail = 0
+      if (view.state !== 'healthy' && view.ok >= hc.healthyThreshold) view.state = 'healthy'
+    } else {
+      view.fail++
+      view.ok = 0
+      view.reason = reason
+      if (view.state !== 'unhealthy' && view.fail >= hc.unhealthyThreshold) view.state = 'unhealthy'
+    }
+    const healthy = views.filter((v) => v.state === 'healthy').length
+    const unhealthy = views.filter((v) => v.state === 'unhealthy').length
+    if (healthy * 2 > views.length) this.group.reportHealthCheck(target.id, target.port, true)
+    else if (unhealthy * 2 > views.length) this.group.reportHealthCheck(target.id, target.port, false, view.reason)
+  }
+
+  forget (key: string): void { this.views.delete(key) }
+}

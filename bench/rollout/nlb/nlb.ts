@@ -1,0 +1,244 @@
+// The NLB data plane on loopback: a TCP listener that routes each new connection by flow hash
+// to an eligible target (./routing.ts), connects from one of its nodes' source addresses,
+// prepends the PROXY v2 header as the target group's attributes say, and pipes bytes.
+//
+// Target-group attributes read live (change them with ModifyTargetGroupAttributes):
+//   proxy_protocol_v2.enabled                                   default false
+//   proxy_protocol_v2.client_to_server.header_placement         on_first_ack_with_payload | on_first_ack
+//   deregistration_delay.connection_termination.enabled         reset flows when the delay ends (default false)
+//   target_health_state.unhealthy.connection_termination.enabled reset flows when a target turns unhealthy (default true)
+import net from 'node:net'
+import { EventEmitter } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import type { Target, TargetGroup, TargetHealth } from '../elbv2/target-group.js'
+import { RoutingTable } from './routing.js'
+import { HealthChecker, type LbNode } from './health-checker.js'
+import { pickByHash, type FlowTuple } from './flow-hash.js'
+import { clientHeader } from './proxy-header.js'
+
+export interface NlbOptions {
+  targetGroup: TargetGroup
+  /** Listener address. Default 127.0.0.1. */
+  host?: string
+  /** Listener port. Default 0 (any). */
+  port?: number
+  /** LB nodes (AZs). Default 3. Each has its own source address for health checks and proxied flows. */
+  nodes?: number
+  /** Source address of node i. Default 127.0.100.(i+1). */
+  nodeAddress?: (index: number) => string
+  /** Seconds new connections keep reaching a target after DeregisterTargets. Default 120. */
+  deregistrationLagSeconds?: number
+  /** Seconds new connections keep reaching a target after it turned unhealthy. Default 35 (30–40 observed). */
+  unhealthyLagSeconds?: number
+  /** TCP idle timeout, seconds. Default 350. */
+  idleTimeoutSeconds?: number
+  /** Run health checks. Default true; false leaves target health to setHealth (tests). */
+  healthChecks?: boolean
+  /** Health-check draining targets too. Unverified in AWS. Default true. */
+  checkWhileDraining?: boolean
+  /** Send the PrivateLink TLV with this VPC endpoint id. */
+  vpceId?: string
+}
+
+export type ResetReason = 'no-target' | 'target-refused' | 'target-reset' | 'unhealthy-termination' | 'deregistration-termination' | 'idle-timeout'
+
+export interface NlbStats {
+  flows: number
+  active: number
+  /** New flows per target key. */
+  flowsByTarget: Record<string, number>
+  /** New flows that went to a target already deregistered (the post-deregistration lag at work). */
+  flowsToDeregistered: number
+  resets: Record<ResetReason, number>
+  healthChecks: { checks: number, passed: number, failed: number }
+}
+
+interface Flow { client: net.Socket, upstream: net.Socket, target: Target }
+
+export interface NlbEvents {
+  flow: [target: Target, node: LbNode]
+  reset: [reason: ResetReason, target: Target | undefined]
+}
+
+export class Nlb extends EventEmitter<NlbEvents> {
+  readonly group: TargetGroup
+  readonly nodes: LbNode[]
+  readonly routing: RoutingTable
+  readonly checker: HealthChecker | undefined
+  private readonly server: net.Server
+  private readonly flows = new Set<Flow>()
+  private readonly idleTimeoutMs: number
+  private readonly vpceId: string | undefined
+  readonly stats: NlbStats
+
+  constructor (opts: NlbOptions) {
+    super()
+    const group = this.group = opts.targetGroup
+    const nodeAddress = opts.nodeAddress ?? ((i: number) => `127.0.100.${i + 1}`)
+    this.nodes = Array.from({ length: opts.nodes ?? 3 }, (_, index) => ({ index, address: nodeAddress(index) }))
+    this.routing = new RoutingTable(group, {
+      deregistrationLagMs: group.scaled(opts.deregistrationLagSeconds ?? 120),
+      unhealthyLagMs: group.scaled(opts.unhealthyLagSeconds ?? 35),
+    })
+    this.idleTimeoutMs = group.scaled(opts.idleTimeoutSeconds ?? 350)
+    this.vpceId = opts.vpceId
+    this.checker = (opts.healthChecks ?? true)
+      ? new HealthChecker(group, { nodes: this.nodes, checkWhileDraining: opts.checkWhileDraining ?? true })
+      : undefined
+    this.stats = {
+      flows: 0,
+      active: 0,
+      flowsByTarget: {},
+      flowsToDeregistered: 0,
+      resets: { 'no-target': 0, 'target-refused': 0, 'target-reset': 0, 'unhealthy-termination': 0, 'deregistration-termination': 0, 'idle-timeout': 0 },
+      healthChecks: this.checker?.stats ?? { checks: 0, passed: 0, failed: 0 },
+    }
+    group.on('change', this.onChange)
+    group.on('removed', this.onRemoved)
+    this.server = net.createServer((client) => this.accept(client))
+  }
+
+  async listen (host = '127.0.0.1', port = 0): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => { this.server.off('error', reject); resolve() })
+    })
+    this.checker?.start()
+    return this.address()
+  }
+
+  address (): AddressInfo { return this.server.address() as AddressInfo }
+
+  /** Registered targets in state healthy (what a CloudWatch HealthyHostCount would show). */
+  healthyTargets (): number {
+    return this.group.targets().filter((t) => t.deregisteredAt === undefined && t.health.state === 'healthy').length
+  }
+
+  /** Targets that receive new flows now (healthy, lingering after deregistration, or fail-open). */
+  routableTargets (): Target[] { return this.routing.eligible() }
+
+  async close (): Promise<void> {
+    this.checker?.close()
+    this.routing.close()
+    this.group.off('change', this.onChange)
+    this.group.off('removed', this.onRemoved)
+    for (const flow of this.flows) { flow.client.destroy(); flow.upstream.destroy() }
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+
+  private readonly onChange = (target: Target, previous: TargetHealth): void => {
+    if (previous.state === 'healthy' && target.health.state === 'unhealthy' &&
+        this.group.boolAttribute('target_health_state.unhealthy.connection_termination.enabled')) {
+      this.resetFlows(target, 'unhealthy-termination')
+    }
+    if (target.health.state === 'initial') this.checker?.forget(target.key)
+  }
+
+  private readonly onRemoved = (target: Target): void => {
+    this.checker?.forget(target.key)
+    if (this.group.boolAttribute('deregistration_delay.connection_termination.enabled')) this.resetFlows(target, 'deregistration-termination')
+  }
+
+  private resetFlows (target: Target, reason: ResetReason): void {
+    for (const flow of this.flows) {
+      if (flow.target !== target) continue
+      this.stats.resets[reason]++
+      this.emit('reset', reason, target)
+      flow.client.resetAndDestroy()
+      flow.upstream.resetAndDestroy()
+    }
+  }
+
+  private accept (client: net.Socket): void {
+    const tuple: FlowTuple = {
+      sourceAddress: client.remoteAddress ?? '0.0.0.0',
+      sourcePort: client.remotePort ?? 0,
+      destinationAddress: client.localAddress ?? '0.0.0.0',
+      destinationPort: client.localPort ?? 0,
+    }
+    const target = pickByHash(tuple, this.routing.eligible())
+    if (target === undefined) {
+      this.stats.resets['no-target']++
+      this.emit('reset', 'no-target', undefined)
+      client.on('error', () => {})
+      client.resetAndDestroy()
+      return
+    }
+    // The client's node: DNS spreads clients over the nodes; reuse the hash.
+    const node = this.nodes[(tuple.sourcePort >>> 0) % this.nodes.length]!
+    this.stats.flows++
+    this.stats.active++
+    this.stats.flowsByTarget[target.key] = (this.stats.flowsByTarget[target.key] ?? 0) + 1
+    if (target.deregisteredAt !== undefined) this.stats.flowsToDeregistered++
+    this.emit('flow', target, node)
+
+    const upstream = net.connect({ host: target.id, port: target.port, localAddress: node.address })
+    const flow: Flow = { client, upstream, target }
+    this.flows.add(flow)
+
+    const proxyProtocol = this.group.boolAttribute('proxy_protocol_v2.enabled')
+    const lazy = this.group.attribute('proxy_protocol_v2.client_to_server.header_placement') !== 'on_first_ack'
+    let header: Buffer | undefined = proxyProtocol
+      ? clientHeader({ address: tuple.sourceAddress.replace(/^::ffff:/, ''), port: tuple.sourcePort },
+        { address: tuple.destinationAddress.replace(/^::ffff:/, ''), port: tuple.destinationPort }, this.vpceId)
+      : undefined
+    let connected = false
+    const pending: Buffer[] = []
+    let clientEnded = false
+
+    const flush = (): void => {
+      if (!connected) return
+      if (header !== undefined) {
+        // Lazy placement: no payload yet, no header yet (a client that never sends gets none).
+        if (lazy && pending.length === 0) { if (clientEnded) upstream.end(); return }
+        // The header travels in the same segment as the first payload.
+        upstream.write(Buffer.concat([header, ...pending.splice(0)]))
+        header = undefined
+      } else {
+        for (const chunk of pending.splice(0)) upstream.write(chunk)
+      }
+      if (clientEnded) upstream.end()
+    }
+
+    client.on('data', (chunk: Buffer) => { pending.push(chunk); flush() })
+    client.on('end', () => { clientEnded = true; flush() })
+    upstream.on('connect', () => { connected = true; flush() })
+    upstream.on('data', (chunk: Buffer) => { if (!client.write(chunk)) { upstream.pause(); client.once('drain', () => upstream.resume()) } })
+    upstream.on('end', () => client.end())
+
+    let finished = false
+    const finish = (): void => {
+      if (finished) return
+      finished = true
+      this.flows.delete(flow)
+      this.stats.active--
+    }
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      const reason: ResetReason = connected ? 'target-reset' : 'target-refused'
+      this.stats.resets[reason]++
+      this.emit('reset', reason, target)
+      if (err.code !== undefined) client.resetAndDestroy()
+      else client.destroy()
+      finish()
+    })
+    client.on('error', () => { upstream.resetAndDestroy(); finish() })
+    upstream.on('close', () => { if (!client.destroyed && client.writableEnded) client.destroy(); finish() })
+    client.on('close', () => { if (!upstream.destroyed) upstream.destroy(); finish() })
+
+    if (this.idleTimeoutMs > 0) {
+      const idle = (): void => {
+        this.stats.resets['idle-timeout']++
+        this.emit('reset', 'idle-timeout', target)
+        client.resetAndDestroy()
+        upstream.resetAndDestroy()
+      }
+      client.setTimeout(this.idleTimeoutMs, idle)
+    }
+  }
+}
+
+export async function startNlb (opts: NlbOptions): Promise<Nlb> {
+  const nlb = new Nlb(opts)
+  await nlb.listen(opts.host, opts.port)
+  return nlb
+}
