@@ -378,6 +378,7 @@ function crossCheck(c: Config): string[] {
   if (c.deregistration.includes('elbv2')) {
     if (c.targetGroupArns.length === 0) throw new ConfigError('--deregistration elbv2 needs --target-group-arn (one per target group the pod is in)', 'target-group-arn')
     if (!c.targetId) throw new ConfigError('--deregistration elbv2 needs --target-id or $POD_IP (the pod IP, from the downward API)', 'target-id')
+    if (c.targetPort === 0) throw new ConfigError('--deregistration elbv2 needs --target-port when --listen uses port 0', 'target-port')
   }
   if (c.upstreamProxyProtocol !== 'off' && c.mode !== 'tcp') {
     throw new ConfigError('--upstream-proxy-protocol works in --mode tcp only (http mode passes the client in X-Forwarded-For/Forwarded)', 'upstream-proxy-protocol')

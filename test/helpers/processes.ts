@@ -47,7 +47,7 @@ function track(t: Teardown, proc: ChildProcess, what: string): Child {
   })
   proc.stderr!.setEncoding('utf8')
   proc.stderr!.on('data', (text: string) => { stderr += text })
-  const exited = once(proc, 'exit').then(([code, signal]) => ({ code, signal }) as Exit)
+  const exited = once(proc, 'close').then(([code, signal]) => ({ code, signal }) as Exit)
   t.teardown(async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL')
@@ -110,7 +110,7 @@ export async function startDrainpipe(t: Teardown, args: string[], opts: { env?: 
     adminPort,
     url: `http://127.0.0.1:${port}`,
     adminUrl: `http://127.0.0.1:${adminPort}`,
-    ready: (timeoutMs = 10_000) => child.waitForLog((l) => l.to === 'ready', timeoutMs).then(() => undefined),
+    ready: (timeoutMs = 10_000) => child.waitForLog((l) => l.from === 'starting' && l.to === 'ready', timeoutMs).then(() => undefined),
   }
   if (opts.waitReady !== false) await dp.ready()
   return dp

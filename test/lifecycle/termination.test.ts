@@ -106,7 +106,7 @@ t.test('SIGTERM under a steady stream of new connections', async (t) => {
   t.equal(exiting?.report.waitEnded, 'observers', 'the wait ended because the traffic observer saw the quiet window')
   t.equal(exiting?.report.cut, 0, 'nothing was cut')
   t.ok((exiting?.report.lastConnectionMs ?? 0) >= 1900, 'the last new connection was seen about 2 s after termination started')
-  const states = dp.logs.filter((l) => typeof l.to === 'string').map((l) => l.to)
+  const states = dp.logs.filter((l) => typeof l.from === 'string' && typeof l.to === 'string').map((l) => l.to)
   t.same(states, ['ready', 'terminating', 'draining', 'drained'], 'states in order')
 })
 
