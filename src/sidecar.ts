@@ -53,6 +53,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       reader: { maxHeaderBytes: config.proxyHeaderMaxBytes, crcMismatch: config.crcMismatch, stackedHeaders: config.stackedHeaders },
       headerTimeoutMs: config.headerTimeoutMs,
       eager: config.mode === 'tcp' && config.proxyProtocol === 'off',
+      clientSpeaksFirst: config.mode === 'http',
     },
     forwarder,
     health,

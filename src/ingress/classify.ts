@@ -6,7 +6,7 @@
 //   refused    closed by us: bad/missing/untrusted header, or the header timeout
 // Data flows one way: socket → header reader → this classifier → a forwarder.
 import type { Socket } from 'node:net'
-import { HeaderReader, type ReaderOptions } from '../proxy-protocol/reader.js'
+import { HeaderReader, StackedHeaderGuard, type ReaderOptions } from '../proxy-protocol/reader.js'
 import type { ProxyHeader } from '../proxy-protocol/header.js'
 import { ProxyProtocolError } from '../proxy-protocol/errors.js'
 import type { SourcePolicy } from '../proxy-protocol/policy.js'
@@ -14,7 +14,12 @@ import type { SourcePolicy } from '../proxy-protocol/policy.js'
 export type RefusedBy = 'header_timeout' | 'untrusted_source' | ProxyProtocolError
 
 export interface ClassifySink {
-  client(socket: Socket, header: ProxyHeader | null, head: Buffer): void
+  /**
+   * `stackGuard`: the stacked-header check is still open (the header came alone, as from the
+   * NLB with header placement on_first_ack, or HAProxy): the forwarder must pass the first
+   * payload bytes through it before sending anything to the app.
+   */
+  client(socket: Socket, header: ProxyHeader | null, head: Buffer, stackGuard: StackedHeaderGuard | null): void
   local(socket: Socket, head: Buffer): void
   empty(socket: Socket): void
   refused(socket: Socket, by: RefusedBy): void
@@ -25,6 +30,12 @@ export interface ClassifyOptions {
   headerTimeoutMs: number
   /** Hand over before the first byte (tcp mode without PROXY protocol: server-speaks-first apps). */
   eager: boolean
+  /**
+   * The client always speaks first (http mode): when the header came alone, wait here (within
+   * the header timeout) for the first payload bytes to finish the stacked-header check.
+   * Otherwise (tcp: server-speaks-first protocols) hand over at once with the check attached.
+   */
+  clientSpeaksFirst: boolean
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -36,11 +47,14 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
   }
   if (policy === 'skip' && opts.eager) {
     socket.pause()
-    sink.client(socket, null, EMPTY)
+    sink.client(socket, null, EMPTY, null)
     return
   }
   const reader = policy === 'skip' ? null : new HeaderReader(opts.reader)
   let settled = false
+  // Set once a header was read whose stacked-header check waits for the first payload bytes.
+  let guard: StackedHeaderGuard | null = null
+  let header: ProxyHeader | null = null
 
   const settle = () => {
     settled = true
@@ -56,7 +70,15 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
     if (settled) return
     if (reader === null) {
       settle()
-      sink.client(socket, null, chunk)
+      sink.client(socket, null, chunk, null)
+      return
+    }
+    if (guard !== null) {
+      const g = guard.push(chunk)
+      if (g.kind === 'more') return
+      settle()
+      if (g.kind === 'error') sink.refused(socket, g.error)
+      else sink.client(socket, header, g.rest, null)
       return
     }
     const r = reader.push(chunk)
@@ -66,17 +88,23 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
       case 'none':
         settle()
         if (policy === 'require') sink.refused(socket, new ProxyProtocolError('bad_signature', 'connection from a trusted proxy did not start with a PROXY header (--proxy-protocol required)'))
-        else sink.client(socket, null, r.rest)
+        else sink.client(socket, null, r.rest, null)
         return
       case 'error':
         settle()
         sink.refused(socket, r.error)
         return
       case 'header':
+        if (policy !== 'refuse-header' && r.header.command === 'PROXY' && r.stackCheckPending && opts.clientSpeaksFirst) {
+          // Keep reading: the client's first bytes decide whether it stacked a header of its own.
+          guard = new StackedHeaderGuard()
+          header = r.header
+          return
+        }
         settle()
         if (policy === 'refuse-header') sink.refused(socket, new ProxyProtocolError('untrusted_header', `PROXY header from ${socket.remoteAddress}, which is not in --trusted-proxies`))
         else if (r.header.command === 'LOCAL') sink.local(socket, r.rest)
-        else sink.client(socket, r.header, r.rest)
+        else sink.client(socket, r.header, r.rest, r.stackCheckPending ? new StackedHeaderGuard() : null)
     }
   }
 
@@ -85,9 +113,10 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
   const onGone = () => {
     if (settled) return
     const sawBytes = socket.bytesRead > 0
+    const afterHeader = guard !== null
     settle()
     if (!sawBytes) sink.empty(socket)
-    else sink.refused(socket, new ProxyProtocolError('truncated', 'connection ended inside a PROXY header'))
+    else sink.refused(socket, new ProxyProtocolError('truncated', afterHeader ? 'connection ended after its PROXY header, before sending a request' : 'connection ended inside a PROXY header'))
   }
 
   const timer = setTimeout(() => {

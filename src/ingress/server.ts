@@ -130,14 +130,14 @@ export class Ingress {
   }
 
   readonly #sink: ClassifySink = {
-    client: (socket, header, head) => {
+    client: (socket, header, head, stackGuard) => {
       this.#pending.delete(socket)
       const remote = unmapped(socket.remoteAddress ?? '')
       this.#clientConnections++
       this.#opts.metrics.accepted[header ? 'client' : 'direct'].inc()
       if (header?.crc32c === 'mismatch') this.#opts.metrics.crcMismatchAccepted.inc()
       this.#opts.observations.clientArrived(remote, performance.now())
-      this.#opts.forwarder.accept(socket, clientInfo(socket, header), head)
+      this.#opts.forwarder.accept(socket, clientInfo(socket, header), head, stackGuard)
     },
     local: (socket, head) => {
       this.#pending.delete(socket)

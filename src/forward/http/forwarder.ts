@@ -16,6 +16,8 @@ import { ConnectionSet } from '../connection-set.js'
 import { forwardedValues, type ForwardedValues } from './forwarded-headers.js'
 import { upstreamHeaders } from './request-headers.js'
 import { ResponseHandler, type ResponseHooks } from './response-handler.js'
+import { checkFirstBytes } from '../stack-guard.js'
+import type { StackedHeaderGuard } from '../../proxy-protocol/reader.js'
 
 export interface HttpForwarderOptions {
   upstream: HostPort
@@ -78,9 +80,25 @@ export class HttpForwarder implements Forwarder {
   get active(): number { return this.#clients.size }
   get requests(): number { return this.#requests }
 
-  accept(socket: Socket, info: ClientInfo, head: Buffer): void {
+  accept(socket: Socket, info: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void {
     ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info), inFlight: 0, idleSince: performance.now() }
     this.#clients.add(socket)
+    if (stackGuard) {
+      // Normally settled by the classifier (http clients speak first); kept for any caller that does not.
+      checkFirstBytes(socket, stackGuard, (rest, ended) => {
+        if (ended) socket.destroy()
+        else this.#serve(socket, rest)
+      }, (err) => {
+        this.#opts.metrics.headerErrors.labels(err.reason).inc()
+        this.#opts.logger.warn({ client: info.address, code: err.code, reason: err.reason }, `connection closed: ${err.message}`)
+        socket.destroy()
+      })
+      return
+    }
+    this.#serve(socket, head)
+  }
+
+  #serve(socket: Socket, head: Buffer): void {
     if (head.length > 0) socket.unshift(head)
     this.#server.emit('connection', socket)
     socket.resume()

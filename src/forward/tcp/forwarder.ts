@@ -11,6 +11,8 @@ import type { Logger } from '../../log.js'
 import type { UpstreamProbe } from '../upstream-probe.js'
 import { upstreamProxyHeader } from './upstream-header.js'
 import { ConnectionSet } from '../connection-set.js'
+import { checkFirstBytes } from '../stack-guard.js'
+import type { StackedHeaderGuard } from '../../proxy-protocol/reader.js'
 
 export interface TcpForwarderOptions {
   upstream: HostPort
@@ -32,7 +34,7 @@ export class TcpForwarder implements Forwarder {
   get active(): number { return this.#clients.size }
   get requests(): number { return 0 }
 
-  accept(client: Socket, info: ClientInfo, head: Buffer): void {
+  accept(client: Socket, info: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void {
     const { upstream, metrics, logger, probe } = this.#opts
     const started = performance.now()
     this.#clients.add(client)
@@ -46,9 +48,21 @@ export class TcpForwarder implements Forwarder {
       connected = true
       app.setTimeout(0)
       probe.report(true)
-      client.pipe(app)
       app.pipe(client)
-      client.resume()
+      if (!stackGuard) {
+        client.pipe(app)
+        client.resume()
+        return
+      }
+      checkFirstBytes(client, stackGuard, (rest, ended) => {
+        if (rest.length > 0) app.write(rest)
+        if (ended) app.end()
+        else client.pipe(app)
+      }, (err) => {
+        metrics.headerErrors.labels(err.reason).inc()
+        logger.warn({ client: info.address, lb: info.peerAddress, code: err.code, reason: err.reason }, `connection closed: ${err.message}`)
+        client.destroy()
+      })
     })
     app.once('timeout', () => app.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })))
     app.on('error', (err: NodeJS.ErrnoException) => {
