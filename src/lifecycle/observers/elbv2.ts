@@ -194,7 +194,8 @@ export class Elbv2Observer implements DeregistrationObserver {
   }
 
   async #poll (g: GroupState): Promise<Elbv2CallOutcome | 'aborted'> {
-    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#requestTimeoutMs)])
+    const timeout = AbortSignal.timeout(this.#requestTimeoutMs)
+    const signal = AbortSignal.any([this.#abort.signal, timeout])
     g.calls++
     try {
       const out = await this.#client.send(new DescribeTargetHealthCommand({
@@ -220,8 +221,9 @@ export class Elbv2Observer implements DeregistrationObserver {
     } catch (err) {
       if (this.#stopped) return 'aborted'
       const e = err as { name?: string, message?: string, $metadata?: { httpStatusCode?: number } }
-      const code = typeof e.name === 'string' ? e.name : 'Error'
-      g.lastError = { code, message: String(e.message ?? err) }
+      const timedOut = timeout.aborted
+      const code = timedOut ? 'RequestTimeout' : typeof e.name === 'string' ? e.name : 'Error'
+      g.lastError = { code, message: timedOut ? `no answer within ${this.#requestTimeoutMs / 1000} s` : String(e.message ?? err) }
       if (THROTTLING_CODES.has(code) || e.$metadata?.httpStatusCode === 429) {
         g.throttled++
         this.#hook?.onCall('throttled')
