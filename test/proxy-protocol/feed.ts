@@ -1,93 +1,16 @@
-// Drives a HeaderReader the way the ingress does: push chunks until a final result, then treat
-// the remaining chunks as payload (through a StackedHeaderGuard when the reader asks for it),
-// and call end() when the chunks run out first. Returns one comparable outcome.
+// The chunk driver from bench/fuzz/feed.ts bound to the reader in src/.
 import { HeaderReader, StackedHeaderGuard } from '../../src/proxy-protocol/index.js'
-import type { ProxyHeader, ReaderOptions } from '../../src/proxy-protocol/index.js'
+import type { ReaderOptions } from '../../src/proxy-protocol/index.js'
+import { feedWith } from '../../bench/fuzz/feed.js'
+import type { Outcome } from '../../bench/fuzz/feed.js'
 
-export interface Outcome {
-  kind: 'header' | 'none' | 'error'
-  header?: ProxyHeader
-  reason?: string
-  /** Every byte handed on as payload (rest plus the chunks after the final result). */
-  payload: Buffer
-  /** Most bytes the reader (and guard) held at once. */
-  maxBuffered: number
-  /** push() calls that returned 'more'. */
-  mores: number
+export { allSplits, bytewise, plain, splitAt } from '../../bench/fuzz/feed.js'
+export type { Outcome } from '../../bench/fuzz/feed.js'
+
+export function feed(chunks: readonly Buffer[], opts?: ReaderOptions): Outcome {
+  return feedWith({ HeaderReader, StackedHeaderGuard }, chunks, opts)
 }
 
 export function hex(s: string): Buffer {
   return Buffer.from(s.replace(/\s+/g, ''), 'hex')
-}
-
-/** Splits `bytes` at the given offsets (ascending, inside the buffer). */
-export function splitAt(bytes: Buffer, offsets: readonly number[]): Buffer[] {
-  const out: Buffer[] = []
-  let prev = 0
-  for (const o of offsets) {
-    out.push(bytes.subarray(prev, o))
-    prev = o
-  }
-  out.push(bytes.subarray(prev))
-  return out
-}
-
-export function bytewise(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = []
-  for (let i = 0; i < bytes.length; i++) out.push(bytes.subarray(i, i + 1))
-  return out
-}
-
-export function feed(chunks: readonly Buffer[], opts?: ReaderOptions): Outcome {
-  const reader = new HeaderReader(opts)
-  let maxBuffered = 0
-  let mores = 0
-  let i = 0
-  for (; i < chunks.length; i++) {
-    const r = reader.push(chunks[i]!)
-    maxBuffered = Math.max(maxBuffered, reader.buffered)
-    if (r.kind === 'more') { mores++; continue }
-    const after = chunks.slice(i + 1)
-    if (r.kind === 'error') return { kind: 'error', reason: r.error.reason, payload: Buffer.alloc(0), maxBuffered, mores }
-    if (r.kind === 'none') return { kind: 'none', payload: Buffer.concat([r.rest, ...after]), maxBuffered, mores }
-    if (!r.stackCheckPending) return { kind: 'header', header: r.header, payload: Buffer.concat([r.rest, ...after]), maxBuffered, mores }
-    return guard(r.header, after, maxBuffered, mores)
-  }
-  const r = reader.end()
-  if (r.kind === 'error') return { kind: 'error', reason: r.error.reason, payload: Buffer.alloc(0), maxBuffered, mores }
-  if (r.kind === 'none') return { kind: 'none', payload: r.rest, maxBuffered, mores }
-  if (r.kind === 'header') return { kind: 'header', header: r.header, payload: r.rest, maxBuffered, mores }
-  throw new Error('end() returned more')
-}
-
-function guard(header: ProxyHeader, chunks: readonly Buffer[], maxBuffered: number, mores: number): Outcome {
-  const g = new StackedHeaderGuard()
-  for (let i = 0; i < chunks.length; i++) {
-    const r = g.push(chunks[i]!)
-    maxBuffered = Math.max(maxBuffered, g.buffered)
-    if (r.kind === 'more') continue
-    if (r.kind === 'error') return { kind: 'error', reason: r.error.reason, payload: Buffer.alloc(0), maxBuffered, mores }
-    return { kind: 'header', header, payload: Buffer.concat([r.rest, ...chunks.slice(i + 1)]), maxBuffered, mores }
-  }
-  const r = g.end()
-  if (r.kind !== 'payload') throw new Error('guard end() did not return payload')
-  return { kind: 'header', header, payload: r.rest, maxBuffered, mores }
-}
-
-/** Every way to cut `bytes` in two, plus one byte at a time. */
-export function allSplits(bytes: Buffer): Buffer[][] {
-  const out: Buffer[][] = [[bytes]]
-  for (let i = 1; i < bytes.length; i++) out.push(splitAt(bytes, [i]))
-  out.push(bytewise(bytes))
-  return out
-}
-
-/** The header without the Buffer views, for deep comparison. */
-export function plain(h: ProxyHeader | undefined): unknown {
-  if (!h) return undefined
-  return {
-    ...h,
-    tlvs: h.tlvs.map((t) => ({ type: t.type, value: t.value.toString('hex') })),
-    uniqueId: h.uniqueId?.toString('hex'),
-  }
 }
