@@ -64,9 +64,11 @@ export function createMetrics(): Metrics {
   new client.Gauge({ ...reg, name: 'drainpipe_connections_after_unready', help: 'Client connections accepted after readiness failed (termination started): the load balancer was still sending.', collect() { this.set(sources?.acceptedSinceUnready() ?? 0) } })
   new client.Gauge({ ...reg, name: 'drainpipe_requests_after_unready', help: 'http mode: requests received after readiness failed.', collect() { this.set(sources?.requestsSinceUnready() ?? 0) } })
 
+  // Children are bound once for the hot path and start at 0, so every series is exported
+  // (a rate() over a series that appears mid-way misses its first increments).
   const byLabel = <K extends string>(c: client.Counter<string>, keys: readonly K[]) =>
-    Object.fromEntries(keys.map((k) => [k, c.labels(k)])) as Record<K, client.Counter.Internal>
-  for (const r of PROXY_ERROR_REASONS) headerErrors.labels(r)
+    Object.fromEntries(keys.map((k) => { const child = c.labels(k); child.inc(0); return [k, child] })) as Record<K, client.Counter.Internal>
+  for (const r of PROXY_ERROR_REASONS) headerErrors.labels(r).inc(0)
 
   return {
     registry,
