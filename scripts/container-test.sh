@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# npm run test:container: build the Dockerfile with podman, run the image with the example app
+# beside it, send traffic, `podman stop` it, and check that it drained and exited 0.
+#
+# Image registries are unreachable here, so the base image is assembled from this machine's own
+# node (scripts/container/node-base.sh) and passed as NODE_IMAGE; the Dockerfile is the one users
+# build against node:22-bookworm-slim. Set NODE_IMAGE to use a real node image instead.
+# The build stages run `npm ci`, so the npm registry must be reachable.
+#
+# Needs root (rootful podman) or podman already installed. Debian's podman runs containers with
+# runc here (crun fails in this sandbox), and with explicit ulimits: the defaults ask for more than
+# the sandbox's hard limits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+say() { printf '[container-test %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
+
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "container-test: podman and runc are needed (apt-get install -y podman runc, as root)" >&2
+    exit 2
+  fi
+  say "installing podman and runc"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq podman runc >/dev/null
+fi
+
+nofile=$(ulimit -Hn)
+[ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ] && nofile=65536
+limits=(--runtime runc --ulimit "nofile=$nofile:$nofile" --ulimit nproc=4096:4096)
+
+tag=localhost/drainpipe:container-test
+app=drainpipe-ct-app-$$
+dp=drainpipe-ct-drainpipe-$$
+cleanup() {
+  podman rm -f -t 0 "$app" "$dp" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+if [ -z "${NODE_IMAGE:-}" ]; then
+  say "assembling a node base image from this machine's node $(node --version)"
+  NODE_IMAGE=$(bash scripts/container/node-base.sh)
+fi
+say "base: $NODE_IMAGE"
+
+say "podman build (Dockerfile, NODE_IMAGE=$NODE_IMAGE)"
+build_start=$(date +%s)
+podman build "${limits[@]}" --network host --build-arg "NODE_IMAGE=$NODE_IMAGE" -t "$tag" . > /tmp/drainpipe-container-build.log 2>&1 || {
+  tail -30 /tmp/drainpipe-container-build.log
+  echo "container-test: podman build failed (full log: /tmp/drainpipe-container-build.log)" >&2
+  exit 1
+}
+size=$(podman image inspect --format '{{.Size}}' "$tag")
+base_size=$(podman image inspect --format '{{.Size}}' "$NODE_IMAGE")
+say "built $tag in $(( $(date +%s) - build_start )) s: $(( size / 1000000 )) MB, of which the base image $(( base_size / 1000000 )) MB (drainpipe and its production dependencies: $(( (size - base_size) / 1000000 )) MB)"
+
+# Three free loopback ports: app, pod port, admin.
+read -r app_port listen_port admin_port < <(node -e '
+  const net = require("node:net")
+  const one = () => new Promise((r) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => r(p)) }) })
+  Promise.all([one(), one(), one()]).then((p) => console.log(p.join(" ")))')
+
+say "starting the example app (in the base image) on 127.0.0.1:$app_port and drainpipe on :$listen_port, admin :$admin_port (host network)"
+podman run -d "${limits[@]}" --name "$app" --network host -v "$PWD/examples:/examples:ro" "$NODE_IMAGE" \
+  node /examples/http-app.mjs --host 127.0.0.1 --port "$app_port" --name container-app >/dev/null
+podman run -d "${limits[@]}" --name "$dp" --network host \
+  -e DRAINPIPE_LOG_LEVEL=info \
+  "$tag" \
+  --listen "127.0.0.1:$listen_port" --upstream "127.0.0.1:$app_port" --admin "127.0.0.1:$admin_port" \
+  --quiet-period 2 --max-wait 30 --drain-timeout 10 --grace-period 60 >/dev/null
+
+node scripts/container/drain-check.mjs --container "$dp" --listen "$listen_port" --admin "$admin_port" --stop-timeout 60 || {
+  echo "--- drainpipe logs"; podman logs "$dp" 2>&1 | tail -30
+  echo "--- app logs"; podman logs "$app" 2>&1 | tail -10
+  echo "container-test: FAILED after $(( $(date +%s) - started )) s" >&2
+  exit 1
+}
+say "passed in $(( $(date +%s) - started )) s"
