@@ -1,0 +1,91 @@
+// One load run, as a child process (so it can be pinned to a CPU apart from the proxy):
+// autocannon against a loopback port, optionally prepending a PROXY v2 header (NLB-shaped,
+// 100 bytes with CRC32C) to every connection, keep-alive or one new connection per request.
+// Latency is recorded per response in microseconds (autocannon's own histogram keeps whole
+// milliseconds). The proxy's CPU time is read from /proc right before and after the run.
+// Prints one JSON line (LoadResult).
+//
+//   node build/proxy/load.js '<LoadSpec JSON>'
+import autocannon from 'autocannon'
+import { performance } from 'node:perf_hooks'
+import { clientHeader } from '../rollout/nlb/proxy-header.js'
+import { cpuSeconds, rssKiB } from './proc-stat.js'
+import { Samples } from './stats.js'
+
+export interface LoadSpec {
+  port: number
+  connections: number
+  durationS: number
+  /** false: every request asks `Connection: close`, so each one opens a new connection. */
+  keepAlive: boolean
+  proxyHeader: boolean
+  /** Process whose CPU and RSS are reported (the proxy; the app for direct runs). */
+  watchPid: number
+}
+
+export interface LoadResult {
+  requests: number
+  rps: number
+  p50Us: number
+  p99Us: number
+  p999Us: number
+  errors: number
+  timeouts: number
+  non2xx: number
+  cpuS: number
+  seconds: number
+  rssKiB: number
+}
+
+interface ClientLike {
+  conn: unknown
+  getRequestBuffer(): Buffer
+  on(event: 'response', fn: (status: number, bytes: number, ms: number) => void): void
+}
+
+async function run(spec: LoadSpec): Promise<LoadResult> {
+  const header = spec.proxyHeader ? clientHeader({ address: '203.0.113.7', port: 40123 }, { address: '10.0.1.12', port: 8080 }) : null
+  const samples = new Samples()
+  const setupClient = (client: ClientLike) => {
+    client.on('response', (_status, _bytes, ms) => samples.add(Math.round(ms * 1000)))
+    if (header === null) return
+    // The first write on every new connection carries the header in front of the request.
+    const build = client.getRequestBuffer.bind(client)
+    let seen: unknown = null
+    client.getRequestBuffer = () => {
+      const req = build()
+      if (client.conn === seen) return req
+      seen = client.conn
+      return Buffer.concat([header, req])
+    }
+  }
+  const cpu0 = cpuSeconds(spec.watchPid)
+  const t0 = performance.now()
+  const r = await autocannon({
+    url: `http://127.0.0.1:${spec.port}/`,
+    connections: spec.connections,
+    duration: spec.durationS,
+    headers: spec.keepAlive ? {} : { connection: 'close' },
+    setupClient: setupClient as unknown as autocannon.Options['setupClient'],
+  })
+  const seconds = (performance.now() - t0) / 1000
+  const cpuS = cpuSeconds(spec.watchPid) - cpu0
+  const [p50, p99, p999] = samples.percentiles([50, 99, 99.9])
+  return {
+    requests: r['2xx'],
+    rps: r['2xx'] / seconds,
+    p50Us: p50!, p99Us: p99!, p999Us: p999!,
+    errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx,
+    cpuS, seconds,
+    rssKiB: rssKiB(spec.watchPid).rss,
+  }
+}
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
+run(spec).then((r) => {
+  process.stdout.write(JSON.stringify(r) + '\n')
+  process.exit(0)
+}, (err) => {
+  process.stderr.write(`load: ${(err as Error).stack ?? err}\n`)
+  process.exit(1)
+})
