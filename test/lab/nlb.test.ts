@@ -98,7 +98,7 @@ t.test('on_first_ack sends the header right after the handshake', async (t) => {
 
 t.test('TCP health checks: from each LB node, no bytes; initial → healthy → unhealthy', async (t) => {
   const tgt = await target(t, '127.0.0.23')
-  // timeScale 0.01: interval 10 s → 100 ms; thresholds 3.
+  // timeScale 0.01: interval 10 s → 100 ms; thresholds 2 (the LBC defaults).
   const { group, nlb } = await lab(t, { healthChecks: true })
   group.register('127.0.0.23', tgt.port)
   t.equal(group.get('127.0.0.23', tgt.port)!.health.state, 'initial')

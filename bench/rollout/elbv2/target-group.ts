@@ -57,7 +57,7 @@ export interface Target {
 export interface HealthCheckConfig {
   protocol: 'TCP' | 'HTTP'
   path: string
-  /** Seconds; AWS default 30, the AWS Load Balancer Controller's default 10. */
+  /** Seconds. Defaults are the AWS Load Balancer Controller's (interval 10, timeout 10, thresholds 2/2); the API's own are 30/10/5/2. */
   intervalSeconds: number
   timeoutSeconds: number
   healthyThreshold: number
@@ -67,7 +67,7 @@ export interface HealthCheckConfig {
 }
 
 export const DEFAULT_HEALTH_CHECK: HealthCheckConfig = {
-  protocol: 'TCP', path: '/', intervalSeconds: 10, timeoutSeconds: 10, healthyThreshold: 3, unhealthyThreshold: 3, port: 'traffic-port',
+  protocol: 'TCP', path: '/', intervalSeconds: 10, timeoutSeconds: 10, healthyThreshold: 2, unhealthyThreshold: 2, port: 'traffic-port',
 }
 
 /** Target-group attributes with AWS defaults (NLB, IP targets). */

@@ -58,7 +58,8 @@ export function startLoad (opts: LoadOptions): LoadRun {
     let answered = 0
     let resolveDone: () => void = () => {}
     const done = new Promise<void>((resolve) => { resolveDone = resolve })
-    const instance = autocannon({ url, connections, amount: connections * perConnection, timeout, pipelining: 1 }, (err, r) => {
+    // sampleInt: autocannon notices it is done on its sampling tick (1 s by default).
+    const instance = autocannon({ url, connections, amount: connections * perConnection, timeout, pipelining: 1, sampleInt: 20 } as autocannon.Options, (err, r) => {
       // Requests autocannon sent but never saw answered nor failed: the server (or the LB)
       // closed the connection under them with a FIN (a reset is reported as an error).
       const unanswered = err === null && r !== undefined ? Math.max(0, r.requests.sent - answered) : 0

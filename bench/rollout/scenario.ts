@@ -1,0 +1,267 @@
+// One strategy, start to finish: ELBv2 emulator + target group, NLB, controller, a Deployment
+// of real pods, load through the NLB; a rolling update under that load; then the load runs
+// on until the NLB no longer routes to any deregistered target (so failures in the
+// post-deregistration lag are counted), and everything is torn down.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { startElbv2Emulator, type Elbv2Emulator } from './elbv2/index.js'
+import { startNlb, type Nlb } from './nlb/index.js'
+import { LoadBalancerController } from './kube/controller.js'
+import { Deployment } from './kube/deployment.js'
+import { Pod } from './kube/pod.js'
+import { Timeline } from './load/timeline.js'
+import { startLoad, percentile, type LoadRun } from './load/load.js'
+import { podSpec, usesProxyProtocol, POD_PORT, type StrategyName } from './strategies.js'
+
+export interface LabOptions {
+  replicas: number
+  maxSurge: number
+  maxUnavailable: number
+  /** 1 = AWS speed; 0.05 = twenty times faster. */
+  timeScale: number
+  /** Simulated seconds. */
+  lagSeconds: number
+  unhealthyLagSeconds: number
+  deregistrationDelaySeconds: number
+  healthCheckIntervalSeconds: number
+  healthyThreshold: number
+  unhealthyThreshold: number
+  gracePeriodSeconds: number
+  sleepSeconds: number
+  readinessPeriodSeconds: number
+  readinessGate: boolean
+  controllerQueueDelaySeconds: number
+  gatePollSeconds: number
+  lbNodes: number
+  /** Load. */
+  parallel: number
+  connections: number
+  requestsPerConnection: number
+  requestDelayMs: number
+  /** Wall-clock seconds of load before the rollout starts. */
+  warmupSeconds: number
+  /** drainpipe --quiet-period-min, wall-clock seconds. */
+  quietPeriodMinSeconds: number
+  drainpipeLogLevel: string
+  /** Where pod logs go. */
+  runDir: string
+  /** Wall-clock bound on the whole scenario. */
+  timeoutSeconds: number
+  /** Pods get 127.<podSubnet>.<strategy>.<n>. Default: random per run, so concurrent runs do not collide. */
+  podSubnet: number
+}
+
+export const DEFAULTS: LabOptions = {
+  replicas: 3,
+  maxSurge: 1,
+  maxUnavailable: 0,
+  timeScale: 0.05,
+  lagSeconds: 120,
+  unhealthyLagSeconds: 35,
+  deregistrationDelaySeconds: 300,
+  healthCheckIntervalSeconds: 10,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+  gracePeriodSeconds: 240,
+  sleepSeconds: 30,
+  readinessPeriodSeconds: 10,
+  readinessGate: true,
+  controllerQueueDelaySeconds: 1,
+  gatePollSeconds: 15,
+  lbNodes: 3,
+  parallel: 4,
+  connections: 2,
+  requestsPerConnection: 5,
+  requestDelayMs: 5,
+  warmupSeconds: 1,
+  quietPeriodMinSeconds: 1,
+  drainpipeLogLevel: 'info',
+  runDir: '',
+  timeoutSeconds: 120,
+  podSubnet: 2 + Math.floor(Math.random() * 98),
+}
+
+export interface StrategyResult {
+  name: StrategyName
+  requests: number
+  ok: number
+  non2xx: number
+  resets: number
+  timeouts: number
+  failed: number
+  p50Ms: number
+  p99Ms: number
+  /** Simulated seconds from the rollout's start until the last old pod exited. */
+  rolloutSeconds: number
+  rolloutWallSeconds: number
+  /** Simulated seconds, mean over terminated pods. */
+  meanSecondsAfterTermination: number
+  elbv2Calls: number
+  elbv2Throttled: number
+  flowsToDeregistered: number
+  errorsByCode: Record<string, number>
+  completed: boolean
+  timeline: Timeline
+  /** The kubelet's view of each terminated pod (hooks, signals, exits). */
+  podEvents: string[]
+}
+
+export type Progress = (line: string) => void
+
+export async function runStrategy (name: StrategyName, o: LabOptions, index: number, progress: Progress): Promise<StrategyResult> {
+  const wall = (seconds: number): number => seconds * 1000 * o.timeScale
+  const deadline = Date.now() + o.timeoutSeconds * 1000
+  const podDir = join(o.runDir, name.replace(/[^a-z0-9-]/g, '_'))
+  mkdirSync(podDir, { recursive: true })
+  const timeline = new Timeline()
+  let emulator: Elbv2Emulator | undefined
+  let nlb: Nlb | undefined
+  let controller: LoadBalancerController | undefined
+  let deployment: Deployment | undefined
+  let load: LoadRun | undefined
+  let gauges: NodeJS.Timeout | undefined
+  let phase = 'starting'
+  try {
+    emulator = await startElbv2Emulator({ timeScale: o.timeScale })
+    const arn = emulator.createTargetGroup({
+      name: `lab-${index}`,
+      port: POD_PORT,
+      deregistrationDelaySeconds: o.deregistrationDelaySeconds,
+      healthCheck: { intervalSeconds: o.healthCheckIntervalSeconds, healthyThreshold: o.healthyThreshold, unhealthyThreshold: o.unhealthyThreshold },
+      attributes: { 'proxy_protocol_v2.enabled': String(usesProxyProtocol(name)) },
+    })
+    const group = emulator.targetGroup(arn)
+    nlb = await startNlb({
+      targetGroup: group,
+      nodes: o.lbNodes,
+      deregistrationLagSeconds: o.lagSeconds,
+      unhealthyLagSeconds: o.unhealthyLagSeconds,
+      nodeAddress: (i) => `127.0.100.${i + 1}`,
+    })
+    controller = new LoadBalancerController({
+      endpoint: emulator.url, targetGroupArn: arn, targetPort: POD_PORT, timeScale: o.timeScale,
+      queueDelaySeconds: o.controllerQueueDelaySeconds, gatePollSeconds: o.gatePollSeconds, readinessGate: o.readinessGate,
+    })
+    let podNumber = 0
+    const ctrl = controller
+    const elbv2Url = emulator.url
+    deployment = new Deployment({
+      replicas: o.replicas,
+      maxSurge: o.maxSurge,
+      maxUnavailable: o.maxUnavailable,
+      createPod: (revision) => {
+        podNumber++
+        const ip = `127.${o.podSubnet}.${index}.${podNumber}`
+        const podName = `${name}-r${revision}-${podNumber}`
+        const pod = new Pod(podName, ip, revision, podSpec(name, {
+          ip, name: podName, timeScale: o.timeScale, gracePeriodSeconds: o.gracePeriodSeconds,
+          readinessPeriodSeconds: o.readinessPeriodSeconds, readinessGate: o.readinessGate, sleepSeconds: o.sleepSeconds,
+          trustedProxies: '127.0.100.0/24', quietPeriodMinSeconds: o.quietPeriodMinSeconds,
+          targetGroupArn: arn, elbv2Endpoint: elbv2Url, drainpipeLogLevel: o.drainpipeLogLevel,
+        }), o.timeScale, join(podDir, `${podName}.log`))
+        pod.start()
+        ctrl.watch(pod)
+        return pod
+      },
+    })
+    const d = deployment
+    const n = nlb
+
+    // 1. Pods up, targets healthy.
+    d.scaleUp()
+    while (!(d.readyCount() === o.replicas && n.healthyTargets() === o.replicas)) {
+      const crashed = d.pods.find((p) => p.crashed() !== undefined)
+      if (crashed !== undefined) throw new Error(`${name}: pod ${crashed.name} container ${crashed.crashed()} exited during start-up:\n${crashed.tail(crashed.crashed()!)}`)
+      if (Date.now() > deadline) throw new Error(`${name}: pods not ready in time (ready ${d.readyCount()}, healthy targets ${n.healthyTargets()}); pod logs in ${podDir}`)
+      await sleep(20)
+    }
+
+    // 2. Load, warm-up.
+    phase = 'warm-up'
+    load = startLoad({
+      url: `http://127.0.0.1:${n.address().port}`,
+      parallel: o.parallel, connections: o.connections, requestsPerConnection: o.requestsPerConnection,
+      path: o.requestDelayMs > 0 ? `/?delay=${o.requestDelayMs}` : '/',
+      timeline,
+    })
+    const l = load
+    const sample = (): void => {
+      timeline.gauge('healthy', n.healthyTargets())
+      timeline.gauge('ready', d.readyCount())
+      timeline.gauge('terminating', d.terminating().length)
+    }
+    let lastPrint = 0
+    const tick = (): void => {
+      sample()
+      const now = Date.now()
+      if (now - lastPrint < 1000) return
+      lastPrint = now
+      const s = l.snapshot()
+      progress(`[${name}] ${timeline.elapsedSeconds().toFixed(1).padStart(5)}s ${phase.padEnd(9)} ready ${d.readyCount()}/${o.replicas} terminating ${d.terminating().length} healthy targets ${n.healthyTargets()} requests ${s.requests} failed ${s.failed}`)
+    }
+    gauges = setInterval(tick, 100)
+    await sleep(o.warmupSeconds * 1000)
+
+    // 3. Rolling update.
+    phase = 'rollout'
+    const rolloutStart = Date.now()
+    timeline.mark('rollout', rolloutStart)
+    const completed = await d.rollout(Math.max(0, deadline - Date.now()))
+    timeline.mark('complete')
+    phase = 'draining'
+    const oldPods = d.pods.filter((p) => p.revision === 1)
+    await Promise.race([Promise.all(d.terminations), sleep(Math.max(0, deadline - Date.now()))])
+    const oldGoneAt = Math.max(...oldPods.map((p) => p.terminatedAt ?? Date.now()))
+    timeline.mark('old pods gone', oldGoneAt)
+
+    // 4. Keep the load on while the NLB still routes to deregistered targets.
+    phase = 'lag'
+    const gone = (): boolean => {
+      const live = new Set(d.active().map((p) => p.ip))
+      return !n.routableTargets().some((t) => !live.has(t.id))
+    }
+    while (!gone() && Date.now() < deadline) await sleep(50)
+    await sleep(Math.min(wall(o.healthCheckIntervalSeconds), 500))
+    phase = 'stopping'
+    const r = await l.stop()
+    load = undefined
+    clearInterval(gauges)
+    sample()
+
+    const sorted = r.latenciesMs.slice().sort((a, b) => a - b)
+    const lived = oldPods.map((p) => p.livedAfterTermination()).filter((v): v is number => v !== undefined)
+    const stats = emulator.stats()
+    const sum = (rec: Record<string, number>): number => Object.values(rec).reduce((a, b) => a + b, 0)
+    return {
+      name,
+      requests: r.requests,
+      ok: r.ok,
+      non2xx: r.non2xx,
+      resets: r.resets,
+      timeouts: r.timeouts,
+      failed: r.failed,
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+      rolloutSeconds: round((oldGoneAt - rolloutStart) / 1000 / o.timeScale),
+      rolloutWallSeconds: round((oldGoneAt - rolloutStart) / 1000),
+      meanSecondsAfterTermination: lived.length === 0 ? 0 : round(lived.reduce((a, b) => a + b, 0) / lived.length / 1000 / o.timeScale),
+      elbv2Calls: sum(stats.calls),
+      elbv2Throttled: sum(stats.throttled),
+      flowsToDeregistered: n.stats.flowsToDeregistered,
+      errorsByCode: r.errorsByCode,
+      completed,
+      timeline,
+      podEvents: oldPods.flatMap((p) => p.events),
+    }
+  } finally {
+    clearInterval(gauges)
+    if (load !== undefined) await load.stop().catch(() => undefined)
+    await controller?.stop().catch(() => undefined)
+    if (deployment !== undefined) await Promise.all(deployment.pods.map((p) => p.kill()))
+    await nlb?.close().catch(() => undefined)
+    await emulator?.close().catch(() => undefined)
+  }
+}
+
+function sleep (ms: number): Promise<void> { return new Promise((resolve) => setTimeout(resolve, ms)) }
+function round (x: number): number { return Math.round(x * 10) / 10 }
