@@ -22,11 +22,16 @@ function buildTables(): Uint32Array {
 }
 
 export function crc32c(buf: Uint8Array, seed = 0): number {
+  return crc32cRange(buf, 0, buf.length, seed)
+}
+
+/** CRC32C of buf[start, end), chained from `seed`. */
+export function crc32cRange(buf: Uint8Array, start: number, end: number, seed = 0): number {
   const t = TABLES
   let crc = ~seed
-  let i = 0
-  const len = buf.length
-  const end8 = len - (len & 7)
+  let i = start
+  const len = end
+  const end8 = len - ((len - start) & 7)
   while (i < end8) {
     const lo = crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24))
     const b4 = buf[i + 4]!
@@ -55,7 +60,7 @@ const ZERO4 = new Uint8Array(4)
 
 /** CRC32C of buf[start, end) with the 4 bytes at `zeroAt` taken as zero, without copying. */
 export function crc32cWithZeroedField(buf: Uint8Array, start: number, end: number, zeroAt: number): number {
-  let c = crc32c(buf.subarray(start, zeroAt))
-  c = crc32c(ZERO4, c)
-  return crc32c(buf.subarray(zeroAt + 4, end), c)
+  let c = crc32cRange(buf, start, zeroAt)
+  c = crc32cRange(ZERO4, 0, 4, c)
+  return crc32cRange(buf, zeroAt + 4, end, c)
 }

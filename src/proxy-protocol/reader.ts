@@ -260,6 +260,9 @@ export class HeaderReader {
     this.have = 0
     if (!this.rejectStacked) return this.finish({ kind: 'header', header: parsed, rest, stackCheckPending: false })
     if (rest.length === 0) return this.finish({ kind: 'header', header: parsed, rest, stackCheckPending: true })
+    // Fast path: the first payload byte already rules out a signature.
+    const first = rest[0]
+    if (first !== 0x50 && first !== 0x0d) return this.finish({ kind: 'header', header: parsed, rest, stackCheckPending: false })
     this.header = parsed
     this.guard = new StackedHeaderGuard()
     this.state = State.STACK
