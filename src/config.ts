@@ -70,6 +70,8 @@ export interface OptionSpec {
   readonly placeholder: string
   /** default as text ('' = unset), parsed like a user value */
   readonly default: string
+  /** with default '': where the value comes from instead, for --help and the README */
+  readonly defaultFrom?: string
   readonly help: string
   readonly repeatable?: boolean
   /** never echoed in logs or /status */
@@ -129,8 +131,9 @@ function parseEnum<T extends string>(values: readonly T[]) {
 
 function parseNumber(min: number, max: number) {
   return (text: string): number => {
-    const n = Number(text)
-    if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidValue(`a number from ${min} to ${max}`)
+    // Decimal only: Number() would also take 0x10, 0b11, 1e1 and surrounding blanks.
+    const n = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidValue(`a decimal number from ${min} to ${max}`)
     return n
   }
 }
@@ -243,9 +246,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Upper bound of the auto quiet period (low-traffic pods).' }),
   option({ flag: 'healthcheck-silence-multiple', section: 'Deregistration', placeholder: 'N', default: '3', parse: parseNumber(1, 100),
     help: 'healthcheck observer: an LB node counts as gone once silent for N times its learned probe interval.' }),
-  option({ flag: 'target-id', section: 'Deregistration', placeholder: 'IP', default: '', env: 'DRAINPIPE_TARGET_ID', parse: parseText,
+  option({ flag: 'target-id', section: 'Deregistration', placeholder: 'IP', default: '', defaultFrom: '$POD_IP', env: 'DRAINPIPE_TARGET_ID', parse: parseText,
     help: 'elbv2 observer: this pod\'s target id (its IP). Defaults to $POD_IP; set POD_IP from the downward API.' }),
-  option({ flag: 'target-port', section: 'Deregistration', placeholder: 'PORT', default: '', parse: parseInteger(1, 65535),
+  option({ flag: 'target-port', section: 'Deregistration', placeholder: 'PORT', default: '', defaultFrom: 'the --listen port', parse: parseInteger(1, 65535),
     help: 'elbv2 observer: the registered target port. Defaults to the --listen port.' }),
   option({ flag: 'target-group-arn', section: 'Deregistration', placeholder: 'ARN', default: '', parse: parseArns, repeatable: true,
     help: 'elbv2 observer: target groups this pod is registered in (repeat, or comma-separate). Every one must report draining or unused.' }),
@@ -410,7 +413,7 @@ export function renderHelp(version: string): string {
       section = o.section
       lines.push('', `${section}:`)
     }
-    const def = o.default === '' ? '' : ` (default ${o.default})`
+    const def = o.default !== '' ? ` (default ${o.default})` : o.defaultFrom ? ` (default ${o.defaultFrom})` : ''
     lines.push(`  --${o.flag} ${o.placeholder}${def}${o.repeatable ? ' [repeatable]' : ''}`)
     lines.push(...wrap(o.help, 72).map((l) => `      ${l}`))
   }
@@ -422,7 +425,7 @@ export function renderHelp(version: string): string {
 export function renderMarkdown(): string {
   const rows = ['| flag | environment | default | what it does |', '| --- | --- | --- | --- |']
   for (const o of OPTIONS) {
-    const def = o.default === '' ? (o.flag === 'target-id' ? '`$POD_IP`' : o.flag === 'target-port' ? 'the `--listen` port' : 'unset') : `\`${o.default}\``
+    const def = o.default !== '' ? `\`${o.default}\`` : o.defaultFrom ? o.defaultFrom.replace(/(\$\w+|--[\w-]+)/g, '`$1`') : 'unset'
     rows.push(`| \`--${o.flag} ${o.placeholder}\` | \`${o.env}\` | ${def} | ${o.help.replace(/\|/g, '\\|')} |`)
   }
   return rows.join('\n')
