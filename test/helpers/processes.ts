@@ -65,7 +65,7 @@ function track(t: Teardown, proc: ChildProcess, what: string): Child {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${what}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}; last logs: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs)
         waiters.push({ match, resolve: (l) => { clearTimeout(timer); resolve(l) } })
-        void exited.then((e) => { clearTimeout(timer); reject(new Error(`${what} exited (${e.code ?? e.signal}) before the expected log line; stderr: ${stderr.slice(-800)}`)) })
+        void exited.then((e) => { clearTimeout(timer); reject(new Error(`${what} exited (${e.code ?? e.signal}) before the expected log line; stderr: ${stderr.slice(-800)}; last logs: ${JSON.stringify(logs.slice(-3))}`)) })
       })
     },
   }
@@ -116,14 +116,20 @@ export async function startDrainpipe(t: Teardown, args: string[], opts: { env?: 
   return dp
 }
 
-/** Run drainpipe to completion (for --help, bad flags). */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Run drainpipe to completion (for --help, bad flags). A run that has not exited after
+ * `timeoutMs` (say, a bad value that was accepted and drainpipe started serving) is killed
+ * and reported with code null.
+ */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let stdout = ''
   let stderr = ''
   proc.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   proc.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 15_000)
   const [code] = (await once(proc, 'exit')) as [number | null]
+  clearTimeout(timer)
   return { code, stdout, stderr }
 }
 
