@@ -1,6 +1,7 @@
 // Small HTTP and raw-socket clients for tests, over real sockets.
 import net from 'node:net'
 import { once } from 'node:events'
+import { spawn } from 'node:child_process'
 
 export interface RawResponse { status: number; headers: Record<string, string>; body: string; raw: string }
 
@@ -50,4 +51,20 @@ export function parseResponse(data: Buffer): RawResponse {
 export async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: string }> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) })
   return { status: res.status, headers: res.headers, body: await res.text() }
+}
+
+/**
+ * The real curl, as a client from a chosen source address (`--interface 127.0.0.7`).
+ * Resolves with curl's exit code, the body, and the status from `-w`.
+ */
+export async function curl(url: string, opts: { interface?: string; args?: string[]; timeoutSeconds?: number } = {}): Promise<{ code: number | null; status: number; body: string; stderr: string }> {
+  const args = ['-sS', '--max-time', String(opts.timeoutSeconds ?? 10), '-w', '\n%{http_code}', ...(opts.interface ? ['--interface', opts.interface] : []), ...(opts.args ?? []), url]
+  const proc = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let stderr = ''
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const [code] = (await once(proc, 'exit')) as [number | null]
+  const nl = out.lastIndexOf('\n')
+  return { code, status: Number(out.slice(nl + 1)), body: out.slice(0, Math.max(nl, 0)), stderr }
 }
