@@ -97,8 +97,9 @@ export interface Drainpipe extends Child {
  */
 export async function startDrainpipe(t: Teardown, args: string[], opts: { env?: NodeJS.ProcessEnv; waitReady?: boolean } = {}): Promise<Drainpipe> {
   const full = [...args]
-  if (!full.some((a) => a.startsWith('--listen'))) full.push('--listen', '127.0.0.1:0')
-  if (!full.some((a) => a.startsWith('--admin'))) full.push('--admin', '127.0.0.1:0')
+  const has = (flag: string) => full.some((a) => a === flag || a.startsWith(`${flag}=`))
+  if (!has('--listen')) full.push('--listen', '127.0.0.1:0')
+  if (!has('--admin')) full.push('--admin', '127.0.0.1:0')
   const proc = spawn(process.execPath, [CLI, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
   const child = track(t, proc, 'drainpipe')
   const line = await child.waitForLog((l) => l.msg === 'listening')
