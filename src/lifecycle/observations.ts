@@ -38,11 +38,18 @@ export const OVERFLOW_SOURCE = '(other)'
 export const HEALTH_CHECK_GAPS_KEPT = 8
 
 /** Client arrivals from one source (an NLB node, or a direct client). */
-export interface ArrivalSource {
+export class ArrivalSource {
   readonly source: string
-  count: number
-  firstAt: number
-  lastAt: number
+  count = 0
+  // Doubles from the start so V8 keeps them unboxed (see HealthCheckSource).
+  firstAt = Number.NaN
+  lastAt = Number.NaN
+
+  constructor (source: string, now: number) {
+    this.source = source
+    this.firstAt = now
+    this.lastAt = now
+  }
 }
 
 /** Health-check probes from one source (an NLB node's health checker). */
@@ -51,8 +58,10 @@ export class HealthCheckSource {
   count = 0
   empty = 0
   local = 0
-  firstAt: number
-  lastAt: number
+  // Initialised with a double so V8 stores these fields unboxed: a field that first held
+  // `undefined` would box every later write (an allocation per probe).
+  firstAt = Number.NaN
+  lastAt = Number.NaN
   /** Recent gaps between consecutive probes, ms; a ring of `HEALTH_CHECK_GAPS_KEPT`. */
   readonly gaps = new Float64Array(HEALTH_CHECK_GAPS_KEPT)
   /** How many gaps were ever recorded (the ring holds min(gapCount, HEALTH_CHECK_GAPS_KEPT)). */
@@ -225,11 +234,11 @@ export class TrafficObservations {
     if (this.#arrivalSources.size >= this.maxSources) {
       const other = this.#arrivalSources.get(OVERFLOW_SOURCE)
       if (other !== undefined) return other
-      const rec: ArrivalSource = { source: OVERFLOW_SOURCE, count: 0, firstAt: now, lastAt: now }
+      const rec = new ArrivalSource(OVERFLOW_SOURCE, now)
       this.#arrivalSources.set(OVERFLOW_SOURCE, rec)
       return rec
     }
-    const rec: ArrivalSource = { source, count: 0, firstAt: now, lastAt: now }
+    const rec = new ArrivalSource(source, now)
     this.#arrivalSources.set(source, rec)
     return rec
   }

@@ -78,3 +78,42 @@ t.test('bad options are refused with a code', async (t) => {
   t.throws(() => new TrafficObservations({ arrivalCapacity: 1 }), { code: 'ERR_OBSERVATIONS_OPTION' })
   t.throws(() => new TrafficObservations({ maxSources: 0 }), { code: 'ERR_OBSERVATIONS_OPTION' })
 })
+
+t.test('the hot-path writes do not allocate', async (t) => {
+  // Write 2 × 200k times and compare heapUsed before and after. Allocation-free writes leave it
+  // unchanged and trigger no GC; an allocation per write (≥ 16 bytes) would add ≥ 6 MB or force
+  // scavenges. An unrelated GC can land in a round, so up to 5 rounds, one clean round passes.
+  // Timestamps are whole milliseconds here: a fractional `now` is a heap number the *caller*
+  // boxes to pass it (performance.now() returns one anyway), which would hide what we measure.
+  const { PerformanceObserver } = await import('node:perf_hooks')
+  const obs = new TrafficObservations()
+  const sources = ['10.0.1.10', '10.0.2.10', '10.0.3.10']
+  const N = 200_000
+  const run = (base: number) => {
+    for (let i = 0; i < N; i++) {
+      const now = base + i
+      obs.clientArrived(sources[i % 3]!, now)
+      obs.healthCheckSeen(sources[i % 3]!, (i & 1) === 0 ? 'empty' : 'local', now)
+    }
+  }
+  for (let i = 0; i < 5; i++) run(i * N) // warm up: let the JIT optimise the loop and the writes
+  let gcs = 0
+  const po = new PerformanceObserver((list) => { gcs += list.getEntries().length })
+  po.observe({ entryTypes: ['gc'] })
+  t.teardown(() => po.disconnect())
+  const rounds: string[] = []
+  let clean = false
+  for (let round = 0; round < 5 && !clean; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const gcsBefore = gcs
+    const before = process.memoryUsage().heapUsed
+    run((5 + round) * N)
+    const grew = process.memoryUsage().heapUsed - before
+    await new Promise((resolve) => setTimeout(resolve, 20)) // gc entries arrive asynchronously
+    const roundGcs = gcs - gcsBefore
+    rounds.push(`${roundGcs} GC, heap +${(grew / 1024).toFixed(0)} KiB`)
+    clean = roundGcs === 0 && grew < 256 * 1024
+  }
+  t.ok(clean, `a round of ${2 * N} writes without GC or heap growth (${rounds.join('; ')})`)
+  t.equal(obs.totalArrivals, 5 * N + rounds.length * N, 'all counted')
+})
