@@ -90,6 +90,12 @@ function parseSeconds(text: string): number {
   return Math.round(ms)
 }
 
+function parsePositiveSeconds(text: string): number {
+  const ms = parseSeconds(text)
+  if (ms <= 0) throw new InvalidValue(`more than 0 ${SECONDS_ACCEPTED.replace('non-negative ', '')}`)
+  return ms
+}
+
 function parseHostPort(text: string): HostPort {
   const accepted = 'HOST:PORT, [IPv6]:PORT or PORT, with PORT 0-65535'
   let host = '0.0.0.0'
@@ -240,9 +246,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Start draining after this long even if observers still wait (logged as a warning naming them). The NLB keeps sending new connections ~120 s after deregistration, hence 180.' }),
   option({ flag: 'quiet-period', section: 'Deregistration', placeholder: 'SECONDS|auto', default: 'auto', parse: parseQuietPeriod,
     help: 'traffic observer: how long without a new connection means the LB stopped. auto derives it from the arrival rate before termination (ln(10^6)/rate: a one-in-a-million chance of calling an active LB stopped), clamped to the bounds below.' }),
-  option({ flag: 'quiet-period-min', section: 'Deregistration', placeholder: 'SECONDS', default: '2', parse: parseSeconds,
+  option({ flag: 'quiet-period-min', section: 'Deregistration', placeholder: 'SECONDS', default: '2', parse: parsePositiveSeconds,
     help: 'Lower bound of the auto quiet period, and its value when no connection arrived in the minute before termination.' }),
-  option({ flag: 'quiet-period-max', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
+  option({ flag: 'quiet-period-max', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parsePositiveSeconds,
     help: 'Upper bound of the auto quiet period (low-traffic pods).' }),
   option({ flag: 'healthcheck-silence-multiple', section: 'Deregistration', placeholder: 'N', default: '3', parse: parseNumber(1, 100),
     help: 'healthcheck observer: an LB node counts as gone once silent for N times its learned probe interval.' }),
@@ -256,7 +262,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'elbv2 observer: region. Defaults to the AWS SDK chain ($AWS_REGION, set by IRSA/pod identity).' }),
   option({ flag: 'elbv2-endpoint', section: 'Deregistration', placeholder: 'URL', default: '', parse: parseUrl,
     help: 'elbv2 observer: API endpoint override, for VPC endpoints or an emulator.' }),
-  option({ flag: 'elbv2-poll-interval', section: 'Deregistration', placeholder: 'SECONDS', default: '10', parse: parseSeconds,
+  option({ flag: 'elbv2-poll-interval', section: 'Deregistration', placeholder: 'SECONDS', default: '10', parse: parsePositiveSeconds,
     help: 'elbv2 observer: time between DescribeTargetHealth calls (±20% jitter). Describe* calls share one account-wide bucket of 10/s with the controller: keep terminating pods / interval well under 10.' }),
   option({ flag: 'drain-timeout', section: 'Draining', placeholder: 'SECONDS', default: '30', parse: parseSeconds,
     help: 'Time in-flight requests and open tcp connections get to finish once draining starts; what remains is closed and counted.' }),
