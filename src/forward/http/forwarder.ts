@@ -39,6 +39,8 @@ interface Conn {
   readonly fwd: ForwardedValues
   inFlight: number
   idleSince: number
+  /** Pipelined requests waiting for the one before them to be answered. */
+  waiting: Array<() => void>
 }
 const kConn = Symbol('drainpipe.conn')
 type ConnSocket = Socket & { [kConn]?: Conn }
@@ -81,7 +83,7 @@ export class HttpForwarder implements Forwarder {
   get requests(): number { return this.#requests }
 
   accept(socket: Socket, info: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void {
-    ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info), inFlight: 0, idleSince: performance.now() }
+    ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info), inFlight: 0, idleSince: performance.now(), waiting: [] }
     this.#clients.add(socket)
     if (stackGuard) {
       // Normally settled by the classifier (http clients speak first); kept for any caller that does not.
@@ -122,8 +124,18 @@ export class HttpForwarder implements Forwarder {
         logger.debug({ client: conn.info.address, lb: conn.info.peerAddress, method: req.method, url: req.url, status: res.statusCode, bytes: res.getHeader('content-length'), ms: Math.round(performance.now() - started), finished: res.writableFinished }, 'request')
       }
       if (this.#draining && conn.inFlight === 0) this.#closeWhenIdle(socket)
+      conn.waiting.shift()?.()
     })
 
+    // Pipelined requests reach the app one at a time, in order, as a client that pipelines
+    // expects (RFC 9112 §9.3.2): never in parallel, which could reorder a POST and a GET and
+    // would let one connection fan out to the whole upstream pool.
+    if (conn.inFlight > 1) conn.waiting.push(() => this.#forward(req, res, conn))
+    else this.#forward(req, res, conn)
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse, conn: Conn): void {
+    if (res.destroyed) return
     const url = req.url ?? '/'
     if (url[0] !== '/' && url !== '*') {
       res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' })
