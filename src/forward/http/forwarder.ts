@@ -41,6 +41,9 @@ interface Conn {
   idleSince: number
   /** Pipelined requests waiting for the one before them to be answered. */
   waiting: Array<() => void>
+  /** A malformed request followed the ones in flight: run once they are answered. */
+  afterLast?: () => void
+  lastRequest?: IncomingMessage
 }
 const kConn = Symbol('drainpipe.conn')
 type ConnSocket = Socket & { [kConn]?: Conn }
@@ -62,12 +65,20 @@ export class HttpForwarder implements Forwarder {
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // Malformed requests (smuggling attempts, oversized headers, bare LF): Node's strict
       // parser rejects them; answer 400/431 and close, never forward.
-      if (socket.writable && !socket.destroyed) {
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
-        socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
+      const reject = () => {
+        if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+        socket.destroy()
       }
-      socket.destroy()
       opts.logger.debug({ client: (socket as ConnSocket)[kConn]?.info.address, code: err.code }, 'malformed HTTP request rejected')
+      // Pipelined requests before the bad one are answered first: a 400 written now would
+      // be read by the client as the answer to the earliest of them.
+      // (A body that fails to parse belongs to the last request, which cannot be answered.)
+      const conn = (socket as ConnSocket)[kConn]
+      if (conn && conn.inFlight > 0 && conn.lastRequest?.complete && !socket.destroyed) {
+        socket.pause()
+        conn.afterLast = reject
+      } else reject()
     })
     this.#pool = new Pool(`http://${opts.upstream.host.includes(':') ? `[${opts.upstream.host}]` : opts.upstream.host}:${opts.upstream.port}`, {
       connections: 256,
@@ -112,6 +123,7 @@ export class HttpForwarder implements Forwarder {
     const started = performance.now()
     this.#requests++
     conn.inFlight++
+    conn.lastRequest = req
     const { metrics, logger } = this.#opts
     metrics.httpRequests.inc()
     if (this.#draining) res.setHeader('connection', 'close')
@@ -123,6 +135,7 @@ export class HttpForwarder implements Forwarder {
       if (logger.isLevelEnabled('debug')) {
         logger.debug({ client: conn.info.address, lb: conn.info.peerAddress, method: req.method, url: req.url, status: res.statusCode, bytes: res.getHeader('content-length'), ms: Math.round(performance.now() - started), finished: res.writableFinished }, 'request')
       }
+      if (conn.inFlight === 0 && conn.afterLast) return conn.afterLast()
       if (this.#draining && conn.inFlight === 0) this.#closeWhenIdle(socket)
       conn.waiting.shift()?.()
     })
