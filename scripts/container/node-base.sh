@@ -4,10 +4,15 @@
 # libraries `ldd` lists for them, laid out as in node:*-slim (node in /usr/local/bin, npm in
 # /usr/local/lib/node_modules). Imported with `podman import`, so no registry is involved.
 #
-#   scripts/container/node-base.sh [IMAGE]      prints the image name it made
+#   scripts/container/node-base.sh [IMAGE]      prints the image name
+# An existing image of that name is reused (its tag carries the node version); REBUILD=1 remakes it.
 set -euo pipefail
 
 image=${1:-localhost/drainpipe-node-base:host-$(node --version)}
+if [ "${REBUILD:-}" != 1 ] && podman image exists "$image"; then
+  echo "$image"
+  exit 0
+fi
 node_bin=$(readlink -f "$(command -v node)")
 npm_dir=$(readlink -f "$(dirname "$(readlink -f "$(command -v npm)")")/..")
 
