@@ -55,6 +55,11 @@ size=$(podman image inspect --format '{{.Size}}' "$tag")
 base_size=$(podman image inspect --format '{{.Size}}' "$NODE_IMAGE")
 say "built $tag in $(( $(date +%s) - build_start )) s: $(( size / 1000000 )) MB, of which the base image $(( base_size / 1000000 )) MB (drainpipe and its production dependencies: $(( (size - base_size) / 1000000 )) MB)"
 
+want=$(node -p 'require("./package.json").version')
+got=$(podman run --rm "${limits[@]}" "$tag" --version)
+[ "$got" = "$want" ] || { echo "container-test: the image says version '$got', package.json $want" >&2; exit 1; }
+say "the image runs: drainpipe --version = $got"
+
 # Three free loopback ports: app, pod port, admin.
 read -r app_port listen_port admin_port < <(node -e '
   const net = require("node:net")
