@@ -52,6 +52,8 @@ export interface QuietWindow {
   unclampedSeconds?: number
   /** Which bound applied, if any. */
   clamped?: 'min' | 'max'
+  /** The target false-stop probability p (auto with a sample only). */
+  falseStopProbability?: number
 }
 
 /** Validates the bounds; throws ERR_QUIET_PERIOD_BOUNDS. */
@@ -81,7 +83,8 @@ export function autoQuietWindow (count: number, spanSeconds: number, bounds: Qui
     sampleSpanSeconds: spanSeconds,
     ratePerSecond: count / spanSeconds,
     conservativeRatePerSecond: lnInv / unclamped,
-    unclampedSeconds: unclamped
+    unclampedSeconds: unclamped,
+    falseStopProbability: p
   }
   if (unclamped < bounds.minSeconds) {
     window.seconds = bounds.minSeconds

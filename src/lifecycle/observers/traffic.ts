@@ -8,7 +8,7 @@
 // last arrival + window.
 
 import type { TrafficObservations } from '../observations.js'
-import { autoQuietWindow, checkQuietPeriodBounds, DEFAULT_QUIET_PERIOD_BOUNDS, fixedQuietWindow, type QuietPeriodBounds, type QuietWindow } from '../quiet-period.js'
+import { autoQuietWindow, DEFAULT_QUIET_PERIOD_BOUNDS, FALSE_STOP_PROBABILITY, fixedQuietWindow, type QuietPeriodBounds, type QuietWindow } from '../quiet-period.js'
 import { silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import { Satisfaction } from './satisfaction.js'
 
@@ -20,6 +20,8 @@ export interface TrafficObserverOptions {
   quietPeriodMin?: number
   /** Ceiling of the auto window, seconds. Default 60. */
   quietPeriodMax?: number
+  /** Auto: the probability, per quiet window, of calling a still-active LB stopped. Default 1e-6. */
+  falseStopProbability?: number
   logger?: ObserverLogger
 }
 
@@ -28,6 +30,7 @@ export class TrafficObserver implements DeregistrationObserver {
   readonly #observations: TrafficObservations
   readonly #quietPeriod: number | 'auto'
   readonly #bounds: QuietPeriodBounds
+  readonly #p: number
   readonly #log: ObserverLogger
   readonly #satisfaction = new Satisfaction()
   #startedAt: number | undefined
@@ -43,8 +46,9 @@ export class TrafficObserver implements DeregistrationObserver {
       minSeconds: opts.quietPeriodMin ?? DEFAULT_QUIET_PERIOD_BOUNDS.minSeconds,
       maxSeconds: opts.quietPeriodMax ?? DEFAULT_QUIET_PERIOD_BOUNDS.maxSeconds
     }
+    this.#p = opts.falseStopProbability ?? FALSE_STOP_PROBABILITY
     this.#log = opts.logger ?? silentLogger
-    if (this.#quietPeriod === 'auto') checkQuietPeriodBounds(this.#bounds)
+    if (this.#quietPeriod === 'auto') autoQuietWindow(0, 0, this.#bounds, this.#p) // validates bounds and p
     else fixedQuietWindow(this.#quietPeriod) // validates
   }
 
@@ -59,7 +63,7 @@ export class TrafficObserver implements DeregistrationObserver {
   windowAt (at: number): QuietWindow {
     if (this.#quietPeriod !== 'auto') return fixedQuietWindow(this.#quietPeriod)
     const sample = this.#observations.sampleBefore(at)
-    return autoQuietWindow(sample.count, sample.spanMs / 1000, this.#bounds)
+    return autoQuietWindow(sample.count, sample.spanMs / 1000, this.#bounds, this.#p)
   }
 
   start (startedAt: number): void {

@@ -105,6 +105,13 @@ t.test('auto: a moderate rate gives a window between the bounds', async (t) => {
   t.equal(w.clamped, undefined)
   t.ok(w.seconds > 2.7 && w.seconds < 2.9, `window ${w.seconds} s`)
   t.ok(w.seconds > Math.log(1e6) / 5, 'longer than the plug-in ln(10^6)/λ')
+  t.equal(w.falseStopProbability, 1e-6)
+
+  // Same history, a looser target probability: a shorter window.
+  const loose = new TrafficObserver({ observations, quietPeriod: 'auto', quietPeriodMin: 0.1, falseStopProbability: 1e-3 })
+  t.teardown(() => loose.stop())
+  t.ok(loose.windowAt(performance.now()).seconds < w.seconds * 0.6, 'p = 1e-3 gives about half the window of 1e-6')
+  t.throws(() => new TrafficObserver({ observations, falseStopProbability: 0 }), { code: 'ERR_QUIET_PERIOD_PROBABILITY' })
 })
 
 t.test('auto without history falls back to the floor', async (t) => {
