@@ -12,7 +12,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = join(ROOT, 'dist/cli.js')
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 
-export type PathId = 'direct' | 'drainpipe-tcp' | 'drainpipe-http' | 'haproxy-tcp' | 'haproxy-http' | 'http-proxy'
+export type PathId = 'direct' | 'drainpipe-tcp' | 'drainpipe-http' | 'haproxy-tcp' | 'haproxy-http' | 'http-proxy' | 'drainpipe-tcp-base' | 'drainpipe-http-base'
 
 export interface Target {
   readonly id: PathId
@@ -32,6 +32,8 @@ export const PATH_LABELS: Record<PathId, string> = {
   'haproxy-tcp': 'HAProxy tcp',
   'haproxy-http': 'HAProxy http',
   'http-proxy': 'http-proxy (Node)',
+  'drainpipe-tcp-base': 'drainpipe tcp (--against)',
+  'drainpipe-http-base': 'drainpipe http (--against)',
 }
 
 export async function startApp(machine: Machine, placement: Placement): Promise<Target> {
@@ -45,18 +47,21 @@ export interface DrainpipeOptions {
   upstreamPort: number
   extraArgs?: string[]
   nodeArgs?: string[]
+  /** Another build's cli.js (--against: compare two builds in one interleaved run). */
+  cli?: string
+  id?: PathId
 }
 
 export async function startDrainpipe(machine: Machine, placement: Placement, opts: DrainpipeOptions): Promise<Target> {
   const port = await freePort()
   const adminPort = await freePort()
   const proc = start(`drainpipe-${opts.mode}`, process.execPath, [
-    ...(opts.nodeArgs ?? []), CLI,
+    ...(opts.nodeArgs ?? []), opts.cli ?? CLI,
     '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--upstream', `127.0.0.1:${opts.upstreamPort}`,
     '--mode', opts.mode, '--proxy-protocol', 'optional', '--log-level', 'warn', ...(opts.extraArgs ?? []),
   ], placement, machine)
   await waitForStatus(adminPort, '/readyz', 200).catch((err: Error) => { throw new Error(`${err.message}\n${proc.tail()}`) })
-  return { id: `drainpipe-${opts.mode}`, proc, port, ppPort: port, adminPort }
+  return { id: opts.id ?? `drainpipe-${opts.mode}`, proc, port, ppPort: port, adminPort }
 }
 
 /**
