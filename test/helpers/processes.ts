@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import net from 'node:net'
@@ -172,8 +172,25 @@ export async function startHaproxy(t: Teardown, target: { host: string; port: nu
   ].join('\n'))
   const proc = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] })
   const child = track(t, proc, 'haproxy')
-  await waitForPort(port)
+  // Not waitForPort: a probe connection would make HAProxy open a connection to the target
+  // (with a PROXY header) that the test did not make.
+  await waitForListening(port)
   return { ...child, port }
+}
+
+/**
+ * Resolves once something listens on 127.0.0.1:`port`, without connecting to it (Linux:
+ * reads the LISTEN sockets in /proc/net/tcp).
+ */
+export async function waitForListening(port: number, timeoutMs = 5000): Promise<void> {
+  const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const table = readFileSync('/proc/net/tcp', 'latin1')
+    if (table.split('\n').some((l) => { const f = l.trim().split(/\s+/); return f[1] === want && f[3] === '0A' })) return
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
 }
 
 export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 5000): Promise<void> {
