@@ -33,13 +33,14 @@ limits=(--runtime runc --ulimit "nofile=$nofile:$nofile" --ulimit nproc=4096:409
 tag=localhost/drainpipe:container-test
 app=drainpipe-ct-app-$$
 dp=drainpipe-ct-drainpipe-$$
+dps=()
 cleanup() {
-  podman rm -f -t 0 "$app" "$dp" >/dev/null 2>&1 || true
+  podman rm -f -t 0 "$app" "${dps[@]}" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 if [ -z "${NODE_IMAGE:-}" ]; then
-  say "assembling a node base image from this machine's node $(node --version)"
+  say "node base image from this machine's node $(node --version) (assembled once, then reused)"
   NODE_IMAGE=$(bash scripts/container/node-base.sh)
 fi
 say "base: $NODE_IMAGE"
@@ -69,16 +70,25 @@ read -r app_port listen_port admin_port < <(node -e '
 say "starting the example app (in the base image) on 127.0.0.1:$app_port and drainpipe on :$listen_port, admin :$admin_port (host network)"
 podman run -d "${limits[@]}" --name "$app" --network host -v "$PWD/examples:/examples:ro" "$NODE_IMAGE" \
   node /examples/http-app.mjs --host 127.0.0.1 --port "$app_port" --name container-app >/dev/null
-podman run -d "${limits[@]}" --name "$dp" --network host \
-  -e DRAINPIPE_LOG_LEVEL=info \
-  "$tag" \
-  --listen "127.0.0.1:$listen_port" --upstream "127.0.0.1:$app_port" --admin "127.0.0.1:$admin_port" \
-  --quiet-period 2 --max-wait 30 --drain-timeout 10 --grace-period 60 >/dev/null
-
-node scripts/container/drain-check.mjs --container "$dp" --listen "$listen_port" --admin "$admin_port" --stop-timeout 60 || {
-  echo "--- drainpipe logs"; podman logs "$dp" 2>&1 | tail -30
-  echo "--- app logs"; podman logs "$app" 2>&1 | tail -10
-  echo "container-test: FAILED after $(( $(date +%s) - started )) s" >&2
-  exit 1
-}
+# Two runs of the image against the same app: stopped by SIGTERM (podman stop), and drained by
+# the preStop call the manifests in k8s/ make (then SIGTERM).
+token=container-test-$RANDOM$RANDOM$RANDOM
+for trigger in sigterm prestop; do
+  name=$dp-$trigger
+  dps+=("$name")
+  say "drainpipe image, termination by $trigger"
+  podman run -d "${limits[@]}" --name "$name" --network host \
+    -e DRAINPIPE_ADMIN_TOKEN="$token" \
+    "$tag" \
+    --listen "127.0.0.1:$listen_port" --upstream "127.0.0.1:$app_port" --admin "127.0.0.1:$admin_port" \
+    --quiet-period 2 --max-wait 30 --drain-timeout 10 --grace-period 60 >/dev/null
+  node scripts/container/drain-check.mjs --container "$name" --listen "$listen_port" --admin "$admin_port" \
+    --stop-timeout 60 --trigger "$trigger" --token "$token" || {
+    echo "--- drainpipe logs"; podman logs "$name" 2>&1 | tail -30
+    echo "--- app logs"; podman logs "$app" 2>&1 | tail -10
+    echo "container-test: FAILED after $(( $(date +%s) - started )) s" >&2
+    exit 1
+  }
+  podman rm "$name" >/dev/null
+done
 say "passed in $(( $(date +%s) - started )) s"

@@ -3,12 +3,16 @@
 // app container on the host network:
 //   1. drainpipe becomes ready; a request with a PROXY v2 header reaches the app with the client
 //      address recovered; drainpipe is PID 1 in its container, as a non-root user.
-//   2. Under a stream of new connections, `podman stop` is sent while a slow request is in flight.
+//   2. Under a stream of new connections, termination starts while a slow request is in flight.
 //      New connections keep arriving for a second (a load balancer still sending after
-//      deregistration), then stop. Every request must succeed, the slow one included, and the
-//      container must exit 0 by itself, well before podman's kill timeout.
+//      deregistration), then stop. Every request must succeed, the slow one included.
+//      --trigger sigterm: `podman stop`; the container must exit 0 by itself, well before
+//        podman's kill timeout.
+//      --trigger prestop: what the kubelet does with the manifests in k8s/: GET /prestop with the
+//        admin token (refused without it), which answers only once drained; the container must
+//        then stay up with the pod port closed, and exit 0 at once on `podman stop`.
 //
-//   node scripts/container/drain-check.mjs --container NAME --listen PORT --admin PORT
+//   node scripts/container/drain-check.mjs --container NAME --listen PORT --admin PORT [--trigger prestop --token T]
 import http from 'node:http'
 import net from 'node:net'
 import { execFileSync, spawn } from 'node:child_process'
@@ -24,6 +28,8 @@ const { values } = parseArgs({
     'stop-timeout': { type: 'string', default: '60' },
     'lag-ms': { type: 'string', default: '1000' },
     'slow-ms': { type: 'string', default: '5000' },
+    trigger: { type: 'string', default: 'sigterm' },
+    token: { type: 'string' },
   },
 })
 const name = values.container
@@ -32,6 +38,9 @@ const admin = Number(values.admin)
 const stopTimeout = Number(values['stop-timeout'])
 const lagMs = Number(values['lag-ms'])
 const slowMs = Number(values['slow-ms'])
+const trigger = values.trigger
+if (trigger !== 'sigterm' && trigger !== 'prestop') throw new Error('--trigger sigterm|prestop')
+if (trigger === 'prestop' && !values.token) throw new Error('--trigger prestop needs --token')
 
 const failures = []
 const check = (ok, what) => {
@@ -40,9 +49,9 @@ const check = (ok, what) => {
 }
 
 /** One request on a new connection. */
-function request(port, path) {
+function request(port, path, headers = {}) {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (d) => { body += d })
@@ -131,35 +140,55 @@ await sleep(1000)
 const slow = request(listen, `/?delay=${slowMs}`)
 await sleep(100)
 
-const stopStart = Date.now()
-const stopper = spawn('podman', ['stop', '-t', String(stopTimeout), name], { stdio: ['ignore', 'ignore', 'inherit'] })
-const stopped = new Promise((resolve) => stopper.on('exit', (code) => resolve({ code, ms: Date.now() - stopStart })))
+const auth = { authorization: `Bearer ${values.token}` }
+const startedAt = Date.now()
+let finished
+if (trigger === 'sigterm') {
+  const stopper = spawn('podman', ['stop', '-t', String(stopTimeout), name], { stdio: ['ignore', 'ignore', 'inherit'] })
+  finished = new Promise((resolve) => stopper.on('exit', (code) => resolve({ code, ms: Date.now() - startedAt })))
+} else {
+  const unauthorized = await request(admin, '/prestop')
+  check(unauthorized.status === 401, `/prestop without the token is refused (got ${unauthorized.status || unauthorized.error})`)
+  finished = request(admin, '/prestop', auth).then((r) => ({ code: r.status, body: r.body, ms: Date.now() - startedAt }))
+}
 
 // Readiness must turn 503 while new connections are still being served.
 await sleep(300)
 const readyDuring = await request(admin, '/readyz')
-check(readyDuring.status === 503, `/readyz answers 503 once SIGTERM arrived (got ${readyDuring.status || readyDuring.error})`)
+check(readyDuring.status === 503, `/readyz answers 503 once termination began (got ${readyDuring.status || readyDuring.error})`)
 
 await sleep(Math.max(0, lagMs - 300))
 sending = false
 await stream
 const sentDuringStop = sent
 const slowResult = await slow
-const stop = await stopped
+const done = await finished
 
-check(errors.length === 0 && okCount === sent, `every request succeeded: ${okCount}/${sent} (${lagMs} ms of new connections after SIGTERM)${errors.length ? `; errors: ${errors.slice(0, 3).join(', ')}` : ''}`)
-check(slowResult.status === 200, `the request in flight at SIGTERM (${slowMs} ms) completed with ${slowResult.status || slowResult.error}`)
+check(errors.length === 0 && okCount === sent, `every request succeeded: ${okCount}/${sent} (${lagMs} ms of new connections after termination began)${errors.length ? `; errors: ${errors.slice(0, 3).join(', ')}` : ''}`)
+check(slowResult.status === 200, `the request in flight when termination began (${slowMs} ms) completed with ${slowResult.status || slowResult.error}`)
+
+let stop = done
+if (trigger === 'prestop') {
+  check(done.code === 200, `/prestop answered ${done.code} after ${(done.ms / 1000).toFixed(1)} s, once drained`)
+  check(podman('inspect', '--format', '{{.State.Running}}', name) === 'true', 'the container stays up after a /prestop-driven drain (a native sidecar that exits is restarted)')
+  const after = await request(listen, '/')
+  check(after.status === 0, `the pod port is closed (${after.error ?? after.status})`)
+  const t0 = Date.now()
+  const code = await new Promise((resolve) => spawn('podman', ['stop', '-t', String(stopTimeout), name], { stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', resolve))
+  stop = { code, ms: Date.now() - t0 }
+  check(stop.ms < 5000, `SIGTERM after the drain: exit within ${(stop.ms / 1000).toFixed(1)} s`)
+}
 const exitCode = podman('inspect', '--format', '{{.State.ExitCode}}', name)
 check(stop.code === 0 && exitCode === '0', `the container exited 0 (podman stop rc ${stop.code}, exit code ${exitCode})`)
-check(stop.ms < stopTimeout * 1000 - 5000, `it exited by itself after ${(stop.ms / 1000).toFixed(1)} s, not killed at the ${stopTimeout} s timeout`)
+check(stop.ms < stopTimeout * 1000 - 5000, `it exited by itself ${(stop.ms / 1000).toFixed(1)} s after SIGTERM, not killed at the ${stopTimeout} s timeout`)
 
 const logs = podman('logs', name).split('\n').flatMap((l) => { try { return [JSON.parse(l)] } catch { return [] } })
 const transitions = logs.filter((l) => l.from && l.to).map((l) => `${l.from}→${l.to}`)
 check(['ready→terminating', 'terminating→draining'].every((t) => transitions.includes(t)), `drainpipe went through terminating and draining: ${transitions.join(', ')}`)
 const report = logs.find((l) => l.report)?.report
-check(report !== undefined && report.cut === 0 && /sigterm/i.test(String(report.trigger)), `exit report: ${JSON.stringify(report)}`)
+check(report !== undefined && report.cut === 0 && String(report.trigger).toLowerCase() === trigger, `exit report: ${JSON.stringify(report)}`)
 
-console.log(JSON.stringify({ requests: sentDuringStop, stopSeconds: stop.ms / 1000, report }))
+console.log(JSON.stringify({ trigger, requests: sentDuringStop, secondsToDrained: done.ms / 1000, report }))
 if (failures.length > 0) {
   console.log(`${failures.length} check(s) failed`)
   process.exit(1)
