@@ -9,7 +9,8 @@
 #   examples/local-haproxy.sh            run, show, check, clean up
 #   examples/local-haproxy.sh --keep     leave everything running until Ctrl-C
 #
-# Needs node, haproxy and curl. Ports: APP_PORT (3000), DRAINPIPE_PORT (8080), ADMIN_PORT (9901),
+# Needs node, haproxy and curl. Linux routes all of 127.0.0.0/8 to loopback; on macOS add the
+# client address first: sudo ifconfig lo0 alias 127.0.0.7. Ports: APP_PORT (3000), DRAINPIPE_PORT (8080), ADMIN_PORT (9901),
 # HAPROXY_PORT (8000) from the environment. Everything listens on 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
