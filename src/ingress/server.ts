@@ -118,12 +118,22 @@ export class Ingress {
   }
 
   #onConnection(socket: Socket): void {
-    const remote = unmapped(socket.remoteAddress ?? '')
     if (this.#draining) {
       // The listener is closed; this one was already in the accept queue.
       socket.destroy()
       return
     }
+    if (socket.remoteAddress === undefined) {
+      // Reset by the peer before we accepted it (getpeername fails): a probe that connected
+      // and left at once, such as a health check closing with RST. Nothing can be served or
+      // attributed to a source, so it is counted as a health check and not fed to the
+      // observers (an unknown source would blur their per-node view).
+      this.#opts.metrics.accepted.healthcheck.inc()
+      this.#opts.metrics.healthChecks.empty.inc()
+      socket.destroy()
+      return
+    }
+    const remote = unmapped(socket.remoteAddress)
     this.#pending.add(socket)
     socket.once('close', () => this.#pending.delete(socket))
     classify(socket, this.#opts.sourcePolicy(remote), this.#opts.classify, this.#sink)
