@@ -150,9 +150,12 @@ export class HttpForwarder implements Forwarder {
   #forward(req: IncomingMessage, res: ServerResponse, conn: Conn): void {
     if (res.destroyed) return
     const url = req.url ?? '/'
-    if (url[0] !== '/' && url !== '*') {
-      res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' })
-      res.end('drainpipe: only origin-form request targets are forwarded\n')
+    if (url[0] !== '/') {
+      // The pool sends origin-form targets only: absolute-form is for forward proxies, and
+      // asterisk-form (OPTIONS *) is valid HTTP that undici cannot send (it failed as a 502).
+      const asterisk = url === '*'
+      res.writeHead(asterisk ? 501 : 400, { 'content-type': 'text/plain', connection: 'close' })
+      res.end(asterisk ? 'drainpipe: OPTIONS * is not forwarded to the app\n' : 'drainpipe: only origin-form request targets are forwarded\n')
       return
     }
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
