@@ -183,3 +183,54 @@ t.test('debug log: one JSON line per request with client, status and duration', 
   t.ok(replace.logs.every((l) => !('text' in l)), 'every stdout line is JSON')
   t.notOk(append.logs.some((l) => l.msg === 'request'), 'no request lines at the default level (info)')
 })
+
+t.test('request targets the pool cannot send are answered by drainpipe, not blamed on the app', async (t) => {
+  const before = await scrapeMetrics(replace.adminUrl)
+  const seenBefore = seen.length
+  const star = await RawConnection.open(replace.port)
+  t.teardown(() => star.close())
+  star.write('OPTIONS * HTTP/1.1\r\nHost: app\r\n\r\n')
+  const r1 = await star.readResponse()
+  t.equal(r1.status, 501, 'OPTIONS * (valid HTTP, asterisk-form): 501, not a 502 "app unreachable"')
+  const abs = await RawConnection.open(replace.port)
+  t.teardown(() => abs.close())
+  abs.write('GET http://elsewhere.example/ HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n')
+  t.equal((await abs.readResponse()).status, 400, 'absolute-form (forward-proxy use): 400')
+  const after = await scrapeMetrics(replace.adminUrl)
+  t.equal(after.value('drainpipe_upstream_errors_total') - before.value('drainpipe_upstream_errors_total'), 0, 'no upstream error counted')
+  t.equal(after.value('drainpipe_upstream_reachable'), 1)
+  t.equal(seen.length, seenBefore, 'nothing reached the app')
+})
+
+t.test('an Upgrade request carries drainpipe\'s forwarding headers, not the client\'s', async (t) => {
+  // The recording app has no upgrade handler: Node answers the request as a plain one (200),
+  // which drainpipe's tunnel returns verbatim; the app's raw bytes show what was sent.
+  const { startRecordingUpstream } = await import('../helpers/recording-upstream.js')
+  const rec = await startRecordingUpstream(t)
+  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${rec.port}`, '--upstream-probe-interval', '10m'])
+  const conn = await RawConnection.open(dp.port)
+  t.teardown(() => conn.close())
+  conn.write(nlbHeader(443))
+  conn.write('GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade, X-Secret\r\nX-Secret: 1\r\nUpgrade: websocket\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n')
+  t.equal((await conn.readResponse()).status, 200, 'the app\'s answer comes back through the tunnel')
+  const raw = rec.received()
+  t.match(raw, /^GET \/ws HTTP\/1\.1\r\n/m)
+  t.match(raw, new RegExp(`\\r\\nx-forwarded-for: ${CLIENT.address}\\r\\n`, 'i'))
+  t.notMatch(raw, /6\.6\.6\.6/, 'the forged X-Forwarded-For is dropped on the upgrade path too')
+  t.match(raw, /\r\nx-forwarded-proto: https\r\n/i)
+  t.match(raw, /\r\nupgrade: websocket\r\n/i, 'Upgrade is kept')
+  t.match(raw, /\r\nconnection: Upgrade, X-Secret\r\n/i, 'Connection is kept for the upgrade')
+  t.notMatch(raw, /\r\nx-secret:/i, 'a field the Connection header names is still dropped')
+})
+
+t.test('closed client connections leave nothing open in drainpipe', async (t) => {
+  // Every connection this file opened was closed by its test; the gauge must come back to 0.
+  const deadline = Date.now() + 5000
+  let active = -1
+  while (Date.now() < deadline) {
+    active = (await scrapeMetrics(replace.adminUrl)).value('drainpipe_connections_active')
+    if (active === 0) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  t.equal(active, 0, 'drainpipe_connections_active back to 0')
+})
