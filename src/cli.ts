@@ -33,42 +33,50 @@ async function main(): Promise<void> {
   logger.info({ version, node: process.version, config: redactedConfig(config) }, 'starting')
   for (const w of warnings) logger.warn(w)
 
-  let sidecar
-  try {
-    sidecar = await startSidecar(config, logger, version)
-  } catch (err) {
-    logger.fatal({ err }, 'could not start')
-    process.exit(1)
-  }
+  // Signals are handled from here on, also while starting: a pod deleted during start-up
+  // still gets a clean, observed shutdown once the ports are open.
+  let sidecar: Awaited<ReturnType<typeof startSidecar>> | undefined
+  let pending: Trigger | undefined
+  let signals = 0
+  let exiting = false
 
   // Exit once drained. A signal during a /prestop-driven drain (classic sidecars get SIGTERM
   // while the app's preStop still waits on us) waits for the drain; after a /prestop drain
   // drainpipe stays up with the pod port closed until the signal, then exits at once (a
   // native sidecar that exits early would be restarted).
-  let exiting = false
   const exit = async () => {
-    if (exiting) return
+    if (exiting || !sidecar) return
     exiting = true
     await sidecar.close()
     logger.info({ report: sidecar.shutdown.report }, 'exiting')
     logger.flush?.()
     process.exit(0)
   }
-  let signals = 0
+  const act = (signal: Trigger) => {
+    if (!sidecar) return
+    if (sidecar.lifecycle.state === 'drained') void exit()
+    else void sidecar.terminate(signal).then(exit)
+  }
   const onSignal = (signal: Trigger) => {
     signals++
     if (signals > 1) {
-      logger.info({ signal, state: sidecar.lifecycle.state }, 'signal received again: ignored, termination is under way')
+      logger.info({ signal, state: sidecar?.lifecycle.state ?? 'starting' }, 'signal received again: ignored, termination is under way')
       return
     }
-    if (sidecar.lifecycle.state === 'drained') {
-      void exit()
-      return
-    }
-    void sidecar.terminate(signal).then(exit)
+    if (sidecar) act(signal)
+    else pending = signal
   }
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   process.on('SIGINT', () => onSignal('SIGINT'))
+
+  try {
+    sidecar = await startSidecar(config, logger, version)
+  } catch (err) {
+    logger.fatal({ err }, 'could not start')
+    logger.flush?.()
+    process.exit(1)
+  }
+  if (pending) act(pending)
 }
 
 main().catch((err) => {
