@@ -158,3 +158,29 @@ t.test('a bad header closes only its own connection; a concurrent good one compl
   t.equal((await good.readResponse()).status, 200, 'and stays open for the next request')
   t.same(await headerErrors(dp.adminUrl), { bad_crc: 1, bad_version: 1 })
 })
+
+t.test('--max-connections: over the cap a new connection is closed at once and counted', async (t) => {
+  const app = await startApp(t)
+  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--max-connections', '2'])
+  const open = await Promise.all([RawConnection.open(dp.port), RawConnection.open(dp.port)])
+  t.teardown(() => { for (const c of open) c.close() })
+  open[0]!.write(Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))
+  t.equal((await open[0]!.readResponse()).status, 200, 'a connection under the cap is served')
+  const over = await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))
+  t.not(over.closedBy, 'timeout', 'the third connection is closed')
+  t.equal(over.data.length, 0, 'without an answer')
+  t.equal((await scrapeMetrics(dp.adminUrl)).value('drainpipe_connections_refused_total', { reason: 'max_connections' }), 1)
+  open[1]!.close()
+  t.ok(await waitForActive(dp.adminUrl, 1), 'one connection left open')
+  const again = parseResponse((await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n')]))).data)
+  t.equal(again.status, 200, 'below the cap again: served')
+})
+
+async function waitForActive(adminUrl: string, n: number): Promise<boolean> {
+  const deadline = Date.now() + 5000
+  while (Date.now() < deadline) {
+    if ((await scrapeMetrics(adminUrl)).value('drainpipe_connections_active') === n) return true
+    await sleep(50)
+  }
+  return false
+}

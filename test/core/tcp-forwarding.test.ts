@@ -67,7 +67,7 @@ t.test('half-close: the client ends its side and still reads the app\'s answer',
     socket.on('data', (d: Buffer) => { bytes += d.length; hash.update(d) })
     socket.on('end', () => { if (bytes > 0) socket.end(`${bytes} ${hash.digest('hex')}\n`) })
   })
-  const dp = await startDrainpipe(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startDrainpipe(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`, '--log-level', 'debug'])
   const client = net.connect({ port: dp.port, host: '127.0.0.1', allowHalfOpen: true })
   await once(client, 'connect')
   const payload = Buffer.alloc(3 * MB)
@@ -80,6 +80,12 @@ t.test('half-close: the client ends its side and still reads the app\'s answer',
   client.destroy()
   t.ok(ended, 'the app\'s FIN reached the client')
   t.equal(answer, `${payload.length} ${createHash('sha256').update(payload).digest('hex')}\n`, 'the answer sent after the client\'s FIN arrived, and the app got every byte')
+  const line = await dp.waitForLog((l) => l.msg === 'tcp connection closed')
+  t.equal(line.level, 20, 'debug: one line per connection')
+  t.equal(line.client, '198.51.100.31', 'with the client from the PROXY header')
+  t.equal(line.bytesIn, 100 + payload.length, 'bytes in (header and payload)')
+  t.equal(line.bytesOut, answer.length, 'bytes out')
+  t.type(line.ms, 'number', 'and the duration')
 })
 
 t.test('backpressure: a slow reader gets a large transfer whole, drainpipe memory stays bounded', async (t) => {
