@@ -8,6 +8,11 @@ const HOP_BY_HOP = new Set([
 /** Field names (lower case) listed in a Connection header value, besides close/keep-alive. */
 export function connectionTokens(value: string | string[] | undefined): Set<string> | null {
   if (value === undefined) return null
+  // Fast path, taken by nearly every message: a single token ("keep-alive", "close").
+  if (typeof value === 'string' && value.indexOf(',') === -1) {
+    const t = value.trim().toLowerCase()
+    return t === '' || t === 'close' || t === 'keep-alive' || t === 'upgrade' ? null : new Set([t])
+  }
   const text = Array.isArray(value) ? value.join(',') : value
   let tokens: Set<string> | null = null
   for (const raw of text.split(',')) {
