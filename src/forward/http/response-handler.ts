@@ -18,11 +18,16 @@ const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'E
 export class ResponseHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | null = null
   #started = false
+  /** The client left first and we aborted the app's side: not an app failure. */
+  #clientGone = false
 
   constructor(private readonly req: IncomingMessage, private readonly res: ServerResponse, private readonly hooks: ResponseHooks) {
     res.once('close', () => {
       // The client went away before the response ended: stop the app's side too.
-      if (!res.writableFinished) this.#controller?.abort(new Error('client closed the connection'))
+      if (!res.writableFinished) {
+        this.#clientGone = true
+        this.#controller?.abort(new Error('client closed the connection'))
+      }
     })
   }
 
@@ -35,7 +40,10 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     this.#started = true
     this.hooks.upstream(true)
     const res = this.res
-    if (res.destroyed) return controller.abort(new Error('client gone'))
+    if (res.destroyed) {
+      this.#clientGone = true
+      return controller.abort(new Error('client gone'))
+    }
     const listed = connectionTokens(headers.connection)
     const out: OutgoingHttpHeaders = {}
     for (const name in headers) {
@@ -59,6 +67,8 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
     const res = this.res
+    // Our own abort after the client left (say, a download cut short) is not an app error.
+    if (this.#clientGone) return
     if (res.destroyed && !this.#started) return
     if (this.#started || res.headersSent) {
       this.hooks.failed('reset', 0, err, this.req)
