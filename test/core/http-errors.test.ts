@@ -92,3 +92,47 @@ t.test('an Upgrade to an app that is down answers 502', async (t) => {
   const line = await dp.waitForLog((l) => l.msg === 'app unreachable for upgrade')
   t.equal(line.client, '198.51.100.24')
 })
+
+t.test('mid-response: an app that dies cuts the client and is counted; a client that leaves is not the app\'s failure', async (t) => {
+  const { startTcpServer } = await import('../helpers/servers.js')
+  // An app that promises 1 MB and dies after 1 KB on /die; on other paths streams slowly forever.
+  const app = await startTcpServer(t, (socket) => {
+    socket.once('data', (d: Buffer) => {
+      if (d.toString('latin1').startsWith('GET /die ')) {
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${1024 * 1024}\r\n\r\n${'x'.repeat(1024)}`)
+        setTimeout(() => socket.destroy(), 50)
+        return
+      }
+      socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n')
+      const timer = setInterval(() => socket.write(`4000\r\n${'y'.repeat(0x4000)}\r\n`), 5)
+      socket.on('close', () => clearInterval(timer))
+      socket.on('error', () => clearInterval(timer))
+    })
+  })
+  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+
+  const dying = await RawConnection.open(dp.port)
+  t.teardown(() => dying.close())
+  dying.write(header('198.51.100.25'))
+  dying.write('GET /die HTTP/1.1\r\nHost: app\r\n\r\n')
+  await dying.readResponse({ headOnly: true })
+  t.ok(await dying.closed(), 'the client connection is cut: the only honest signal once the status was sent')
+  const line = await dp.waitForLog((l) => l.msg === 'app connection failed mid-response; client connection cut')
+  t.equal(line.client, '198.51.100.25')
+  t.equal((await scrapeMetrics(dp.adminUrl)).value('drainpipe_upstream_errors_total', { reason: 'reset' }), 1, 'counted as an app reset')
+
+  const leaving = await RawConnection.open(dp.port)
+  leaving.write(header('198.51.100.26'))
+  leaving.write('GET /stream HTTP/1.1\r\nHost: app\r\n\r\n')
+  await leaving.readResponse({ headOnly: true })
+  await leaving.read(256 * 1024)
+  leaving.close()
+  const deadline = Date.now() + 5000
+  while (Date.now() < deadline && (await scrapeMetrics(dp.adminUrl)).value('drainpipe_connections_active') !== 0) await new Promise((r) => setTimeout(r, 50))
+  const m = await scrapeMetrics(dp.adminUrl)
+  t.equal(m.value('drainpipe_connections_active'), 0, 'the client\'s departure closed everything')
+  t.equal(m.value('drainpipe_upstream_errors_total'), 1, 'and is not counted as an app failure')
+  t.equal(dp.logs.filter((l) => l.msg === 'app connection failed mid-response; client connection cut').length, 1, 'nor logged as one')
+  const appSide = app.sockets.filter((s) => s.bytesWritten > 0)
+  t.ok(appSide.every((s) => s.destroyed), 'drainpipe closed its app connection for the stream the client left')
+})
