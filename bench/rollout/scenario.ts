@@ -3,6 +3,7 @@
 // on until the NLB no longer routes to any deregistered target (so failures in the
 // post-deregistration lag are counted), and everything is torn down.
 import { mkdirSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { startElbv2Emulator, type Elbv2Emulator } from './elbv2/index.js'
 import { startNlb, type Nlb } from './nlb/index.js'
@@ -74,7 +75,7 @@ export const DEFAULTS: LabOptions = {
   requestsPerConnection: 5,
   requestDelayMs: 5,
   warmupSeconds: 1,
-  quietPeriodMinSeconds: 1,
+  quietPeriodMinSeconds: 2,
   drainpipeLogLevel: 'info',
   runDir: '',
   timeoutSeconds: 120,
@@ -191,13 +192,20 @@ export async function runStrategy (name: StrategyName, o: LabOptions, index: num
       timeline.gauge('terminating', d.terminating().length)
     }
     let lastPrint = 0
+    let lastRequests = 0
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    loopDelay.enable()
     const tick = (): void => {
       sample()
       const now = Date.now()
       if (now - lastPrint < 1000) return
       lastPrint = now
       const s = l.snapshot()
-      progress(`[${name}] ${timeline.elapsedSeconds().toFixed(1).padStart(5)}s ${phase.padEnd(9)} ready ${d.readyCount()}/${o.replicas} terminating ${d.terminating().length} healthy targets ${n.healthyTargets()} requests ${s.requests} failed ${s.failed}`)
+      const stall = loopDelay.max / 1e6
+      loopDelay.reset()
+      progress(`[${name}] ${timeline.elapsedSeconds().toFixed(1).padStart(5)}s ${phase.padEnd(9)} ready ${d.readyCount()}/${o.replicas} terminating ${d.terminating().length} ` +
+        `healthy targets ${n.healthyTargets()} requests ${s.requests} (+${s.requests - lastRequests}) failed ${s.failed}${restarts(d) > 0 ? ` container restarts ${restarts(d)}` : ''}${stall > 200 ? ` [harness stalled ${Math.round(stall)} ms]` : ''}`)
+      lastRequests = s.requests
     }
     gauges = setInterval(tick, 100)
     await sleep(o.warmupSeconds * 1000)
@@ -210,7 +218,7 @@ export async function runStrategy (name: StrategyName, o: LabOptions, index: num
     timeline.mark('complete')
     phase = 'draining'
     const oldPods = d.pods.filter((p) => p.revision === 1)
-    await Promise.race([Promise.all(d.terminations), sleep(Math.max(0, deadline - Date.now()))])
+    await withDeadline(Promise.all(d.terminations), deadline)
     const oldGoneAt = Math.max(...oldPods.map((p) => p.terminatedAt ?? Date.now()))
     timeline.mark('old pods gone', oldGoneAt)
 
@@ -263,5 +271,11 @@ export async function runStrategy (name: StrategyName, o: LabOptions, index: num
   }
 }
 
+function restarts (d: Deployment): number { return d.pods.reduce((n, p) => n + p.restartCount(), 0) }
+async function withDeadline (work: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([work, new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) })])
+  clearTimeout(timer)
+}
 function sleep (ms: number): Promise<void> { return new Promise((resolve) => setTimeout(resolve, ms)) }
 function round (x: number): number { return Math.round(x * 10) / 10 }

@@ -73,7 +73,7 @@ export function podSpec (strategy: StrategyName, ctx: PodContext): PodSpec {
         '--deregistration', elbv2 ? 'traffic,elbv2' : 'traffic',
         '--quiet-period', 'auto',
         '--quiet-period-min', String(ctx.quietPeriodMinSeconds),
-        '--quiet-period-max', s(60),
+        '--quiet-period-max', String(Math.max(Number(s(60)), ctx.quietPeriodMinSeconds)),
         '--max-wait', s(180),
         '--drain-timeout', s(30),
         '--grace-period', s(ctx.gracePeriodSeconds),

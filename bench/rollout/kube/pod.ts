@@ -55,6 +55,7 @@ export class Pod extends EventEmitter<PodEvents> {
   readonly events: string[] = []
   private readonly procs = new Map<string, ContainerProcess>()
   private probeTimer: NodeJS.Timeout | undefined
+  private readonly restarts = new Map<string, number>()
 
   constructor (
     readonly name: string,
@@ -73,14 +74,7 @@ export class Pod extends EventEmitter<PodEvents> {
 
   start (): void {
     const ordered = [...this.spec.containers.filter((c) => c.nativeSidecar === true), ...this.spec.containers.filter((c) => c.nativeSidecar !== true)]
-    for (const c of ordered) {
-      const proc = startProcess(`${this.name}/${c.name}`, c.command, c.args, { env: c.env, ...(this.logFile === undefined ? {} : { logFile: this.logFile }) })
-      this.procs.set(c.name, proc)
-      void proc.exited.then(({ code, signal }) => {
-        this.log(`${c.name} exited ${signal ?? code}`)
-        if (this.phase === 'running') this.setContainersReady(false)
-      })
-    }
+    for (const c of ordered) this.startContainer(c)
     const period = Math.max(50, this.scaled(this.spec.readinessPeriodSeconds))
     const probe = (): void => {
       if (this.phase !== 'running') return
@@ -94,6 +88,24 @@ export class Pod extends EventEmitter<PodEvents> {
     // success retry quickly so start-up is not rounded up to a whole period.
     this.probeTimer = setTimeout(probe, 100)
   }
+
+  /** restartPolicy: Always — a container that exits while the pod runs is restarted after a back-off (10 s, doubling, at most 300 s). */
+  private startContainer (c: ContainerSpec): void {
+    const proc = startProcess(`${this.name}/${c.name}`, c.command, c.args, { env: c.env, ...(this.logFile === undefined ? {} : { logFile: this.logFile }) })
+    this.procs.set(c.name, proc)
+    void proc.exited.then(({ code, signal }) => {
+      this.log(`${c.name} exited ${signal ?? code}`)
+      if (this.phase !== 'running') return
+      this.setContainersReady(false)
+      const n = (this.restarts.get(c.name) ?? 0) + 1
+      this.restarts.set(c.name, n)
+      const backoff = setTimeout(() => { if (this.phase === 'running') this.startContainer(c) }, this.scaled(Math.min(300, 10 * 2 ** (n - 1))))
+      backoff.unref()
+    })
+  }
+
+  /** Container restarts so far (crashes while running). */
+  restartCount (): number { return [...this.restarts.values()].reduce((a, b) => a + b, 0) }
 
   setGate (ready: boolean): void {
     if (this.gateReady === ready) return
@@ -130,6 +142,8 @@ export class Pod extends EventEmitter<PodEvents> {
 
   /** Force-kill everything (harness clean-up). */
   async kill (): Promise<void> {
+    // Not running any more: no restart of what we kill, no readiness changes.
+    if (this.phase === 'running') this.phase = 'terminated'
     clearTimeout(this.probeTimer)
     for (const proc of this.procs.values()) if (running(proc)) proc.child.kill('SIGKILL')
     await Promise.all([...this.procs.values()].map((p) => p.exited))
@@ -139,6 +153,7 @@ export class Pod extends EventEmitter<PodEvents> {
   crashed (): string | undefined {
     if (this.phase !== 'running') return undefined
     for (const [name, proc] of this.procs) if (!running(proc)) return name
+    for (const [name, n] of this.restarts) if (n > 0) return name
     return undefined
   }
 

@@ -45,6 +45,8 @@ export function startProcess (name: string, command: string, args: string[], opt
   const child = spawn(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   const log: WriteStream | undefined = opts.logFile === undefined ? undefined : createWriteStream(opts.logFile, { flags: 'a' })
+  // A log file that cannot be written (its directory removed at clean-up) must not crash the harness.
+  log?.on('error', () => {})
   const lines: string[] = []
   const capture = (chunk: Buffer): void => {
     log?.write(chunk)
