@@ -184,3 +184,17 @@ async function waitForActive(adminUrl: string, n: number): Promise<boolean> {
   }
   return false
 }
+
+t.test('a dual-stack listener ([::]) sees IPv4 peers as IPv4: trust policy and X-Forwarded-For', async (t) => {
+  const app = await startApp(t)
+  const dp = await startDrainpipe(t, ['--listen', '[::]:0', '--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32'])
+  const request = 'GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n'
+  const direct = parseResponse((await rawExchange(dp.port, request, { localAddress: '127.0.0.3' })).data)
+  t.equal((JSON.parse(direct.body) as { xForwardedFor: string }).xForwardedFor, '127.0.0.3', 'not ::ffff:127.0.0.3')
+  const trusted = parseResponse((await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.2' })).data)
+  t.equal((JSON.parse(trusted.body) as { xForwardedFor: string }).xForwardedFor, CLIENT.address, '::ffff:127.0.0.2 matches 127.0.0.2/32')
+  const untrusted = await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.1' })
+  t.equal(untrusted.data.length, 0, '::ffff:127.0.0.1 does not')
+  const v6 = parseResponse((await rawExchange(dp.port, request, { host: '::1' })).data)
+  t.equal((JSON.parse(v6.body) as { forwarded: string }).forwarded, 'for="[::1]";proto=http', 'an IPv6 peer, quoted in Forwarded')
+})
