@@ -95,12 +95,15 @@ export interface Drainpipe extends Child {
  * `node dist/cli.js` with the given flags. --listen and --admin default to 127.0.0.1:0;
  * the bound ports are read from the 'listening' log line.
  */
-export async function startDrainpipe(t: Teardown, args: string[], opts: { env?: NodeJS.ProcessEnv; waitReady?: boolean } = {}): Promise<Drainpipe> {
+export async function startDrainpipe(t: Teardown, args: string[], opts: { env?: NodeJS.ProcessEnv; waitReady?: boolean; nofile?: number } = {}): Promise<Drainpipe> {
   const full = [...args]
   const has = (flag: string) => full.some((a) => a === flag || a.startsWith(`${flag}=`))
   if (!has('--listen')) full.push('--listen', '127.0.0.1:0')
   if (!has('--admin')) full.push('--admin', '127.0.0.1:0')
-  const proc = spawn(process.execPath, [CLI, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
+  // nofile: start under `ulimit -n N` (bash execs node, so the pid is drainpipe's own).
+  const proc = opts.nofile === undefined
+    ? spawn(process.execPath, [CLI, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
+    : spawn('bash', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, CLI, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
   const child = track(t, proc, 'drainpipe')
   const line = await child.waitForLog((l) => l.msg === 'listening')
   const port = (line.listen as { port: number }).port
