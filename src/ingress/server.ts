@@ -12,6 +12,7 @@ import type { TrafficObservations } from '../lifecycle/observations.js'
 import { classify, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
 import { clientInfo, unmapped } from './client-info.js'
 import type { HealthResponder } from './health-responder.js'
+import { cachedSourcePolicy } from './source-policy-cache.js'
 
 export interface IngressOptions {
   listen: HostPort
@@ -28,6 +29,7 @@ export interface IngressOptions {
 export class Ingress {
   readonly #opts: IngressOptions
   readonly #server: net.Server
+  readonly #sourcePolicy: (remoteAddress: string) => SourcePolicy
   /** Connections still being classified. */
   readonly #pending = new Set<Socket>()
   #clientConnections = 0
@@ -36,6 +38,7 @@ export class Ingress {
 
   constructor(opts: IngressOptions) {
     this.#opts = opts
+    this.#sourcePolicy = cachedSourcePolicy(opts.sourcePolicy)
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (socket) => this.#onConnection(socket))
     if (opts.maxConnections > 0) this.#server.maxConnections = opts.maxConnections
     this.#server.on('drop', (data) => {
@@ -136,7 +139,7 @@ export class Ingress {
     const remote = unmapped(socket.remoteAddress)
     this.#pending.add(socket)
     socket.once('close', () => this.#pending.delete(socket))
-    classify(socket, this.#opts.sourcePolicy(remote), this.#opts.classify, this.#sink)
+    classify(socket, this.#sourcePolicy(remote), this.#opts.classify, this.#sink)
   }
 
   readonly #sink: ClassifySink = {
