@@ -48,7 +48,11 @@ export interface Elbv2ObserverOptions {
   requestTimeoutSeconds?: number
   hook?: Elbv2CallHook
   logger?: ObserverLogger
-  /** A client to use instead of building one (region/endpoint/credentials are then ignored). */
+  /**
+   * A client to use instead of building one: region/endpoint/credentials are then ignored, and
+   * its own retry settings apply (build it with `maxAttempts: 1` so our backoff governs).
+   * stop() does not destroy an injected client.
+   */
   client?: ElasticLoadBalancingV2Client
   /** Random source in [0, 1) for jitter. Default Math.random. */
   random?: () => number
