@@ -32,7 +32,8 @@ export async function runLab (cli: CliOptions, print: (line: string) => void): P
     const r = await runStrategy(name, lab, i + 1, progress)
     results.push(r)
     print(`[${name}] done: ${r.requests} requests, ${r.failed} failed (${r.non2xx} non-2xx, ${r.resets} resets, ${r.timeouts} timeouts)` +
-      `${r.failed > 0 ? ` ${JSON.stringify(r.errorsByCode)}` : ''}; ${r.flowsToDeregistered} new connections reached deregistered targets` +
+      `${r.failed > 0 ? ` ${JSON.stringify(r.errorsByCode)}` : ''}; ${r.flowsToDeregistered} new connections reached deregistered targets; ` +
+      `DeregisterTargets ${r.meanDeregistrationSeconds} s after termination started (mean)` +
       `${r.completed ? '' : '; ROLLOUT DID NOT COMPLETE in time'}`)
   }
   const table = renderTable(results)

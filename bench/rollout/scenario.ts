@@ -48,6 +48,13 @@ export interface LabOptions {
   runDir: string
   /** Wall-clock bound on the whole scenario. */
   timeoutSeconds: number
+  /** Account-wide ELBv2 API buckets (per simulated second). */
+  describeBurst: number
+  describeRefillPerSecond: number
+  mutateBurst: number
+  mutateRefillPerSecond: number
+  /** drainpipe --elbv2-poll-interval, simulated seconds. */
+  elbv2PollSeconds: number
   /** Pods get 127.<podSubnet>.<strategy>.<n>. Default: random per run, so concurrent runs do not collide. */
   podSubnet: number
 }
@@ -79,6 +86,11 @@ export const DEFAULTS: LabOptions = {
   drainpipeLogLevel: 'info',
   runDir: '',
   timeoutSeconds: 120,
+  describeBurst: 40,
+  describeRefillPerSecond: 10,
+  mutateBurst: 20,
+  mutateRefillPerSecond: 5,
+  elbv2PollSeconds: 10,
   podSubnet: 2 + Math.floor(Math.random() * 98),
 }
 
@@ -100,6 +112,8 @@ export interface StrategyResult {
   elbv2Calls: number
   elbv2Throttled: number
   flowsToDeregistered: number
+  /** Simulated seconds from a pod's termination start to its DeregisterTargets call succeeding (controller queue, rate limits, throttling). */
+  meanDeregistrationSeconds: number
   errorsByCode: Record<string, number>
   completed: boolean
   timeline: Timeline
@@ -123,7 +137,13 @@ export async function runStrategy (name: StrategyName, o: LabOptions, index: num
   let gauges: NodeJS.Timeout | undefined
   let phase = 'starting'
   try {
-    emulator = await startElbv2Emulator({ timeScale: o.timeScale })
+    emulator = await startElbv2Emulator({
+      timeScale: o.timeScale,
+      describeBurst: o.describeBurst,
+      describeRefillPerSecond: o.describeRefillPerSecond,
+      mutateBurst: o.mutateBurst,
+      mutateRefillPerSecond: o.mutateRefillPerSecond,
+    })
     const arn = emulator.createTargetGroup({
       name: `lab-${index}`,
       port: POD_PORT,
@@ -158,7 +178,7 @@ export async function runStrategy (name: StrategyName, o: LabOptions, index: num
           ip, name: podName, timeScale: o.timeScale, gracePeriodSeconds: o.gracePeriodSeconds,
           readinessPeriodSeconds: o.readinessPeriodSeconds, readinessGate: o.readinessGate, sleepSeconds: o.sleepSeconds,
           trustedProxies: '127.0.100.0/24', quietPeriodMinSeconds: o.quietPeriodMinSeconds,
-          targetGroupArn: arn, elbv2Endpoint: elbv2Url, drainpipeLogLevel: o.drainpipeLogLevel,
+          targetGroupArn: arn, elbv2Endpoint: elbv2Url, drainpipeLogLevel: o.drainpipeLogLevel, elbv2PollSeconds: o.elbv2PollSeconds,
         }), o.timeScale, join(podDir, `${podName}.log`))
         pod.start()
         ctrl.watch(pod)
@@ -256,6 +276,7 @@ export async function runStrategy (name: StrategyName, o: LabOptions, index: num
       elbv2Calls: sum(stats.calls),
       elbv2Throttled: sum(stats.throttled),
       flowsToDeregistered: n.stats.flowsToDeregistered,
+      meanDeregistrationSeconds: mean(controller.stats.deregistrationLatencyMs.map((ms) => ms / 1000 / o.timeScale)),
       errorsByCode: r.errorsByCode,
       completed,
       timeline,
@@ -278,4 +299,5 @@ async function withDeadline (work: Promise<unknown>, deadline: number): Promise<
   clearTimeout(timer)
 }
 function sleep (ms: number): Promise<void> { return new Promise((resolve) => setTimeout(resolve, ms)) }
+function mean (xs: number[]): number { return xs.length === 0 ? 0 : round(xs.reduce((a, b) => a + b, 0) / xs.length) }
 function round (x: number): number { return Math.round(x * 10) / 10 }

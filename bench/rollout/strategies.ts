@@ -41,6 +41,8 @@ export interface PodContext {
   targetGroupArn: string
   elbv2Endpoint: string
   drainpipeLogLevel: string
+  /** drainpipe --elbv2-poll-interval, simulated seconds. */
+  elbv2PollSeconds: number
 }
 
 export function usesProxyProtocol (strategy: StrategyName): boolean { return strategy.startsWith('drainpipe') }
@@ -82,7 +84,7 @@ export function podSpec (strategy: StrategyName, ctx: PodContext): PodSpec {
       ]
       if (elbv2) {
         args.push('--target-id', ctx.ip, '--target-port', String(POD_PORT), '--target-group-arn', ctx.targetGroupArn,
-          '--elbv2-endpoint', ctx.elbv2Endpoint, '--aws-region', 'us-east-1', '--elbv2-poll-interval', s(10))
+          '--elbv2-endpoint', ctx.elbv2Endpoint, '--aws-region', 'us-east-1', '--elbv2-poll-interval', s(ctx.elbv2PollSeconds))
       }
       const sidecar: ContainerSpec = {
         name: 'drainpipe',

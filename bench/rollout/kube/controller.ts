@@ -50,6 +50,8 @@ export class LoadBalancerController {
   readonly client: ElasticLoadBalancingV2Client
   readonly stats: ControllerStats = { reconciles: 0, registered: 0, deregistered: 0, errors: 0, deregistrationLatencyMs: [] }
   private readonly pods = new Set<Pod>()
+  /** Pod IP → when its termination started, until its target is deregistered. */
+  private readonly terminatingSince = new Map<string, number>()
   private readonly limiter: TokenBucket
   private timer: NodeJS.Timeout | undefined
   private pollTimer: NodeJS.Timeout | undefined
@@ -74,7 +76,7 @@ export class LoadBalancerController {
   watch (pod: Pod): void {
     this.pods.add(pod)
     pod.on('ready', () => this.enqueue())
-    pod.on('terminating', () => this.enqueue())
+    pod.on('terminating', () => { this.terminatingSince.set(pod.ip, Date.now()); this.enqueue() })
     pod.on('terminated', () => { this.pods.delete(pod) })
     this.enqueue()
   }
@@ -118,7 +120,12 @@ export class LoadBalancerController {
       await this.mutate(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: batch.map((Id): TargetDescription => ({ Id, Port: port })) }))
       this.stats.deregistered += batch.length
       const now = Date.now()
-      for (const pod of this.pods) if (batch.includes(pod.ip) && pod.terminationStartedAt !== undefined) this.stats.deregistrationLatencyMs.push(now - pod.terminationStartedAt)
+      for (const ip of batch) {
+        const since = this.terminatingSince.get(ip)
+        if (since === undefined) continue
+        this.stats.deregistrationLatencyMs.push(now - since)
+        this.terminatingSince.delete(ip)
+      }
     }
     for (let i = 0; i < toRegister.length; i += BATCH) {
       const batch = toRegister.slice(i, i + BATCH)
