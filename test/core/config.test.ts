@@ -242,3 +242,18 @@ t.test('--version prints the package version', async (t) => {
   t.equal(r.stdout, `${pkg.version}\n`)
   t.equal(r.stderr, '')
 })
+
+t.test('a port that cannot be bound exits 1 with a fatal log line naming the cause', async (t) => {
+  const { createServer } = await import('node:net')
+  const busy = createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => busy.once('listening', r))
+  t.teardown(() => { busy.close() })
+  const port = (busy.address() as { port: number }).port
+  for (const args of [['--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0'], ['--listen', '127.0.0.1:0', '--admin', `127.0.0.1:${port}`]]) {
+    const r = await runCli([...args, '--upstream', '127.0.0.1:1'])
+    t.equal(r.code, 1, `${args.join(' ')}: exit 1`)
+    const fatal = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string } }).find((l) => l.level === 60)
+    t.equal(fatal?.msg, 'could not start')
+    t.match(fatal?.err?.message, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}`), 'the cause, with the address')
+  }
+})
