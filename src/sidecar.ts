@@ -129,7 +129,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
 
   const listenAddress = await ingress.listen()
   const adminAddress = await admin.listen()
-  logger.info({ listen: listenAddress, admin: adminAddress, mode: config.mode, proxyProtocol: config.proxyProtocol, upstream: config.upstream, deregistration: config.deregistration }, 'listening')
+  logger.info({ listen: listenAddress, admin: adminAddress, maxConnections: ingress.connectionCap || null, mode: config.mode, proxyProtocol: config.proxyProtocol, upstream: config.upstream, deregistration: config.deregistration }, 'listening')
 
   const markReady = () => {
     if (lifecycle.state === 'starting' && probe.reachable) lifecycle.to('ready', 'app reachable', { startupMs: Math.round(performance.now() - bootAt) })

@@ -8,7 +8,7 @@ export const STATES = ['starting', 'ready', 'terminating', 'draining', 'drained'
 export type State = (typeof STATES)[number]
 
 export type ConnectionKind = 'client' | 'direct' | 'healthcheck'
-export type RefusalReason = 'max_connections' | 'untrusted_source' | 'header_timeout'
+export type RefusalReason = 'max_connections' | 'fd_limit' | 'untrusted_source' | 'header_timeout'
 export type UpstreamErrorReason = 'connect' | 'timeout' | 'reset'
 export type Elbv2Outcome = 'ok' | 'throttled' | 'error'
 
@@ -74,7 +74,7 @@ export function createMetrics(): Metrics {
     registry,
     accepted: byLabel(accepted, ['client', 'direct', 'healthcheck']),
     healthChecks: byLabel(healthChecks, ['empty', 'local']),
-    refused: byLabel(refused, ['max_connections', 'untrusted_source', 'header_timeout']),
+    refused: byLabel(refused, ['max_connections', 'fd_limit', 'untrusted_source', 'header_timeout']),
     headerErrors,
     crcMismatchAccepted: new client.Counter({ ...reg, name: 'drainpipe_proxy_crc_mismatch_accepted_total', help: 'v2 headers whose CRC32C did not match, kept because --crc-mismatch accept.' }),
     httpRequests: new client.Counter({ ...reg, name: 'drainpipe_http_requests_total', help: 'http mode: requests received from clients.' }),

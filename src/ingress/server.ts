@@ -13,6 +13,7 @@ import { classify, type ClassifyOptions, type ClassifySink, type RefusedBy } fro
 import { clientInfo, unmapped } from './client-info.js'
 import type { HealthResponder } from './health-responder.js'
 import { cachedSourcePolicy } from './source-policy-cache.js'
+import { fdConnectionBudget } from './fd-budget.js'
 
 export interface IngressOptions {
   listen: HostPort
@@ -35,15 +36,31 @@ export class Ingress {
   #clientConnections = 0
   #draining = false
   #acceptErrorLoggedAt = 0
+  /** Open pod-port connections allowed (0 = no cap): --max-connections, else from the descriptor limit. */
+  readonly connectionCap: number
 
   constructor(opts: IngressOptions) {
     this.#opts = opts
     this.#sourcePolicy = cachedSourcePolicy(opts.sourcePolicy)
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (socket) => this.#onConnection(socket))
-    if (opts.maxConnections > 0) this.#server.maxConnections = opts.maxConnections
+    // Without --max-connections the cap comes from the descriptor limit (fd-budget.ts), so a
+    // flood is refused and counted instead of silently shed with the admin port starved.
+    const capped = opts.maxConnections > 0
+    this.connectionCap = capped ? opts.maxConnections : fdConnectionBudget()
+    if (this.connectionCap > 0) this.#server.maxConnections = this.connectionCap
+    const reason = capped ? 'max_connections' : 'fd_limit'
+    let dropLoggedAt = 0
+    let dropsSinceLog = 0
     this.#server.on('drop', (data) => {
-      opts.metrics.refused.max_connections.inc()
-      opts.logger.warn({ client: data?.remoteAddress, maxConnections: opts.maxConnections }, 'connection refused: --max-connections reached')
+      opts.metrics.refused[reason].inc()
+      dropsSinceLog++
+      const now = Date.now()
+      if (now - dropLoggedAt < 1000) return // a flood must not become a log flood
+      dropLoggedAt = now
+      opts.logger.warn({ client: data?.remoteAddress, cap: this.connectionCap, refused: dropsSinceLog }, capped
+        ? 'connection refused: --max-connections reached'
+        : 'connection refused: at the cap derived from the file-descriptor limit (ulimit -n); set --max-connections or raise the limit')
+      dropsSinceLog = 0
     })
     // accept() failures (EMFILE when out of file descriptors) must neither crash nor spin:
     // libuv keeps a spare descriptor to shed the connection; we count and log at most 1/s.
