@@ -88,6 +88,28 @@ t.test('half-close: the client ends its side and still reads the app\'s answer',
   t.type(line.ms, 'number', 'and the duration')
 })
 
+t.test('half-close the other way: the app ends its side first and still reads the client', async (t) => {
+  let got = ''
+  let appSawEnd = false
+  const app = await startTcpServer(t, (socket) => {
+    socket.end('bye, but keep talking\n') // FIN from the app, reading on
+    socket.setEncoding('latin1').on('data', (d: string) => { got += d })
+    socket.on('end', () => { appSawEnd = true; socket.destroy() })
+  })
+  const dp = await startDrainpipe(t, ['--mode', 'tcp', '--proxy-protocol', 'off', '--upstream', `127.0.0.1:${app.port}`])
+  const client = net.connect({ port: dp.port, host: '127.0.0.1', allowHalfOpen: true })
+  t.teardown(() => client.destroy())
+  let answer = ''
+  client.setEncoding('latin1').on('data', (d: string) => { answer += d })
+  t.not(await within(once(client, 'end'), 10_000), 'timeout', 'the app\'s FIN reaches the client')
+  t.equal(answer, 'bye, but keep talking\n')
+  client.end('still here\n')
+  const deadline = Date.now() + 10_000
+  while (!appSawEnd && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.ok(appSawEnd, 'the client\'s FIN reaches the app')
+  t.equal(got, 'still here\n', 'bytes sent after the app\'s FIN arrive')
+})
+
 t.test('backpressure: a slow reader gets a large transfer whole, drainpipe memory stays bounded', async (t) => {
   const TOTAL = 64 * MB
   const chunk = Buffer.alloc(64 * 1024, 0x5a)
