@@ -71,7 +71,7 @@ export class TrafficObserver implements DeregistrationObserver {
     this.#startedAt = startedAt
     this.#window = this.windowAt(startedAt)
     this.#arrivalsAtStart = this.#observations.totalArrivals
-    this.#log.info({ observer: this.name, quietWindow: this.#window }, `traffic observer: quiet window ${this.#window.seconds.toFixed(3)} s (${this.#window.derivation})`)
+    this.#log.info({ observer: this.name, quietWindow: windowView(this.#window) }, `traffic observer: quiet window ${this.#window.seconds.toFixed(3)} s (${this.#window.derivation})`)
     this.#check()
   }
 
@@ -110,7 +110,7 @@ export class TrafficObserver implements DeregistrationObserver {
     }
     const view: Record<string, unknown> = {
       satisfied: this.satisfied,
-      quietWindow: this.#window ?? { ...this.windowAt(now), preview: true },
+      quietWindow: this.#window !== undefined ? windowView(this.#window) : { ...windowView(this.windowAt(now)), preview: true },
       secondsSinceLastArrival: last === undefined ? null : viewSeconds(now - last),
       arrivals: this.#observations.totalArrivals,
       sources
@@ -132,4 +132,18 @@ export class TrafficObserver implements DeregistrationObserver {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
   }
+}
+
+/** The window with seconds rounded to the millisecond and rates to 4 significant digits. */
+function windowView (w: QuietWindow): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...w }
+  for (const k of ['seconds', 'sampleSpanSeconds', 'unclampedSeconds'] as const) {
+    const v = w[k]
+    if (v !== undefined) out[k] = viewSeconds(v * 1000)
+  }
+  for (const k of ['ratePerSecond', 'conservativeRatePerSecond'] as const) {
+    const v = w[k]
+    if (v !== undefined) out[k] = Number(v.toPrecision(4))
+  }
+  return out
 }

@@ -76,7 +76,7 @@ t.test('no arrival after termination began: satisfied one window after start, ne
 })
 
 t.test('auto: the window comes from the rate seen before termination (clamped to the floor when busy)', async (t) => {
-  const startedAt = performance.now()
+  const startedAt = Math.floor(performance.now()) // whole ms: the synthetic history below adds up exactly
   const { observations, observer, satisfiedAt } = setup(t, { quietPeriod: 'auto', quietPeriodMin: 0.25, quietPeriodMax: 5, since: startedAt - 60_000 })
   // 6000 arrivals in the minute before termination (100/s): unclamped W ≈ 0.14 s → floor 0.25 s.
   for (let i = 0; i < 6000; i++) observations.clientArrived('10.0.1.10', startedAt - 60_000 + (i + 1) * 10)
@@ -94,7 +94,7 @@ t.test('auto: the window comes from the rate seen before termination (clamped to
 })
 
 t.test('auto: a moderate rate gives a window between the bounds', async (t) => {
-  const startedAt = performance.now()
+  const startedAt = Math.floor(performance.now()) // whole ms: the synthetic history below adds up exactly
   const { observations, observer } = setup(t, { quietPeriod: 'auto', quietPeriodMin: 0.1, quietPeriodMax: 60, since: startedAt - 60_000 })
   // 300 arrivals in the minute before termination (5/s): W = 60·(10^(6/300) − 1) ≈ 2.8 s.
   for (let i = 0; i < 300; i++) observations.clientArrived('10.0.1.10', startedAt - 60_000 + (i + 1) * 200)
