@@ -8,8 +8,10 @@ import { startApp, startDrainpipe, type Drainpipe } from '../helpers/processes.j
 import { parseResponse, rawExchange } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { within } from '../helpers/wait.js'
-import { cpuSeconds, openFds } from '../../bench/soak/proc-stats.js'
+import { readdirSync } from 'node:fs'
+import { cpuSeconds } from '../../bench/proxy/proc-stat.js'
 
+const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length
 const FD_LIMIT = 64
 const FLOOD = 150
 
@@ -82,7 +84,7 @@ t.test(`--max-connections above what ulimit -n ${FD_LIMIT} allows: accept fails 
   const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '60', '--max-connections', '100000', '--upstream-probe-interval', '0.2'], { nofile: FD_LIMIT })
   const pid = dp.proc.pid!
   const held = await hold(t, dp.port, FLOOD)
-  await new Promise((r) => setTimeout(r, 300))
+  for (let i = 0; i < 60 && openFds(pid) < FD_LIMIT - 1; i++) await new Promise((r) => setTimeout(r, 50))
   t.ok(openFds(pid) >= FD_LIMIT - 1, `descriptors exhausted: ${openFds(pid)} open`)
   const cpuBefore = cpuSeconds(pid)
   for (let i = 0; i < 50; i++) {
@@ -109,6 +111,7 @@ t.test('SIGTERM while out of file descriptors: drains and exits 0', async (t) =>
   // A cap above the limit, so the descriptors really run out.
   const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '60', '--quiet-period', '0.5', '--drain-timeout', '2', '--max-connections', '100000'], { nofile: FD_LIMIT })
   await hold(t, dp.port, FLOOD)
+  for (let i = 0; i < 60 && openFds(dp.proc.pid!) < FD_LIMIT - 1; i++) await new Promise((r) => setTimeout(r, 50))
   t.ok(openFds(dp.proc.pid!) >= FD_LIMIT - 1, 'descriptors exhausted')
   dp.proc.kill('SIGTERM')
   const exit = await within(dp.exited, 15_000)
