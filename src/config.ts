@@ -263,7 +263,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   option({ flag: 'elbv2-endpoint', section: 'Deregistration', placeholder: 'URL', default: '', parse: parseUrl,
     help: 'elbv2 observer: API endpoint override, for VPC endpoints or an emulator.' }),
   option({ flag: 'elbv2-poll-interval', section: 'Deregistration', placeholder: 'SECONDS', default: '10', parse: parsePositiveSeconds,
-    help: 'elbv2 observer: time between DescribeTargetHealth calls (±20% jitter). Describe* calls share one account-wide bucket of 10/s with the controller: keep terminating pods / interval well under 10.' }),
+    help: 'elbv2 observer: time between DescribeTargetHealth calls per target group (±20% jitter; doubled on each Throttling, up to 60 s). Describe* calls share one account-wide bucket of 10/s with the controller: keep terminating pods × target groups / interval well under 10.' }),
   option({ flag: 'drain-timeout', section: 'Draining', placeholder: 'SECONDS', default: '30', parse: parseSeconds,
     help: 'Time in-flight requests and open tcp connections get to finish once draining starts; what remains is closed and counted.' }),
   option({ flag: 'grace-period', section: 'Draining', placeholder: 'SECONDS', default: '', parse: parseSeconds,
