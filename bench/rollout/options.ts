@@ -43,12 +43,12 @@ export const NUMBER_FLAGS: NumberFlag[] = [
   { flag: 'load-requests-per-connection', key: 'requestsPerConnection', help: 'requests per connection before it is replaced by a new one', min: 1, max: 100000, integer: true },
   { flag: 'request-delay-ms', key: 'requestDelayMs', help: 'app time per request, ms (in-flight work during the drain)', min: 0, max: 60000, integer: true },
   { flag: 'warmup', key: 'warmupSeconds', help: 'wall-clock s of load before the rollout', min: 0, max: 600 },
-  { flag: 'quiet-period-min', key: 'quietPeriodMinSeconds', help: 'drainpipe --quiet-period-min, wall-clock s (a floor for a shared 2-core machine)', min: 0, max: 600 },
+  { flag: 'quiet-period-min', key: 'quietPeriodMinSeconds', help: 'drainpipe --quiet-period-min, wall-clock s, not scaled: gaps in the load generator are wall-clock', min: 0, max: 600 },
   { flag: 'describe-burst', key: 'describeBurst', help: 'account-wide Describe* bucket size (AWS: 40)', min: 1, max: 10000, integer: true },
   { flag: 'describe-refill', key: 'describeRefillPerSecond', help: 'Describe* tokens per simulated s (AWS: 10)', min: 0.01, max: 10000 },
-  { flag: 'mutate-burst', key: 'mutateBurst', help: 'account-wide Register/Deregister bucket size (unpublished; default 20)', min: 1, max: 10000, integer: true },
-  { flag: 'mutate-refill', key: 'mutateRefillPerSecond', help: 'Register/Deregister tokens per simulated s (default 5)', min: 0.01, max: 10000 },
-  { flag: 'elbv2-poll-interval', key: 'elbv2PollSeconds', help: 'drainpipe+elbv2: DescribeTargetHealth poll interval, simulated s (drainpipe default 10)', min: 0.1, max: 300 },
+  { flag: 'mutate-burst', key: 'mutateBurst', help: 'account-wide Register/Deregister bucket size (AWS does not publish it)', min: 1, max: 10000, integer: true },
+  { flag: 'mutate-refill', key: 'mutateRefillPerSecond', help: 'Register/Deregister tokens per simulated s', min: 0.01, max: 10000 },
+  { flag: 'elbv2-poll-interval', key: 'elbv2PollSeconds', help: 'drainpipe+elbv2: DescribeTargetHealth poll interval, simulated s', min: 0.1, max: 300 },
   { flag: 'timeout', key: 'timeoutSeconds', help: 'wall-clock bound per strategy, s', min: 5, max: 3600 },
 ]
 
