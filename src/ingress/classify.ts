@@ -20,6 +20,12 @@ export interface ClassifySink {
    * payload bytes through it before sending anything to the app.
    */
   client(socket: Socket, header: ProxyHeader | null, head: Buffer, stackGuard: StackedHeaderGuard | null): void
+  /**
+   * A client's PROXY header arrived alone and the connection then ended (or idled past the
+   * header timeout) before any payload: the load balancer did open it, so it counts as an
+   * arrival, but there is nothing to forward.
+   */
+  abandoned(socket: Socket, header: ProxyHeader, by: 'closed' | 'header_timeout'): void
   local(socket: Socket, head: Buffer): void
   empty(socket: Socket): void
   refused(socket: Socket, by: RefusedBy): void
@@ -113,16 +119,17 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
   const onGone = () => {
     if (settled) return
     const sawBytes = socket.bytesRead > 0
-    const afterHeader = guard !== null
     settle()
     if (!sawBytes) sink.empty(socket)
-    else sink.refused(socket, new ProxyProtocolError('truncated', afterHeader ? 'connection ended after its PROXY header, before sending a request' : 'connection ended inside a PROXY header'))
+    else if (guard !== null) sink.abandoned(socket, header!, 'closed')
+    else sink.refused(socket, new ProxyProtocolError('truncated', 'connection ended inside a PROXY header'))
   }
 
   const timer = setTimeout(() => {
     if (settled) return
     settle()
-    sink.refused(socket, 'header_timeout')
+    if (guard !== null) sink.abandoned(socket, header!, 'header_timeout')
+    else sink.refused(socket, 'header_timeout')
   }, opts.headerTimeoutMs)
 
   socket.on('data', onData)

@@ -8,6 +8,7 @@ import type { Forwarder } from '../forward/forwarder.js'
 import type { Metrics } from '../admin/metrics.js'
 import type { Logger } from '../log.js'
 import type { SourcePolicy } from '../proxy-protocol/policy.js'
+import type { ProxyHeader } from '../proxy-protocol/header.js'
 import type { TrafficObservations } from '../lifecycle/observations.js'
 import { classify, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
 import { clientInfo, unmapped } from './client-info.js'
@@ -161,13 +162,14 @@ export class Ingress {
 
   readonly #sink: ClassifySink = {
     client: (socket, header, head, stackGuard) => {
-      this.#pending.delete(socket)
-      const remote = unmapped(socket.remoteAddress ?? '')
-      this.#clientConnections++
-      this.#opts.metrics.accepted[header ? 'client' : 'direct'].inc()
-      if (header?.crc32c === 'mismatch') this.#opts.metrics.crcMismatchAccepted.inc()
-      this.#opts.observations.clientArrived(remote, performance.now())
+      this.#arrived(socket, header)
       this.#opts.forwarder.accept(socket, clientInfo(socket, header), head, stackGuard)
+    },
+    abandoned: (socket, header, by) => {
+      this.#arrived(socket, header)
+      if (by === 'header_timeout') this.#opts.metrics.refused.header_timeout.inc()
+      this.#opts.logger.debug({ client: header.source?.address, lb: socket.remoteAddress, by }, 'connection ended after its PROXY header, before sending anything')
+      socket.destroy()
     },
     local: (socket, head) => {
       this.#pending.delete(socket)
@@ -189,6 +191,15 @@ export class Ingress {
       this.#pending.delete(socket)
       this.#refuse(socket, by)
     },
+  }
+
+  /** A client connection (PROXY header or direct): counted and observed. */
+  #arrived(socket: Socket, header: ProxyHeader | null): void {
+    this.#pending.delete(socket)
+    this.#clientConnections++
+    this.#opts.metrics.accepted[header ? 'client' : 'direct'].inc()
+    if (header?.crc32c === 'mismatch') this.#opts.metrics.crcMismatchAccepted.inc()
+    this.#opts.observations.clientArrived(unmapped(socket.remoteAddress ?? ''), performance.now())
   }
 
   #refuse(socket: Socket, by: RefusedBy): void {
