@@ -72,7 +72,8 @@ export class HttpForwarder implements Forwarder {
         if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
         socket.destroy()
       }
-      opts.logger.debug({ client: (socket as ConnSocket)[kConn]?.info.address, code: err.code }, 'malformed HTTP request rejected')
+      const gone = err.code === 'ECONNRESET' || err.code === 'EPIPE'
+      opts.logger.debug({ client: (socket as ConnSocket)[kConn]?.info.address, code: err.code }, gone ? 'client connection reset' : 'malformed HTTP request rejected')
       // Pipelined requests before the bad one are answered first: a 400 written now would
       // be read by the client as the answer to the earliest of them.
       // (A body that fails to parse belongs to the last request, which cannot be answered.)
