@@ -8,12 +8,12 @@ import { Pod, type PodSpec, type ContainerSpec } from '../../bench/rollout/kube/
 
 interface Teardown { teardown (fn: () => unknown): void }
 
-// A container that serves readiness on its port, and on SIGTERM exits after `exitAfterMs` (or never).
-function container (name: string, port: number, onTerm: 'exit' | 'ignore', extra: Partial<ContainerSpec> = {}): ContainerSpec {
+// A container that, on SIGTERM, exits 50 ms later ('exit') or not at all ('ignore').
+function container (name: string, onTerm: 'exit' | 'ignore', extra: Partial<ContainerSpec> = {}): ContainerSpec {
   const script = `
-    const http = require('node:http')
-    http.createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')
-    process.on('SIGTERM', () => { ${onTerm === 'exit' ? 'setTimeout(() => process.exit(0), 50)' : ''} })`
+    process.on('SIGTERM', () => { ${onTerm === 'exit' ? 'setTimeout(() => process.exit(0), 50)' : ''} })
+    setInterval(() => {}, 1000)
+    console.log('up')`
   return { name, command: process.execPath, args: ['-e', script], ...extra }
 }
 
@@ -26,7 +26,7 @@ async function hookServer (t: Teardown, holdMs: number) {
   return { calls, port: (server.address() as { port: number }).port }
 }
 
-// Readiness is answered by the test itself (the containers' own ports are ephemeral).
+// Readiness is answered by the test itself; the containers serve nothing.
 let readyPort = 0
 t.before(async () => {
   const server = http.createServer((req, res) => res.end('ok'))
@@ -43,9 +43,11 @@ function spec (containers: ContainerSpec[], gracePeriodSeconds = 100): PodSpec {
 async function started (t: Teardown, pod: Pod): Promise<void> {
   t.teardown(() => pod.kill())
   pod.start()
+  // Ready, and every container has its SIGTERM handler in place (it prints "up" after).
+  const up = (): boolean => pod.ready && pod.spec.containers.every((c) => pod.tail(c.name).includes('up'))
   const end = Date.now() + 10_000
-  while (!pod.ready && Date.now() < end) await sleep(20)
-  if (!pod.ready) throw new Error('pod not ready')
+  while (!up() && Date.now() < end) await sleep(20)
+  if (!up()) throw new Error('pod not ready')
 }
 
 function at (events: string[], pattern: RegExp): number {
@@ -57,8 +59,8 @@ function at (events: string[], pattern: RegExp): number {
 t.test('classic sidecar: the sidecar gets SIGTERM at once while the app\'s preStop still runs', async (t) => {
   const hook = await hookServer(t, 400)
   const pod = new Pod('classic', '127.0.0.1', 1, spec([
-    container('proxy', 0, 'exit'),
-    container('app', 0, 'exit', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/prestop' } } }),
+    container('proxy', 'exit'),
+    container('app', 'exit', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/prestop' } } }),
   ]), 0.01)
   await started(t, pod)
   await pod.terminate()
@@ -71,8 +73,8 @@ t.test('classic sidecar: the sidecar gets SIGTERM at once while the app\'s preSt
 t.test('native sidecar: SIGTERM only after the app exited', async (t) => {
   const hook = await hookServer(t, 300)
   const pod = new Pod('native', '127.0.0.1', 1, spec([
-    container('proxy', 0, 'exit', { nativeSidecar: true }),
-    container('app', 0, 'exit', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/prestop' } } }),
+    container('proxy', 'exit', { nativeSidecar: true }),
+    container('app', 'exit', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/prestop' } } }),
   ]), 0.01)
   await started(t, pod)
   await pod.terminate()
@@ -84,8 +86,8 @@ t.test('a container that ignores SIGTERM is killed when the grace period ends; a
   const hook = await hookServer(t, 10_000)
   // timeScale 0.01: grace 100 s → 1 s; the 2 s overrun → 20 ms.
   const pod = new Pod('stubborn', '127.0.0.1', 1, spec([
-    container('app', 0, 'ignore', { preStop: { sleepSeconds: 30 } }),
-    container('hooked', 0, 'ignore', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/slow' } } }),
+    container('app', 'ignore', { preStop: { sleepSeconds: 30 } }),
+    container('hooked', 'ignore', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/slow' } } }),
   ]), 0.01)
   await started(t, pod)
   const t0 = Date.now()
