@@ -1,4 +1,10 @@
-// npm run bench:proxy [-- --quick | --duration S | --rounds N | --connections N | --paths a,b]
+// npm run bench:proxy [-- --quick] [--duration S] [--rounds N] [--connections N] [--paths a,b]
+//                      [--idle-connections N] [--skip-extras] [--against DIR]
+//
+//   --quick             1 round of 1.5 s per cell (about a minute in all); default 4 rounds of 2 s
+//   --paths             direct, drainpipe-tcp, drainpipe-http, haproxy-tcp, haproxy-http, http-proxy
+//   --against DIR       also run DIR/dist/cli.js (another build) and print this/that ratios
+//   --skip-extras       only the throughput table (no health-check, idle-memory, start-up runs)
 //
 // What drainpipe costs in the data path, next to HAProxy and a plain http-proxy proxy, on
 // this machine's loopback, in one process tree and bounded in time. See
@@ -39,8 +45,10 @@ const { values } = parseArgs({
     against: { type: 'string' },
   },
 })
-const durationS = Number(values.duration ?? (values.quick ? 1.5 : 4))
-const rounds = Number(values.rounds ?? (values.quick ? 1 : 2))
+// Many short rounds rather than a few long ones: on a shared machine the load changes by the
+// minute, and a median over rounds that each visit every cell cancels more of it.
+const durationS = Number(values.duration ?? (values.quick ? 1.5 : 2))
+const rounds = Number(values.rounds ?? (values.quick ? 1 : 4))
 const connections = Number(values.connections)
 const idleCount = Number(values['idle-connections'])
 // --against DIR: a second drainpipe build (DIR/dist/cli.js, e.g. a copy of dist/ taken before a
@@ -206,6 +214,21 @@ async function main(): Promise<void> {
     log(`  start-up to /readyz 200: median ${startup.medianMs.toFixed(0)} ms, max ${startup.maxMs.toFixed(0)} ms`)
   }
 
+  // --against: start-up of both builds, alternating.
+  let startupAgainst: { thisMs: number[]; againstMs: number[]; ratio: number } | null = null
+  if (against && !values['skip-extras']) {
+    const thisMs: number[] = []
+    const againstMs: number[] = []
+    for (let i = 0; i < 7; i++) {
+      for (const [cli, into] of [[CLI, thisMs], [against, againstMs]] as const) {
+        const dp = await startDrainpipeTimed(machine, proxyCpu, app.port, cli)
+        into.push(dp.ms)
+        await dp.kill()
+      }
+    }
+    startupAgainst = { thisMs, againstMs, ratio: median(thisMs) / median(againstMs) }
+  }
+
   for (const t of targets.values()) await t.proc.kill()
   const loadAfter = loadavg()[0]!
 
@@ -234,21 +257,22 @@ async function main(): Promise<void> {
   if (comparisons) {
     process.stdout.write(`\nThis build against ${values.against} (ratios of medians; CPU ratio < 1 = this build cheaper):\n`)
     for (const c of comparisons) process.stdout.write(`  ${c.cell.padEnd(44)} req/s ${c.rpsRatio.toFixed(3)}×   CPU per request ${c.cpuRatio.toFixed(3)}×   p99 ${c.p99Ratio.toFixed(3)}×\n`)
+    if (startupAgainst) process.stdout.write(`  start-up to /readyz 200: median ${median(startupAgainst.thisMs).toFixed(0)} vs ${median(startupAgainst.againstMs).toFixed(0)} ms = ${startupAgainst.ratio.toFixed(3)}× (7 each, alternating)\n`)
   }
   process.stdout.write(`\nGoals:\n${renderGoals(goals)}\n`)
   process.stdout.write(JSON.stringify({
     bench: 'proxy', date: startedAt.toISOString(), command, node: process.version,
     machine: { cpus: machine.cpus, pinned, fdLimit: machine.nofile, loadAvgBefore: loadBefore, loadAvgAfter: loadAfter },
     settings: { durationS, rounds, connections, idleConnections: idleCount },
-    cells: summaries, health, idle, startup, goals, against: values.against ?? null, comparisons,
+    cells: summaries, health, idle, startup, goals, against: values.against ?? null, comparisons, startupAgainst,
   }) + '\n')
 }
 
-async function startDrainpipeTimed(machine: Machine, placement: Placement, upstreamPort: number): Promise<{ ms: number; kill: () => Promise<void> }> {
+async function startDrainpipeTimed(machine: Machine, placement: Placement, upstreamPort: number, cli = CLI): Promise<{ ms: number; kill: () => Promise<void> }> {
   const port = await freePort()
   const adminPort = await freePort()
   const t0 = performance.now()
-  const proc = start('drainpipe-startup', process.execPath, [CLI, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--upstream', `127.0.0.1:${upstreamPort}`, '--mode', 'http', '--log-level', 'warn'], placement, machine)
+  const proc = start('drainpipe-startup', process.execPath, [cli, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--upstream', `127.0.0.1:${upstreamPort}`, '--mode', 'http', '--log-level', 'warn'], placement, machine)
   await waitForStatus(adminPort, '/readyz', 200, 10_000, 2)
   const ms = performance.now() - t0
   return { ms, kill: () => proc.kill() }
