@@ -183,3 +183,47 @@ t.test('flows to a target that turns unhealthy are reset', async (t) => {
   group.reportHealthCheck('127.0.0.28', a.port, false)
   t.equal(await errored, 'ECONNRESET')
 })
+
+t.test('connection termination at the end of the deregistration delay, only when enabled', async (t) => {
+  for (const enabled of [true, false]) {
+    const a = await target(t, enabled ? '127.0.0.29' : '127.0.0.30')
+    // timeScale 0.01: delay 10 s → 100 ms.
+    const { group, port, nlb } = await lab(t, {}, {
+      'deregistration_delay.timeout_seconds': '10',
+      'deregistration_delay.connection_termination.enabled': String(enabled),
+    })
+    const ip = enabled ? '127.0.0.29' : '127.0.0.30'
+    group.setHealth(ip, a.port, 'healthy')
+    const c = await connect(port)
+    t.teardown(() => c.destroy())
+    let error: string | undefined
+    c.on('error', (e: NodeJS.ErrnoException) => { error = e.code })
+    c.write('x')
+    t.ok(await until(() => a.seen.length === 1))
+    group.deregister(ip, a.port)
+    t.ok(await until(() => group.get(ip, a.port) === undefined), 'removed after the delay')
+    await sleep(100)
+    if (enabled) {
+      t.equal(error, 'ECONNRESET', 'open flow reset when the delay ended')
+      t.equal(nlb.stats.resets['deregistration-termination'], 1)
+    } else {
+      t.equal(error, undefined, 'open flow kept')
+      t.notOk(c.destroyed)
+    }
+  }
+})
+
+t.test('idle flows are reset after the idle timeout', async (t) => {
+  const a = await target(t, '127.0.0.31')
+  // idle timeout 350 s at timeScale 0.001 → 350 ms.
+  const { group, port, nlb } = await lab(t, {}, {}, 0.001)
+  group.setHealth('127.0.0.31', a.port, 'healthy')
+  const c = await connect(port)
+  t.teardown(() => c.destroy())
+  const errored = once(c, 'error').then(([e]) => (e as NodeJS.ErrnoException).code)
+  c.write('x')
+  const start = Date.now()
+  t.equal(await errored, 'ECONNRESET')
+  t.ok(Date.now() - start >= 300, 'not before the idle timeout')
+  t.equal(nlb.stats.resets['idle-timeout'], 1)
+})
