@@ -136,6 +136,7 @@ async function main(): Promise<void> {
     const rs = results.get(cellName(c))!
     const requests = rs.reduce((a, r) => a + r.requests, 0)
     const cpu = rs.reduce((a, r) => a + r.cpuS, 0)
+    const sys = rs.reduce((a, r) => a + r.sysS, 0)
     const secs = rs.reduce((a, r) => a + r.seconds, 0)
     return {
       path: c.path, label: PATH_LABELS[c.path], header: c.header, keepAlive: c.keepAlive,
@@ -144,6 +145,7 @@ async function main(): Promise<void> {
       p99Ms: median(rs.map((r) => r.p99Us)) / 1000,
       p999Ms: median(rs.map((r) => r.p999Us)) / 1000,
       cpuSPer10k: requests > 0 ? (cpu / requests) * 10_000 : NaN,
+      sysShare: cpu > 0 ? sys / cpu : NaN,
       cpuUtil: secs > 0 ? cpu / secs : NaN,
       rssMiB: Math.max(...rs.map((r) => r.rssKiB)) / 1024,
       errors: rs.reduce((a, r) => a + r.errors + r.timeouts + r.non2xx, 0),

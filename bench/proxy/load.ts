@@ -9,7 +9,7 @@
 import autocannon from 'autocannon'
 import { performance } from 'node:perf_hooks'
 import { clientHeader } from '../rollout/nlb/proxy-header.js'
-import { cpuSeconds, rssKiB } from './proc-stat.js'
+import { cpuTimes, rssKiB } from './proc-stat.js'
 import { Samples } from './stats.js'
 
 export interface LoadSpec {
@@ -33,6 +33,8 @@ export interface LoadResult {
   timeouts: number
   non2xx: number
   cpuS: number
+  /** The kernel's part of cpuS (system time: socket syscalls, loopback TCP). */
+  sysS: number
   seconds: number
   rssKiB: number
 }
@@ -73,7 +75,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
       return Buffer.concat([header, req])
     }
   }
-  const cpu0 = cpuSeconds(spec.watchPid)
+  const cpu0 = cpuTimes(spec.watchPid)
   const t0 = performance.now()
   // New connection per request: the client closes after each response (reconnectRate 1),
   // as a browser or an NLB-fronted client ending its connection would; the closing side
@@ -86,14 +88,16 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     setupClient: setupClient as unknown as autocannon.Options['setupClient'],
   })
   const seconds = (performance.now() - t0) / 1000
-  const cpuS = cpuSeconds(spec.watchPid) - cpu0
+  const cpu1 = cpuTimes(spec.watchPid)
+  const cpuS = cpu1.total - cpu0.total
+  const sysS = cpu1.sys - cpu0.sys
   const [p50, p99, p999] = samples.percentiles([50, 99, 99.9])
   return {
     requests: ok,
     rps: ok / seconds,
     p50Us: p50!, p99Us: p99!, p999Us: p999!,
     errors: r.errors, timeouts: r.timeouts, non2xx,
-    cpuS, seconds,
+    cpuS, sysS, seconds,
     rssKiB: rssKiB(spec.watchPid).rss,
   }
 }

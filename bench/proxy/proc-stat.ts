@@ -4,12 +4,19 @@ import { readFileSync } from 'node:fs'
 
 const TICK_S = 0.01 // USER_HZ is 100 on Linux
 
-/** CPU seconds the process has used so far (user + system, all threads). */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds the process has used so far, all threads: user, system (kernel) and both. */
+export function cpuTimes(pid: number): { user: number; sys: number; total: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Field 2 (comm) may hold spaces; count from the closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * TICK_S // fields 14 and 15 of stat(5)
+  const user = Number(fields[11]) * TICK_S // utime, field 14 of stat(5)
+  const sys = Number(fields[12]) * TICK_S // stime, field 15
+  return { user, sys, total: user + sys }
+}
+
+/** CPU seconds the process has used so far (user + system, all threads). */
+export function cpuSeconds(pid: number): number {
+  return cpuTimes(pid).total
 }
 
 /** Resident set size now and its peak (VmHWM), KiB. */

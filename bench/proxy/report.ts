@@ -13,6 +13,8 @@ export interface CellSummary {
   p999Ms: number
   /** CPU seconds of the proxy process (the app's, for direct) per 10k requests, over all rounds. */
   cpuSPer10k: number
+  /** Share of that CPU time spent in the kernel (system time). */
+  sysShare: number
   /** CPU seconds per wall second: 1.0 = one core saturated. */
   cpuUtil: number
   /** Largest RSS seen at the end of a run. */
@@ -31,13 +33,14 @@ function table(head: string[], rows: string[][]): string {
 }
 
 export function renderCells(cells: CellSummary[]): string {
-  const head = ['path', 'load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s/10k req', 'CPU %', 'RSS MiB', 'errors']
+  const head = ['path', 'load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s/10k req', 'kernel %', 'CPU %', 'RSS MiB', 'errors']
   const rows = cells.map((c) => [
     c.label + (c.path === 'direct' ? ' (CPU: app)' : ''),
     `${c.header ? 'PROXY v2' : 'plain'}, ${c.keepAlive ? 'keep-alive' : 'conn/req'}`,
     Math.round(c.rps).toString(),
     c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), c.p999Ms.toFixed(2),
     c.cpuSPer10k.toFixed(3),
+    (c.sysShare * 100).toFixed(0),
     (c.cpuUtil * 100).toFixed(0),
     c.rssMiB.toFixed(1),
     String(c.errors),
