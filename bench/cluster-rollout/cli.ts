@@ -57,7 +57,7 @@ Usage: npm run bench:cluster -- --url URL --command "CMD" [flags]
   --help
 `
 
-function parse (argv: string[]): Options & { help: boolean } {
+function parse(argv: string[]): Options & { help: boolean } {
   const o: Options & { help: boolean } = {
     url: '', command: '', warmup: 5, cooldown: 150, timeout: 900, parallel: 4, connections: 2, requestsPerConnection: 5,
     requestTimeout: 10, allowRemote: false, json: false, out: undefined, help: false,
@@ -104,13 +104,13 @@ function parse (argv: string[]): Options & { help: boolean } {
 }
 
 let child: ChildProcess | undefined
-function killCommand (): void {
+function killCommand(): void {
   if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
     try { process.kill(-child.pid, 'SIGKILL') } catch { /* gone */ }
   }
 }
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   let o
   try {
     o = parse(process.argv.slice(2))
@@ -182,7 +182,7 @@ async function main (): Promise<void> {
   process.exit(code === 0 ? 0 : 1)
 }
 
-function sleep (ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)) }
+function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)) }
 
 main().catch((err) => {
   process.stderr.write(`bench:cluster: ${(err as Error).stack ?? String(err)}\n`)

@@ -4,7 +4,7 @@
 // public load balancer is not).
 import { isIP } from 'node:net'
 
-export function isLoopbackHost (hostname: string): boolean {
+export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
   if (host === 'localhost' || host.endsWith('.localhost')) return true
   if (isIP(host) === 4) return host.startsWith('127.')

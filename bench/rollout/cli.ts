@@ -3,7 +3,7 @@
 import { parseCliArgs, renderHelp, UsageError } from './options.js'
 import { runLab, summaryJson } from './run.js'
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   let cli
   try {
     cli = parseCliArgs(process.argv.slice(2))

@@ -5,7 +5,7 @@
 import { parseCliArgs, UsageError } from './options.js'
 import { runLab } from './run.js'
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   let cli
   try {
     cli = parseCliArgs(process.argv.slice(2))

@@ -14,7 +14,7 @@ export interface CliOptions {
 
 export class UsageError extends Error {
   readonly code = 'ERR_LAB_USAGE'
-  constructor (message: string, readonly flag?: string) { super(message) }
+  constructor(message: string, readonly flag?: string) { super(message) }
 }
 
 type NumberKey = { [K in keyof LabOptions]: LabOptions[K] extends number ? K : never }[keyof LabOptions]
@@ -52,7 +52,7 @@ export const NUMBER_FLAGS: NumberFlag[] = [
   { flag: 'timeout', key: 'timeoutSeconds', help: 'wall-clock bound per strategy, s', min: 5, max: 3600 },
 ]
 
-export function renderHelp (): string {
+export function renderHelp(): string {
   const lines = [
     'Rollout lab: a rolling update of real pods behind a simulated AWS NLB, under autocannon load,',
     'once per strategy, with the same load and timings. Prints a table and writes an SVG chart.',
@@ -74,7 +74,7 @@ export function renderHelp (): string {
   return lines.join('\n') + '\n'
 }
 
-export function parseCliArgs (argv: string[]): CliOptions {
+export function parseCliArgs(argv: string[]): CliOptions {
   const lab: LabOptions = { ...DEFAULTS }
   const out: CliOptions = { lab, strategies: ['none', 'sleep', 'drainpipe', 'drainpipe+elbv2'], json: false, quiet: false, out: undefined, help: false }
   const byFlag = new Map(NUMBER_FLAGS.map((f) => [f.flag, f]))

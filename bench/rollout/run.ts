@@ -16,7 +16,7 @@ export interface LabReport {
   runDir: string
 }
 
-export async function runLab (cli: CliOptions, print: (line: string) => void): Promise<LabReport> {
+export async function runLab(cli: CliOptions, print: (line: string) => void): Promise<LabReport> {
   installExitHooks()
   const runDir = cli.out !== undefined ? resolve(cli.out) : mkdtempSync(join(tmpdir(), 'drainpipe-rollout-'))
   mkdirSync(runDir, { recursive: true })
@@ -47,7 +47,7 @@ export async function runLab (cli: CliOptions, print: (line: string) => void): P
   return { results, table, chartPath, runDir }
 }
 
-export function summaryJson (results: StrategyResult[]): string {
+export function summaryJson(results: StrategyResult[]): string {
   return JSON.stringify({
     strategies: results.map((r) => ({ name: r.name, requests: r.requests, failed: r.failed, p99Ms: r.p99Ms, rolloutSeconds: r.rolloutSeconds })),
   })

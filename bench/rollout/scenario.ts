@@ -123,7 +123,7 @@ export interface StrategyResult {
 
 export type Progress = (line: string) => void
 
-export async function runStrategy (name: StrategyName, o: LabOptions, index: number, progress: Progress): Promise<StrategyResult> {
+export async function runStrategy(name: StrategyName, o: LabOptions, index: number, progress: Progress): Promise<StrategyResult> {
   const wall = (seconds: number): number => seconds * 1000 * o.timeScale
   const deadline = Date.now() + o.timeoutSeconds * 1000
   const podDir = join(o.runDir, name.replace(/[^a-z0-9-]/g, '_'))
@@ -292,12 +292,12 @@ export async function runStrategy (name: StrategyName, o: LabOptions, index: num
   }
 }
 
-function restarts (d: Deployment): number { return d.pods.reduce((n, p) => n + p.restartCount(), 0) }
-async function withDeadline (work: Promise<unknown>, deadline: number): Promise<void> {
+function restarts(d: Deployment): number { return d.pods.reduce((n, p) => n + p.restartCount(), 0) }
+async function withDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   await Promise.race([work, new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) })])
   clearTimeout(timer)
 }
-function sleep (ms: number): Promise<void> { return new Promise((resolve) => setTimeout(resolve, ms)) }
-function mean (xs: number[]): number { return xs.length === 0 ? 0 : round(xs.reduce((a, b) => a + b, 0) / xs.length) }
-function round (x: number): number { return Math.round(x * 10) / 10 }
+function sleep(ms: number): Promise<void> { return new Promise((resolve) => setTimeout(resolve, ms)) }
+function mean(xs: number[]): number { return xs.length === 0 ? 0 : round(xs.reduce((a, b) => a + b, 0) / xs.length) }
+function round(x: number): number { return Math.round(x * 10) / 10 }

@@ -45,9 +45,9 @@ export interface PodContext {
   elbv2PollSeconds: number
 }
 
-export function usesProxyProtocol (strategy: StrategyName): boolean { return strategy.startsWith('drainpipe') }
+export function usesProxyProtocol(strategy: StrategyName): boolean { return strategy.startsWith('drainpipe') }
 
-export function podSpec (strategy: StrategyName, ctx: PodContext): PodSpec {
+export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
   const s = (seconds: number): string => String(Math.round(seconds * ctx.timeScale * 1000) / 1000)
   const app = (host: string, port: number): ContainerSpec => ({
     name: 'app',

@@ -9,7 +9,7 @@ const APP = fileURLToPath(new URL('../../examples/http-app.mjs', import.meta.url
 
 interface Teardown { teardown (fn: () => unknown): void }
 
-async function run (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+async function run(args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -21,7 +21,7 @@ async function run (args: string[]): Promise<{ code: number | null, stdout: stri
   return { code, stdout, stderr }
 }
 
-async function app (t: Teardown) {
+async function app(t: Teardown) {
   const child = spawn(process.execPath, [APP, '--host', '127.0.0.1', '--port', '0', '--name', 'cluster-test'], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   const [line] = await once(child.stdout, 'data') as [Buffer]
@@ -29,7 +29,7 @@ async function app (t: Teardown) {
   return { child, port }
 }
 
-function summary (stdout: string) {
+function summary(stdout: string) {
   const last = stdout.trim().split('\n').at(-1)!
   return (JSON.parse(last) as { strategies: Array<{ name: string, requests: number, failed: number, p99Ms: number, rolloutSeconds: number }> }).strategies[0]!
 }

@@ -15,7 +15,7 @@ import { TokenBucket } from '../../bench/rollout/elbv2/token-bucket.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
-async function setup (t: Teardown, opts: Elbv2EmulatorOptions = {}, maxAttempts?: number) {
+async function setup(t: Teardown, opts: Elbv2EmulatorOptions = {}, maxAttempts?: number) {
   const emu = await startElbv2Emulator(opts)
   const client = new ElasticLoadBalancingV2Client({
     region: 'us-east-1',
@@ -27,7 +27,7 @@ async function setup (t: Teardown, opts: Elbv2EmulatorOptions = {}, maxAttempts?
   return { emu, client }
 }
 
-async function stateOf (client: ElasticLoadBalancingV2Client, arn: string, id: string, port: number) {
+async function stateOf(client: ElasticLoadBalancingV2Client, arn: string, id: string, port: number) {
   const out = await client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: [{ Id: id, Port: port }] }))
   const h = out.TargetHealthDescriptions?.[0]?.TargetHealth
   return { state: h?.State, reason: h?.Reason, description: h?.Description }

@@ -9,7 +9,7 @@ import { Pod, type PodSpec, type ContainerSpec } from '../../bench/rollout/kube/
 interface Teardown { teardown (fn: () => unknown): void }
 
 // A container that, on SIGTERM, exits 50 ms later ('exit') or not at all ('ignore').
-function container (name: string, onTerm: 'exit' | 'ignore', extra: Partial<ContainerSpec> = {}): ContainerSpec {
+function container(name: string, onTerm: 'exit' | 'ignore', extra: Partial<ContainerSpec> = {}): ContainerSpec {
   const script = `
     process.on('SIGTERM', () => { ${onTerm === 'exit' ? 'setTimeout(() => process.exit(0), 50)' : ''} })
     setInterval(() => {}, 1000)
@@ -17,7 +17,7 @@ function container (name: string, onTerm: 'exit' | 'ignore', extra: Partial<Cont
   return { name, command: process.execPath, args: ['-e', script], ...extra }
 }
 
-async function hookServer (t: Teardown, holdMs: number) {
+async function hookServer(t: Teardown, holdMs: number) {
   const calls: number[] = []
   const server = http.createServer((req, res) => { calls.push(Date.now()); setTimeout(() => res.end('drained'), holdMs) })
   server.listen(0, '127.0.0.1')
@@ -36,11 +36,11 @@ t.before(async () => {
   t.teardown(() => { server.closeAllConnections(); server.close() })
 })
 
-function spec (containers: ContainerSpec[], gracePeriodSeconds = 100): PodSpec {
+function spec(containers: ContainerSpec[], gracePeriodSeconds = 100): PodSpec {
   return { containers, readiness: { host: '127.0.0.1', port: readyPort, path: '/' }, readinessGate: false, gracePeriodSeconds, readinessPeriodSeconds: 1 }
 }
 
-async function started (t: Teardown, pod: Pod): Promise<void> {
+async function started(t: Teardown, pod: Pod): Promise<void> {
   t.teardown(() => pod.kill())
   pod.start()
   // Ready, and every container has its SIGTERM handler in place (it prints "up" after).
@@ -50,7 +50,7 @@ async function started (t: Teardown, pod: Pod): Promise<void> {
   if (!up()) throw new Error('pod not ready')
 }
 
-function at (events: string[], pattern: RegExp): number {
+function at(events: string[], pattern: RegExp): number {
   const line = events.find((e) => pattern.test(e))
   if (line === undefined) throw new Error(`no event ${pattern} in:\n${events.join('\n')}`)
   return Number(/\+(\d+\.\d+)s/.exec(line)![1])

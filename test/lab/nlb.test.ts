@@ -13,7 +13,7 @@ interface Teardown { teardown (fn: () => unknown): void }
 interface Seen { remote: string, bytes: Buffer, closed: boolean, socket: net.Socket }
 
 /** A raw TCP target on a loopback address: records every connection and its bytes. */
-async function target (t: Teardown, host: string, reply?: (seen: Seen) => void) {
+async function target(t: Teardown, host: string, reply?: (seen: Seen) => void) {
   const seen: Seen[] = []
   const server = net.createServer((socket) => {
     const s: Seen = { remote: socket.remoteAddress ?? '', bytes: Buffer.alloc(0), closed: false, socket }
@@ -28,7 +28,7 @@ async function target (t: Teardown, host: string, reply?: (seen: Seen) => void) 
   return { server, seen, port: (server.address() as net.AddressInfo).port }
 }
 
-async function lab (t: Teardown, nlbOpts: Partial<NlbOptions> = {}, attributes: Record<string, string> = {}, timeScale = 0.01) {
+async function lab(t: Teardown, nlbOpts: Partial<NlbOptions> = {}, attributes: Record<string, string> = {}, timeScale = 0.01) {
   const emu = await startElbv2Emulator({ timeScale })
   const arn = emu.createTargetGroup({ name: 'tg', port: 8080, attributes })
   const group = emu.targetGroup(arn)
@@ -37,14 +37,14 @@ async function lab (t: Teardown, nlbOpts: Partial<NlbOptions> = {}, attributes: 
   return { emu, arn, group, nlb, port: nlb.address().port }
 }
 
-async function connect (port: number): Promise<net.Socket> {
+async function connect(port: number): Promise<net.Socket> {
   const socket = net.connect(port, '127.0.0.1')
   socket.on('error', () => {})
   await once(socket, 'connect')
   return socket
 }
 
-async function until (what: () => boolean, ms = 5000): Promise<boolean> {
+async function until(what: () => boolean, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms
   while (!what() && Date.now() < end) await sleep(10)
   return what()

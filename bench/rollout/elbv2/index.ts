@@ -44,17 +44,17 @@ export interface CreateTargetGroupOptions {
 
 export interface Elbv2Emulator {
   url: string
-  createTargetGroup (opts: CreateTargetGroupOptions): string
+  createTargetGroup(opts: CreateTargetGroupOptions): string
   /** The model behind an ARN (the NLB simulator attaches to it). */
-  targetGroup (arn: string): TargetGroup
-  setTargetHealth (arn: string, id: string, port: number, state: string, reason?: string): void
-  stats (): { calls: Record<string, number>, throttled: Record<string, number> }
-  close (): Promise<void>
+  targetGroup(arn: string): TargetGroup
+  setTargetHealth(arn: string, id: string, port: number, state: string, reason?: string): void
+  stats(): { calls: Record<string, number>, throttled: Record<string, number> }
+  close(): Promise<void>
 }
 
 const STATES = new Set<string>(['initial', 'healthy', 'unhealthy', 'unhealthy.draining', 'draining', 'unused', 'unavailable'])
 
-export async function startElbv2Emulator (opts: Elbv2EmulatorOptions = {}): Promise<Elbv2Emulator> {
+export async function startElbv2Emulator(opts: Elbv2EmulatorOptions = {}): Promise<Elbv2Emulator> {
   const timeScale = opts.timeScale ?? 1
   if (!(timeScale > 0)) throw new RangeError(`timeScale must be > 0, got ${timeScale}`)
   const consistencyLagMs = opts.consistencyLagMs ?? 2000 * timeScale
@@ -79,20 +79,20 @@ export async function startElbv2Emulator (opts: Elbv2EmulatorOptions = {}): Prom
   }
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    createTargetGroup (o) {
+    createTargetGroup(o) {
       const tg = new TargetGroup({ ...o, timeScale, consistencyLagMs })
       account.groups.set(tg.arn, tg)
       return tg.arn
     },
     targetGroup: lookup,
-    setTargetHealth (arn, id, targetPort, state, reason) {
+    setTargetHealth(arn, id, targetPort, state, reason) {
       if (!STATES.has(state)) throw new RangeError(`unknown target state ${state}`)
       lookup(arn).setHealth(id, targetPort, state as TargetState, reason)
     },
-    stats () {
+    stats() {
       return { calls: { ...account.calls }, throttled: { ...account.throttled } }
     },
-    async close () {
+    async close() {
       for (const tg of account.groups.values()) tg.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

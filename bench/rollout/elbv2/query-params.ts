@@ -1,5 +1,5 @@
 // Reading the Query protocol's flattened lists: `Targets.member.1.Id=…&Targets.member.1.Port=…`.
-export function memberList (params: URLSearchParams, prefix: string): Array<Record<string, string>> {
+export function memberList(params: URLSearchParams, prefix: string): Array<Record<string, string>> {
   const members = new Map<number, Record<string, string>>()
   const head = `${prefix}.member.`
   for (const [key, value] of params) {
@@ -17,6 +17,6 @@ export function memberList (params: URLSearchParams, prefix: string): Array<Reco
 }
 
 /** `Names.member.1=a&Names.member.2=b` → ['a', 'b'] */
-export function scalarList (params: URLSearchParams, prefix: string): string[] {
+export function scalarList(params: URLSearchParams, prefix: string): string[] {
   return memberList(params, prefix).map((m) => m[''] ?? '').filter((v) => v !== '')
 }

@@ -9,7 +9,7 @@ import { TargetGroup } from './target-group.js'
 import type { TokenBucket } from './token-bucket.js'
 
 export class ApiError extends Error {
-  constructor (readonly code: string, message: string, readonly status = 400, readonly type: 'Sender' | 'Receiver' = 'Sender') {
+  constructor(readonly code: string, message: string, readonly status = 400, readonly type: 'Sender' | 'Receiver' = 'Sender') {
     super(message)
   }
 }
@@ -26,7 +26,7 @@ type Handler = (params: URLSearchParams, account: Account) => XmlNode | undefine
 
 const MAX_BODY = 1024 * 1024
 
-export function createElbv2Server (account: Account): http.Server {
+export function createElbv2Server(account: Account): http.Server {
   return http.createServer((req, res) => {
     const requestId = randomUUID()
     const send = (status: number, xml: string): void => {
@@ -56,7 +56,7 @@ export function createElbv2Server (account: Account): http.Server {
   })
 }
 
-function handle (action: string, params: URLSearchParams, account: Account, requestId: string): string {
+function handle(action: string, params: URLSearchParams, account: Account, requestId: string): string {
   const handler = HANDLERS[action]
   if (handler === undefined) {
     if (action === '') throw new ApiError('MissingAction', 'Missing required parameter Action')
@@ -73,22 +73,22 @@ function handle (action: string, params: URLSearchParams, account: Account, requ
   return renderResponse(action, handler(params, account), requestId)
 }
 
-function required (params: URLSearchParams, name: string): string {
+function required(params: URLSearchParams, name: string): string {
   const value = params.get(name)
   if (value === null || value === '') throw new ApiError('ValidationError', `1 validation error detected: Value null at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`)
   return value
 }
 
-function lowerFirst (s: string): string { return s.charAt(0).toLowerCase() + s.slice(1) }
+function lowerFirst(s: string): string { return s.charAt(0).toLowerCase() + s.slice(1) }
 
-function group (params: URLSearchParams, account: Account): TargetGroup {
+function group(params: URLSearchParams, account: Account): TargetGroup {
   const arn = required(params, 'TargetGroupArn')
   const tg = account.groups.get(arn)
   if (tg === undefined) throw new ApiError('TargetGroupNotFound', `Target groups '${arn}' not found`)
   return tg
 }
 
-function targets (params: URLSearchParams, tg: TargetGroup, mustHaveOne: boolean): Array<{ id: string, port: number }> {
+function targets(params: URLSearchParams, tg: TargetGroup, mustHaveOne: boolean): Array<{ id: string, port: number }> {
   const list = memberList(params, 'Targets').map((m) => {
     const id = m.Id
     if (id === undefined || id === '') throw new ApiError('ValidationError', 'Target Id must be specified')
@@ -100,7 +100,7 @@ function targets (params: URLSearchParams, tg: TargetGroup, mustHaveOne: boolean
   return list
 }
 
-function describeGroup (tg: TargetGroup): XmlNode {
+function describeGroup(tg: TargetGroup): XmlNode {
   const hc = tg.healthCheck
   return {
     TargetGroupArn: tg.arn,
@@ -122,12 +122,12 @@ function describeGroup (tg: TargetGroup): XmlNode {
   }
 }
 
-function attributesNode (tg: TargetGroup): XmlNode {
+function attributesNode(tg: TargetGroup): XmlNode {
   return { Attributes: [...tg.attributes].map(([Key, Value]) => ({ Key, Value })) }
 }
 
 const HANDLERS: Record<string, Handler> = {
-  DescribeTargetHealth (params, account) {
+  DescribeTargetHealth(params, account) {
     const tg = group(params, account)
     const asked = targets(params, tg, false)
     const at = Date.now() - tg.consistencyLagMs
@@ -142,17 +142,17 @@ const HANDLERS: Record<string, Handler> = {
       })),
     }
   },
-  RegisterTargets (params, account) {
+  RegisterTargets(params, account) {
     const tg = group(params, account)
     for (const t of targets(params, tg, true)) tg.register(t.id, t.port)
     return undefined
   },
-  DeregisterTargets (params, account) {
+  DeregisterTargets(params, account) {
     const tg = group(params, account)
     for (const t of targets(params, tg, true)) tg.deregister(t.id, t.port)
     return undefined
   },
-  DescribeTargetGroups (params, account) {
+  DescribeTargetGroups(params, account) {
     const arns = scalarList(params, 'TargetGroupArns')
     const names = scalarList(params, 'Names')
     let list = [...account.groups.values()]
@@ -168,10 +168,10 @@ const HANDLERS: Record<string, Handler> = {
     }
     return { TargetGroups: list.map(describeGroup) }
   },
-  DescribeTargetGroupAttributes (params, account) {
+  DescribeTargetGroupAttributes(params, account) {
     return attributesNode(group(params, account))
   },
-  ModifyTargetGroupAttributes (params, account) {
+  ModifyTargetGroupAttributes(params, account) {
     const tg = group(params, account)
     const changes = memberList(params, 'Attributes')
     if (changes.length === 0) throw new ApiError('ValidationError', "1 validation error detected: Value null at 'attributes' failed to satisfy constraint: Member must not be null")

@@ -35,7 +35,7 @@ export const REASONS: Record<string, string> = {
   'Target.HealthCheckDisabled': 'Health checks are disabled',
 }
 
-export function health (state: TargetState, reason?: string): TargetHealth {
+export function health(state: TargetState, reason?: string): TargetHealth {
   if (reason === undefined) return { state }
   return { state, reason, description: REASONS[reason] ?? reason }
 }
@@ -71,7 +71,7 @@ export const DEFAULT_HEALTH_CHECK: HealthCheckConfig = {
 }
 
 /** Target-group attributes with AWS defaults (NLB, IP targets). */
-export function defaultAttributes (deregistrationDelaySeconds = 300): Map<string, string> {
+export function defaultAttributes(deregistrationDelaySeconds = 300): Map<string, string> {
   return new Map([
     ['deregistration_delay.timeout_seconds', String(deregistrationDelaySeconds)],
     ['deregistration_delay.connection_termination.enabled', 'false'],
@@ -116,7 +116,7 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
   private readonly history = new Map<string, HistoryEntry[]>()
   private readonly drainTimers = new Map<string, NodeJS.Timeout>()
 
-  constructor (opts: TargetGroupOptions) {
+  constructor(opts: TargetGroupOptions) {
     super()
     if (!/^[A-Za-z0-9-]{1,32}$/.test(opts.name)) throw new RangeError(`target group name must be 1-32 alphanumerics or hyphens: ${opts.name}`)
     this.name = opts.name
@@ -129,20 +129,20 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
     this.consistencyLagMs = opts.consistencyLagMs ?? 0
   }
 
-  static key (id: string, port: number): string { return `${id}:${port}` }
+  static key(id: string, port: number): string { return `${id}:${port}` }
 
   /** Simulated seconds → wall-clock milliseconds. */
-  scaled (seconds: number): number { return seconds * 1000 * this.timeScale }
+  scaled(seconds: number): number { return seconds * 1000 * this.timeScale }
 
-  attribute (key: string): string | undefined { return this.attributes.get(key) }
-  numberAttribute (key: string): number { return Number(this.attributes.get(key) ?? 0) }
-  boolAttribute (key: string): boolean { return this.attributes.get(key) === 'true' }
+  attribute(key: string): string | undefined { return this.attributes.get(key) }
+  numberAttribute(key: string): number { return Number(this.attributes.get(key) ?? 0) }
+  boolAttribute(key: string): boolean { return this.attributes.get(key) === 'true' }
 
   /** Targets currently registered or draining (the data plane's view, no API lag). */
-  targets (): Target[] { return [...this.live.values()] }
-  get (id: string, port: number): Target | undefined { return this.live.get(TargetGroup.key(id, port)) }
+  targets(): Target[] { return [...this.live.values()] }
+  get(id: string, port: number): Target | undefined { return this.live.get(TargetGroup.key(id, port)) }
 
-  register (id: string, port = this.port): Target {
+  register(id: string, port = this.port): Target {
     const key = TargetGroup.key(id, port)
     const existing = this.live.get(key)
     if (existing !== undefined && existing.deregisteredAt === undefined) return existing
@@ -162,7 +162,7 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
   }
 
   /** DeregisterTargets: draining now, removed after the deregistration delay. Unknown targets are ignored, as AWS does. */
-  deregister (id: string, port = this.port): Target | undefined {
+  deregister(id: string, port = this.port): Target | undefined {
     const key = TargetGroup.key(id, port)
     const target = this.live.get(key)
     if (target === undefined || target.deregisteredAt !== undefined) return target
@@ -176,7 +176,7 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
   }
 
   /** A health-check verdict from the data plane. Draining targets keep their API state. */
-  reportHealthCheck (id: string, port: number, passing: boolean, reason = 'Target.FailedHealthChecks'): void {
+  reportHealthCheck(id: string, port: number, passing: boolean, reason = 'Target.FailedHealthChecks'): void {
     const target = this.get(id, port)
     if (target === undefined) return
     target.checksPassing = passing
@@ -186,7 +186,7 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
   }
 
   /** Direct manipulation for tests: set any state (registers the target if unknown). */
-  setHealth (id: string, port: number, state: TargetState, reason?: string): void {
+  setHealth(id: string, port: number, state: TargetState, reason?: string): void {
     if (state === 'unused' && reason === 'Target.NotRegistered') { this.remove(TargetGroup.key(id, port)); return }
     const target = this.get(id, port) ?? this.register(id, port)
     if (state === 'healthy') target.checksPassing = true
@@ -196,7 +196,7 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
   }
 
   /** The API's view: the target's health as it was at `at` (wall-clock ms). */
-  healthAt (id: string, port: number, at = Date.now() - this.consistencyLagMs): TargetHealth {
+  healthAt(id: string, port: number, at = Date.now() - this.consistencyLagMs): TargetHealth {
     const entries = this.history.get(TargetGroup.key(id, port))
     if (entries === undefined) return NOT_REGISTERED
     let found: TargetHealth = NOT_REGISTERED
@@ -208,7 +208,7 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
   }
 
   /** Every target the API would list at `at` (those not unused). */
-  visibleTargets (at = Date.now() - this.consistencyLagMs): Array<{ id: string, port: number, health: TargetHealth }> {
+  visibleTargets(at = Date.now() - this.consistencyLagMs): Array<{ id: string, port: number, health: TargetHealth }> {
     const out: Array<{ id: string, port: number, health: TargetHealth }> = []
     for (const key of this.history.keys()) {
       const sep = key.lastIndexOf(':')
@@ -220,12 +220,12 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
     return out
   }
 
-  close (): void {
+  close(): void {
     for (const timer of this.drainTimers.values()) clearTimeout(timer)
     this.drainTimers.clear()
   }
 
-  private remove (key: string): void {
+  private remove(key: string): void {
     this.cancelDrain(key)
     const target = this.live.get(key)
     if (target === undefined) return
@@ -234,13 +234,13 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
     this.emit('removed', target)
   }
 
-  private cancelDrain (key: string): void {
+  private cancelDrain(key: string): void {
     const timer = this.drainTimers.get(key)
     if (timer !== undefined) clearTimeout(timer)
     this.drainTimers.delete(key)
   }
 
-  private transition (target: Target, next: TargetHealth): void {
+  private transition(target: Target, next: TargetHealth): void {
     const previous = target.health
     target.health = next
     const now = Date.now()
@@ -254,7 +254,7 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
   }
 }
 
-function defaultReason (state: TargetState): string | undefined {
+function defaultReason(state: TargetState): string | undefined {
   switch (state) {
     case 'initial': return 'Elb.RegistrationInProgress'
     case 'unhealthy': return 'Target.FailedHealthChecks'

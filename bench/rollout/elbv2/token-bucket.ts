@@ -17,7 +17,7 @@ export class TokenBucket {
   private last: number
   private readonly now: () => number
 
-  constructor (opts: TokenBucketOptions) {
+  constructor(opts: TokenBucketOptions) {
     if (!(opts.burst >= 1)) throw new RangeError(`token bucket burst must be >= 1, got ${opts.burst}`)
     if (!(opts.refillPerSecond > 0)) throw new RangeError(`token bucket refill must be > 0, got ${opts.refillPerSecond}`)
     const timeScale = opts.timeScale ?? 1
@@ -29,7 +29,7 @@ export class TokenBucket {
   }
 
   /** Take one token; false when the bucket is empty (the caller answers Throttling). */
-  take (): boolean {
+  take(): boolean {
     const now = this.now()
     this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.refillPerMs)
     this.last = now
@@ -38,7 +38,7 @@ export class TokenBucket {
     return true
   }
 
-  available (): number {
+  available(): number {
     return Math.min(this.burst, this.tokens + (this.now() - this.last) * this.refillPerMs)
   }
 }

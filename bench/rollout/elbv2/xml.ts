@@ -7,12 +7,12 @@ export interface XmlNode { [element: string]: XmlValue }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' }
 
-export function escapeXml (text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c)
 }
 
 /** Render `{ A: 'x', B: [{ C: 1 }, { C: 2 }] }` as `<A>x</A><B><member><C>1</C></member>…</B>`. */
-export function renderXml (node: XmlNode): string {
+export function renderXml(node: XmlNode): string {
   let out = ''
   for (const [name, value] of Object.entries(node)) {
     if (value === undefined || value === null) continue
@@ -21,19 +21,19 @@ export function renderXml (node: XmlNode): string {
   return out
 }
 
-function renderValue (value: XmlValue): string {
+function renderValue(value: XmlValue): string {
   if (Array.isArray(value)) return value.map((member) => `<member>${renderValue(member)}</member>`).join('')
   if (typeof value === 'object' && value !== null) return renderXml(value)
   return escapeXml(String(value))
 }
 
-export function renderResponse (action: string, result: XmlNode | undefined, requestId: string): string {
+export function renderResponse(action: string, result: XmlNode | undefined, requestId: string): string {
   const body = result === undefined ? `<${action}Result/>` : `<${action}Result>${renderXml(result)}</${action}Result>`
   return `<${action}Response xmlns="${ELBV2_XMLNS}">${body}` +
     `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
 }
 
-export function renderError (code: string, message: string, requestId: string, type: 'Sender' | 'Receiver' = 'Sender'): string {
+export function renderError(code: string, message: string, requestId: string, type: 'Sender' | 'Receiver' = 'Sender'): string {
   return `<ErrorResponse><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code>` +
     `<Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
 }

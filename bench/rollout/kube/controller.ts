@@ -59,7 +59,7 @@ export class LoadBalancerController {
   private again = false
   private stopped = false
 
-  constructor (readonly opts: ControllerOptions) {
+  constructor(readonly opts: ControllerOptions) {
     // The SDK warns once per process that Node 20 support ends in 2027; the lab's output is not the place.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
     this.client = new ElasticLoadBalancingV2Client({
@@ -71,9 +71,9 @@ export class LoadBalancerController {
     this.limiter = new TokenBucket({ burst: opts.mutateBurst ?? 20, refillPerSecond: opts.mutateRefillPerSecond ?? 4, timeScale: opts.timeScale })
   }
 
-  private scaled (seconds: number): number { return seconds * 1000 * this.opts.timeScale }
+  private scaled(seconds: number): number { return seconds * 1000 * this.opts.timeScale }
 
-  watch (pod: Pod): void {
+  watch(pod: Pod): void {
     this.pods.add(pod)
     pod.on('ready', () => this.enqueue())
     pod.on('terminating', () => { this.terminatingSince.set(pod.ip, Date.now()); this.enqueue() })
@@ -81,7 +81,7 @@ export class LoadBalancerController {
     this.enqueue()
   }
 
-  enqueue (delayMs = this.scaled(this.opts.queueDelaySeconds ?? 1)): void {
+  enqueue(delayMs = this.scaled(this.opts.queueDelaySeconds ?? 1)): void {
     if (this.stopped) return
     if (this.running !== undefined) { this.again = true; return }
     if (this.timer !== undefined) return
@@ -94,7 +94,7 @@ export class LoadBalancerController {
     }, delayMs)
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
     clearTimeout(this.pollTimer)
@@ -102,7 +102,7 @@ export class LoadBalancerController {
     this.client.destroy()
   }
 
-  private async reconcile (): Promise<void> {
+  private async reconcile(): Promise<void> {
     this.stats.reconciles++
     const arn = this.opts.targetGroupArn
     const port = this.opts.targetPort
@@ -147,7 +147,7 @@ export class LoadBalancerController {
     }
   }
 
-  private async mutate (command: RegisterTargetsCommand | DeregisterTargetsCommand): Promise<void> {
+  private async mutate(command: RegisterTargetsCommand | DeregisterTargetsCommand): Promise<void> {
     while (!this.limiter.take()) await new Promise((resolve) => setTimeout(resolve, 1 / this.limiter.refillPerMs))
     await this.client.send(command as DeregisterTargetsCommand)
   }

@@ -15,21 +15,21 @@ export class Deployment {
   revision = 1
   readonly terminations: Array<Promise<void>> = []
 
-  constructor (readonly opts: DeploymentOptions) {
+  constructor(readonly opts: DeploymentOptions) {
     if (opts.maxSurge === 0 && opts.maxUnavailable === 0) throw new RangeError('maxSurge and maxUnavailable cannot both be 0')
   }
 
-  active (): Pod[] { return this.pods.filter((p) => p.phase === 'running') }
-  terminating (): Pod[] { return this.pods.filter((p) => p.phase === 'terminating') }
-  readyCount (): number { return this.active().filter((p) => p.ready).length }
+  active(): Pod[] { return this.pods.filter((p) => p.phase === 'running') }
+  terminating(): Pod[] { return this.pods.filter((p) => p.phase === 'terminating') }
+  readyCount(): number { return this.active().filter((p) => p.ready).length }
 
   /** Create the first revision's pods. */
-  scaleUp (): void {
+  scaleUp(): void {
     while (this.active().length < this.opts.replicas) this.spawn()
   }
 
   /** A new revision (kubectl rollout restart): returns when the update is complete. */
-  async rollout (timeoutMs: number, onTick?: () => void): Promise<boolean> {
+  async rollout(timeoutMs: number, onTick?: () => void): Promise<boolean> {
     this.revision++
     const end = Date.now() + timeoutMs
     while (Date.now() < end) {
@@ -41,7 +41,7 @@ export class Deployment {
   }
 
   /** One pass of the deployment controller; true when the rollout is complete. */
-  step (): boolean {
+  step(): boolean {
     const { replicas, maxSurge, maxUnavailable } = this.opts
     const active = this.active()
     const current = active.filter((p) => p.revision === this.revision)
@@ -58,7 +58,7 @@ export class Deployment {
     return old.length === 0 && current.length === replicas && current.every((p) => p.ready)
   }
 
-  private spawn (): void { this.pods.push(this.opts.createPod(this.revision)) }
+  private spawn(): void { this.pods.push(this.opts.createPod(this.revision)) }
 
-  private terminate (pod: Pod): void { this.terminations.push(pod.terminate()) }
+  private terminate(pod: Pod): void { this.terminations.push(pod.terminate()) }
 }

@@ -57,7 +57,7 @@ export class Pod extends EventEmitter<PodEvents> {
   private probeTimer: NodeJS.Timeout | undefined
   private readonly restarts = new Map<string, number>()
 
-  constructor (
+  constructor(
     readonly name: string,
     readonly ip: string,
     readonly revision: number,
@@ -68,11 +68,11 @@ export class Pod extends EventEmitter<PodEvents> {
     super()
   }
 
-  get ready (): boolean { return this.phase === 'running' && this.containersReady && (!this.spec.readinessGate || this.gateReady) }
+  get ready(): boolean { return this.phase === 'running' && this.containersReady && (!this.spec.readinessGate || this.gateReady) }
 
-  private scaled (seconds: number): number { return seconds * 1000 * this.timeScale }
+  private scaled(seconds: number): number { return seconds * 1000 * this.timeScale }
 
-  start (): void {
+  start(): void {
     const ordered = [...this.spec.containers.filter((c) => c.nativeSidecar === true), ...this.spec.containers.filter((c) => c.nativeSidecar !== true)]
     for (const c of ordered) this.startContainer(c)
     const period = Math.max(50, this.scaled(this.spec.readinessPeriodSeconds))
@@ -90,7 +90,7 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** restartPolicy: Always — a container that exits while the pod runs is restarted after a back-off (10 s, doubling, at most 300 s). */
-  private startContainer (c: ContainerSpec): void {
+  private startContainer(c: ContainerSpec): void {
     const proc = startProcess(`${this.name}/${c.name}`, c.command, c.args, { env: c.env, ...(this.logFile === undefined ? {} : { logFile: this.logFile }) })
     this.procs.set(c.name, proc)
     void proc.exited.then(({ code, signal }) => {
@@ -105,9 +105,9 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** Container restarts so far (crashes while running). */
-  restartCount (): number { return [...this.restarts.values()].reduce((a, b) => a + b, 0) }
+  restartCount(): number { return [...this.restarts.values()].reduce((a, b) => a + b, 0) }
 
-  setGate (ready: boolean): void {
+  setGate(ready: boolean): void {
     if (this.gateReady === ready) return
     const before = this.ready
     this.gateReady = ready
@@ -115,13 +115,13 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** Wall-clock ms from termination start to the last container's exit. */
-  livedAfterTermination (): number | undefined {
+  livedAfterTermination(): number | undefined {
     if (this.terminationStartedAt === undefined || this.terminatedAt === undefined) return undefined
     return this.terminatedAt - this.terminationStartedAt
   }
 
   /** The kubelet's termination sequence. Resolves when every container exited. */
-  async terminate (): Promise<void> {
+  async terminate(): Promise<void> {
     if (this.phase !== 'running') return
     const before = this.ready
     this.phase = 'terminating'
@@ -141,7 +141,7 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** Force-kill everything (harness clean-up). */
-  async kill (): Promise<void> {
+  async kill(): Promise<void> {
     // Not running any more: no restart of what we kill, no readiness changes.
     if (this.phase === 'running') this.phase = 'terminated'
     clearTimeout(this.probeTimer)
@@ -150,22 +150,22 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** The first container that exited while the pod was running, if any. */
-  crashed (): string | undefined {
+  crashed(): string | undefined {
     if (this.phase !== 'running') return undefined
     for (const [name, proc] of this.procs) if (!running(proc)) return name
     for (const [name, n] of this.restarts) if (n > 0) return name
     return undefined
   }
 
-  tail (container: string): string { return this.procs.get(container)?.tail() ?? '' }
+  tail(container: string): string { return this.procs.get(container)?.tail() ?? '' }
 
-  private log (text: string): void {
+  private log(text: string): void {
     const since = this.terminationStartedAt === undefined ? '' : ` +${((Date.now() - this.terminationStartedAt) / 1000).toFixed(2)}s`
     this.events.push(`${this.name}${since}: ${text}`)
   }
 
   /** Runs the hook; returns the deadline for SIGKILL after it. */
-  private async runPreStop (c: ContainerSpec, deadline: number): Promise<number> {
+  private async runPreStop(c: ContainerSpec, deadline: number): Promise<number> {
     const hook = c.preStop
     if (hook === undefined) return deadline
     const proc = this.procs.get(c.name)!
@@ -181,7 +181,7 @@ export class Pod extends EventEmitter<PodEvents> {
     return outcome === 'overrun' ? Date.now() + this.scaled(PRESTOP_OVERRUN_SECONDS) : deadline
   }
 
-  private async stopContainer (c: ContainerSpec, killAt: number): Promise<void> {
+  private async stopContainer(c: ContainerSpec, killAt: number): Promise<void> {
     const proc = this.procs.get(c.name)!
     if (!running(proc)) return
     this.log(`${c.name} SIGTERM`)
@@ -197,13 +197,13 @@ export class Pod extends EventEmitter<PodEvents> {
     }
   }
 
-  private async probeOnce (): Promise<boolean> {
+  private async probeOnce(): Promise<boolean> {
     const { host, port, path } = this.spec.readiness
     const status = await httpGet(host, port, path, 1000).catch(() => 'error')
     return status === '200'
   }
 
-  private setContainersReady (ok: boolean): void {
+  private setContainersReady(ok: boolean): void {
     if (this.containersReady === ok) return
     const before = this.ready
     this.containersReady = ok
@@ -212,7 +212,7 @@ export class Pod extends EventEmitter<PodEvents> {
 }
 
 /** GET; resolves with the status code as text, or an error description (the kubelet ignores hook failures). */
-export function httpGet (host: string, port: number, path: string, timeoutMs?: number): Promise<string> {
+export function httpGet(host: string, port: number, path: string, timeoutMs?: number): Promise<string> {
   return new Promise((resolve) => {
     const req = http.get({ host, port, path, agent: false, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) }, (res) => {
       res.resume()

@@ -7,7 +7,7 @@ import { createWriteStream, type WriteStream } from 'node:fs'
 const live = new Set<ChildProcess>()
 let hooked = false
 
-function killAll (): void {
+function killAll(): void {
   for (const child of live) {
     try { child.kill('SIGKILL') } catch { /* already gone */ }
   }
@@ -15,7 +15,7 @@ function killAll (): void {
 }
 
 /** Kill every child on exit; on SIGINT/SIGTERM, run `onSignal` (async clean-up) first, then exit 130/143. */
-export function installExitHooks (onSignal?: () => Promise<void>): void {
+export function installExitHooks(onSignal?: () => Promise<void>): void {
   if (hooked) return
   hooked = true
   process.on('exit', killAll)
@@ -38,10 +38,10 @@ export interface ContainerProcess {
   readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   exitedAt: number | undefined
   /** Last lines of output, for error messages. */
-  tail (): string
+  tail(): string
 }
 
-export function startProcess (name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv, logFile?: string, cwd?: string } = {}): ContainerProcess {
+export function startProcess(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv, logFile?: string, cwd?: string } = {}): ContainerProcess {
   const child = spawn(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   const log: WriteStream | undefined = opts.logFile === undefined ? undefined : createWriteStream(opts.logFile, { flags: 'a' })
@@ -79,6 +79,6 @@ export function startProcess (name: string, command: string, args: string[], opt
   return proc
 }
 
-export function running (proc: ContainerProcess): boolean {
+export function running(proc: ContainerProcess): boolean {
   return proc.exitedAt === undefined
 }

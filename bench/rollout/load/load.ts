@@ -38,11 +38,11 @@ export interface LoadResult {
 
 export interface LoadRun {
   /** Stop starting new instances; resolves when the running ones finished. */
-  stop (): Promise<LoadResult>
-  snapshot (): LoadResult
+  stop(): Promise<LoadResult>
+  snapshot(): LoadResult
 }
 
-export function startLoad (opts: LoadOptions): LoadRun {
+export function startLoad(opts: LoadOptions): LoadRun {
   const parallel = opts.parallel ?? 4
   const connections = opts.connections ?? 2
   const perConnection = opts.requestsPerConnection ?? 5
@@ -103,7 +103,7 @@ export function startLoad (opts: LoadOptions): LoadRun {
   }
   return {
     snapshot,
-    async stop () {
+    async stop() {
       stopping = true
       while (finished.size > 0) await Promise.all([...finished])
       return snapshot()
@@ -111,7 +111,7 @@ export function startLoad (opts: LoadOptions): LoadRun {
   }
 }
 
-export function percentile (sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[i]!

@@ -8,7 +8,7 @@ export interface FlowTuple {
   destinationPort: number
 }
 
-export function flowHash (flow: FlowTuple): number {
+export function flowHash(flow: FlowTuple): number {
   let h = 0x811c9dc5
   const text = `${flow.sourceAddress}|${flow.sourcePort}|${flow.destinationAddress}|${flow.destinationPort}|tcp`
   for (let i = 0; i < text.length; i++) {

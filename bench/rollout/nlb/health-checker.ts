@@ -27,9 +27,9 @@ export class HealthChecker {
   private closed = false
   readonly stats: HealthCheckStats = { checks: 0, passed: 0, failed: 0 }
 
-  constructor (readonly group: TargetGroup, readonly opts: HealthCheckerOptions) {}
+  constructor(readonly group: TargetGroup, readonly opts: HealthCheckerOptions) {}
 
-  start (): void {
+  start(): void {
     const intervalMs = this.group.scaled(this.group.healthCheck.intervalSeconds)
     const n = this.opts.nodes.length
     for (const node of this.opts.nodes) {
@@ -45,13 +45,13 @@ export class HealthChecker {
     }
   }
 
-  close (): void {
+  close(): void {
     this.closed = true
     for (const timer of this.timers) clearTimeout(timer)
     for (const socket of this.sockets) socket.destroy()
   }
 
-  private round (node: LbNode): void {
+  private round(node: LbNode): void {
     if (this.closed) return
     for (const target of this.group.targets()) {
       if (target.deregisteredAt !== undefined && !this.opts.checkWhileDraining) continue
@@ -59,7 +59,7 @@ export class HealthChecker {
     }
   }
 
-  private check (node: LbNode, target: Target): void {
+  private check(node: LbNode, target: Target): void {
     const hc = this.group.healthCheck
     const port = hc.port === 'traffic-port' ? target.port : Number(hc.port)
     const timeoutMs = this.group.scaled(hc.timeoutSeconds)
@@ -96,7 +96,7 @@ export class HealthChecker {
     })
   }
 
-  private record (node: LbNode, target: Target, passed: boolean, reason: string): void {
+  private record(node: LbNode, target: Target, passed: boolean, reason: string): void {
     let views = this.views.get(target.key)
     if (views === undefined) {
       views = this.opts.nodes.map(() => ({ state: 'initial' as const, ok: 0, fail: 0, reason: '' }))
@@ -120,5 +120,5 @@ export class HealthChecker {
     else if (unhealthy * 2 > views.length) this.group.reportHealthCheck(target.id, target.port, false, view.reason)
   }
 
-  forget (key: string): void { this.views.delete(key) }
+  forget(key: string): void { this.views.delete(key) }
 }

@@ -71,7 +71,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
   private readonly vpceId: string | undefined
   readonly stats: NlbStats
 
-  constructor (opts: NlbOptions) {
+  constructor(opts: NlbOptions) {
     super()
     const group = this.group = opts.targetGroup
     const nodeAddress = opts.nodeAddress ?? ((i: number) => `127.0.100.${i + 1}`)
@@ -98,7 +98,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
     this.server = net.createServer((client) => this.accept(client))
   }
 
-  async listen (host = '127.0.0.1', port = 0): Promise<AddressInfo> {
+  async listen(host = '127.0.0.1', port = 0): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject)
       this.server.listen(port, host, () => { this.server.off('error', reject); resolve() })
@@ -107,17 +107,17 @@ export class Nlb extends EventEmitter<NlbEvents> {
     return this.address()
   }
 
-  address (): AddressInfo { return this.server.address() as AddressInfo }
+  address(): AddressInfo { return this.server.address() as AddressInfo }
 
   /** Registered targets in state healthy (what a CloudWatch HealthyHostCount would show). */
-  healthyTargets (): number {
+  healthyTargets(): number {
     return this.group.targets().filter((t) => t.deregisteredAt === undefined && t.health.state === 'healthy').length
   }
 
   /** Targets that receive new flows now (healthy, lingering after deregistration, or fail-open). */
-  routableTargets (): Target[] { return this.routing.eligible() }
+  routableTargets(): Target[] { return this.routing.eligible() }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.checker?.close()
     this.routing.close()
     this.group.off('change', this.onChange)
@@ -139,7 +139,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
     if (this.group.boolAttribute('deregistration_delay.connection_termination.enabled')) this.resetFlows(target, 'deregistration-termination')
   }
 
-  private resetFlows (target: Target, reason: ResetReason): void {
+  private resetFlows(target: Target, reason: ResetReason): void {
     for (const flow of this.flows) {
       if (flow.target !== target) continue
       this.stats.resets[reason]++
@@ -149,7 +149,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
     }
   }
 
-  private accept (client: net.Socket): void {
+  private accept(client: net.Socket): void {
     const tuple: FlowTuple = {
       sourceAddress: client.remoteAddress ?? '0.0.0.0',
       sourcePort: client.remotePort ?? 0,
@@ -237,7 +237,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
   }
 }
 
-export async function startNlb (opts: NlbOptions): Promise<Nlb> {
+export async function startNlb(opts: NlbOptions): Promise<Nlb> {
   const nlb = new Nlb(opts)
   await nlb.listen(opts.host, opts.port)
   return nlb

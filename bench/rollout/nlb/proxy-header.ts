@@ -8,7 +8,7 @@ export const NLB_HEADER_BYTES = 100
 
 export interface Endpoint { address: string, port: number }
 
-export function clientHeader (source: Endpoint, destination: Endpoint, vpceId?: string): Buffer {
+export function clientHeader(source: Endpoint, destination: Endpoint, vpceId?: string): Buffer {
   return Buffer.from(encodeV2({
     command: 'PROXY',
     family: 'TCP4',
@@ -22,7 +22,7 @@ export function clientHeader (source: Endpoint, destination: Endpoint, vpceId?: 
 
 let local: Buffer | undefined
 
-export function localHeader (): Buffer {
+export function localHeader(): Buffer {
   local ??= Buffer.from(encodeV2({
     command: 'LOCAL',
     family: 'TCP4',

@@ -21,7 +21,7 @@ export class RoutingTable {
   private readonly onChange: (target: Target, previous: TargetHealth) => void
   private readonly onRemoved: (target: Target) => void
 
-  constructor (readonly group: TargetGroup, readonly opts: RoutingOptions) {
+  constructor(readonly group: TargetGroup, readonly opts: RoutingOptions) {
     this.onChange = (target, previous) => {
       if (previous.state !== 'healthy') return
       if (target.health.state === 'draining') this.lingerUntil.set(target.key, Date.now() + opts.deregistrationLagMs)
@@ -33,7 +33,7 @@ export class RoutingTable {
   }
 
   /** Targets that get new flows now, sorted by key (stable hashing). */
-  eligible (now = Date.now()): Target[] {
+  eligible(now = Date.now()): Target[] {
     const out: Target[] = []
     const failOpen: Target[] = []
     let registered = 0
@@ -53,9 +53,9 @@ export class RoutingTable {
   }
 
   /** True while the data plane still routes to a deregistered target. */
-  lingering (key: string, now = Date.now()): boolean { return (this.lingerUntil.get(key) ?? 0) > now }
+  lingering(key: string, now = Date.now()): boolean { return (this.lingerUntil.get(key) ?? 0) > now }
 
-  close (): void {
+  close(): void {
     this.group.off('change', this.onChange)
     this.group.off('removed', this.onRemoved)
   }

@@ -13,7 +13,7 @@ const W = 900
 const PANEL_H = 170
 const M = { left: 60, right: 60, top: 34, bottom: 28 }
 
-export function renderChart (series: ChartSeries[], title: string): string {
+export function renderChart(series: ChartSeries[], title: string): string {
   const height = series.length * (PANEL_H + M.top + M.bottom) + 40
   const seconds = Math.max(1, ...series.map((s) => s.timeline.buckets.length))
   const maxErr = Math.max(1, ...series.flatMap((s) => s.timeline.buckets.map(errors)))
@@ -66,8 +66,8 @@ export function renderChart (series: ChartSeries[], title: string): string {
   return parts.join('\n')
 }
 
-function errors (b: { non2xx: number, resets: number, timeouts: number }): number { return b.non2xx + b.resets + b.timeouts }
+function errors(b: { non2xx: number, resets: number, timeouts: number }): number { return b.non2xx + b.resets + b.timeouts }
 
-function esc (text: string): string {
+function esc(text: string): string {
   return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c] ?? c))
 }

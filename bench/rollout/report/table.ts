@@ -15,7 +15,7 @@ export interface TableRow {
   elbv2Throttled?: number
 }
 
-export function renderTable (rows: TableRow[], opts: { secondsUnit?: string } = {}): string {
+export function renderTable(rows: TableRow[], opts: { secondsUnit?: string } = {}): string {
   const unit = opts.secondsUnit ?? 's'
   const head = ['strategy', 'requests', 'failed', 'non-2xx', 'resets', 'timeouts', 'p50 ms', 'p99 ms', `rollout ${unit}`]
   const withLife = rows.some((r) => r.meanSecondsAfterTermination !== undefined)
@@ -33,11 +33,11 @@ export function renderTable (rows: TableRow[], opts: { secondsUnit?: string } = 
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
 }
 
-function failedCell (r: TableRow): string {
+function failedCell(r: TableRow): string {
   const pct = r.requests === 0 ? 0 : (100 * r.failed) / r.requests
   return r.failed === 0 ? '0' : `${r.failed} (${pct < 0.1 ? pct.toFixed(2) : pct.toFixed(1)}%)`
 }
 
-function fmt (x: number): string {
+function fmt(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toFixed(1)
 }
