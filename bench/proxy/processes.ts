@@ -33,6 +33,8 @@ export interface Placement {
   cpus: string | null
   /** RLIMIT_NOFILE for the child, or null to inherit. */
   nofile: number | null
+  /** Scheduling niceness (negative = served first), when the machine allows it. */
+  nice?: number
 }
 
 export interface Machine {
@@ -41,14 +43,17 @@ export interface Machine {
   /** Largest RLIMIT_NOFILE a child can get (prlimit works when we may raise the hard limit). */
   nofile: number
   prlimit: boolean
+  /** Whether a child can get a negative niceness (root). */
+  renice: boolean
 }
 
 export function inspectMachine(): Machine {
   const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0
   const taskset = has('taskset', ['-c', '0', 'true'])
   const prlimit = has('prlimit', ['--nofile=65536:65536', 'true'])
+  const renice = has('nice', ['-n', '-5', 'true']) && spawnSync('nice', ['-n', '-5', 'nice'], { encoding: 'utf8' }).stdout.trim() === '-5'
   const soft = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim())
-  return { cpus: availableParallelism(), taskset, nofile: prlimit ? 65536 : soft, prlimit }
+  return { cpus: availableParallelism(), taskset, nofile: prlimit ? 65536 : soft, prlimit, renice }
 }
 
 export interface Proc {
@@ -67,8 +72,9 @@ export function start(name: string, command: string, args: string[], placement: 
   let cmd = command
   let argv = args
   if (placement.cpus !== null && machine.taskset) { argv = ['-c', placement.cpus, cmd, ...argv]; cmd = 'taskset' }
+  if (placement.nice !== undefined && (placement.nice >= 0 || machine.renice)) { argv = ['-n', String(placement.nice), cmd, ...argv]; cmd = 'nice' }
   if (placement.nofile !== null && machine.prlimit) { argv = [`--nofile=${placement.nofile}:${placement.nofile}`, '--', cmd, ...argv]; cmd = 'prlimit' }
-  // prlimit and taskset exec the command: the pid is the program's own.
+  // prlimit, nice and taskset exec the command: the pid is the program's own.
   const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] })
   live.add(child)
   const lines: string[] = []
