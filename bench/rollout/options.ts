@@ -64,6 +64,7 @@ export function renderHelp(): string {
     '',
     'Flags (simulated seconds are AWS seconds, run --time-scale times as fast):',
     ...NUMBER_FLAGS.map((f) => `  --${`${f.flag} N`.padEnd(32)} ${f.help} (default ${DEFAULTS[f.key]})`),
+    `  --${'hc-protocol tcp|http'.padEnd(32)} NLB health checks: tcp connects and closes; http sends a LOCAL PROXY header (when enabled) then GET / (default tcp)`,
     `  --${'readiness-gate on|off'.padEnd(32)} the LBC pod readiness gate (default on)`,
     `  --${'drainpipe-log-level LEVEL'.padEnd(32)} drainpipe's --log-level in the pods (default info)`,
     `  --${'out DIR'.padEnd(32)} where the chart and pod logs go (default: a new directory in the system temp dir)`,
@@ -95,6 +96,12 @@ export function parseCliArgs(argv: string[]): CliOptions {
       case 'quiet': out.quiet = true; continue
       case 'out': out.out = value(); continue
       case 'drainpipe-log-level': lab.drainpipeLogLevel = value(); continue
+      case 'hc-protocol': {
+        const v = value().toUpperCase()
+        if (v !== 'TCP' && v !== 'HTTP') throw new UsageError(`--hc-protocol must be tcp or http, got ${JSON.stringify(v)}`, flag)
+        lab.healthCheckProtocol = v
+        continue
+      }
       case 'readiness-gate': {
         const v = value()
         if (v !== 'on' && v !== 'off') throw new UsageError(`--readiness-gate must be on or off, got ${JSON.stringify(v)}`, flag)

@@ -25,6 +25,7 @@ export interface LabOptions {
   unhealthyLagSeconds: number
   deregistrationDelaySeconds: number
   healthCheckIntervalSeconds: number
+  healthCheckProtocol: 'TCP' | 'HTTP'
   healthyThreshold: number
   unhealthyThreshold: number
   gracePeriodSeconds: number
@@ -68,6 +69,7 @@ export const DEFAULTS: LabOptions = {
   unhealthyLagSeconds: 35,
   deregistrationDelaySeconds: 300,
   healthCheckIntervalSeconds: 10,
+  healthCheckProtocol: 'TCP',
   healthyThreshold: 2,
   unhealthyThreshold: 2,
   gracePeriodSeconds: 240,
@@ -148,7 +150,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       name: `lab-${index}`,
       port: POD_PORT,
       deregistrationDelaySeconds: o.deregistrationDelaySeconds,
-      healthCheck: { intervalSeconds: o.healthCheckIntervalSeconds, healthyThreshold: o.healthyThreshold, unhealthyThreshold: o.unhealthyThreshold },
+      healthCheck: { protocol: o.healthCheckProtocol, path: '/', intervalSeconds: o.healthCheckIntervalSeconds, healthyThreshold: o.healthyThreshold, unhealthyThreshold: o.unhealthyThreshold },
       attributes: { 'proxy_protocol_v2.enabled': String(usesProxyProtocol(name)) },
     })
     const group = emulator.targetGroup(arn)
