@@ -227,3 +227,18 @@ t.test('idle flows are reset after the idle timeout', async (t) => {
   t.ok(Date.now() - start >= 300, 'not before the idle timeout')
   t.equal(nlb.stats.resets['idle-timeout'], 1)
 })
+
+t.test('half-close passes through: the target still answers after the client ended its side', async (t) => {
+  const a = await target(t, '127.0.0.32')
+  a.server.on('connection', (socket) => socket.on('end', () => socket.end(`got ${socket.bytesRead} bytes`)))
+  const { group, port } = await lab(t)
+  group.setHealth('127.0.0.32', a.port, 'healthy')
+  const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+  t.teardown(() => c.destroy())
+  await once(c, 'connect')
+  c.end('hello')
+  let reply = ''
+  c.on('data', (chunk: Buffer) => { reply += chunk.toString() })
+  await once(c, 'end')
+  t.equal(reply, 'got 5 bytes')
+})

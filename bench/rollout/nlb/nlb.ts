@@ -95,7 +95,8 @@ export class Nlb extends EventEmitter<NlbEvents> {
     }
     group.on('change', this.onChange)
     group.on('removed', this.onRemoved)
-    this.server = net.createServer((client) => this.accept(client))
+    // Half-close passes through, as on an NLB: each direction ends on its own.
+    this.server = net.createServer({ allowHalfOpen: true }, (client) => this.accept(client))
   }
 
   async listen(host = '127.0.0.1', port = 0): Promise<AddressInfo> {
@@ -172,7 +173,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
     if (target.deregisteredAt !== undefined) this.stats.flowsToDeregistered++
     this.emit('flow', target, node)
 
-    const upstream = net.connect({ host: target.id, port: target.port, localAddress: node.address })
+    const upstream = net.connect({ host: target.id, port: target.port, localAddress: node.address, allowHalfOpen: true })
     const flow: Flow = { client, upstream, target }
     this.flows.add(flow)
 
