@@ -34,8 +34,8 @@ export function openFdCount(): number | undefined {
  * Connections the pod port may hold: (limit − open now − reserve) / 2, the reserve being a
  * quarter of the limit up to 64. 0 when the limit is unknown (no cap).
  */
-export function fdConnectionBudget(limit = softFdLimit(), open = openFdCount()): number {
-  if (limit === undefined || open === undefined) return 0
+export function fdConnectionBudget(limit: number | undefined = softFdLimit(), open: number | undefined = openFdCount()): number {
+  if (limit === undefined || open === undefined || !Number.isFinite(limit) || !Number.isFinite(open)) return 0
   const reserve = Math.min(MAX_RESERVE, Math.floor(limit / 4))
   return Math.max(1, Math.floor((limit - open - reserve) / FDS_PER_CONNECTION))
 }
