@@ -33,14 +33,15 @@ function table(head: string[], rows: string[][]): string {
 }
 
 export function renderCells(cells: CellSummary[]): string {
-  const head = ['path', 'load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s/10k req', 'kernel %', 'CPU %', 'RSS MiB', 'errors']
+  const head = ['path', 'load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s/10k req', 'user µs/req', 'kernel µs/req', 'CPU %', 'RSS MiB', 'errors']
   const rows = cells.map((c) => [
     c.label + (c.path === 'direct' ? ' (CPU: app)' : ''),
     `${c.header ? 'PROXY v2' : 'plain'}, ${c.keepAlive ? 'keep-alive' : 'conn/req'}`,
     Math.round(c.rps).toString(),
     c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), c.p999Ms.toFixed(2),
     c.cpuSPer10k.toFixed(3),
-    (c.sysShare * 100).toFixed(0),
+    (c.cpuSPer10k * (1 - c.sysShare) * 100).toFixed(1),
+    (c.cpuSPer10k * c.sysShare * 100).toFixed(1),
     (c.cpuUtil * 100).toFixed(0),
     c.rssMiB.toFixed(1),
     String(c.errors),
