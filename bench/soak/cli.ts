@@ -13,7 +13,8 @@
 // RSS is sampled every second. Reported: RSS before load, after warm-up (10% of the run), at
 // the middle and the end, and after the load stopped; the drift end − warm-up; the slope of a
 // least-squares line over the second half (a leak grows linearly); descriptors and open
-// connections before and after (a leak of either shows up there first).
+// connections before and after (a leak of either shows up there first). V8's heap can take a
+// minute or more to settle, so judge a leak on runs of 180 s or longer.
 //
 // The last stdout line is one JSON object with every figure.
 import net from 'node:net'
