@@ -1,7 +1,8 @@
 // npm run bench:proxy [-- --quick] [--duration S] [--rounds N] [--connections N] [--paths a,b]
 //                      [--idle-connections N] [--skip-extras] [--against DIR]
 //
-//   --quick             1 round of 1.5 s per cell (about a minute in all); default 4 rounds of 2 s
+//   --quick             1 round of 1.5 s per cell, 3000 idle connections (about a minute in all);
+//                       default 4 rounds of 2 s, 10 000 idle connections (about 5 minutes)
 //   --paths             direct, drainpipe-tcp, drainpipe-http, haproxy-tcp, haproxy-http, http-proxy
 //   --against DIR       also run DIR/dist/cli.js (another build) and print this/that ratios
 //   --skip-extras       only the throughput table (no health-check, idle-memory, start-up runs)
@@ -40,7 +41,7 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     connections: { type: 'string', default: '50' },
     paths: { type: 'string' },
-    'idle-connections': { type: 'string', default: '10000' },
+    'idle-connections': { type: 'string' },
     'skip-extras': { type: 'boolean', default: false },
     against: { type: 'string' },
   },
@@ -50,7 +51,7 @@ const { values } = parseArgs({
 const durationS = Number(values.duration ?? (values.quick ? 1.5 : 2))
 const rounds = Number(values.rounds ?? (values.quick ? 1 : 4))
 const connections = Number(values.connections)
-const idleCount = Number(values['idle-connections'])
+const idleCount = Number(values['idle-connections'] ?? (values.quick ? 3000 : 10_000))
 // --against DIR: a second drainpipe build (DIR/dist/cli.js, e.g. a copy of dist/ taken before a
 // change, next to a package.json and node_modules) runs as its own paths, interleaved with
 // this build's, so a change's effect is measured as a ratio within one run.
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
 
   if (!values['skip-extras'] && !against) {
     // Health checks while the data path is saturated (keep-alive load with PROXY headers).
-    const probeSeconds = Math.max(2, durationS)
+    const probeSeconds = values.quick ? 1.5 : Math.max(2, durationS)
     const healthFor = async (mode: 'http' | 'tcp') => {
       const t = targets.get(`drainpipe-${mode}`)
       if (!t) return null
