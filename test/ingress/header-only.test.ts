@@ -5,13 +5,9 @@ import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
 import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
 
-function metric(text: string, name: string): number {
-  let sum = 0
-  for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.split(' ').at(-1))
-  return sum
-}
 
 const header = encodeV2({ command: 'PROXY', family: 'TCP4', source: { address: '203.0.113.7', port: 40000 }, destination: { address: '10.0.0.5', port: 80 }, crc32c: true, padTo: 100 })
 
@@ -30,10 +26,10 @@ t.test('header then close, header then idle: counted as client arrivals, not err
   idle.on('error', () => {})
   await once(idle, 'close') // closed by drainpipe at the header timeout
 
-  const text = await (await fetch(`${dp.adminUrl}/metrics`)).text()
-  t.equal(metric(text, 'drainpipe_proxy_header_errors_total'), 0, 'no header errors')
-  t.equal(metric(text, 'drainpipe_connections_accepted_total{kind="client"}'), 2, 'both counted as client connections')
-  t.equal(metric(text, 'drainpipe_connections_refused_total{reason="header_timeout"}'), 1, 'the idle one closed at the header timeout')
+  const m = await scrapeMetrics(dp.adminUrl)
+  t.equal(m.value('drainpipe_proxy_header_errors_total'), 0, 'no header errors')
+  t.equal(m.value('drainpipe_connections_accepted_total', { kind: 'client' }), 2, 'both counted as client connections')
+  t.equal(m.value('drainpipe_connections_refused_total', { reason: 'header_timeout' }), 1, 'the idle one closed at the header timeout')
   const status = (await (await fetch(`${dp.adminUrl}/status`)).json()) as { observers: { traffic: { sources?: unknown[] } } }
   t.ok(JSON.stringify(status.observers.traffic).includes('127.0.0.1'), 'the traffic observer saw the arrivals from the LB address')
 })

@@ -5,13 +5,9 @@ import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
 import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
 
-function metric(text: string, name: string): number {
-  let sum = 0
-  for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.split(' ').at(-1))
-  return sum
-}
 
 async function resetProbe(port: number, bytes?: Buffer): Promise<void> {
   const s = net.connect(port, '127.0.0.1')
@@ -27,8 +23,8 @@ t.test('probes closed with RST, with and without a LOCAL header', async (t) => {
   const N = 40
   for (let i = 0; i < N; i++) await resetProbe(dp.port, i % 2 === 0 ? local : undefined)
   await new Promise((r) => setTimeout(r, 300))
-  const text = await (await fetch(`${dp.adminUrl}/metrics`)).text()
-  t.equal(metric(text, 'drainpipe_proxy_header_errors_total'), 0, 'no header errors (a reset probe is not an untrusted header)')
-  t.equal(metric(text, 'drainpipe_health_checks_total'), N, `all ${N} counted as health checks`)
-  t.equal(metric(text, 'drainpipe_connections_accepted_total{kind="direct"}') + metric(text, 'drainpipe_connections_accepted_total{kind="client"}'), 0, 'none forwarded to the app')
+  const m = await scrapeMetrics(dp.adminUrl)
+  t.equal(m.value('drainpipe_proxy_header_errors_total'), 0, 'no header errors (a reset probe is not an untrusted header)')
+  t.equal(m.value('drainpipe_health_checks_total'), N, `all ${N} counted as health checks`)
+  t.equal(m.value('drainpipe_connections_accepted_total', { kind: 'direct' }) + m.value('drainpipe_connections_accepted_total', { kind: 'client' }), 0, 'none forwarded to the app')
 })
