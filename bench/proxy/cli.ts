@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   // Warm-up: JIT, pools, HAProxy's buffers; not measured.
   for (const path of paths) {
     if (path === 'direct') continue
-    await load({ path, header: false, keepAlive: true }, values.quick ? 0.5 : 1)
+    await load({ path, header: false, keepAlive: true }, Math.min(durationS, values.quick ? 0.5 : 1))
   }
 
   const results = new Map<string, LoadResult[]>()
