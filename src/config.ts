@@ -225,7 +225,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   option({ flag: 'stacked-headers', section: 'PROXY protocol', placeholder: 'reject|pass', default: 'reject', parse: parseEnum(['reject', 'pass'] as const),
     help: 'A second PROXY header right behind the first is one a client sent itself (the NLB does not strip it). reject closes such connections; pass forwards the second header to the app as payload.' }),
   option({ flag: 'max-connections', section: 'Forwarding', placeholder: 'N', default: '0', parse: parseInteger(0, 10_000_000),
-    help: 'Cap on open pod-port connections (0 = no cap). Over the cap a new connection is closed at once and counted, so a flood cannot exhaust file descriptors.' }),
+    help: 'Cap on open pod-port connections. 0 derives one from the file-descriptor limit, (ulimit -n − descriptors open at start − min(64, limit/4)) / 2, keeping a reserve for the admin port and the app connections. Over the cap a new connection is closed at once, counted (reason max_connections, or fd_limit for the derived cap) and logged at most once a second.' }),
   option({ flag: 'xff', section: 'Forwarding', placeholder: 'replace|append', default: 'replace', parse: parseEnum(['replace', 'append'] as const),
     help: 'http mode: replace drops X-Forwarded-For/Forwarded/X-Real-IP the client sent (behind an L4 NLB they are forgeable) and sets the PROXY header\'s client. append keeps the client\'s values in front, for chains of trusted proxies.' }),
   option({ flag: 'upstream-proxy-protocol', section: 'Forwarding', placeholder: 'off|v1|v2', default: 'off', parse: parseEnum(['off', 'v1', 'v2'] as const),

@@ -127,6 +127,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     prestop: async () => ({ ...(await shutdown.begin('prestop')) }),
   })
 
+  admin.onError = (err) => logger.error({ err: { code: err.code, message: err.message } }, 'admin port error')
   const listenAddress = await ingress.listen()
   const adminAddress = await admin.listen()
   logger.info({ listen: listenAddress, admin: adminAddress, maxConnections: ingress.connectionCap || null, mode: config.mode, proxyProtocol: config.proxyProtocol, upstream: config.upstream, deregistration: config.deregistration }, 'listening')

@@ -20,6 +20,8 @@ export interface AdminHandlers {
 
 export class AdminServer {
   readonly #server: http.Server
+  /** Errors of the listening socket after start-up (logged by the owner). */
+  onError: ((err: NodeJS.ErrnoException) => void) | undefined
 
   constructor(private readonly address: HostPort, private readonly metrics: Metrics, private readonly auth: (req: IncomingMessage) => AuthResult, private readonly handlers: AdminHandlers) {
     this.#server = http.createServer((req, res) => {
@@ -37,6 +39,9 @@ export class AdminServer {
       this.#server.once('error', reject)
       this.#server.listen(this.address.port, this.address.host, () => {
         this.#server.removeListener('error', reject)
+        // After start-up an accept() failure (out of descriptors) must not crash the process:
+        // the pod port's traffic and the drain go on; the kubelet's next probe retries.
+        this.#server.on('error', (err: NodeJS.ErrnoException) => this.onError?.(err))
         resolve(this.#server.address() as AddressInfo)
       })
     })
