@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     }
   })
 
-  let health: { http: { idle: ProbeResult; saturated: ProbeResult; saturatingRps: number }; tcp: { idle: ProbeResult; saturated: ProbeResult; saturatingRps: number } } | null = null
+  let health: Record<'http' | 'tcp', { idle: ProbeResult; saturated: ProbeResult; saturatingRps: number; drainpipeCpu: number }> | null = null
   let idle: Record<'http' | 'tcp', { connections: number; failed: number; rssBeforeKiB: number; rssAfterKiB: number; perConnectionKiB: number }> | null = null
   let startup: { runsMs: number[]; medianMs: number; maxMs: number } | null = null
 
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
       const saturated = await probe(probeSeconds)
       const l = await loading
       log(`  health ${mode}: LOCAL p99 ${(saturated.local.p99Us / 1000).toFixed(2)} ms, empty p99 ${(saturated.empty.p99Us / 1000).toFixed(2)} ms under ${Math.round(l.rps)} req/s`)
-      return { idle: idleProbe, saturated, saturatingRps: l.rps }
+      return { idle: idleProbe, saturated, saturatingRps: l.rps, drainpipeCpu: l.cpuS / l.seconds }
     }
     const h = await healthFor('http')
     const tc = await healthFor('tcp')
@@ -249,7 +249,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nHealth checks (drainpipe, the data path saturated by a keep-alive PROXY-v2 load on the same port; prober unpinned${machine.renice ? ', at nice -15' : ''}):\n`)
     for (const m of ['http', 'tcp'] as const) {
       process.stdout.write(row(m, 'idle', health[m].idle) + '\n')
-      process.stdout.write(row(m, 'saturated', health[m].saturated) + ` at ${Math.round(health[m].saturatingRps)} req/s\n`)
+      process.stdout.write(row(m, 'saturated', health[m].saturated) + ` at ${Math.round(health[m].saturatingRps)} req/s, drainpipe CPU ${(health[m].drainpipeCpu * 100).toFixed(0)}%\n`)
     }
   }
   if (idle) {
