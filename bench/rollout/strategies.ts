@@ -36,7 +36,11 @@ export interface PodContext {
   sleepSeconds: number
   /** drainpipe: the NLB nodes' source range (trusted PROXY senders). */
   trustedProxies: string
-  /** drainpipe: --quiet-period-min, wall-clock seconds. */
+  /**
+   * drainpipe: --quiet-period-min, wall-clock seconds. The quiet window is not time-scaled
+   * (nor is --quiet-period-max, left at drainpipe's default): it is derived from the arrival
+   * rate of the lab's load, which is wall-clock.
+   */
   quietPeriodMinSeconds: number
   targetGroupArn: string
   elbv2Endpoint: string
@@ -75,7 +79,6 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
         '--deregistration', elbv2 ? 'traffic,elbv2' : 'traffic',
         '--quiet-period', 'auto',
         '--quiet-period-min', String(ctx.quietPeriodMinSeconds),
-        '--quiet-period-max', String(Math.max(Number(s(60)), ctx.quietPeriodMinSeconds)),
         '--max-wait', s(180),
         '--drain-timeout', s(30),
         '--grace-period', s(ctx.gracePeriodSeconds),
