@@ -210,6 +210,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     const l = load
     const sample = (): void => {
       timeline.gauge('healthy', n.healthyTargets())
+      timeline.gauge('routable', n.routableTargets().length)
       timeline.gauge('ready', d.readyCount())
       timeline.gauge('terminating', d.terminating().length)
     }

@@ -34,9 +34,12 @@ t.test('chart: a panel per strategy, a bar per second with failures, the healthy
   const bars = svg.match(/<rect [^>]*fill="#e74c3c"><title>(\d+)s: (\d+) failed/g) ?? []
   t.equal(bars.length, 2, 'bars only for seconds with failures')
   t.match(svg, /<title>2s: 2 failed \(0 non-2xx, 1 resets, 1 timeouts\), 1 ok<\/title>/)
-  t.equal((svg.match(/stroke="#2563eb"/g) ?? []).length, 2, 'one healthy-targets line per panel')
+  t.equal((svg.match(/stroke="#2563eb"/g) ?? []).length, 2, 'one healthy-targets line per panel (no routable gauge sampled here)')
   t.match(svg, />rollout</, 'marks are labelled')
-  const opens = (svg.match(/<(rect|text|line|path|svg)\b/g) ?? []).length
-  const closes = (svg.match(/<\/(rect|text|svg)>|\/>/g) ?? []).length
+  a.gauge('routable', 4, at(a, 2))
+  const withRoutable = renderChart([{ name: 'none', timeline: a }], 'x')
+  t.match(withRoutable, /stroke-dasharray="6,3"><title>targets receiving new connections<\/title>/, 'dashed line for targets still receiving new connections')
+  const opens = (svg.match(/<(rect|text|line|path|svg|title)\b/g) ?? []).length
+  const closes = (svg.match(/<\/(rect|text|svg|path|title)>|\/>/g) ?? []).length
   t.equal(opens, closes, 'every element is closed')
 })

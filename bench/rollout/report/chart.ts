@@ -1,5 +1,7 @@
-// An SVG chart, one panel per strategy: failed requests per second (red bars, left axis) and
-// healthy targets (blue line, right axis) over time, with the rollout's marks.
+// An SVG chart, one panel per strategy: failed requests per second (red bars, left axis),
+// healthy targets (blue line, right axis) and, when sampled, targets the NLB still sends new
+// connections to (dashed: healthy ones plus deregistered ones within the lag), with the
+// rollout's marks.
 import type { Timeline } from '../load/timeline.js'
 
 export interface ChartSeries {
@@ -17,13 +19,14 @@ export function renderChart(series: ChartSeries[], title: string): string {
   const height = series.length * (PANEL_H + M.top + M.bottom) + 40
   const seconds = Math.max(1, ...series.map((s) => s.timeline.buckets.length))
   const maxErr = Math.max(1, ...series.flatMap((s) => s.timeline.buckets.map(errors)))
-  const maxHealthy = Math.max(1, ...series.flatMap((s) => s.timeline.buckets.map((b) => b.gauges.healthy ?? 0)))
+  const maxHealthy = Math.max(1, ...series.flatMap((s) => s.timeline.buckets.map((b) => Math.max(b.gauges.healthy ?? 0, b.gauges.routable ?? 0))))
   const plotW = W - M.left - M.right
   const x = (sec: number): number => M.left + (sec / seconds) * plotW
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="11">`,
     '<rect width="100%" height="100%" fill="white"/>',
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${W - M.right}" y="38" text-anchor="end" fill="#444">red bars: failed requests/s · blue: healthy targets · dashed: targets receiving new connections</text>`,
   ]
   series.forEach((s, i) => {
     const top = 40 + i * (PANEL_H + M.top + M.bottom) + M.top
@@ -51,16 +54,18 @@ export function renderChart(series: ChartSeries[], title: string): string {
       const e = errors(b)
       if (e > 0) parts.push(`<rect x="${x(sec)}" y="${yErr(e)}" width="${bw}" height="${bottom - yErr(e)}" fill="#e74c3c"><title>${sec}s: ${e} failed (${b.non2xx} non-2xx, ${b.resets} resets, ${b.timeouts} timeouts), ${b.ok} ok</title></rect>`)
     })
-    // healthy targets line (step)
-    let d = ''
-    let last: number | undefined
-    s.timeline.buckets.forEach((b, sec) => {
-      const v = b.gauges.healthy ?? last
-      if (v === undefined) return
-      d += d === '' ? `M${x(sec)},${yHealthy(v)}` : `L${x(sec)},${yHealthy(last ?? v)}L${x(sec)},${yHealthy(v)}`
-      last = v
-    })
-    if (d !== '') parts.push(`<path d="${d}L${x(s.timeline.buckets.length)},${yHealthy(last ?? 0)}" fill="none" stroke="#2563eb" stroke-width="2"/>`)
+    // target lines (steps)
+    for (const [gauge, dash] of [['healthy', ''], ['routable', ' stroke-dasharray="6,3"']] as const) {
+      let d = ''
+      let last: number | undefined
+      s.timeline.buckets.forEach((b, sec) => {
+        const v = b.gauges[gauge] ?? last
+        if (v === undefined) return
+        d += d === '' ? `M${x(sec)},${yHealthy(v)}` : `L${x(sec)},${yHealthy(last ?? v)}L${x(sec)},${yHealthy(v)}`
+        last = v
+      })
+      if (d !== '') parts.push(`<path d="${d}L${x(s.timeline.buckets.length)},${yHealthy(last ?? 0)}" fill="none" stroke="#2563eb" stroke-width="2"${dash}><title>${gauge === 'healthy' ? 'healthy registered targets' : 'targets receiving new connections'}</title></path>`)
+    }
   })
   parts.push('</svg>')
   return parts.join('\n')
