@@ -54,6 +54,9 @@ t.test('zero-byte connections are counted as health checks and never reach the a
     const app = await startTcpServer(t)
     // One probe of the app at start-up, none after: the app's accept count is then ours to read.
     const dp = await startDrainpipe(t, ['--mode', mode, '--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '10m'])
+    // drainpipe is ready once its start-up probe connected; the app may see that accept a
+    // moment later, so wait for it before taking the baseline.
+    await waitFor(async () => app.accepted >= 1)
     const acceptedBefore = app.accepted
     for (let i = 0; i < 5; i++) await tcpProbe(dp.port)
     const counted = await waitFor(async () => (await scrapeMetrics(dp.adminUrl)).value('drainpipe_health_checks_total', { type: 'empty' }) === 5)
