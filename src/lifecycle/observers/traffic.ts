@@ -25,6 +25,9 @@ export interface TrafficObserverOptions {
   logger?: ObserverLogger
 }
 
+/** How long a passed window is re-checked after, so arrivals queued during a stall count. */
+export const SETTLE_MS = 100
+
 export class TrafficObserver implements DeregistrationObserver {
   readonly name = 'traffic' as const
   readonly #observations: TrafficObservations
@@ -75,13 +78,24 @@ export class TrafficObserver implements DeregistrationObserver {
     this.#check()
   }
 
-  #check (): void {
+  /**
+   * `settled`: the window had already passed at the previous check. A timer fires in the
+   * event loop's timers phase, before the poll phase that accepts and reads connections
+   * queued meanwhile; after a stall (a busy CPU, a GC pause) those are arrivals not yet
+   * recorded. So the first expiry only re-checks SETTLE_MS later, after a few loop turns
+   * have taken in the backlog; the window is declared quiet only if it still is then.
+   */
+  #check (settled = false): void {
     this.#timer = undefined
     if (this.#stopped || this.#startedAt === undefined || this.#window === undefined) return
     const now = performance.now()
     const anchor = this.#anchor()
     const windowMs = this.#window.seconds * 1000
     const remaining = anchor + windowMs - now
+    if (remaining <= 0 && !settled) {
+      this.#timer = setTimeout(() => this.#check(true), SETTLE_MS)
+      return
+    }
     if (remaining <= 0) {
       this.#satisfaction.set(now)
       this.#log.info({
