@@ -2,7 +2,7 @@
 // proxy CPU; the app (and the load generator) on the other one. Each proxy accepts plain
 // connections on `port` and, where it can read one, connections that start with a PROXY
 // v2 header on `ppPort` (drainpipe reads both on one port: --proxy-protocol optional).
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -74,6 +74,7 @@ export async function startHaproxy(machine: Machine, placement: Placement, mode:
   const port = await freePort()
   const ppPort = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'drainpipe-bench-haproxy-'))
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   const cfg = join(dir, 'haproxy.cfg')
   const http = mode === 'http'
   writeFileSync(cfg, [
