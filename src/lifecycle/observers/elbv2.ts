@@ -13,7 +13,9 @@
 // counted per call, is then the only thing that governs the request rate. Other errors are logged
 // and retried on the next regular tick. A group, once satisfied, is not polled again.
 
-import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
+// The SDK is loaded on the first poll, not at start-up: it is the largest module drainpipe
+// has (about 60 ms to import) and most deployments never poll.
+import type { ElasticLoadBalancingV2Client, ElasticLoadBalancingV2ClientConfig } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import { Satisfaction } from './satisfaction.js'
 import { ObserverConfigError } from './errors.js'
@@ -80,10 +82,16 @@ export function isDeregisteredState (state: string | undefined | null, reason: s
   return state === 'draining' || (state === 'unused' && reason === 'Target.NotRegistered')
 }
 
+interface LoadedSdk {
+  sdk: typeof import('@aws-sdk/client-elastic-load-balancing-v2')
+  client: ElasticLoadBalancingV2Client
+}
+
 export class Elbv2Observer implements DeregistrationObserver {
   readonly name = 'elbv2' as const
-  readonly #client: ElasticLoadBalancingV2Client
-  readonly #ownsClient: boolean
+  #client: Promise<LoadedSdk> | undefined
+  readonly #clientConfig: ElasticLoadBalancingV2ClientConfig
+  readonly #givenClient: ElasticLoadBalancingV2Client | undefined
   readonly #targetId: string
   readonly #targetPort: number
   readonly #groups: GroupState[]
@@ -133,18 +141,22 @@ export class Elbv2Observer implements DeregistrationObserver {
     this.#hook = opts.hook
     this.#log = opts.logger ?? silentLogger
     this.#random = opts.random ?? Math.random
-    if (opts.client !== undefined) {
-      this.#client = opts.client
-      this.#ownsClient = false
-    } else {
-      this.#client = new ElasticLoadBalancingV2Client({
-        ...(opts.region !== undefined ? { region: opts.region } : {}),
-        ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
-        ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
-        maxAttempts: 1
-      })
-      this.#ownsClient = true
+    this.#givenClient = opts.client
+    this.#clientConfig = {
+      ...(opts.region !== undefined ? { region: opts.region } : {}),
+      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+      ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
+      maxAttempts: 1
     }
+  }
+
+  /** The SDK module and a client: the given one, or one built on first use. */
+  #sdk (): Promise<LoadedSdk> {
+    this.#client ??= import('@aws-sdk/client-elastic-load-balancing-v2').then((sdk) => ({
+      sdk,
+      client: this.#givenClient ?? new sdk.ElasticLoadBalancingV2Client(this.#clientConfig)
+    }))
+    return this.#client
   }
 
   get satisfied (): boolean { return this.#satisfaction.satisfied }
@@ -202,7 +214,9 @@ export class Elbv2Observer implements DeregistrationObserver {
     const signal = AbortSignal.any([this.#abort.signal, timeout])
     g.calls++
     try {
-      const out = await this.#client.send(new DescribeTargetHealthCommand({
+      const { sdk, client } = await this.#sdk()
+      if (this.#stopped) return 'aborted'
+      const out = await client.send(new sdk.DescribeTargetHealthCommand({
         TargetGroupArn: g.arn,
         Targets: [{ Id: this.#targetId, Port: this.#targetPort }]
       }), { abortSignal: signal })
@@ -274,6 +288,6 @@ export class Elbv2Observer implements DeregistrationObserver {
     this.#timer = undefined
     this.#nextPollAt = undefined
     this.#abort.abort()
-    if (this.#ownsClient) this.#client.destroy()
+    if (this.#givenClient === undefined) void this.#client?.then(({ client }) => client.destroy(), () => {})
   }
 }
