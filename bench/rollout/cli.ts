@@ -1,19 +1,10 @@
 #!/usr/bin/env node
 // npm run bench:rollout -- [flags]   (see --help)
-import { parseCliArgs, renderHelp, UsageError } from './options.js'
+import { parseCliArgsOrExit, renderHelp } from './options.js'
 import { runLab, summaryJson } from './run.js'
 
 async function main(): Promise<void> {
-  let cli
-  try {
-    cli = parseCliArgs(process.argv.slice(2))
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`bench:rollout: ${err.message}\n`)
-      process.exit(2)
-    }
-    throw err
-  }
+  const cli = parseCliArgsOrExit(process.argv.slice(2), 'bench:rollout')
   if (cli.help) { process.stdout.write(renderHelp()); return }
   // With --json, stdout's last line is the summary: progress goes to stderr.
   const print = cli.json ? (line: string) => process.stderr.write(line + '\n') : (line: string) => process.stdout.write(line + '\n')

@@ -2,17 +2,11 @@
 // npm run demo: the rollout lab on its defaults — none, sleep, drainpipe, drainpipe+elbv2 —
 // each a rolling update of 3 real pods behind the simulated NLB under the same load.
 // Accepts the same flags as bench:rollout (see `npm run bench:rollout -- --help`).
-import { parseCliArgs, UsageError } from './options.js'
+import { parseCliArgsOrExit } from './options.js'
 import { runLab } from './run.js'
 
 async function main(): Promise<void> {
-  let cli
-  try {
-    cli = parseCliArgs(process.argv.slice(2))
-  } catch (err) {
-    if (err instanceof UsageError) { process.stderr.write(`demo: ${err.message}\n`); process.exit(2) }
-    throw err
-  }
+  const cli = parseCliArgsOrExit(process.argv.slice(2), 'demo')
   const print = (line: string): void => { process.stdout.write(line + '\n') }
   print('drainpipe demo: the same rolling update, under the same load, with each termination strategy.')
   print('The simulated NLB keeps opening new connections to a target for 120 s after DeregisterTargets')

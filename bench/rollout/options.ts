@@ -75,6 +75,19 @@ export function renderHelp(): string {
   return lines.join('\n') + '\n'
 }
 
+/** parseCliArgs for a command-line entry point: a usage error exits 2 with one line naming the flag. */
+export function parseCliArgsOrExit(argv: string[], program: string): CliOptions {
+  try {
+    return parseCliArgs(argv)
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${program}: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+}
+
 export function parseCliArgs(argv: string[]): CliOptions {
   const lab: LabOptions = { ...DEFAULTS }
   const out: CliOptions = { lab, strategies: ['none', 'sleep', 'drainpipe', 'drainpipe+elbv2'], json: false, quiet: false, out: undefined, help: false }

@@ -11,7 +11,7 @@ import { LoadBalancerController } from './kube/controller.js'
 import { Deployment } from './kube/deployment.js'
 import { Pod } from './kube/pod.js'
 import { Timeline } from './load/timeline.js'
-import { startLoad, percentile, type LoadRun } from './load/load.js'
+import { startLoad, percentile, type LoadRun, type RequestCounts } from './load/load.js'
 import { podSpec, usesProxyProtocol, POD_PORT, type StrategyName } from './strategies.js'
 
 export interface LabOptions {
@@ -96,14 +96,8 @@ export const DEFAULTS: LabOptions = {
   podSubnet: 2 + Math.floor(Math.random() * 98),
 }
 
-export interface StrategyResult {
+export interface StrategyResult extends RequestCounts {
   name: StrategyName
-  requests: number
-  ok: number
-  non2xx: number
-  resets: number
-  timeouts: number
-  failed: number
   p50Ms: number
   p99Ms: number
   /** Simulated seconds from the rollout's start until the last old pod exited. */

@@ -25,13 +25,17 @@ export interface LoadOptions {
   timeline: Timeline
 }
 
-export interface LoadResult {
+/** What the load generator counts: every request, and each way one can fail. */
+export interface RequestCounts {
   requests: number
   ok: number
   non2xx: number
   resets: number
   timeouts: number
   failed: number
+}
+
+export interface LoadResult extends RequestCounts {
   errorsByCode: Record<string, number>
   latenciesMs: number[]
 }

@@ -1,12 +1,9 @@
 // The per-strategy table, as plain text.
-export interface TableRow {
+import type { RequestCounts } from '../load/load.js'
+
+export interface TableRow extends Omit<RequestCounts, 'ok'> {
   name: string
-  requests: number
   ok?: number
-  non2xx: number
-  resets: number
-  timeouts: number
-  failed: number
   p50Ms: number
   p99Ms: number
   rolloutSeconds: number
