@@ -22,6 +22,7 @@ export interface Config {
   stackedHeaders: 'reject' | 'pass'
   maxConnections: number
   xff: 'replace' | 'append'
+  forwardedProto: 'auto' | 'http' | 'https'
   upstreamProxyProtocol: 'off' | 'v1' | 'v2'
   upstreamConnectTimeoutMs: number
   upstreamTimeoutMs: number
@@ -228,6 +229,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Cap on open pod-port connections. 0 derives one from the file-descriptor limit, (ulimit -n − descriptors open at start − min(64, limit/4)) / 2, keeping a reserve for the admin port and the app connections. Over the cap a new connection is closed at once, counted (reason max_connections, or fd_limit for the derived cap) and logged at most once a second.' }),
   option({ flag: 'xff', section: 'Forwarding', placeholder: 'replace|append', default: 'replace', parse: parseEnum(['replace', 'append'] as const),
     help: 'http mode: replace drops X-Forwarded-For/Forwarded/X-Real-IP the client sent (behind an L4 NLB they are forgeable) and sets the PROXY header\'s client. append keeps the client\'s values in front, for chains of trusted proxies.' }),
+  option({ flag: 'forwarded-proto', section: 'Forwarding', placeholder: 'auto|http|https', default: 'auto', parse: parseEnum(['auto', 'http', 'https'] as const),
+    help: 'http mode: the scheme in X-Forwarded-Proto and Forwarded. auto says https when the PROXY header carries an SSL TLV or the client connected to port 443 (an NLB TLS listener), else http; set it when TLS ends at the load balancer on another port, or apps will redirect to https in a loop.' }),
   option({ flag: 'upstream-proxy-protocol', section: 'Forwarding', placeholder: 'off|v1|v2', default: 'off', parse: parseEnum(['off', 'v1', 'v2'] as const),
     help: 'tcp mode: send a PROXY header to the app carrying the client\'s addresses, for apps that read one themselves.' }),
   option({ flag: 'upstream-connect-timeout', section: 'Forwarding', placeholder: 'SECONDS', default: '5', parse: parseSeconds,
@@ -350,6 +353,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     stackedHeaders: v('stacked-headers'),
     maxConnections: v('max-connections'),
     xff: v('xff'),
+    forwardedProto: v('forwarded-proto'),
     upstreamProxyProtocol: v('upstream-proxy-protocol'),
     upstreamConnectTimeoutMs: v('upstream-connect-timeout'),
     upstreamTimeoutMs: v('upstream-timeout'),

@@ -38,7 +38,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
 
   const forwarder: Forwarder = config.mode === 'tcp'
     ? new TcpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamProxyProtocol: config.upstreamProxyProtocol, probe, metrics, logger })
-    : new HttpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamTimeoutMs: config.upstreamTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, xff: config.xff, probe, metrics, logger })
+    : new HttpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamTimeoutMs: config.upstreamTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, xff: config.xff, forwardedProto: config.forwardedProto, probe, metrics, logger })
 
   // The load balancer's health checks are answered 200 while drainpipe serves traffic and
   // the app is reachable; during terminating it still serves, so it still says 200.

@@ -91,6 +91,16 @@ t.test('TLS terminated at the LB (destination port 443) and the VPC endpoint id 
   t.same(r.app.get('forwarded'), [`for=${CLIENT.address};proto=https`])
 })
 
+t.test('--forwarded-proto https: TLS ended at the LB on a port auto cannot recognise', async (t) => {
+  const forced = await startDrainpipe(t, ['--upstream', `127.0.0.1:${echoPort}`, '--forwarded-proto', 'https'])
+  const r = await exchange(forced.port, nlbHeader(8443), 'GET / HTTP/1.1\r\nHost: app\r\n\r\n')
+  t.same(r.app.get('x-forwarded-proto'), ['https'])
+  t.same(r.app.get('forwarded'), [`for=${CLIENT.address};proto=https`])
+  t.same(r.app.get('x-forwarded-port'), ['8443'])
+  const auto = await exchange(replace.port, nlbHeader(8443), 'GET / HTTP/1.1\r\nHost: app\r\n\r\n')
+  t.same(auto.app.get('x-forwarded-proto'), ['http'], 'auto on the same port says http')
+})
+
 t.test('IPv6 clients (v2 and v1 headers) and headerless clients', async (t) => {
   const v6 = { address: '2001:db8::7', port: 40000 }
   const r = await exchange(replace.port, nlbHeader(80, undefined, v6), 'GET / HTTP/1.1\r\nHost: app\r\n\r\n')

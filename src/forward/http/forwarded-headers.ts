@@ -20,10 +20,16 @@ export interface ForwardedValues {
   readonly vpceId: string | undefined
 }
 
-export function forwardedValues(info: ClientInfo): ForwardedValues {
-  // TLS was terminated before us (NLB TLS listener, or an SSL TLV saying the client used TLS).
+export type ForwardedProto = 'auto' | 'http' | 'https'
+
+/**
+ * `proto` (--forwarded-proto): auto says https when TLS was terminated before drainpipe, as
+ * far as it can tell (an SSL TLV with the client bit, or the client connected to port 443:
+ * an NLB TLS listener); http or https state it for listeners auto cannot recognise.
+ */
+export function forwardedValues(info: ClientInfo, protoSetting: ForwardedProto = 'auto'): ForwardedValues {
   const tls = (info.header?.ssl !== undefined && (info.header.ssl.client & 0x01) === 1) || info.destPort === 443
-  const proto = tls ? 'https' : 'http'
+  const proto = protoSetting === 'auto' ? (tls ? 'https' : 'http') : protoSetting
   const node = isIP(info.address) === 6 ? `"[${info.address}]"` : info.address
   return {
     xff: info.address,

@@ -15,7 +15,7 @@ import type { Metrics } from '../../admin/metrics.js'
 import type { Logger } from '../../log.js'
 import type { UpstreamProbe } from '../upstream-probe.js'
 import { ConnectionSet } from '../connection-set.js'
-import { forwardedValues, type ForwardedValues } from './forwarded-headers.js'
+import { forwardedValues, type ForwardedValues, type ForwardedProto } from './forwarded-headers.js'
 import { upstreamHeaders } from './request-headers.js'
 import { ResponseHandler, type ResponseHooks } from './response-handler.js'
 import { checkFirstBytes } from '../stack-guard.js'
@@ -27,6 +27,7 @@ export interface HttpForwarderOptions {
   upstreamTimeoutMs: number
   keepAliveTimeoutMs: number
   xff: 'replace' | 'append'
+  forwardedProto: ForwardedProto
   probe: UpstreamProbe
   metrics: Metrics
   logger: Logger
@@ -97,7 +98,7 @@ export class HttpForwarder implements Forwarder {
   get requests(): number { return this.#requests }
 
   accept(socket: Socket, info: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void {
-    ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info), inFlight: 0, idleSince: performance.now(), waiting: [] }
+    ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info, this.#opts.forwardedProto), inFlight: 0, idleSince: performance.now(), waiting: [] }
     this.#clients.add(socket)
     if (stackGuard) {
       // Normally settled by the classifier (http clients speak first); kept for any caller that does not.
