@@ -96,18 +96,22 @@ const v2Proxy = fc.record({
   const expected = base(2, 'PROXY', family, source, destination)
   for (const t of tlvs) t.apply(expected)
   // tlvs as read: CRC first (value from the bytes), the generated ones, then the NOOP pad.
-  const out: Tlv[] = []
-  let off = 16 + (six ? 36 : 12)
-  while (off < b.length) {
-    const len = b.readUInt16BE(off + 1)
-    out.push({ type: b[off]!, value: b.subarray(off + 3, off + 3 + len) })
-    off += 3 + len
-  }
-  expected.tlvs = out
+  expected.tlvs = tlvsAsEncoded(b, 16 + (six ? 36 : 12))
   if (crc) expected.crc32c = 'valid'
   expected.byteLength = b.length
   return { bytes: b, expected }
 })
+
+/** The TLVs of an encoded v2 header as the reader reports them: every one, in wire order. */
+function tlvsAsEncoded(b: Buffer, from: number): Tlv[] {
+  const out: Tlv[] = []
+  for (let off = from; off < b.length;) {
+    const len = b.readUInt16BE(off + 1)
+    out.push({ type: b[off]!, value: b.subarray(off + 3, off + 3 + len) })
+    off += 3 + len
+  }
+  return out
+}
 
 const v2Other = fc.record({
   command: fc.constantFrom('PROXY' as const, 'LOCAL' as const),
@@ -119,14 +123,7 @@ const v2Other = fc.record({
   const expected = base(2, command, family, null, null)
   if (command === 'PROXY' && family === 'UNIX') {
     for (const t of tlvs) t.apply(expected)
-    const out: Tlv[] = []
-    let off = 16 + 216
-    while (off < b.length) {
-      const len = b.readUInt16BE(off + 1)
-      out.push({ type: b[off]!, value: b.subarray(off + 3, off + 3 + len) })
-      off += 3 + len
-    }
-    expected.tlvs = out
+    expected.tlvs = tlvsAsEncoded(b, 16 + 216)
     if (crc) expected.crc32c = 'valid'
   }
   expected.byteLength = b.length

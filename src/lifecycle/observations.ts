@@ -231,28 +231,28 @@ export class TrafficObservations {
   }
 
   #newArrivalSource (source: string, now: number): ArrivalSource {
-    if (this.#arrivalSources.size >= this.maxSources) {
-      const other = this.#arrivalSources.get(OVERFLOW_SOURCE)
-      if (other !== undefined) return other
-      const rec = new ArrivalSource(OVERFLOW_SOURCE, now)
-      this.#arrivalSources.set(OVERFLOW_SOURCE, rec)
-      return rec
-    }
-    const rec = new ArrivalSource(source, now)
-    this.#arrivalSources.set(source, rec)
-    return rec
+    return boundedRecord(this.#arrivalSources, this.maxSources, source, now, ArrivalSource)
   }
 
   #newHealthSource (source: string, now: number): HealthCheckSource {
-    if (this.#healthSources.size >= this.maxSources) {
-      const other = this.#healthSources.get(OVERFLOW_SOURCE)
-      if (other !== undefined) return other
-      const rec = new HealthCheckSource(OVERFLOW_SOURCE, now)
-      this.#healthSources.set(OVERFLOW_SOURCE, rec)
-      return rec
-    }
-    const rec = new HealthCheckSource(source, now)
-    this.#healthSources.set(source, rec)
-    return rec
+    return boundedRecord(this.#healthSources, this.maxSources, source, now, HealthCheckSource)
   }
+}
+
+/**
+ * A new per-source record in `map`, or, once `max` sources are tracked, the shared
+ * OVERFLOW_SOURCE record (created on first need), so memory stays bounded.
+ */
+function boundedRecord<R> (map: Map<string, R>, max: number, source: string, now: number, Make: new (source: string, now: number) => R): R {
+  if (map.size >= max) {
+    let other = map.get(OVERFLOW_SOURCE)
+    if (other === undefined) {
+      other = new Make(OVERFLOW_SOURCE, now)
+      map.set(OVERFLOW_SOURCE, other)
+    }
+    return other
+  }
+  const rec = new Make(source, now)
+  map.set(source, rec)
+  return rec
 }
