@@ -1,5 +1,5 @@
-// The open client connections of a forwarder: counted, awaited when draining, cut when
-// the drain times out.
+// A set of open connections (a forwarder's clients, the ingress's unclassified ones):
+// counted, awaited when draining, cut when the drain times out.
 import type { Socket } from 'node:net'
 
 export class ConnectionSet {
@@ -10,14 +10,17 @@ export class ConnectionSet {
 
   add(socket: Socket): void {
     this.#sockets.add(socket)
-    socket.once('close', () => {
-      this.#sockets.delete(socket)
-      if (this.#sockets.size === 0 && this.#waiters.length > 0) {
-        const waiters = this.#waiters
-        this.#waiters = []
-        for (const w of waiters) w()
-      }
-    })
+    socket.once('close', () => this.delete(socket))
+  }
+
+  /** No longer this set's to track (closed, or handed on). */
+  delete(socket: Socket): void {
+    if (!this.#sockets.delete(socket)) return
+    if (this.#sockets.size === 0 && this.#waiters.length > 0) {
+      const waiters = this.#waiters
+      this.#waiters = []
+      for (const w of waiters) w()
+    }
   }
 
   [Symbol.iterator](): IterableIterator<Socket> { return this.#sockets.values() }

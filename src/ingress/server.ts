@@ -15,6 +15,7 @@ import { clientInfo, unmapped } from './client-info.js'
 import type { HealthResponder } from './health-responder.js'
 import { cachedSourcePolicy } from './source-policy-cache.js'
 import { fdConnectionBudget } from './fd-budget.js'
+import { ConnectionSet } from '../forward/connection-set.js'
 
 export interface IngressOptions {
   listen: HostPort
@@ -33,7 +34,7 @@ export class Ingress {
   readonly #server: net.Server
   readonly #sourcePolicy: (remoteAddress: string) => SourcePolicy
   /** Connections still being classified. */
-  readonly #pending = new Set<Socket>()
+  readonly #pending = new ConnectionSet()
   #clientConnections = 0
   #draining = false
   #acceptErrorLoggedAt = 0
@@ -107,14 +108,13 @@ export class Ingress {
   async drain(): Promise<void> {
     this.#draining = true
     for (const socket of this.#pending) if (socket.bytesRead === 0) socket.destroy()
-    await Promise.all([this.#opts.forwarder.drain(), this.#pendingGone()])
+    await Promise.all([this.#opts.forwarder.drain(), this.#pending.whenEmpty()])
   }
 
   /** Close what remains; returns how many were open. */
   abort(): number {
     let cut = this.#pending.size
     for (const socket of this.#pending) socket.destroy()
-    this.#pending.clear()
     cut += this.#opts.forwarder.abort()
     this.#opts.health.close()
     return cut
@@ -124,18 +124,6 @@ export class Ingress {
     this.stopAccepting()
     this.abort()
     await this.#opts.forwarder.close()
-  }
-
-  #pendingGone(): Promise<void> {
-    if (this.#pending.size === 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      const check = setInterval(() => {
-        if (this.#pending.size === 0) {
-          clearInterval(check)
-          resolve()
-        }
-      }, 20)
-    })
   }
 
   #onConnection(socket: Socket): void {
@@ -156,7 +144,6 @@ export class Ingress {
     }
     const remote = unmapped(socket.remoteAddress)
     this.#pending.add(socket)
-    socket.once('close', () => this.#pending.delete(socket))
     classify(socket, this.#sourcePolicy(remote), this.#opts.classify, this.#sink)
   }
 
