@@ -34,6 +34,11 @@ export interface Config {
   quietPeriodMs: number | 'auto'
   quietPeriodMinMs: number
   quietPeriodMaxMs: number
+  arrivalHistoryMs: number
+  lbLagMaxMs: number
+  lbRateDrop: number
+  lbSources: 'auto' | 'per-source' | 'pooled'
+  connectionCloseOnTerminate: boolean
   healthcheckSilenceMultiple: number
   targetId: string | undefined
   targetPort: number
@@ -244,15 +249,25 @@ export const OPTIONS: readonly OptionSpec[] = [
   option({ flag: 'deregistration', section: 'Deregistration', placeholder: 'traffic[,elbv2][,healthcheck]', default: 'traffic', parse: parseObservers,
     help: 'Observers that must all agree the load balancer stopped sending new connections before draining starts. traffic: a quiet window with no new connection. elbv2: DescribeTargetHealth says draining/unused. healthcheck: LB probes went silent.' }),
   option({ flag: 'min-wait', section: 'Deregistration', placeholder: 'SECONDS', default: '0', parse: parseSeconds,
-    help: 'Serve at least this long after termination starts, whatever the observers say.' }),
+    help: 'A floor: serve at least this long after termination starts. It never ends the wait by itself; the observers must still agree.' }),
   option({ flag: 'max-wait', section: 'Deregistration', placeholder: 'SECONDS', default: '180', parse: parseSeconds,
-    help: 'Start draining after this long even if observers still wait (logged as a warning naming them). The NLB keeps sending new connections ~120 s after deregistration, hence 180.' }),
+    help: 'The hard cap: start draining after this long even if the decision is still unsure (logged as a warning naming what was unsure; connections the LB still sends are then refused). Keep it at or above --lb-lag-max, plus the controller\'s delay when elbv2 starts the lag clock.' }),
   option({ flag: 'quiet-period', section: 'Deregistration', placeholder: 'SECONDS|auto', default: 'auto', parse: parseQuietPeriod,
-    help: 'traffic observer: how long without a new connection means the LB stopped. auto derives it from the arrival rate before termination (ln(10^6)/rate: a one-in-a-million chance of calling an active LB stopped), clamped to the bounds below.' }),
+    help: 'traffic observer: how long an LB node must send no new connection to count as stopped. auto derives it per node from its arrival rate before termination, long enough that calling a still-sending LB stopped has probability below 10^-6 over the whole termination. A fixed value is your own judgement (bursty or periodic traffic); nodes with no arrivals in the history still wait for the lag bound.' }),
   option({ flag: 'quiet-period-min', section: 'Deregistration', placeholder: 'SECONDS', default: '2', parse: parsePositiveSeconds,
-    help: 'Lower bound of the auto quiet period, and its value when no connection arrived in the minute before termination.' }),
+    help: 'Floor of the auto quiet window (dense traffic calls for less; a floor absorbs connection set-up jitter).' }),
   option({ flag: 'quiet-period-max', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parsePositiveSeconds,
-    help: 'Upper bound of the auto quiet period (low-traffic pods).' }),
+    help: 'The longest auto quiet window evidence may call for. A node whose traffic is too sparse to support the target within it has no evidence: the decision waits for the lag bound (--lb-lag-max) instead. Raise it to let moderately sparse pods finish before the lag bound.' }),
+  option({ flag: 'arrival-history', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parsePositiveSeconds,
+    help: 'How far back before termination the arrival rate of each LB node is measured. Longer smooths bursty traffic and gives sparse pods more evidence; shorter follows recent changes in load.' }),
+  option({ flag: 'lb-lag-max', section: 'Deregistration', placeholder: 'SECONDS', default: '180', parse: parseSeconds,
+    help: 'The longest the load balancer may keep opening new connections after deregistration (NLB: ~90-180 s in field reports). Without enough traffic to judge by, drainpipe waits until deregistration (first draining seen by elbv2, else termination start) plus this. Raise it if your LB lags longer; lowering it trades safety for speed.' }),
+  option({ flag: 'lb-rate-drop', section: 'Deregistration', placeholder: 'FACTOR', default: '2', parse: parseNumber(1, 100),
+    help: 'How far a node\'s arrival rate may fall while the LB still routes to the pod: a rolling update\'s surge spreads new connections over more targets (maxSurge 100% halves each pod\'s share). Auto windows assume the rate stays above 1/FACTOR of its rate before termination.' }),
+  option({ flag: 'lb-sources', section: 'Deregistration', placeholder: 'auto|per-source|pooled', default: 'auto', parse: parseEnum(['auto', 'per-source', 'pooled'] as const),
+    help: 'per-source: each immediate peer (an LB node, one per AZ) is judged by its own rate, since nodes stop at different moments. pooled: all peers as one, when peers are clients (client IP preservation). auto: per source up to 16 peers in the history, else pooled.' }),
+  option({ flag: 'connection-close-on-terminate', section: 'Deregistration', placeholder: 'on|off', default: 'on', parse: parseEnum(['on', 'off'] as const),
+    help: 'http mode: from termination start every response carries Connection: close, so keep-alive clients reconnect through the LB and the decision sees its routing (their requests count as activity too). Costs a handshake per request during the wait; off keeps keep-alives, whose traffic the decision then cannot see (tcp mode always works that way).' }),
   option({ flag: 'healthcheck-silence-multiple', section: 'Deregistration', placeholder: 'N', default: '3', parse: parseNumber(1, 100),
     help: 'healthcheck observer: an LB node counts as gone once silent for N times its learned probe interval.' }),
   option({ flag: 'target-id', section: 'Deregistration', placeholder: 'IP', default: '', defaultFrom: '$POD_IP', env: 'DRAINPIPE_TARGET_ID', parse: parseText,
@@ -365,6 +380,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     quietPeriodMs: v('quiet-period'),
     quietPeriodMinMs: v('quiet-period-min'),
     quietPeriodMaxMs: v('quiet-period-max'),
+    arrivalHistoryMs: v('arrival-history'),
+    lbLagMaxMs: v('lb-lag-max'),
+    lbRateDrop: v('lb-rate-drop'),
+    lbSources: v('lb-sources'),
+    connectionCloseOnTerminate: v<'on' | 'off'>('connection-close-on-terminate') === 'on',
     healthcheckSilenceMultiple: v('healthcheck-silence-multiple'),
     targetId: v('target-id'),
     targetPort: v<number | undefined>('target-port') ?? listen.port,

@@ -17,7 +17,8 @@ import { HealthResponder } from './ingress/health-responder.js'
 import { Lifecycle } from './lifecycle/state.js'
 import { Shutdown, type Trigger, type ShutdownReport } from './lifecycle/shutdown.js'
 import { TrafficObservations } from './lifecycle/observations.js'
-import { createObservers } from './lifecycle/observers/index.js'
+import { LagClock } from './lifecycle/lag-clock.js'
+import { createObservers, Elbv2Observer } from './lifecycle/observers/index.js'
 
 export interface Sidecar {
   readonly lifecycle: Lifecycle
@@ -33,12 +34,13 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   const bootAt = performance.now()
   const metrics = createMetrics()
   const lifecycle = new Lifecycle(logger, metrics)
-  const observations = new TrafficObservations()
+  const observations = new TrafficObservations({ historyMs: config.arrivalHistoryMs })
+  const lagClock = new LagClock(config.lbLagMaxMs, config.deregistration.includes('elbv2'))
   const probe = new UpstreamProbe(config.upstream, config.upstreamProbeIntervalMs, Math.min(config.upstreamConnectTimeoutMs, 2000))
 
   const forwarder: Forwarder = config.mode === 'tcp'
     ? new TcpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamProxyProtocol: config.upstreamProxyProtocol, probe, metrics, logger })
-    : new HttpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamTimeoutMs: config.upstreamTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, xff: config.xff, forwardedProto: config.forwardedProto, probe, metrics, logger })
+    : new HttpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamTimeoutMs: config.upstreamTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, xff: config.xff, forwardedProto: config.forwardedProto, probe, metrics, logger, activity: observations })
 
   // The load balancer's health checks are answered 200 while drainpipe serves traffic and
   // the app is reachable; during terminating it still serves, so it still says 200.
@@ -64,8 +66,9 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
 
   const observers = createObservers(config.deregistration, {
     observations,
+    lagClock,
     logger: logger.child({ component: 'observer' }),
-    traffic: { quietPeriod: config.quietPeriodMs === 'auto' ? 'auto' : config.quietPeriodMs / 1000, quietPeriodMin: config.quietPeriodMinMs / 1000, quietPeriodMax: config.quietPeriodMaxMs / 1000 },
+    traffic: { quietPeriodMs: config.quietPeriodMs, quietPeriodMinMs: config.quietPeriodMinMs, quietPeriodMaxMs: config.quietPeriodMaxMs, rateDrop: config.lbRateDrop, sources: config.lbSources },
     healthcheck: { silenceMultiple: config.healthcheckSilenceMultiple },
     ...(config.deregistration.includes('elbv2') ? {
       elbv2: {
@@ -81,7 +84,8 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   })
 
   const shutdown = new Shutdown({
-    lifecycle, observers, observations, target: ingress, logger, metrics,
+    lifecycle, observers, observations, lagClock, target: ingress, logger, metrics,
+    connectionCloseOnTerminate: config.connectionCloseOnTerminate,
     minWaitMs: config.minWaitMs, maxWaitMs: config.maxWaitMs, drainTimeoutMs: config.drainTimeoutMs,
   })
 
@@ -121,6 +125,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       upstream: { address: `${config.upstream.host}:${config.upstream.port}`, reachable: probe.reachable },
       connections: { active: ingress.active, clientAccepted: ingress.clientConnections, requests: forwarder.requests },
       observers: Object.fromEntries(observers.map((o) => [o.name, { satisfied: o.satisfied, ...o.view() }])),
+      decision: { waitingFor: shutdown.started && !shutdown.report ? shutdown.decision.pending() : null, lagBound: lagClock.view() },
       drain: shutdown.report ?? null,
       config: redactedConfig(config),
     }),
@@ -141,6 +146,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   })
   await probe.start()
   markReady()
+  for (const o of observers) if (o instanceof Elbv2Observer) o.checkAtStartup()
   if (lifecycle.state === 'starting') logger.warn({ upstream: config.upstream }, 'app not reachable yet: readiness fails until it is')
 
   return {

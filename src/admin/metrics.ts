@@ -11,6 +11,17 @@ export type ConnectionKind = 'client' | 'direct' | 'healthcheck'
 export type RefusalReason = 'max_connections' | 'fd_limit' | 'untrusted_source' | 'header_timeout'
 export type UpstreamErrorReason = 'connect' | 'timeout' | 'reset'
 export type Elbv2Outcome = 'ok' | 'throttled' | 'error'
+export const DECISION_BASES = ['evidence', 'fixed', 'lag-bound', 'max-wait'] as const
+export type DecisionBasis = (typeof DECISION_BASES)[number]
+
+/** What the last deregistration decision rested on (for auditing a rollout afterwards). */
+export interface DecisionRecord {
+  basis: DecisionBasis
+  falseStopBound: number | null
+  longestWindowSeconds: number | null
+  revocations: number
+  lagDeadlineSeconds: number | null
+}
 
 export interface Metrics {
   readonly registry: client.Registry
@@ -29,6 +40,7 @@ export interface Metrics {
   readonly deregistrationObservedSeconds: client.Gauge
   readonly drainSeconds: client.Gauge
   readonly drainCut: client.Counter
+  recordDecision(d: DecisionRecord): void
   /** Values read at scrape time. */
   bind(sources: MetricSources): void
 }
@@ -70,8 +82,23 @@ export function createMetrics(): Metrics {
     Object.fromEntries(keys.map((k) => { const child = c.labels(k); child.inc(0); return [k, child] })) as Record<K, client.Counter.Internal>
   for (const r of PROXY_ERROR_REASONS) headerErrors.labels(r).inc(0)
 
+  const basis = new client.Gauge({ ...reg, name: 'drainpipe_decision_basis', help: 'What the last decision to drain rested on: 1 for evidence (every LB node quiet for its own window), fixed (--quiet-period), lag-bound (--lb-lag-max passed: too little traffic to judge by) or max-wait (still unsure).', labelNames: ['basis'] })
+  const falseStop = new client.Gauge({ ...reg, name: 'drainpipe_decision_false_stop_bound', help: 'Probability bound, under the stated assumptions, that the last evidence-based decision called a still-sending LB stopped (NaN when it did not rest on evidence).' })
+  const longestWindow = new client.Gauge({ ...reg, name: 'drainpipe_decision_quiet_window_seconds', help: 'The longest quiet window an LB node needed in the last decision.' })
+  const revocations = new client.Gauge({ ...reg, name: 'drainpipe_decision_revocations', help: 'Times "quiet" was revoked by a new connection or request during the last termination.' })
+  const lagDeadline = new client.Gauge({ ...reg, name: 'drainpipe_decision_lag_deadline_seconds', help: 'Seconds from termination start to deregistration + --lb-lag-max in the last termination (NaN if deregistration was never seen).' })
+  const setOrNaN = (g: client.Gauge, v: number | null) => g.set(v ?? Number.NaN)
+  for (const b of DECISION_BASES) basis.labels(b).set(0)
+
   return {
     registry,
+    recordDecision(d) {
+      for (const b of DECISION_BASES) basis.labels(b).set(b === d.basis ? 1 : 0)
+      setOrNaN(falseStop, d.falseStopBound)
+      setOrNaN(longestWindow, d.longestWindowSeconds)
+      revocations.set(d.revocations)
+      setOrNaN(lagDeadline, d.lagDeadlineSeconds)
+    },
     accepted: byLabel(accepted, ['client', 'direct', 'healthcheck']),
     healthChecks: byLabel(healthChecks, ['empty', 'local']),
     refused: byLabel(refused, ['max_connections', 'fd_limit', 'untrusted_source', 'header_timeout']),

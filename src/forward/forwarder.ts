@@ -12,6 +12,8 @@ export interface Forwarder {
    * connection before anything reaches the app.
    */
   accept(socket: Socket, client: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void
+  /** From now on, ask clients to close their connections after each response (http: Connection: close). */
+  announceClose(): void
   /**
    * Ask every connection to finish: http answers in-flight requests with `Connection: close`
    * and closes idle keep-alives; tcp and upgraded connections are left to end. Resolves when

@@ -1,6 +1,10 @@
 // The pod port. Accepts connections, classifies them (classify.ts), counts and observes
-// them, and hands clients to the forwarder. Lifecycle commands it through stopAccepting(),
-// drain() and abort(); it never reaches into the forwarder beyond the Forwarder interface.
+// them, and hands clients to the forwarder. Lifecycle commands it through announceClose(),
+// stopAccepting(), drain() and abort(); it never reaches into the forwarder beyond the
+// Forwarder interface.
+//
+// Observation starts at accept: a connection is pending for its source until classified, then
+// counted as a client arrival at its accept time, or taken back out (a health check, a refusal).
 import net, { type AddressInfo, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { HostPort } from '../config.js'
@@ -9,7 +13,7 @@ import type { Metrics } from '../admin/metrics.js'
 import type { Logger } from '../log.js'
 import type { SourcePolicy } from '../proxy-protocol/policy.js'
 import type { ProxyHeader } from '../proxy-protocol/header.js'
-import type { TrafficObservations } from '../lifecycle/observations.js'
+import type { ArrivalSource, TrafficObservations } from '../lifecycle/observations.js'
 import { classify, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
 import { clientInfo, unmapped } from './client-info.js'
 import type { HealthResponder } from './health-responder.js'
@@ -29,6 +33,14 @@ export interface IngressOptions {
   logger: Logger
 }
 
+/** A pending connection accepted but sending nothing gets this long, at drain start, to begin. */
+export const PENDING_GRACE_MS = 1000
+
+/** Where a connection came from and when it was accepted, kept on the socket until classified. */
+interface Accepted { readonly source: ArrivalSource; readonly at: number }
+const kAccepted = Symbol('drainpipe.accepted')
+type AcceptedSocket = Socket & { [kAccepted]?: Accepted }
+
 export class Ingress {
   readonly #opts: IngressOptions
   readonly #server: net.Server
@@ -36,7 +48,6 @@ export class Ingress {
   /** Connections still being classified. */
   readonly #pending = new ConnectionSet()
   #clientConnections = 0
-  #draining = false
   #acceptErrorLoggedAt = 0
   /** Open pod-port connections allowed (0 = no cap): --max-connections, else from the descriptor limit. */
   readonly connectionCap: number
@@ -96,19 +107,35 @@ export class Ingress {
   /** Client and direct connections accepted so far. */
   get clientConnections(): number { return this.#clientConnections }
 
-  /** Close the pod port: new connections are refused by the kernel from here on. */
-  stopAccepting(): void {
+  /** From now on responses ask clients to close their connections (http). */
+  announceClose(): void {
+    this.#opts.forwarder.announceClose()
+  }
+
+  /**
+   * Close the pod port, after one turn of the event loop's poll phase (setImmediate) so that
+   * connections already queued in the listen backlog are accepted and served, not reset.
+   */
+  async stopAccepting(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve))
     if (this.#server.listening) this.#server.close()
   }
 
   /**
-   * Connections that have sent nothing yet are idle: close them now, like idle keep-alives.
-   * Those mid-header finish classifying and are served once. Resolves when all are gone.
+   * Connections still being classified are served once classified. Those that sent nothing get
+   * PENDING_GRACE_MS to begin (a request may be on its way), then are closed like idle
+   * keep-alives. Resolves when all are gone.
    */
   async drain(): Promise<void> {
-    this.#draining = true
-    for (const socket of this.#pending) if (socket.bytesRead === 0) socket.destroy()
-    await Promise.all([this.#opts.forwarder.drain(), this.#pending.whenEmpty()])
+    const idle = setTimeout(() => { for (const socket of this.#pending) if (socket.bytesRead === 0) socket.destroy() }, PENDING_GRACE_MS)
+    idle.unref()
+    const forwarded = this.#opts.forwarder.drain()
+    await this.#pending.whenEmpty()
+    clearTimeout(idle)
+    await forwarded
+    // Connections classified during the drain were handed to the forwarder after it was asked:
+    // wait for those too (the pod port is closed, so no more can come).
+    await this.#opts.forwarder.drain()
   }
 
   /** Close what remains; returns how many were open. */
@@ -121,17 +148,12 @@ export class Ingress {
   }
 
   async close(): Promise<void> {
-    this.stopAccepting()
+    if (this.#server.listening) this.#server.close()
     this.abort()
     await this.#opts.forwarder.close()
   }
 
-  #onConnection(socket: Socket): void {
-    if (this.#draining) {
-      // The listener is closed; this one was already in the accept queue.
-      socket.destroy()
-      return
-    }
+  #onConnection(socket: AcceptedSocket): void {
     if (socket.remoteAddress === undefined) {
       // Reset by the peer before we accepted it (getpeername fails): a probe that connected
       // and left at once, such as a health check closing with RST. Nothing can be served or
@@ -143,8 +165,19 @@ export class Ingress {
       return
     }
     const remote = unmapped(socket.remoteAddress)
+    const at = performance.now()
+    socket[kAccepted] = { source: this.#opts.observations.connectionAccepted(remote, at), at }
     this.#pending.add(socket)
     classify(socket, this.#sourcePolicy(remote), this.#opts.classify, this.#sink)
+  }
+
+  /** The connection is classified: a client arrival (at its accept time) or taken back out. */
+  #classified(socket: AcceptedSocket, client: boolean): void {
+    this.#pending.delete(socket)
+    const accepted = socket[kAccepted]
+    if (accepted === undefined) return
+    socket[kAccepted] = undefined
+    this.#opts.observations.connectionClassified(accepted.source, accepted.at, client)
   }
 
   readonly #sink: ClassifySink = {
@@ -159,7 +192,7 @@ export class Ingress {
       socket.destroy()
     },
     local: (socket, head) => {
-      this.#pending.delete(socket)
+      this.#classified(socket, false)
       const remote = unmapped(socket.remoteAddress ?? '')
       this.#opts.metrics.accepted.healthcheck.inc()
       this.#opts.metrics.healthChecks.local.inc()
@@ -167,7 +200,7 @@ export class Ingress {
       this.#opts.health.accept(socket, head)
     },
     empty: (socket) => {
-      this.#pending.delete(socket)
+      this.#classified(socket, false)
       const remote = unmapped(socket.remoteAddress ?? '')
       this.#opts.metrics.accepted.healthcheck.inc()
       this.#opts.metrics.healthChecks.empty.inc()
@@ -175,18 +208,17 @@ export class Ingress {
       socket.destroy()
     },
     refused: (socket, by) => {
-      this.#pending.delete(socket)
+      this.#classified(socket, false)
       this.#refuse(socket, by)
     },
   }
 
   /** A client connection (PROXY header or direct): counted and observed. */
   #arrived(socket: Socket, header: ProxyHeader | null): void {
-    this.#pending.delete(socket)
+    this.#classified(socket, true)
     this.#clientConnections++
     this.#opts.metrics.accepted[header ? 'client' : 'direct'].inc()
     if (header?.crc32c === 'mismatch') this.#opts.metrics.crcMismatchAccepted.inc()
-    this.#opts.observations.clientArrived(unmapped(socket.remoteAddress ?? ''), performance.now())
   }
 
   #refuse(socket: Socket, by: RefusedBy): void {

@@ -1,9 +1,11 @@
 // The termination sequence. Triggered by SIGTERM/SIGINT or GET/POST /prestop; runs once.
-//   1. terminating: readiness fails; keep serving; start the observers.
-//   2. wait until every observer agrees the LB stopped sending new connections, and
-//      --min-wait passed; or --max-wait passed (warn, naming the observers still waiting).
-//   3. draining: close the pod port; let in-flight work finish within --drain-timeout;
-//      then close what remains and count it.
+//   1. terminating: readiness fails; keep serving (http: every response now asks the client to
+//      reconnect, so keep-alive clients become visible LB routing decisions); start the lag
+//      clock, the observers and the decision.
+//   2. wait for the decision (decision.ts: every observer agrees at the same moment, --min-wait
+//      passed); or --max-wait passed (warn, naming what was still unsure).
+//   3. draining: take in what is queued, close the pod port; let in-flight work finish within
+//      --drain-timeout; then close what remains and count it.
 //   4. drained.
 // Lifecycle observes (observers, counts) and commands (stopAccepting, drain, abort); it
 // never reaches into the forwarders.
@@ -13,11 +15,16 @@ import type { Metrics } from '../admin/metrics.js'
 import type { DeregistrationObserver } from './observers/observer.js'
 import type { TrafficObservations } from './observations.js'
 import type { Lifecycle } from './state.js'
+import { Decision } from './decision.js'
+import type { LagClock } from './lag-clock.js'
 
 export type Trigger = 'SIGTERM' | 'SIGINT' | 'prestop'
 
 export interface DrainTarget {
-  stopAccepting(): void
+  /** From now on, ask clients to close their connections after each response (http). */
+  announceClose(): void
+  /** Take in connections already queued, then close the pod port. */
+  stopAccepting(): Promise<void>
   drain(): Promise<void>
   abort(): number
 }
@@ -26,7 +33,10 @@ export interface ShutdownOptions {
   lifecycle: Lifecycle
   observers: DeregistrationObserver[]
   observations: TrafficObservations
+  lagClock: LagClock
   target: DrainTarget
+  /** Responses carry Connection: close from termination start (--connection-close-on-terminate). */
+  connectionCloseOnTerminate: boolean
   minWaitMs: number
   maxWaitMs: number
   drainTimeoutMs: number
@@ -40,6 +50,8 @@ export interface ShutdownReport {
   waitedMs: number
   /** how the wait ended */
   waitEnded: 'observers' | 'max-wait'
+  /** what the decision rested on: evidence (each LB node quiet for its window), a fixed window, the lag bound, or none (max-wait) */
+  basis: 'evidence' | 'fixed' | 'lag-bound' | 'max-wait'
   /** ms from termination start to the last new client connection, null if none came */
   lastConnectionMs: number | null
   drainMs: number
@@ -52,10 +64,14 @@ export class Shutdown {
   #trigger: Trigger | undefined
   #startedAt = 0
   #report: ShutdownReport | undefined
+  readonly #decision: Decision
 
   constructor(opts: ShutdownOptions) {
     this.#opts = opts
+    this.#decision = new Decision({ observers: opts.observers, lagClock: opts.lagClock, minWaitMs: opts.minWaitMs, logger: opts.logger })
   }
+
+  get decision(): Decision { return this.#decision }
 
   get started(): boolean { return this.#running !== undefined }
   get trigger(): Trigger | undefined { return this.#trigger }
@@ -78,7 +94,10 @@ export class Shutdown {
     const startedAt = performance.now()
     this.#startedAt = startedAt
     lifecycle.to('terminating', trigger === 'prestop' ? 'preStop hook called' : `${trigger} received`, { observers: observers.map((o) => o.name) })
+    if (this.#opts.connectionCloseOnTerminate) target.announceClose()
+    this.#opts.lagClock.start(startedAt)
     for (const o of observers) o.start(startedAt)
+    this.#decision.start(startedAt)
 
     const waitEnded = await this.#waitForLoadBalancer(startedAt)
     const waitedMs = performance.now() - startedAt
@@ -86,14 +105,28 @@ export class Shutdown {
     const last = this.#opts.observations.lastArrivalAt
     const lastConnectionMs = last !== undefined && last >= startedAt ? last - startedAt : null
     if (lastConnectionMs !== null) metrics.lastConnectionSeconds.set(lastConnectionMs / 1000)
+    const summaries = Object.assign({}, ...observers.map((o) => o.summary())) as Record<string, unknown>
+    const basis: ShutdownReport['basis'] = waitEnded === 'max-wait' ? 'max-wait' : (summaries.basis as ShutdownReport['basis'] | undefined) ?? 'lag-bound'
     for (const o of observers) o.stop()
+    this.#decision.stop()
+    const deadline = this.#opts.lagClock.deadline
+    metrics.recordDecision({
+      basis,
+      falseStopBound: typeof summaries.falseStopBound === 'number' ? summaries.falseStopBound : null,
+      longestWindowSeconds: typeof summaries.longestWindowSeconds === 'number' ? summaries.longestWindowSeconds : null,
+      revocations: (typeof summaries.revocations === 'number' ? summaries.revocations : 0) + this.#decision.revocations,
+      lagDeadlineSeconds: deadline === undefined ? null : (deadline - startedAt) / 1000,
+    })
 
-    lifecycle.to('draining', waitEnded === 'observers' ? 'load balancer stopped sending new connections' : '--max-wait reached', {
+    lifecycle.to('draining', drainReason(basis), {
       waitedMs: Math.round(waitedMs),
       lastConnectionMs: lastConnectionMs === null ? null : Math.round(lastConnectionMs),
+      ...summaries,
+      basis,
+      agreementsRevoked: this.#decision.revocations,
     })
     const drainStarted = performance.now()
-    target.stopAccepting()
+    await target.stopAccepting()
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([
       target.drain().then(() => false),
@@ -108,28 +141,37 @@ export class Shutdown {
     }
     const drainMs = performance.now() - drainStarted
     metrics.drainSeconds.set(drainMs / 1000)
-    this.#report = { trigger, waitedMs: Math.round(waitedMs), waitEnded, lastConnectionMs: lastConnectionMs === null ? null : Math.round(lastConnectionMs), drainMs: Math.round(drainMs), cut }
+    this.#report = { trigger, waitedMs: Math.round(waitedMs), waitEnded, basis, lastConnectionMs: lastConnectionMs === null ? null : Math.round(lastConnectionMs), drainMs: Math.round(drainMs), cut }
     lifecycle.to('drained', timedOut ? 'drain timeout' : 'all connections finished', { drainMs: Math.round(drainMs), cut })
     return this.#report
   }
 
   async #waitForLoadBalancer(startedAt: number): Promise<'observers' | 'max-wait'> {
-    const { observers, minWaitMs, maxWaitMs, logger } = this.#opts
-    const timers: NodeJS.Timeout[] = []
-    const sleep = (ms: number) => new Promise<void>((resolve) => { timers.push(setTimeout(resolve, Math.max(0, ms))) })
-    const agreed = Promise.all([...observers.map((o) => o.whenSatisfied()), sleep(minWaitMs)]).then(() => 'observers' as const)
-    const capped = sleep(maxWaitMs).then(() => 'max-wait' as const)
-    const ended = await Promise.race([agreed, capped])
-    for (const t of timers) clearTimeout(t)
+    const { observers, maxWaitMs, logger } = this.#opts
+    let timer: NodeJS.Timeout | undefined
+    const capped = new Promise<'max-wait'>((resolve) => { timer = setTimeout(() => resolve('max-wait'), Math.max(0, startedAt + maxWaitMs - performance.now())) })
+    const ended = await Promise.race([this.#decision.whenAgreed().then(() => 'observers' as const), capped])
+    clearTimeout(timer)
     if (ended === 'max-wait') {
-      const waiting = observers.filter((o) => !o.satisfied)
+      const waiting = this.#decision.pending()
+      const unsure = observers.filter((o) => waiting.includes(o.name))
       logger.warn({
         maxWaitMs,
-        waitingFor: waiting.map((o) => o.name),
-        views: Object.fromEntries(waiting.map((o) => [o.name, o.view()])),
+        waitingFor: waiting,
+        views: Object.fromEntries(unsure.map((o) => [o.name, o.view()])),
+        lagBound: this.#opts.lagClock.view(),
         sinceStartMs: Math.round(performance.now() - startedAt),
-      }, `--max-wait reached while ${waiting.map((o) => o.name).join(', ') || 'min-wait'} still waiting: draining anyway`)
+      }, `--max-wait reached while ${waiting.join(', ') || 'nothing'} still unsure: draining anyway; new connections the LB still sends will be refused`)
     }
     return ended
+  }
+}
+
+function drainReason(basis: ShutdownReport['basis']): string {
+  switch (basis) {
+    case 'evidence': return 'load balancer stopped sending new connections: every LB node quiet for its window'
+    case 'fixed': return 'no new connection for the configured --quiet-period from any LB node'
+    case 'lag-bound': return '--lb-lag-max passed since deregistration with no new connection since (too little traffic to judge by)'
+    case 'max-wait': return '--max-wait reached'
   }
 }

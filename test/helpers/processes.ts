@@ -99,6 +99,10 @@ export async function startDrainpipe(t: Teardown, args: string[], opts: { env?: 
   const full = [...args]
   const has = (flag: string) => full.some((a) => a === flag || a.startsWith(`${flag}=`))
   if (!has('--listen')) full.push('--listen', '127.0.0.1:0')
+  // Tests that are not about the lag bound: without traffic history a termination ends as soon
+  // as the quiet window allows (the default, 180 s, is the NLB's lag; test/lifecycle/decision.test.ts
+  // covers it).
+  if (!has('--lb-lag-max')) full.push('--lb-lag-max', '0')
   if (!has('--admin')) full.push('--admin', '127.0.0.1:0')
   // nofile: start under `ulimit -n N` (bash execs node, so the pid is drainpipe's own).
   const proc = opts.nofile === undefined

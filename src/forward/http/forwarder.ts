@@ -31,6 +31,8 @@ export interface HttpForwarderOptions {
   probe: UpstreamProbe
   metrics: Metrics
   logger: Logger
+  /** Told of every request (by the LB node it came through): activity for the traffic observer. */
+  activity?: { requestSeen(source: string, now: number): void }
 }
 
 /** A client connection idle for less than this when draining starts gets this long to send one more request (answered with Connection: close) before it is closed. */
@@ -58,6 +60,8 @@ export class HttpForwarder implements Forwarder {
   readonly #clients = new ConnectionSet()
   #requests = 0
   #draining = false
+  /** Responses carry Connection: close (termination started, or draining). */
+  #closing = false
 
   constructor(opts: HttpForwarderOptions) {
     this.#opts = opts
@@ -130,7 +134,8 @@ export class HttpForwarder implements Forwarder {
     conn.lastRequest = req
     const { metrics, logger } = this.#opts
     metrics.httpRequests.inc()
-    if (this.#draining) res.setHeader('connection', 'close')
+    this.#opts.activity?.requestSeen(conn.info.peerAddress, started)
+    if (this.#closing) res.setHeader('connection', 'close')
     res.once('close', () => {
       conn.inFlight--
       conn.idleSince = performance.now()
@@ -180,7 +185,7 @@ export class HttpForwarder implements Forwarder {
       if (status) this.#opts.logger.warn({ client, method: req.method, url: req.url, status, err: e }, status === 504 ? 'app timed out' : 'app unreachable')
       else this.#opts.logger.warn({ client, method: req.method, url: req.url, err: e }, 'app connection failed mid-response; client connection cut')
     },
-    closing: () => this.#draining,
+    closing: () => this.#closing,
   }
 
   /** Upgrade (WebSocket): a raw tunnel to the app; the app's own answer (101 or not) goes back verbatim. */
@@ -230,8 +235,13 @@ export class HttpForwarder implements Forwarder {
     setTimeout(() => this.#closeWhenIdle(socket), IDLE_CLOSE_GRACE_MS - idleFor).unref()
   }
 
+  announceClose(): void {
+    this.#closing = true
+  }
+
   drain(): Promise<void> {
     this.#draining = true
+    this.#closing = true
     for (const socket of this.#clients) this.#closeWhenIdle(socket as ConnSocket)
     return this.#clients.whenEmpty()
   }

@@ -89,6 +89,9 @@ export class TcpForwarder implements Forwarder {
     })
   }
 
+  /** A byte stream cannot be asked to reconnect: tcp connections end when their clients end them. */
+  announceClose(): void {}
+
   drain(): Promise<void> {
     return this.#clients.whenEmpty()
   }

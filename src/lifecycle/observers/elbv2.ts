@@ -1,9 +1,19 @@
-// `elbv2`: asks the ELBv2 API what it thinks of this pod's target. Satisfied when every target
-// group reports the target `draining`, or `unused` with reason `Target.NotRegistered`.
+// `elbv2`: asks the ELBv2 API what it thinks of this pod's target. It tells *when* the target was
+// deregistered, not *whether* the LB stopped: the NLB keeps opening new connections for ~2 minutes
+// after the API says `draining`. Satisfied once every target group reported the target `draining`,
+// or `unused` with reason `Target.NotRegistered` after it had been seen registered; the moment it
+// first saw that (the latest over the groups) starts the lag clock (../lag-clock.ts), and the
+// traffic observer or the lag bound decide the rest.
 //
-// Only polls after start(): before termination the answer is "healthy" and every call spends the
-// account-wide Describe* token bucket (burst 40, refill 10/s) that every pod and the AWS Load
-// Balancer Controller share.
+// A target reported not registered by a group that never showed it registered is a configuration
+// error (wrong --target-id or --target-port), logged as one and not taken as deregistration. It,
+// AccessDenied and a missing target group make that group unable to tell: logged once as an error,
+// the group stops blocking, and the lag clock falls back to termination start.
+//
+// Polls after start(); before termination, only the start-up check (checkAtStartup): one call,
+// jittered, repeated a few times while the target is not registered yet, so a missing permission,
+// a wrong ARN or target is reported when the pod starts. Calls spend the account-wide Describe*
+// token bucket (burst 40, refill 10/s) that every pod and the AWS Load Balancer Controller share.
 //
 // Scheduling: the first poll comes after a uniformly random delay in [0, interval) so pods that
 // start terminating together do not poll together; then every interval ±jitter. A tick in which
@@ -16,11 +26,15 @@
 // The SDK is loaded on the first poll, not at start-up: it is the largest module drainpipe
 // has (about 60 ms to import) and most deployments never poll.
 import type { ElasticLoadBalancingV2Client, ElasticLoadBalancingV2ClientConfig } from '@aws-sdk/client-elastic-load-balancing-v2'
-import { silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
-import { Satisfaction } from './satisfaction.js'
+import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import { ObserverConfigError } from './errors.js'
+import type { LagClock } from '../lag-clock.js'
 
 export type Elbv2CallOutcome = 'ok' | 'throttled' | 'error'
+
+/** Start-up check: attempts while the target is not registered yet, and the delay between them. */
+export const STARTUP_CHECK_ATTEMPTS = 5
+export const STARTUP_CHECK_RETRY_MS = 30_000
 
 /** Counts DescribeTargetHealth calls (the lead wires this to prom-client). */
 export interface Elbv2CallHook {
@@ -50,6 +64,8 @@ export interface Elbv2ObserverOptions {
   requestTimeoutSeconds?: number
   hook?: Elbv2CallHook
   logger?: ObserverLogger
+  /** Told when every group was seen deregistered (or could not tell). */
+  lagClock?: LagClock
   /**
    * A client to use instead of building one: region/endpoint/credentials are then ignored, and
    * its own retry settings apply (build it with `maxAttempts: 1` so our backoff governs).
@@ -69,6 +85,12 @@ interface GroupState {
   /** When the state was last read, performance.now() ms. */
   readAt: number | null
   satisfied: boolean
+  /** Seen in a registered state (initial, healthy, unhealthy, …) at least once. */
+  everRegistered: boolean
+  /** When the deregistration was first seen (performance.now() ms). */
+  deregisteredAt: number | null
+  /** Why this group cannot tell (permission, missing group, target never registered). */
+  failed: string | null
   calls: number
   throttled: number
   errors: number
@@ -77,9 +99,25 @@ interface GroupState {
 
 const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException'])
 
+/** Errors no retry fixes, with what to do about them. */
+const FATAL_CODES: Record<string, string> = {
+  AccessDenied: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)',
+  AccessDeniedException: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)',
+  UnauthorizedOperation: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)',
+  TargetGroupNotFound: 'no such target group: check --target-group-arn',
+  TargetGroupNotFoundException: 'no such target group: check --target-group-arn',
+  InvalidTarget: 'the target is not valid for this group: check --target-id and --target-port',
+  InvalidTargetException: 'the target is not valid for this group: check --target-id and --target-port',
+}
+
 /** Whether a DescribeTargetHealth answer means the LB deregistered the target. */
 export function isDeregisteredState (state: string | undefined | null, reason: string | undefined | null): boolean {
   return state === 'draining' || (state === 'unused' && reason === 'Target.NotRegistered')
+}
+
+/** Whether the answer shows the target registered in the group. */
+export function isRegisteredState (state: string | undefined | null): boolean {
+  return state === 'initial' || state === 'healthy' || state === 'unhealthy' || state === 'unhealthy.draining' || state === 'unavailable'
 }
 
 interface LoadedSdk {
@@ -102,9 +140,13 @@ export class Elbv2Observer implements DeregistrationObserver {
   readonly #hook: Elbv2CallHook | undefined
   readonly #log: ObserverLogger
   readonly #random: () => number
-  readonly #satisfaction = new Satisfaction()
+  readonly #listeners = new ChangeListeners()
+  readonly #lagClock: LagClock | undefined
+  #satisfiedAt: number | undefined
   readonly #abort = new AbortController()
   #startedAt: number | undefined
+  #startup: { state: 'not run' | 'checking' | 'registered' | 'not registered' | 'failed', attempts: number, at: number | null } = { state: 'not run', attempts: 0, at: null }
+  #startupTimer: NodeJS.Timeout | undefined
   #timer: NodeJS.Timeout | undefined
   #stopped = false
   #consecutiveThrottledTicks = 0
@@ -133,7 +175,7 @@ export class Elbv2Observer implements DeregistrationObserver {
 
     this.#targetId = opts.targetId
     this.#targetPort = opts.targetPort
-    this.#groups = arns.map((arn) => ({ arn, state: null, reason: null, description: null, readAt: null, satisfied: false, calls: 0, throttled: 0, errors: 0, lastError: null }))
+    this.#groups = arns.map((arn) => ({ arn, state: null, reason: null, description: null, readAt: null, satisfied: false, everRegistered: false, deregisteredAt: null, failed: null, calls: 0, throttled: 0, errors: 0, lastError: null }))
     this.#intervalMs = interval * 1000
     this.#jitter = jitter
     this.#maxBackoffMs = maxBackoff * 1000
@@ -141,6 +183,7 @@ export class Elbv2Observer implements DeregistrationObserver {
     this.#hook = opts.hook
     this.#log = opts.logger ?? silentLogger
     this.#random = opts.random ?? Math.random
+    this.#lagClock = opts.lagClock
     this.#givenClient = opts.client
     this.#clientConfig = {
       ...(opts.region !== undefined ? { region: opts.region } : {}),
@@ -159,13 +202,51 @@ export class Elbv2Observer implements DeregistrationObserver {
     return this.#client
   }
 
-  get satisfied (): boolean { return this.#satisfaction.satisfied }
+  get satisfied (): boolean { return this.#satisfiedAt !== undefined }
 
-  whenSatisfied (): Promise<void> { return this.#satisfaction.promise() }
+  onChange (fn: () => void): void { this.#listeners.add(fn) }
+
+  /**
+   * One DescribeTargetHealth per group after a random delay within `maxDelayMs`, so a missing
+   * permission, a wrong ARN or target is reported at start-up; repeated every
+   * STARTUP_CHECK_RETRY_MS (at most STARTUP_CHECK_ATTEMPTS times) while the target is not registered
+   * yet (the controller registers pods a little after they start). Stops when termination starts.
+   */
+  checkAtStartup (maxDelayMs = Math.min(this.#intervalMs, 5000)): void {
+    if (this.#startup.state !== 'not run' || this.#startedAt !== undefined || this.#stopped) return
+    this.#startup.state = 'checking'
+    const attempt = async (): Promise<void> => {
+      this.#startupTimer = undefined
+      if (this.#stopped || this.#startedAt !== undefined) return
+      this.#startup.attempts++
+      await Promise.all(this.#groups.filter((g) => g.failed === null && !g.everRegistered).map((g) => this.#poll(g)))
+      if (this.#stopped || this.#startedAt !== undefined) return
+      this.#startup.at = performance.now()
+      const failed = this.#groups.filter((g) => g.failed !== null)
+      const unregistered = this.#groups.filter((g) => g.failed === null && !g.everRegistered)
+      if (failed.length > 0) this.#startup.state = 'failed'
+      else if (unregistered.length === 0) {
+        this.#startup.state = 'registered'
+        this.#log.info({ observer: this.name, groups: this.#groups.map((g) => ({ arn: g.arn, state: g.state })) }, 'elbv2 start-up check: the target is registered in every target group')
+        return
+      } else this.#startup.state = 'not registered'
+      if (unregistered.length > 0) {
+        const last = this.#startup.attempts >= STARTUP_CHECK_ATTEMPTS
+        this.#log[last ? 'error' : 'warn']({ observer: this.name, targetId: this.#targetId, targetPort: this.#targetPort, groups: unregistered.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason })), attempt: this.#startup.attempts },
+          last ? `elbv2 start-up check: target ${this.#targetId}:${this.#targetPort} still not registered after ${this.#startup.attempts} checks: wrong --target-id or --target-port, or the controller does not manage this pod` : 'elbv2 start-up check: target not registered yet; checking again')
+        if (!last) this.#startupTimer = setTimeout(() => { void attempt() }, STARTUP_CHECK_RETRY_MS)
+      }
+    }
+    this.#startupTimer = setTimeout(() => { void attempt() }, Math.round(this.#random() * maxDelayMs))
+  }
 
   start (startedAt: number): void {
     if (this.#startedAt !== undefined || this.#stopped) return
     this.#startedAt = startedAt
+    if (this.#startupTimer !== undefined) clearTimeout(this.#startupTimer)
+    this.#startupTimer = undefined
+    // What the start-up check could not do (a permission not yet granted) is tried afresh.
+    for (const g of this.#groups) g.failed = null
     this.#log.info({ observer: this.name, targetGroupArns: this.#groups.map((g) => g.arn), targetId: this.#targetId, targetPort: this.#targetPort, pollIntervalSeconds: this.#intervalMs / 1000 }, 'elbv2 observer: polling DescribeTargetHealth')
     this.#schedule(this.#random() * this.#intervalMs)
   }
@@ -183,21 +264,29 @@ export class Elbv2Observer implements DeregistrationObserver {
     return base * (1 + this.#jitter * (2 * this.#random() - 1))
   }
 
+  /** Every group deregistered or unable to tell: satisfied, and the lag clock told. */
+  #resolveIfDone (): boolean {
+    if (this.#satisfiedAt !== undefined) return true
+    if (!this.#groups.every((g) => g.satisfied || g.failed !== null)) return false
+    const now = performance.now()
+    this.#satisfiedAt = now
+    const seen = this.#groups.filter((g) => g.deregisteredAt !== null).map((g) => g.deregisteredAt!)
+    this.#lagClock?.deregistered(seen.length === 0 ? now : Math.max(...seen), seen.length === 0)
+    this.#log.info({ observer: this.name, groups: this.#groups.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason, failed: g.failed })), afterSeconds: viewSeconds(now - (this.#startedAt ?? now)) },
+      seen.length === 0 ? 'elbv2 observer: no target group could tell; the lag clock starts at termination start' : 'elbv2 observer: every target group reports the target deregistered; the lag clock runs from here')
+    this.#listeners.emit()
+    return true
+  }
+
   async #tick (): Promise<void> {
     this.#timer = undefined
     this.#nextPollAt = undefined
     if (this.#stopped || this.satisfied) return
     this.#ticks++
-    const pending = this.#groups.filter((g) => !g.satisfied)
+    const pending = this.#groups.filter((g) => !g.satisfied && g.failed === null)
     const outcomes = await Promise.all(pending.map((g) => this.#poll(g)))
     if (this.#stopped) return
-
-    if (this.#groups.every((g) => g.satisfied)) {
-      const now = performance.now()
-      this.#satisfaction.set(now)
-      this.#log.info({ observer: this.name, groups: this.#groups.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason })), afterSeconds: viewSeconds(now - (this.#startedAt ?? now)) }, 'elbv2 observer: every target group reports the target deregistered')
-      return
-    }
+    if (this.#resolveIfDone()) return
     if (outcomes.includes('throttled')) {
       this.#consecutiveThrottledTicks++
       const delay = this.#nextDelayMs()
@@ -234,7 +323,17 @@ export class Elbv2Observer implements DeregistrationObserver {
       g.description = desc?.TargetHealth?.Description ?? null
       g.readAt = performance.now()
       g.lastError = null
-      if (isDeregisteredState(state, reason)) g.satisfied = true
+      if (isRegisteredState(state)) g.everRegistered = true
+      if (this.#startedAt !== undefined && isDeregisteredState(state, reason) && !g.satisfied) {
+        if (state === 'unused' && !g.everRegistered) {
+          g.failed = `target ${this.#targetId}:${this.#targetPort} was never seen registered in this group: wrong --target-id or --target-port?`
+          this.#log.error({ observer: this.name, targetGroupArn: g.arn, targetId: this.#targetId, targetPort: this.#targetPort, state, reason },
+            `elbv2 observer: ${g.failed} Not taken as deregistration; this group cannot tell when the LB deregistered the target`)
+        } else {
+          g.satisfied = true
+          g.deregisteredAt = g.readAt
+        }
+      }
       return 'ok'
     } catch (err) {
       if (this.#stopped) return 'aborted'
@@ -249,7 +348,13 @@ export class Elbv2Observer implements DeregistrationObserver {
       }
       g.errors++
       this.#hook?.onCall('error')
-      this.#log.warn({ observer: this.name, targetGroupArn: g.arn, code, err: g.lastError.message }, 'elbv2 observer: DescribeTargetHealth failed; retrying on the next tick')
+      const fatal = FATAL_CODES[code]
+      if (fatal !== undefined) {
+        if (g.failed === null) this.#log.error({ observer: this.name, targetGroupArn: g.arn, code, err: g.lastError.message }, `elbv2 observer: DescribeTargetHealth refused: ${fatal}; this group cannot tell, the decision rests on traffic and --lb-lag-max from termination start`)
+        g.failed = `${code}: ${fatal}`
+      } else {
+        this.#log.warn({ observer: this.name, targetGroupArn: g.arn, code, err: g.lastError.message }, 'elbv2 observer: DescribeTargetHealth failed; retrying on the next tick')
+      }
       return 'error'
     }
   }
@@ -265,7 +370,8 @@ export class Elbv2Observer implements DeregistrationObserver {
       ticks: this.#ticks,
       consecutiveThrottledTicks: this.#consecutiveThrottledTicks,
       nextPollInSeconds: this.#nextPollAt === undefined ? null : viewSeconds(Math.max(0, this.#nextPollAt - now)),
-      ...(this.#satisfaction.at !== undefined && this.#startedAt !== undefined ? { satisfiedAfterSeconds: viewSeconds(this.#satisfaction.at - this.#startedAt) } : {}),
+      ...(this.#satisfiedAt !== undefined && this.#startedAt !== undefined ? { satisfiedAfterSeconds: viewSeconds(this.#satisfiedAt - this.#startedAt) } : {}),
+      startupCheck: { state: this.#startup.state, attempts: this.#startup.attempts, secondsAgo: this.#startup.at === null ? null : viewSeconds(now - this.#startup.at) },
       targetGroups: this.#groups.map((g) => ({
         arn: g.arn,
         state: g.state,
@@ -273,6 +379,9 @@ export class Elbv2Observer implements DeregistrationObserver {
         description: g.description,
         secondsSinceRead: g.readAt === null ? null : viewSeconds(now - g.readAt),
         deregistered: g.satisfied,
+        everRegistered: g.everRegistered,
+        deregisteredAfterSeconds: g.deregisteredAt === null || this.#startedAt === undefined ? null : viewSeconds(g.deregisteredAt - this.#startedAt),
+        cannotTell: g.failed,
         calls: g.calls,
         throttled: g.throttled,
         errors: g.errors,
@@ -281,9 +390,18 @@ export class Elbv2Observer implements DeregistrationObserver {
     }
   }
 
+  summary (): Record<string, unknown> {
+    const seen = this.#groups.filter((g) => g.deregisteredAt !== null)
+    return {
+      deregistrationSeenAfterSeconds: seen.length === 0 || this.#startedAt === undefined ? null : viewSeconds(Math.max(...seen.map((g) => g.deregisteredAt!)) - this.#startedAt),
+      groupsThatCannotTell: this.#groups.filter((g) => g.failed !== null).length,
+    }
+  }
+
   stop (): void {
     if (this.#stopped) return
     this.#stopped = true
+    if (this.#startupTimer !== undefined) clearTimeout(this.#startupTimer)
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
     this.#nextPollAt = undefined

@@ -13,11 +13,11 @@
 // interval range is 5–300 s and several checkers may share one source address). With no source
 // seen at all, the observer is satisfied after silenceMultiple × defaultIntervalSeconds from start.
 // Silence is measured from the last probe, so a source that was already silent long enough when
-// termination began counts as silent at once.
+// termination began counts as silent at once. The verdict is live: a probe after "silent" revokes
+// it (looked for every second while satisfied).
 
 import type { HealthCheckSource, TrafficObservations } from '../observations.js'
-import { silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
-import { Satisfaction } from './satisfaction.js'
+import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import { ObserverConfigError } from './errors.js'
 
 export interface HealthcheckObserverOptions {
@@ -53,7 +53,8 @@ export class HealthcheckObserver implements DeregistrationObserver {
   readonly #maxMs: number
   readonly #minGaps: number
   readonly #log: ObserverLogger
-  readonly #satisfaction = new Satisfaction()
+  readonly #listeners = new ChangeListeners()
+  #satisfiedAt: number | undefined
   #startedAt: number | undefined
   #countsAtStart = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
@@ -76,9 +77,9 @@ export class HealthcheckObserver implements DeregistrationObserver {
     this.#log = opts.logger ?? silentLogger
   }
 
-  get satisfied (): boolean { return this.#satisfaction.satisfied }
+  get satisfied (): boolean { return this.#startedAt !== undefined && this.#nextAt(performance.now()) === Number.POSITIVE_INFINITY }
 
-  whenSatisfied (): Promise<void> { return this.#satisfaction.promise() }
+  onChange (fn: () => void): void { this.#listeners.add(fn) }
 
   start (startedAt: number): void {
     if (this.#startedAt !== undefined || this.#stopped) return
@@ -100,34 +101,49 @@ export class HealthcheckObserver implements DeregistrationObserver {
     return out
   }
 
-  #check (): void {
-    this.#timer = undefined
-    if (this.#stopped || this.#startedAt === undefined) return
-    const now = performance.now()
+  /** When every source will be silent (+∞: now; a later time: not yet). */
+  #nextAt (now: number): number {
     const verdicts = this.#verdicts(now)
     let nextAt = Number.POSITIVE_INFINITY
     if (verdicts.length === 0) {
-      const deadline = this.#startedAt + this.#multiple * this.#defaultMs
+      const deadline = this.#startedAt! + this.#multiple * this.#defaultMs
       if (now < deadline) nextAt = deadline
     }
     for (const v of verdicts) {
       if (!v.silent) nextAt = Math.min(nextAt, v.source.lastAt + v.thresholdMs)
     }
-    if (nextAt === Number.POSITIVE_INFINITY) {
-      this.#satisfaction.set(now)
-      this.#log.info({ observer: this.name, sources: verdicts.map(verdictView) }, verdicts.length === 0
-        ? 'healthcheck observer: no health-check probe ever seen; waited the default silence'
-        : 'healthcheck observer: every LB health-check source has gone silent')
-      return
+    return nextAt
+  }
+
+  #check (): void {
+    this.#timer = undefined
+    if (this.#stopped || this.#startedAt === undefined) return
+    const now = performance.now()
+    const nextAt = this.#nextAt(now)
+    const silent = nextAt === Number.POSITIVE_INFINITY
+    if (silent !== (this.#satisfiedAt !== undefined)) {
+      this.#satisfiedAt = silent ? now : undefined
+      const verdicts = this.#verdicts(now)
+      this.#log.info({ observer: this.name, sources: verdicts.map(verdictView) }, !silent
+        ? 'healthcheck observer: a health-check probe came back; not silent any more'
+        : verdicts.length === 0
+          ? 'healthcheck observer: no health-check probe ever seen; waited the default silence'
+          : 'healthcheck observer: every LB health-check source has gone silent')
+      this.#listeners.emit()
     }
-    this.#timer = setTimeout(() => this.#check(), Math.max(1, Math.ceil(nextAt - now)))
+    // While silent, look every second for a probe that revokes it.
+    this.#timer = setTimeout(() => this.#check(), silent ? 1000 : Math.max(1, Math.ceil(nextAt - now)))
+  }
+
+  summary (): Record<string, unknown> {
+    return { healthCheckSources: this.#observations.healthCheckSourceCount }
   }
 
   view (): Record<string, unknown> {
     const now = performance.now()
     const started = this.#startedAt
     const view: Record<string, unknown> = {
-      satisfied: this.satisfied,
+      satisfied: this.#satisfiedAt !== undefined,
       silenceMultiple: this.#multiple,
       defaultIntervalSeconds: this.#defaultMs / 1000,
       sources: this.#verdicts(now).map((v) => {
@@ -139,7 +155,7 @@ export class HealthcheckObserver implements DeregistrationObserver {
         return sv
       })
     }
-    const at = this.#satisfaction.at
+    const at = this.#satisfiedAt
     if (at !== undefined && started !== undefined) view.satisfiedAfterSeconds = viewSeconds(at - started)
     return view
   }

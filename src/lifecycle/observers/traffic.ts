@@ -1,163 +1,241 @@
-// `traffic`: the LB has stopped when no new client connection arrived for the quiet window,
-// measured from max(termination start, last arrival). The window is fixed (`quietPeriod` seconds)
-// or `auto`: derived once, at start(), from the arrivals seen in the history window before
-// termination (see ../quiet-period.ts).
+// `traffic`: the LB has stopped when every node that was sending has been quiet for its own
+// window. A node is an immediate peer address (with PROXY protocol, the LB node; one per AZ). Each
+// is judged by its own arrival rate before termination (../quiet-period.ts): a node's window counts
+// from max(termination start, its last activity), where activity is a new connection (counted at
+// accept) or, in http mode, a request on an open connection. A connection accepted and not yet
+// classified counts from its accept time too (it may be a client); classified as a health check, it
+// is taken back out. Verdicts are computed live: a new arrival revokes "quiet" and the node must
+// earn a whole window again.
 //
-// No timer is touched per arrival: one timer fires at the earliest moment the window could have
-// elapsed, looks at the last arrival, and either declares the LB stopped or re-arms for
-// last arrival + window.
+// A node without evidence (no arrivals in the history span, too few to support the false-stop
+// target within --quiet-period-max, or first seen after termination began) is quiet only once the
+// lag bound passed (../lag-clock.ts) with no activity since; activity after the bound (the LB lags
+// longer than assumed) needs a whole window after it (--quiet-period if fixed, else
+// --quiet-period-max). With no node at all, the
+// observer waits for the lag bound: no evidence is not evidence of absence.
+//
+// `pooled` judges all peers as one source: for client IP preservation, or peers that are many
+// clients rather than a few LB nodes (`auto` pools beyond MAX_PER_SOURCE peers).
+import { performance } from 'node:perf_hooks'
+import type { ArrivalSource, TrafficObservations } from '../observations.js'
+import { OVERFLOW_SOURCE } from '../observations.js'
+import type { LagClock } from '../lag-clock.js'
+import { checkEvidenceOptions, evidenceWindow, fixedWindow, DEFAULT_RATE_DROP, FALSE_STOP_PROBABILITY, type EvidenceOptions, type SourceWindow } from '../quiet-period.js'
+import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
+import { judge, type Judged, type SourceVerdict } from './traffic-verdict.js'
 
-import type { TrafficObservations } from '../observations.js'
-import { autoQuietWindow, DEFAULT_QUIET_PERIOD_BOUNDS, FALSE_STOP_PROBABILITY, fixedQuietWindow, type QuietPeriodBounds, type QuietWindow } from '../quiet-period.js'
-import { silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
-import { Satisfaction } from './satisfaction.js'
+export type SourcesMode = 'auto' | 'per-source' | 'pooled'
+
+/** `auto` judges each peer on its own up to this many peers in the history span; more are pooled. */
+export const MAX_PER_SOURCE = 16
 
 export interface TrafficObserverOptions {
   observations: TrafficObservations
-  /** Quiet window in seconds, or 'auto'. Default 'auto'. */
-  quietPeriod?: number | 'auto'
-  /** Floor of the auto window, seconds (also its value without traffic history). Default 2. */
-  quietPeriodMin?: number
-  /** Ceiling of the auto window, seconds. Default 60. */
-  quietPeriodMax?: number
-  /** Auto: the probability, per quiet window, of calling a still-active LB stopped. Default 1e-6. */
+  lagClock: LagClock
+  /** A fixed window in ms, or 'auto' (from each node's rate). Default 'auto'. */
+  quietPeriodMs?: number | 'auto'
+  /** Floor of the auto window, ms. Default 2000. */
+  quietPeriodMinMs?: number
+  /** Longest window evidence may call for, ms; beyond it a node has no evidence. Default 60 000. */
+  quietPeriodMaxMs?: number
+  /** κ (--lb-rate-drop). Default 2. */
+  rateDrop?: number
+  /** Target false-stop probability per termination. Default 1e-6. */
   falseStopProbability?: number
+  sources?: SourcesMode
   logger?: ObserverLogger
 }
 
-/** How long a passed window is re-checked after, so arrivals queued during a stall count. */
-export const SETTLE_MS = 100
+/** How soon a verdict held back by a connection being classified is looked at again. */
+const PENDING_RECHECK_MS = 50
 
 export class TrafficObserver implements DeregistrationObserver {
   readonly name = 'traffic' as const
   readonly #observations: TrafficObservations
-  readonly #quietPeriod: number | 'auto'
-  readonly #bounds: QuietPeriodBounds
+  readonly #lagClock: LagClock
+  readonly #quietPeriodMs: number | 'auto'
+  readonly #evidence: Omit<EvidenceOptions, 'lagMs' | 'falseStopProbability'>
   readonly #p: number
+  readonly #mode: SourcesMode
   readonly #log: ObserverLogger
-  readonly #satisfaction = new Satisfaction()
+  readonly #listeners = new ChangeListeners()
   #startedAt: number | undefined
-  #window: QuietWindow | undefined
+  #judged: Judged | undefined
   #arrivalsAtStart = 0
   #timer: NodeJS.Timeout | undefined
   #stopped = false
+  #wasSatisfied = false
+  #revocations = 0
 
   constructor (opts: TrafficObserverOptions) {
     this.#observations = opts.observations
-    this.#quietPeriod = opts.quietPeriod ?? 'auto'
-    this.#bounds = {
-      minSeconds: opts.quietPeriodMin ?? DEFAULT_QUIET_PERIOD_BOUNDS.minSeconds,
-      maxSeconds: opts.quietPeriodMax ?? DEFAULT_QUIET_PERIOD_BOUNDS.maxSeconds
-    }
+    this.#lagClock = opts.lagClock
+    this.#quietPeriodMs = opts.quietPeriodMs ?? 'auto'
+    this.#evidence = { minMs: opts.quietPeriodMinMs ?? 2000, maxMs: opts.quietPeriodMaxMs ?? 60_000, rateDrop: opts.rateDrop ?? DEFAULT_RATE_DROP }
     this.#p = opts.falseStopProbability ?? FALSE_STOP_PROBABILITY
+    this.#mode = opts.sources ?? 'auto'
     this.#log = opts.logger ?? silentLogger
-    if (this.#quietPeriod === 'auto') autoQuietWindow(0, 0, this.#bounds, this.#p) // validates bounds and p
-    else fixedQuietWindow(this.#quietPeriod) // validates
+    checkEvidenceOptions({ ...this.#evidence, lagMs: opts.lagClock.lagMs, falseStopProbability: this.#p })
+    if (this.#quietPeriodMs !== 'auto') fixedWindow(this.#quietPeriodMs, 1, 1) // validates
+    opts.lagClock.onChange(() => this.#check())
   }
 
-  get satisfied (): boolean { return this.#satisfaction.satisfied }
+  get satisfied (): boolean { return this.#verdict(performance.now()).quiet }
 
-  whenSatisfied (): Promise<void> { return this.#satisfaction.promise() }
+  onChange (fn: () => void): void { this.#listeners.add(fn) }
 
-  /** The quiet window chosen at start(), or undefined before. */
-  get window (): QuietWindow | undefined { return this.#window }
+  /** How many times "quiet" was revoked by a new arrival or request. */
+  get revocations (): number { return this.#revocations }
 
-  /** The window start() would choose if termination began at `at`. */
-  windowAt (at: number): QuietWindow {
-    if (this.#quietPeriod !== 'auto') return fixedQuietWindow(this.#quietPeriod)
+  /** The windows start() would choose if termination began at `at`: each node's evidence. */
+  judgeAt (at: number): Judged {
     const sample = this.#observations.sampleBefore(at)
-    return autoQuietWindow(sample.count, sample.spanMs / 1000, this.#bounds, this.#p)
+    const named = [...sample.bySource.keys()]
+    const pooled = this.#mode === 'pooled' || (this.#mode === 'auto' && (named.length > MAX_PER_SOURCE || named.includes(OVERFLOW_SOURCE)))
+    const why = this.#mode !== 'auto' ? `--lb-sources ${this.#mode}` : pooled ? `more than ${MAX_PER_SOURCE} peers sent in the history span: they are clients, not LB nodes` : `${named.length} peer(s) sent in the history span: each is an LB node`
+    const groups: Array<[string, number]> = pooled ? [['(all peers)', sample.count]] : [...sample.bySource]
+    const share = this.#p / Math.max(1, groups.length)
+    const windows = new Map<string, SourceWindow>()
+    for (const [source, n] of groups) {
+      windows.set(source, this.#quietPeriodMs === 'auto'
+        ? evidenceWindow(n, sample.spanMs, { ...this.#evidence, lagMs: this.#lagClock.lagMs, falseStopProbability: share })
+        : fixedWindow(this.#quietPeriodMs, n, sample.spanMs))
+    }
+    return { pooled, why, spanMs: sample.spanMs, windows }
   }
 
   start (startedAt: number): void {
     if (this.#startedAt !== undefined || this.#stopped) return
     this.#startedAt = startedAt
-    this.#window = this.windowAt(startedAt)
+    this.#judged = this.judgeAt(startedAt)
     this.#arrivalsAtStart = this.#observations.totalArrivals
-    this.#log.info({ observer: this.name, quietWindow: windowView(this.#window) }, `traffic observer: quiet window ${this.#window.seconds.toFixed(3)} s (${this.#window.derivation})`)
+    const v = this.#verdict(startedAt)
+    this.#log.info({ observer: this.name, sourcesJudged: this.#judged.pooled ? 'pooled' : 'per-source', why: this.#judged.why, basis: v.basis, sources: v.sources.map(sourceView) },
+      `traffic observer: ${v.sources.length} source(s) judged ${this.#judged.pooled ? 'as one pool' : 'each by its own rate'}; basis ${v.basis}`)
     this.#check()
   }
 
-  /**
-   * `settled`: the window had already passed at the previous check. A timer fires in the
-   * event loop's timers phase, before the poll phase that accepts and reads connections
-   * queued meanwhile; after a stall (a busy CPU, a GC pause) those are arrivals not yet
-   * recorded. So the first expiry only re-checks SETTLE_MS later, after a few loop turns
-   * have taken in the backlog; the window is declared quiet only if it still is then.
-   */
-  #check (settled = false): void {
-    this.#timer = undefined
-    if (this.#stopped || this.#startedAt === undefined || this.#window === undefined) return
-    const now = performance.now()
-    const anchor = this.#anchor()
-    const windowMs = this.#window.seconds * 1000
-    const remaining = anchor + windowMs - now
-    if (remaining <= 0 && !settled) {
-      this.#timer = setTimeout(() => this.#check(true), SETTLE_MS)
-      return
-    }
-    if (remaining <= 0) {
-      this.#satisfaction.set(now)
-      this.#log.info({
-        observer: this.name,
-        quietForSeconds: (now - anchor) / 1000,
-        arrivalsSinceStart: this.#observations.totalArrivals - this.#arrivalsAtStart
-      }, 'traffic observer: no new connection for the quiet window')
-      return
-    }
-    this.#timer = setTimeout(() => this.#check(), Math.ceil(remaining))
+  #verdict (now: number): SourceVerdict {
+    if (this.#startedAt === undefined || this.#judged === undefined) return { quiet: false, basis: 'lag-bound', nextAt: Number.POSITIVE_INFINITY, sources: [] }
+    // Activity past the lag deadline (the LB lags longer than assumed) needs a whole window after
+    // it: the configured one, or the longest auto window.
+    const afterDeadlineMs = this.#quietPeriodMs === 'auto' ? this.#evidence.maxMs : this.#quietPeriodMs
+    return judge(this.#judged, this.#activity(), now, this.#startedAt, this.#lagClock.deadline, afterDeadlineMs)
   }
 
-  /** max(termination start, last arrival). */
-  #anchor (): number {
-    const last = this.#observations.lastArrivalAt
-    const started = this.#startedAt ?? performance.now()
-    return last !== undefined && last > started ? last : started
+  /** Each source's last activity and pending count (pooled: one entry over every peer). */
+  #activity (): Map<string, { lastActivityAt: number, pending: number }> {
+    const out = new Map<string, { lastActivityAt: number, pending: number }>()
+    if (this.#judged?.pooled === true) {
+      let last = Number.NaN
+      for (const rec of this.#observations.arrivalSources()) {
+        const a = activityOf(rec)
+        if (!(a <= last)) last = a
+      }
+      out.set('(all peers)', { lastActivityAt: last, pending: this.#observations.pendingConnections })
+      return out
+    }
+    for (const rec of this.#observations.arrivalSources()) out.set(rec.source, { lastActivityAt: activityOf(rec), pending: rec.pending })
+    return out
+  }
+
+  /** Re-evaluate; tell the listeners when quiet begins or is revoked; arm the next look. */
+  #check (): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#observations.unwatchActivity()
+    if (this.#stopped || this.#startedAt === undefined) return
+    const now = performance.now()
+    const v = this.#verdict(now)
+    if (v.quiet !== this.#wasSatisfied) {
+      this.#wasSatisfied = v.quiet
+      if (v.quiet) {
+        this.#log.info({ observer: this.name, basis: v.basis, arrivalsSinceStart: this.#observations.totalArrivals - this.#arrivalsAtStart, sources: v.sources.map(sourceView) },
+          v.basis === 'lag-bound' ? 'traffic observer: the lag bound passed with no new connection since' : 'traffic observer: every LB node quiet for its window')
+      } else if (v.sources.some((s) => !s.quiet && s.pending === 0)) {
+        this.#revocations++
+        this.#log.info({ observer: this.name, sources: v.sources.filter((s) => !s.quiet).map(sourceView) }, 'traffic observer: quiet revoked: new activity')
+      } else {
+        this.#log.debug({ observer: this.name }, 'traffic observer: not quiet while a new connection is classified')
+      }
+      this.#listeners.emit()
+    }
+    if (v.quiet) {
+      // Watch for the next arrival or request: it revokes quiet at once.
+      this.#observations.watchActivity(() => this.#check())
+      return
+    }
+    // A connection being classified is usually a health check, gone in a moment: look again soon.
+    const at = v.sources.some((s) => !s.quiet && s.pending > 0) ? Math.min(v.nextAt, now + PENDING_RECHECK_MS) : v.nextAt
+    if (Number.isFinite(at)) this.#timer = setTimeout(() => this.#check(), Math.max(1, Math.ceil(at - now)))
+  }
+
+  summary (): Record<string, unknown> {
+    const v = this.#verdict(performance.now())
+    const bound = v.sources.reduce((sum, s) => sum + (s.window.basis === 'evidence' ? s.window.falseStopBound : 0), 0)
+    return {
+      basis: v.basis,
+      sourcesJudged: this.#judged?.pooled === true ? 'pooled' : 'per-source',
+      sources: v.sources.length,
+      ...(v.basis === 'evidence' ? { falseStopBound: Number(bound.toPrecision(2)) } : {}),
+      longestWindowSeconds: viewSeconds(Math.max(0, ...v.sources.map((s) => ('windowMs' in s.window ? s.window.windowMs : 0)))),
+      revocations: this.#revocations,
+    }
   }
 
   view (): Record<string, unknown> {
     const now = performance.now()
-    const last = this.#observations.lastArrivalAt
-    const sources = []
-    for (const s of this.#observations.arrivalSources()) {
-      sources.push({ source: s.source, connections: s.count, secondsSinceLast: viewSeconds(now - s.lastAt) })
-    }
-    const view: Record<string, unknown> = {
-      satisfied: this.satisfied,
-      quietWindow: this.#window !== undefined ? windowView(this.#window) : { ...windowView(this.windowAt(now)), preview: true },
-      secondsSinceLastArrival: last === undefined ? null : viewSeconds(now - last),
+    const judged = this.#judged ?? this.judgeAt(now)
+    const v = this.#startedAt === undefined ? undefined : this.#verdict(now)
+    return {
+      satisfied: v?.quiet ?? false,
+      preview: this.#startedAt === undefined,
+      sourcesJudged: judged.pooled ? 'pooled' : 'per-source',
+      why: judged.why,
+      historySeconds: viewSeconds(judged.spanMs),
+      falseStopTarget: this.#p,
+      rateDrop: this.#evidence.rateDrop,
+      quietPeriod: this.#quietPeriodMs === 'auto' ? 'auto' : viewSeconds(this.#quietPeriodMs),
+      basis: v?.basis ?? null,
       arrivals: this.#observations.totalArrivals,
-      sources
+      arrivalsSinceStart: this.#startedAt === undefined ? null : this.#observations.totalArrivals - this.#arrivalsAtStart,
+      revocations: this.#revocations,
+      lagBound: this.#lagClock.view(now),
+      sources: v !== undefined ? v.sources.map(sourceView) : [...judged.windows].map(([source, window]) => ({ source, ...windowView(window) })),
+      assumptions: 'Poisson arrivals per LB node; a node\'s rate stays above 1/rateDrop of its rate before termination while the LB routes to us; the LB stops within lagBound.lagMaxSeconds of deregistration',
     }
-    if (this.#startedAt !== undefined && this.#window !== undefined) {
-      const anchor = this.#anchor()
-      view.arrivalsSinceStart = this.#observations.totalArrivals - this.#arrivalsAtStart
-      view.lastArrivalAfterStartSeconds = last !== undefined && last > this.#startedAt ? viewSeconds(last - this.#startedAt) : null
-      view.quietForSeconds = viewSeconds(now - anchor)
-      view.remainingSeconds = this.satisfied ? 0 : viewSeconds(Math.max(0, anchor + this.#window.seconds * 1000 - now))
-      const at = this.#satisfaction.at
-      if (at !== undefined) view.satisfiedAfterSeconds = viewSeconds(at - this.#startedAt)
-    }
-    return view
   }
 
   stop (): void {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
+    this.#observations.unwatchActivity()
   }
 }
 
-/** The window with seconds rounded to the millisecond and rates to 4 significant digits. */
-function windowView (w: QuietWindow): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...w }
-  for (const k of ['seconds', 'sampleSpanSeconds', 'unclampedSeconds'] as const) {
-    const v = w[k]
-    if (v !== undefined) out[k] = viewSeconds(v * 1000)
-  }
-  for (const k of ['ratePerSecond', 'conservativeRatePerSecond'] as const) {
-    const v = w[k]
-    if (v !== undefined) out[k] = Number(v.toPrecision(4))
-  }
+/** A source's last activity; a connection still being classified counts from its accept time. */
+function activityOf (rec: ArrivalSource): number {
+  return rec.pending > 0 && !(rec.lastAcceptedAt <= rec.lastActivityAt) ? rec.lastAcceptedAt : rec.lastActivityAt
+}
+
+function windowView (w: SourceWindow): Record<string, unknown> {
+  const out: Record<string, unknown> = { basis: w.basis, sampleSize: w.sampleSize, sampleSpanSeconds: viewSeconds(w.sampleSpanMs) }
+  if (w.sampleSpanMs > 0 && w.sampleSize > 0) out.ratePerSecond = Number((w.sampleSize / (w.sampleSpanMs / 1000)).toPrecision(4))
+  if ('windowMs' in w) out.windowSeconds = viewSeconds(w.windowMs)
+  if ('requiredMs' in w && w.requiredMs !== undefined) out.requiredSeconds = Number.isFinite(w.requiredMs) ? viewSeconds(w.requiredMs) : null
+  if (w.basis === 'evidence') out.falseStopBound = Number(w.falseStopBound.toPrecision(2))
+  if (w.basis === 'lag-bound') out.why = w.why
   return out
+}
+
+function sourceView (s: SourceVerdict['sources'][number]): Record<string, unknown> {
+  return {
+    source: s.source,
+    ...windowView(s.window),
+    quiet: s.quiet,
+    pending: s.pending,
+    secondsSinceActivity: Number.isNaN(s.lastActivityAt) ? null : viewSeconds(performance.now() - s.lastActivityAt),
+    remainingSeconds: s.quiet ? 0 : Number.isFinite(s.quietAt) ? viewSeconds(Math.max(0, s.quietAt - performance.now())) : null,
+  }
 }
