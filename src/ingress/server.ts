@@ -10,7 +10,7 @@ import type { Logger } from '../log.js'
 import type { SourcePolicy } from '../proxy-protocol/policy.js'
 import type { ProxyHeader } from '../proxy-protocol/header.js'
 import type { TrafficObservations } from '../lifecycle/observations.js'
-import { classify, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
+import { classify, sentOnlyHeader, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
 import { clientInfo, unmapped } from './client-info.js'
 import type { HealthResponder } from './health-responder.js'
 import { cachedSourcePolicy } from './source-policy-cache.js'
@@ -38,6 +38,8 @@ export class Ingress {
   #clientConnections = 0
   #draining = false
   #acceptErrorLoggedAt = 0
+  /** Where the pod port was bound first: a reopen (after a container restart) binds the same. */
+  #bound: AddressInfo | undefined
   /** Open pod-port connections allowed (0 = no cap): --max-connections, else from the descriptor limit. */
   readonly connectionCap: number
 
@@ -81,11 +83,19 @@ export class Ingress {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err)
       this.#server.once('error', onError)
-      this.#server.listen({ host: this.#opts.listen.host, port: this.#opts.listen.port, backlog: 1024 }, () => {
+      this.#server.listen({ host: this.#opts.listen.host, port: this.#bound?.port ?? this.#opts.listen.port, backlog: 1024 }, () => {
         this.#server.removeListener('error', onError)
-        resolve(this.#server.address() as AddressInfo)
+        this.#bound = this.#server.address() as AddressInfo
+        resolve(this.#bound)
       })
     })
+  }
+
+  /** Serve again after a drain: the app restarted and the pod is to become ready again. */
+  async resumeAccepting(): Promise<AddressInfo> {
+    this.#draining = false
+    this.#opts.forwarder.resume()
+    return this.#server.listening ? this.#server.address() as AddressInfo : this.listen()
   }
 
   get listening(): boolean { return this.#server.listening }
@@ -102,12 +112,14 @@ export class Ingress {
   }
 
   /**
-   * Connections that have sent nothing yet are idle: close them now, like idle keep-alives.
-   * Those mid-header finish classifying and are served once. Resolves when all are gone.
+   * Connections that have sent nothing yet, or only a PROXY header, are idle: nothing is in
+   * flight on them, so close them now, like idle keep-alives (not counted as cut). Those
+   * mid-header or with payload started finish classifying and are served once. Resolves
+   * when all are gone.
    */
   async drain(): Promise<void> {
     this.#draining = true
-    for (const socket of this.#pending) if (socket.bytesRead === 0) socket.destroy()
+    for (const socket of this.#pending) if (socket.bytesRead === 0 || sentOnlyHeader(socket)) socket.destroy()
     await Promise.all([this.#opts.forwarder.drain(), this.#pending.whenEmpty()])
   }
 

@@ -5,6 +5,7 @@
 //   3. draining: close the pod port; let in-flight work finish within --drain-timeout;
 //      then close what remains and count it.
 //   4. drained.
+// An operator can end step 2 early (a second SIGINT: endWait()); the report says so.
 // Lifecycle observes (observers, counts) and commands (stopAccepting, drain, abort); it
 // never reaches into the forwarders.
 import { performance } from 'node:perf_hooks'
@@ -38,8 +39,8 @@ export interface ShutdownReport {
   trigger: Trigger
   /** ms from termination start until draining began */
   waitedMs: number
-  /** how the wait ended */
-  waitEnded: 'observers' | 'max-wait'
+  /** how the wait ended: observers agreed, --max-wait, or an operator ended it (second SIGINT) */
+  waitEnded: 'observers' | 'max-wait' | 'operator'
   /** ms from termination start to the last new client connection, null if none came */
   lastConnectionMs: number | null
   drainMs: number
@@ -52,6 +53,7 @@ export class Shutdown {
   #trigger: Trigger | undefined
   #startedAt = 0
   #report: ShutdownReport | undefined
+  #endWait: ((ended: 'operator') => void) | undefined
 
   constructor(opts: ShutdownOptions) {
     this.#opts = opts
@@ -61,6 +63,18 @@ export class Shutdown {
   get trigger(): Trigger | undefined { return this.#trigger }
   get startedAt(): number { return this.#startedAt }
   get report(): ShutdownReport | undefined { return this.#report }
+
+  /**
+   * End the wait for the load balancer now and start draining (an operator's second Ctrl-C).
+   * Returns false when there is no wait to end (not started, or already draining).
+   */
+  endWait(reason: string): boolean {
+    if (!this.#endWait) return false
+    this.#opts.logger.warn({ reason, sinceStartMs: Math.round(performance.now() - this.#startedAt) }, `${reason}: ending the wait for the load balancer now; it may still be sending new connections`)
+    this.#endWait('operator')
+    this.#endWait = undefined
+    return true
+  }
 
   /** Start the sequence, or join the one running. Resolves when drained. */
   begin(trigger: Trigger): Promise<ShutdownReport> {
@@ -80,7 +94,9 @@ export class Shutdown {
     lifecycle.to('terminating', trigger === 'prestop' ? 'preStop hook called' : `${trigger} received`, { observers: observers.map((o) => o.name) })
     for (const o of observers) o.start(startedAt)
 
-    const waitEnded = await this.#waitForLoadBalancer(startedAt)
+    const cutShort = new Promise<'operator'>((resolve) => { this.#endWait = resolve })
+    const waitEnded = await Promise.race([this.#waitForLoadBalancer(startedAt), cutShort])
+    this.#endWait = undefined
     const waitedMs = performance.now() - startedAt
     metrics.deregistrationObservedSeconds.set(waitedMs / 1000)
     const last = this.#opts.observations.lastArrivalAt
@@ -88,7 +104,7 @@ export class Shutdown {
     if (lastConnectionMs !== null) metrics.lastConnectionSeconds.set(lastConnectionMs / 1000)
     for (const o of observers) o.stop()
 
-    lifecycle.to('draining', waitEnded === 'observers' ? 'load balancer stopped sending new connections' : '--max-wait reached', {
+    lifecycle.to('draining', waitEnded === 'observers' ? 'load balancer stopped sending new connections' : waitEnded === 'operator' ? 'wait ended by the operator' : '--max-wait reached', {
       waitedMs: Math.round(waitedMs),
       lastConnectionMs: lastConnectionMs === null ? null : Math.round(lastConnectionMs),
     })
