@@ -18,6 +18,7 @@ import { Lifecycle } from './lifecycle/state.js'
 import { Shutdown, type Trigger, type ShutdownReport } from './lifecycle/shutdown.js'
 import { TrafficObservations } from './lifecycle/observations.js'
 import { createObservers } from './lifecycle/observers/index.js'
+import { ContainerRestartWatch } from './lifecycle/container-restart.js'
 
 export interface Sidecar {
   readonly lifecycle: Lifecycle
@@ -25,7 +26,10 @@ export interface Sidecar {
   readonly metrics: Metrics
   readonly listenAddress: AddressInfo
   readonly adminAddress: AddressInfo
+  /** Start termination by signal (or join the sequence running); a signal always ends the pod. */
   terminate(trigger: Trigger): Promise<ShutdownReport>
+  /** End the wait for the load balancer now (an operator's second Ctrl-C); false if none runs. */
+  endWait(reason: string): boolean
   close(): Promise<void>
 }
 
@@ -62,7 +66,9 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     logger,
   })
 
-  const observers = createObservers(config.deregistration, {
+  // Observers and the termination sequence run once; after a container restart (a /prestop
+  // drain no SIGTERM followed, then the app came back) a fresh pair serves the next one.
+  const newObservers = () => createObservers(config.deregistration, {
     observations,
     logger: logger.child({ component: 'observer' }),
     traffic: { quietPeriod: config.quietPeriodMs === 'auto' ? 'auto' : config.quietPeriodMs / 1000, quietPeriodMin: config.quietPeriodMinMs / 1000, quietPeriodMax: config.quietPeriodMaxMs / 1000 },
@@ -80,10 +86,23 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     elbv2Hook: { onCall: (outcome) => metrics.elbv2Calls[outcome].inc() },
   })
 
-  const shutdown = new Shutdown({
+  const newShutdown = (observers: ReturnType<typeof newObservers>) => new Shutdown({
     lifecycle, observers, observations, target: ingress, logger, metrics,
     minWaitMs: config.minWaitMs, maxWaitMs: config.maxWaitMs, drainTimeoutMs: config.drainTimeoutMs,
   })
+  let observers = newObservers()
+  let shutdown = newShutdown(observers)
+  let signalled = false
+  let closed = false
+  const restartWatch = new ContainerRestartWatch(probe, logger, (appDownMs) => void reopen(appDownMs))
+  const reopen = async (appDownMs: number) => {
+    if (signalled || closed || lifecycle.state !== 'drained') return
+    observers = newObservers()
+    shutdown = newShutdown(observers)
+    await ingress.resumeAccepting()
+    if (signalled || closed) return // the signal's exit closes the port again
+    lifecycle.to('ready', 'the app came back after a /prestop drain without SIGTERM: a container restart, serving again', { appDownMs })
+  }
 
   // "After readiness failed" counts are derived: the totals minus a snapshot taken when
   // termination started. Nothing on the data path needs to know about lifecycle.
@@ -124,7 +143,11 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       drain: shutdown.report ?? null,
       config: redactedConfig(config),
     }),
-    prestop: async () => ({ ...(await shutdown.begin('prestop')) }),
+    prestop: async () => {
+      const report = await shutdown.begin('prestop')
+      if (!signalled && !closed && lifecycle.state === 'drained') restartWatch.arm()
+      return { ...report }
+    },
   })
 
   admin.onError = (err) => logger.error({ err: { code: err.code, message: err.message } }, 'admin port error')
@@ -144,9 +167,17 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   if (lifecycle.state === 'starting') logger.warn({ upstream: config.upstream }, 'app not reachable yet: readiness fails until it is')
 
   return {
-    lifecycle, shutdown, metrics, listenAddress, adminAddress,
-    terminate: (trigger) => shutdown.begin(trigger),
+    lifecycle, metrics, listenAddress, adminAddress,
+    get shutdown() { return shutdown },
+    terminate: (trigger) => {
+      signalled = true
+      restartWatch.disarm()
+      return shutdown.begin(trigger)
+    },
+    endWait: (reason) => shutdown.endWait(reason),
     async close() {
+      closed = true
+      restartWatch.disarm()
       probe.stop()
       for (const o of observers) o.stop()
       await admin.close()
