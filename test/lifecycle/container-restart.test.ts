@@ -43,7 +43,7 @@ t.test('/prestop, then the app restarts without a SIGTERM: the pod port reopens 
   // The kubelet SIGTERMs the app container once the hook returned; it exits and is started again.
   app.proc.kill('SIGTERM')
   await app.exited
-  await dp.waitForLog((l) => /app went down after \/prestop/.test(String(l.msg)), 5000)
+  await dp.waitForLog((l) => /^app unreachable/.test(String(l.msg)), 5000)
   await sleep(300)
   t.equal(((await (await fetch(`${dp.adminUrl}/status`)).json()) as { state: string }).state, 'drained', 'still drained while the app is down')
   const restartedAt = performance.now()
@@ -73,7 +73,7 @@ t.test('/prestop, app down, then SIGTERM: exits at once, without reopening when 
   await (await fetch(`${dp.adminUrl}/prestop`)).text()
   app.proc.kill('SIGTERM')
   await app.exited
-  await dp.waitForLog((l) => /app went down after \/prestop/.test(String(l.msg)), 5000)
+  await dp.waitForLog((l) => /^app unreachable/.test(String(l.msg)), 5000)
   dp.proc.kill('SIGTERM')
   await startApp(t, { port: app.port, name: 'app-restarted' })
   const exit = await within(dp.exited, 5000)
