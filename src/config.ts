@@ -273,7 +273,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   option({ flag: 'grace-period', section: 'Draining', placeholder: 'SECONDS', default: '', parse: parseSeconds,
     help: 'The pod\'s terminationGracePeriodSeconds. When set, drainpipe refuses to start (exit 2) if --max-wait + --drain-timeout + a margin (10% of the two, at most 10 s, for the app\'s own exit) does not fit in it: the kubelet would SIGKILL it mid-drain. Set it, so a budget that cannot work fails at deploy time rather than in a rollout.' }),
   option({ flag: 'admin-token', section: 'Admin and logs', placeholder: 'TOKEN', default: '', parse: parseText, secret: true,
-    help: 'When set, /prestop requires "Authorization: Bearer TOKEN". Unset, it answers loopback clients only. Pass it from a Secret via the environment.' }),
+    help: 'When set, /prestop requires "Authorization: Bearer TOKEN": the normal posture (the kubelet calls preStop hooks from the node, and under a service mesh any workload reaches the pod from a loopback address). Unset, /prestop answers loopback clients only, except 127.0.0.6 (Istio\'s inbound passthrough), and start-up warns. Pass it via the environment.' }),
   option({ flag: 'log-level', section: 'Admin and logs', placeholder: 'LEVEL', default: 'info',
     parse: parseEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
     help: 'info: lifecycle and errors. debug: one line per connection and request.' }),
