@@ -136,6 +136,8 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       since: lifecycle.sinceWall.toISOString(),
       ready: ready(),
       trigger: shutdown.trigger ?? null,
+      // After a /prestop drain: 'armed' (app up), 'app-down' (waiting for it to come back).
+      containerRestartWatch: restartWatch.state,
       terminationStartedSecondsAgo: shutdown.started ? Math.round(performance.now() - shutdown.startedAt) / 1000 : null,
       upstream: { address: `${config.upstream.host}:${config.upstream.port}`, reachable: probe.reachable },
       connections: { active: ingress.active, clientAccepted: ingress.clientConnections, requests: forwarder.requests },
