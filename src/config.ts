@@ -4,6 +4,7 @@
 import { isIP } from 'node:net'
 import { parseCidrList } from './proxy-protocol/policy.js'
 import type { ProxyProtocolMode } from './proxy-protocol/policy.js'
+import { describeOverrun, graceBudget } from './lifecycle/grace-budget.js'
 
 export interface HostPort { host: string; port: number }
 export type ObserverName = 'traffic' | 'elbv2' | 'healthcheck'
@@ -285,9 +286,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   option({ flag: 'drain-timeout', section: 'Draining', placeholder: 'SECONDS', default: '30', parse: parseSeconds,
     help: 'Time in-flight requests and open tcp connections get to finish once draining starts; what remains is closed and counted.' }),
   option({ flag: 'grace-period', section: 'Draining', placeholder: 'SECONDS', default: '', parse: parseSeconds,
-    help: 'The pod\'s terminationGracePeriodSeconds. When set, start-up warns if --max-wait + --drain-timeout does not fit in it.' }),
+    help: 'The pod\'s terminationGracePeriodSeconds. When set, drainpipe refuses to start (exit 2) if --max-wait + --drain-timeout + a margin (10% of the two, at most 10 s, for the app\'s own exit) does not fit in it: the kubelet would SIGKILL it mid-drain. Set it, so a budget that cannot work fails at deploy time rather than in a rollout.' }),
   option({ flag: 'admin-token', section: 'Admin and logs', placeholder: 'TOKEN', default: '', parse: parseText, secret: true,
-    help: 'When set, /prestop requires "Authorization: Bearer TOKEN". Unset, it answers loopback clients only. Pass it from a Secret via the environment.' }),
+    help: 'When set, /prestop requires "Authorization: Bearer TOKEN": the normal posture (the kubelet calls preStop hooks from the node, and under a service mesh any workload reaches the pod from a loopback address). Unset, /prestop answers loopback clients only, except 127.0.0.6 (Istio\'s inbound passthrough), and start-up warns. Pass it via the environment.' }),
   option({ flag: 'log-level', section: 'Admin and logs', placeholder: 'LEVEL', default: 'info',
     parse: parseEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
     help: 'info: lifecycle and errors. debug: one line per connection and request.' }),
@@ -416,10 +417,9 @@ function crossCheck(c: Config): string[] {
   if (c.upstreamProxyProtocol !== 'off' && c.mode !== 'tcp') {
     throw new ConfigError('--upstream-proxy-protocol works in --mode tcp only (http mode passes the client in X-Forwarded-For/Forwarded)', 'upstream-proxy-protocol')
   }
+  const budget = graceBudget(c)
+  if (!budget.fits) throw new ConfigError(describeOverrun(budget), 'grace-period')
   const warnings: string[] = []
-  if (c.gracePeriodMs !== undefined && c.maxWaitMs + c.drainTimeoutMs > c.gracePeriodMs) {
-    warnings.push(`--max-wait ${c.maxWaitMs / 1000} s + --drain-timeout ${c.drainTimeoutMs / 1000} s exceeds --grace-period ${c.gracePeriodMs / 1000} s: the kubelet may SIGKILL drainpipe mid-drain; raise terminationGracePeriodSeconds or lower the two`)
-  }
   if (c.listen.port === c.admin.port && c.listen.port !== 0) {
     throw new ConfigError(`invalid --admin: port ${c.admin.port} is also the --listen port`, 'admin')
   }

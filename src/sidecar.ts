@@ -19,6 +19,7 @@ import { Shutdown, type Trigger, type ShutdownReport } from './lifecycle/shutdow
 import { TrafficObservations } from './lifecycle/observations.js'
 import { LagClock } from './lifecycle/lag-clock.js'
 import { createObservers, Elbv2Observer } from './lifecycle/observers/index.js'
+import { ContainerRestartWatch } from './lifecycle/container-restart.js'
 
 export interface Sidecar {
   readonly lifecycle: Lifecycle
@@ -26,7 +27,10 @@ export interface Sidecar {
   readonly metrics: Metrics
   readonly listenAddress: AddressInfo
   readonly adminAddress: AddressInfo
+  /** Start termination by signal (or join the sequence running); a signal always ends the pod. */
   terminate(trigger: Trigger): Promise<ShutdownReport>
+  /** End the wait for the load balancer now (an operator's second Ctrl-C); false if none runs. */
+  endWait(reason: string): boolean
   close(): Promise<void>
 }
 
@@ -35,7 +39,6 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   const metrics = createMetrics()
   const lifecycle = new Lifecycle(logger, metrics)
   const observations = new TrafficObservations({ historyMs: config.arrivalHistoryMs })
-  const lagClock = new LagClock(config.lbLagMaxMs, config.deregistration.includes('elbv2'))
   const probe = new UpstreamProbe(config.upstream, config.upstreamProbeIntervalMs, Math.min(config.upstreamConnectTimeoutMs, 2000))
 
   const forwarder: Forwarder = config.mode === 'tcp'
@@ -64,7 +67,19 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     logger,
   })
 
-  const observers = createObservers(config.deregistration, {
+  // The lag clock, observers and termination sequence run once; after a container restart (a
+  // /prestop drain no SIGTERM followed, then the app came back) a fresh set serves the next one.
+  const newTermination = () => {
+    const lagClock = new LagClock(config.lbLagMaxMs, config.deregistration.includes('elbv2'))
+    const observers = newObservers(lagClock)
+    const shutdown = new Shutdown({
+      lifecycle, observers, observations, lagClock, target: ingress, logger, metrics,
+      connectionCloseOnTerminate: config.connectionCloseOnTerminate,
+      minWaitMs: config.minWaitMs, maxWaitMs: config.maxWaitMs, drainTimeoutMs: config.drainTimeoutMs,
+    })
+    return { lagClock, observers, shutdown }
+  }
+  const newObservers = (lagClock: LagClock) => createObservers(config.deregistration, {
     observations,
     lagClock,
     logger: logger.child({ component: 'observer' }),
@@ -83,11 +98,17 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     elbv2Hook: { onCall: (outcome) => metrics.elbv2Calls[outcome].inc() },
   })
 
-  const shutdown = new Shutdown({
-    lifecycle, observers, observations, lagClock, target: ingress, logger, metrics,
-    connectionCloseOnTerminate: config.connectionCloseOnTerminate,
-    minWaitMs: config.minWaitMs, maxWaitMs: config.maxWaitMs, drainTimeoutMs: config.drainTimeoutMs,
-  })
+  let { lagClock, observers, shutdown } = newTermination()
+  let signalled = false
+  let closed = false
+  const restartWatch = new ContainerRestartWatch(probe, logger, (appDownMs) => void reopen(appDownMs))
+  const reopen = async (appDownMs: number) => {
+    if (signalled || closed || lifecycle.state !== 'drained') return
+    ;({ lagClock, observers, shutdown } = newTermination())
+    await ingress.resumeAccepting()
+    if (signalled || closed) return // the signal's exit closes the port again
+    lifecycle.to('ready', 'the app came back after a /prestop drain without SIGTERM: a container restart, serving again', { appDownMs })
+  }
 
   // "After readiness failed" counts are derived: the totals minus a snapshot taken when
   // termination started. Nothing on the data path needs to know about lifecycle.
@@ -121,6 +142,8 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       since: lifecycle.sinceWall.toISOString(),
       ready: ready(),
       trigger: shutdown.trigger ?? null,
+      // After a /prestop drain: 'armed' (app up), 'app-down' (waiting for it to come back).
+      containerRestartWatch: restartWatch.state,
       terminationStartedSecondsAgo: shutdown.started ? Math.round(performance.now() - shutdown.startedAt) / 1000 : null,
       upstream: { address: `${config.upstream.host}:${config.upstream.port}`, reachable: probe.reachable },
       connections: { active: ingress.active, clientAccepted: ingress.clientConnections, requests: forwarder.requests },
@@ -129,7 +152,11 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       drain: shutdown.report ?? null,
       config: redactedConfig(config),
     }),
-    prestop: async () => ({ ...(await shutdown.begin('prestop')) }),
+    prestop: async () => {
+      const report = await shutdown.begin('prestop')
+      if (!signalled && !closed && lifecycle.state === 'drained') restartWatch.arm()
+      return { ...report }
+    },
   })
 
   admin.onError = (err) => logger.error({ err: { code: err.code, message: err.message } }, 'admin port error')
@@ -150,9 +177,17 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   if (lifecycle.state === 'starting') logger.warn({ upstream: config.upstream }, 'app not reachable yet: readiness fails until it is')
 
   return {
-    lifecycle, shutdown, metrics, listenAddress, adminAddress,
-    terminate: (trigger) => shutdown.begin(trigger),
+    lifecycle, metrics, listenAddress, adminAddress,
+    get shutdown() { return shutdown },
+    terminate: (trigger) => {
+      signalled = true
+      restartWatch.disarm()
+      return shutdown.begin(trigger)
+    },
+    endWait: (reason) => shutdown.endWait(reason),
     async close() {
+      closed = true
+      restartWatch.disarm()
       probe.stop()
       for (const o of observers) o.stop()
       await admin.close()

@@ -11,7 +11,7 @@ export type ConnectionKind = 'client' | 'direct' | 'healthcheck'
 export type RefusalReason = 'max_connections' | 'fd_limit' | 'untrusted_source' | 'header_timeout'
 export type UpstreamErrorReason = 'connect' | 'timeout' | 'reset'
 export type Elbv2Outcome = 'ok' | 'throttled' | 'error'
-export const DECISION_BASES = ['evidence', 'fixed', 'lag-bound', 'max-wait'] as const
+export const DECISION_BASES = ['evidence', 'fixed', 'lag-bound', 'max-wait', 'operator'] as const
 export type DecisionBasis = (typeof DECISION_BASES)[number]
 
 /** What the last deregistration decision rested on (for auditing a rollout afterwards). */
@@ -82,7 +82,7 @@ export function createMetrics(): Metrics {
     Object.fromEntries(keys.map((k) => { const child = c.labels(k); child.inc(0); return [k, child] })) as Record<K, client.Counter.Internal>
   for (const r of PROXY_ERROR_REASONS) headerErrors.labels(r).inc(0)
 
-  const basis = new client.Gauge({ ...reg, name: 'drainpipe_decision_basis', help: 'What the last decision to drain rested on: 1 for evidence (every LB node quiet for its own window), fixed (--quiet-period), lag-bound (--lb-lag-max passed: too little traffic to judge by) or max-wait (still unsure).', labelNames: ['basis'] })
+  const basis = new client.Gauge({ ...reg, name: 'drainpipe_decision_basis', help: 'What the last decision to drain rested on: 1 for evidence (every LB node quiet for its own window), fixed (--quiet-period), lag-bound (--lb-lag-max passed: too little traffic to judge by), max-wait (still unsure) or operator (a second SIGINT ended the wait).', labelNames: ['basis'] })
   const falseStop = new client.Gauge({ ...reg, name: 'drainpipe_decision_false_stop_bound', help: 'Probability bound, under the stated assumptions, that the last evidence-based decision called a still-sending LB stopped (NaN when it did not rest on evidence).' })
   const longestWindow = new client.Gauge({ ...reg, name: 'drainpipe_decision_quiet_window_seconds', help: 'The longest quiet window an LB node needed in the last decision.' })
   const revocations = new client.Gauge({ ...reg, name: 'drainpipe_decision_revocations', help: 'Times "quiet" was revoked by a new connection or request during the last termination.' })

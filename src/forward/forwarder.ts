@@ -20,6 +20,8 @@ export interface Forwarder {
    * none remain. Connections accepted after this are served once, then closed.
    */
   drain(): Promise<void>
+  /** Serve normally again after a drain (the pod port reopened after a container restart). */
+  resume(): void
   /** Close whatever remains (FIN, then destroy); returns how many were open. */
   abort(): number
   /** Open connections. */

@@ -28,6 +28,18 @@ export class UpstreamProbe {
 
   stop(): void {
     clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  /**
+   * Probe every `ms` from now on (`undefined`: back to the configured interval). Watching for
+   * a container restart probes faster, so a quick down-and-up is not missed.
+   */
+  setInterval(ms: number | undefined): void {
+    if (this.#timer === undefined) return
+    clearInterval(this.#timer)
+    this.#timer = setInterval(() => this.#probe(), Math.max(ms ?? this.intervalMs, 10))
+    this.#timer.unref()
   }
 
   onChange(fn: (reachable: boolean) => void): void { this.#listeners.add(fn) }

@@ -46,6 +46,17 @@ export interface ClassifyOptions {
 
 const EMPTY = Buffer.alloc(0)
 
+/** Connections whose PROXY header came alone and that have sent nothing since. */
+const headerOnly = new WeakSet<Socket>()
+
+/**
+ * Nothing but a PROXY header arrived on this connection, which is still being classified
+ * (http mode; the NLB with on_first_ack placement, HAProxy): nothing is in flight on it.
+ */
+export function sentOnlyHeader(socket: Socket): boolean {
+  return headerOnly.has(socket)
+}
+
 export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOptions, sink: ClassifySink): void {
   if (policy === 'reject') {
     sink.refused(socket, 'untrusted_source')
@@ -64,6 +75,7 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
 
   const settle = () => {
     settled = true
+    headerOnly.delete(socket)
     clearTimeout(timer)
     socket.pause()
     socket.removeListener('data', onData)
@@ -80,6 +92,7 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
       return
     }
     if (guard !== null) {
+      headerOnly.delete(socket)
       const g = guard.push(chunk)
       if (g.kind === 'more') return
       settle()
@@ -105,6 +118,7 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
           // Keep reading: the client's first bytes decide whether it stacked a header of its own.
           guard = new StackedHeaderGuard()
           header = r.header
+          headerOnly.add(socket) // (a pending check means no payload came with the header)
           return
         }
         settle()

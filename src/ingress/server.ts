@@ -14,7 +14,7 @@ import type { Logger } from '../log.js'
 import type { SourcePolicy } from '../proxy-protocol/policy.js'
 import type { ProxyHeader } from '../proxy-protocol/header.js'
 import type { ArrivalSource, TrafficObservations } from '../lifecycle/observations.js'
-import { classify, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
+import { classify, sentOnlyHeader, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
 import { clientInfo, unmapped } from './client-info.js'
 import type { HealthResponder } from './health-responder.js'
 import { cachedSourcePolicy } from './source-policy-cache.js'
@@ -49,6 +49,8 @@ export class Ingress {
   readonly #pending = new ConnectionSet()
   #clientConnections = 0
   #acceptErrorLoggedAt = 0
+  /** Where the pod port was bound first: a reopen (after a container restart) binds the same. */
+  #bound: AddressInfo | undefined
   /** Open pod-port connections allowed (0 = no cap): --max-connections, else from the descriptor limit. */
   readonly connectionCap: number
 
@@ -92,11 +94,18 @@ export class Ingress {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err)
       this.#server.once('error', onError)
-      this.#server.listen({ host: this.#opts.listen.host, port: this.#opts.listen.port, backlog: 1024 }, () => {
+      this.#server.listen({ host: this.#opts.listen.host, port: this.#bound?.port ?? this.#opts.listen.port, backlog: 1024 }, () => {
         this.#server.removeListener('error', onError)
-        resolve(this.#server.address() as AddressInfo)
+        this.#bound = this.#server.address() as AddressInfo
+        resolve(this.#bound)
       })
     })
+  }
+
+  /** Serve again after a drain: the app restarted and the pod is to become ready again. */
+  async resumeAccepting(): Promise<AddressInfo> {
+    this.#opts.forwarder.resume()
+    return this.#server.listening ? this.#server.address() as AddressInfo : this.listen()
   }
 
   get listening(): boolean { return this.#server.listening }
@@ -122,12 +131,12 @@ export class Ingress {
   }
 
   /**
-   * Connections still being classified are served once classified. Those that sent nothing get
-   * PENDING_GRACE_MS to begin (a request may be on its way), then are closed like idle
-   * keep-alives. Resolves when all are gone.
+   * Connections still being classified are served once classified. Those with nothing in flight
+   * (no byte yet, or only a PROXY header) get PENDING_GRACE_MS to begin (a request may be on its
+   * way), then are closed like idle keep-alives, not counted as cut. Resolves when all are gone.
    */
   async drain(): Promise<void> {
-    const idle = setTimeout(() => { for (const socket of this.#pending) if (socket.bytesRead === 0) socket.destroy() }, PENDING_GRACE_MS)
+    const idle = setTimeout(() => { for (const socket of this.#pending) if (socket.bytesRead === 0 || sentOnlyHeader(socket)) socket.destroy() }, PENDING_GRACE_MS)
     idle.unref()
     const forwarded = this.#opts.forwarder.drain()
     await this.#pending.whenEmpty()

@@ -7,11 +7,12 @@
 //   3. draining: take in what is queued, close the pod port; let in-flight work finish within
 //      --drain-timeout; then close what remains and count it.
 //   4. drained.
+// An operator can end step 2 early (a second SIGINT: endWait()); the report says so.
 // Lifecycle observes (observers, counts) and commands (stopAccepting, drain, abort); it
 // never reaches into the forwarders.
 import { performance } from 'node:perf_hooks'
 import type { Logger } from '../log.js'
-import type { Metrics } from '../admin/metrics.js'
+import type { DecisionBasis, Metrics } from '../admin/metrics.js'
 import type { DeregistrationObserver } from './observers/observer.js'
 import type { TrafficObservations } from './observations.js'
 import type { Lifecycle } from './state.js'
@@ -48,10 +49,10 @@ export interface ShutdownReport {
   trigger: Trigger
   /** ms from termination start until draining began */
   waitedMs: number
-  /** how the wait ended */
-  waitEnded: 'observers' | 'max-wait'
-  /** what the decision rested on: evidence (each LB node quiet for its window), a fixed window, the lag bound, or none (max-wait) */
-  basis: 'evidence' | 'fixed' | 'lag-bound' | 'max-wait'
+  /** how the wait ended: observers agreed, --max-wait, or an operator ended it (second SIGINT) */
+  waitEnded: 'observers' | 'max-wait' | 'operator'
+  /** what the decision rested on: evidence (each LB node quiet for its window), a fixed window, the lag bound, or nothing (max-wait, operator) */
+  basis: DecisionBasis
   /** ms from termination start to the last new client connection, null if none came */
   lastConnectionMs: number | null
   drainMs: number
@@ -65,6 +66,7 @@ export class Shutdown {
   #startedAt = 0
   #report: ShutdownReport | undefined
   readonly #decision: Decision
+  #endWait: ((ended: 'operator') => void) | undefined
 
   constructor(opts: ShutdownOptions) {
     this.#opts = opts
@@ -77,6 +79,18 @@ export class Shutdown {
   get trigger(): Trigger | undefined { return this.#trigger }
   get startedAt(): number { return this.#startedAt }
   get report(): ShutdownReport | undefined { return this.#report }
+
+  /**
+   * End the wait for the load balancer now and start draining (an operator's second Ctrl-C).
+   * Returns false when there is no wait to end (not started, or already draining).
+   */
+  endWait(reason: string): boolean {
+    if (!this.#endWait) return false
+    this.#opts.logger.warn({ reason, sinceStartMs: Math.round(performance.now() - this.#startedAt) }, `${reason}: ending the wait for the load balancer now; it may still be sending new connections`)
+    this.#endWait('operator')
+    this.#endWait = undefined
+    return true
+  }
 
   /** Start the sequence, or join the one running. Resolves when drained. */
   begin(trigger: Trigger): Promise<ShutdownReport> {
@@ -99,14 +113,16 @@ export class Shutdown {
     for (const o of observers) o.start(startedAt)
     this.#decision.start(startedAt)
 
-    const waitEnded = await this.#waitForLoadBalancer(startedAt)
+    const cutShort = new Promise<'operator'>((resolve) => { this.#endWait = resolve })
+    const waitEnded = await Promise.race([this.#waitForLoadBalancer(startedAt), cutShort])
+    this.#endWait = undefined
     const waitedMs = performance.now() - startedAt
     metrics.deregistrationObservedSeconds.set(waitedMs / 1000)
     const last = this.#opts.observations.lastArrivalAt
     const lastConnectionMs = last !== undefined && last >= startedAt ? last - startedAt : null
     if (lastConnectionMs !== null) metrics.lastConnectionSeconds.set(lastConnectionMs / 1000)
     const summaries = Object.assign({}, ...observers.map((o) => o.summary())) as Record<string, unknown>
-    const basis: ShutdownReport['basis'] = waitEnded === 'max-wait' ? 'max-wait' : (summaries.basis as ShutdownReport['basis'] | undefined) ?? 'lag-bound'
+    const basis: DecisionBasis = waitEnded !== 'observers' ? waitEnded : (summaries.basis as DecisionBasis | undefined) ?? 'lag-bound'
     for (const o of observers) o.stop()
     this.#decision.stop()
     const deadline = this.#opts.lagClock.deadline
@@ -167,11 +183,12 @@ export class Shutdown {
   }
 }
 
-function drainReason(basis: ShutdownReport['basis']): string {
+function drainReason(basis: DecisionBasis): string {
   switch (basis) {
     case 'evidence': return 'load balancer stopped sending new connections: every LB node quiet for its window'
     case 'fixed': return 'no new connection for the configured --quiet-period from any LB node'
     case 'lag-bound': return '--lb-lag-max passed since deregistration with no new connection since (too little traffic to judge by)'
     case 'max-wait': return '--max-wait reached'
+    case 'operator': return 'wait ended by the operator'
   }
 }

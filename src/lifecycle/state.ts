@@ -2,7 +2,10 @@
 // reason and counted.
 //
 //   starting ──► ready ──► terminating ──► draining ──► drained ──► (exit)
-//       └────────────────────┘
+//       └──────────┼─────────┘                              │
+//                  └─────────────────────────────────────────┘
+//   drained → ready: a /prestop drain that no SIGTERM followed was a container restart; the
+//   app came back, so the pod port reopens (lifecycle/container-restart.ts).
 //   starting: pod port open, app not yet seen reachable.   ready: /readyz 200.
 //   terminating: readiness fails, traffic still served until the LB stops sending.
 //   draining: pod port closed, in-flight work finishing.   drained: nothing left open.
@@ -17,7 +20,7 @@ const NEXT: Readonly<Record<State, readonly State[]>> = {
   ready: ['terminating'],
   terminating: ['draining'],
   draining: ['drained'],
-  drained: [],
+  drained: ['ready'],
 }
 
 export class StateMachineError extends Error {

@@ -1,7 +1,9 @@
 // http mode: an HTTP/1.1 server on the accepted sockets (fed the payload that came with
 // the PROXY header), forwarding through a keep-alive pool to the app, bodies streamed both
-// ways. Drain: in-flight responses get `Connection: close`; idle keep-alives are closed;
-// requests arriving on a draining connection are answered, then the connection closes.
+// ways. Drain (see docs/lifecycle.md): a connection closes after the last
+// response it owes; idle keep-alives are closed only where no byte of a next request has
+// arrived (one whose bytes started arriving is answered, with `Connection: close`); pipelined
+// requests already received are all answered; new upgrades are refused with 503.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import net, { type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
@@ -44,6 +46,8 @@ interface Conn {
   readonly fwd: ForwardedValues
   inFlight: number
   idleSince: number
+  /** Bytes of a request have arrived that the parser has not yet made a request of. */
+  receiving: boolean
   /** Pipelined requests waiting for the one before them to be answered. */
   waiting: Array<() => void>
   /** A malformed request followed the ones in flight: run once they are answered. */
@@ -102,7 +106,7 @@ export class HttpForwarder implements Forwarder {
   get requests(): number { return this.#requests }
 
   accept(socket: Socket, info: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void {
-    ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info, this.#opts.forwardedProto), inFlight: 0, idleSince: performance.now(), waiting: [] }
+    ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info, this.#opts.forwardedProto), inFlight: 0, idleSince: performance.now(), receiving: head.length > 0, waiting: [] }
     this.#clients.add(socket)
     if (stackGuard) {
       // Normally settled by the classifier (http clients speak first); kept for any caller that does not.
@@ -122,6 +126,7 @@ export class HttpForwarder implements Forwarder {
   #serve(socket: Socket, head: Buffer): void {
     if (head.length > 0) socket.unshift(head)
     this.#server.emit('connection', socket)
+    watchMessageStarts(socket as ConnSocket)
     socket.resume()
   }
 
@@ -131,11 +136,11 @@ export class HttpForwarder implements Forwarder {
     const started = performance.now()
     this.#requests++
     conn.inFlight++
+    conn.receiving = false
     conn.lastRequest = req
     const { metrics, logger } = this.#opts
     metrics.httpRequests.inc()
     this.#opts.activity?.requestSeen(conn.info.peerAddress, started)
-    if (this.#closing) res.setHeader('connection', 'close')
     res.once('close', () => {
       conn.inFlight--
       conn.idleSince = performance.now()
@@ -185,7 +190,19 @@ export class HttpForwarder implements Forwarder {
       if (status) this.#opts.logger.warn({ client, method: req.method, url: req.url, status, err: e }, status === 504 ? 'app timed out' : 'app unreachable')
       else this.#opts.logger.warn({ client, method: req.method, url: req.url, err: e }, 'app connection failed mid-response; client connection cut')
     },
-    closing: () => this.#closing,
+    closing: (req) => this.#closesAfter(req),
+  }
+
+  /**
+   * Whether the response to `req` is the connection's last: closing (termination started, or
+   * draining), and nothing received behind it (no pipelined request waiting, no bytes of a next
+   * one). Otherwise the requests behind it are answered first and the last of them carries the
+   * `Connection: close`.
+   */
+  #closesAfter(req: IncomingMessage): boolean {
+    if (!this.#closing) return false
+    const conn = (req.socket as ConnSocket)[kConn]
+    return !conn || (conn.inFlight <= 1 && !conn.receiving)
   }
 
   /** Upgrade (WebSocket): a raw tunnel to the app; the app's own answer (101 or not) goes back verbatim. */
@@ -194,6 +211,17 @@ export class HttpForwarder implements Forwarder {
     const { upstream, metrics, logger, probe } = this.#opts
     this.#requests++
     metrics.httpRequests.inc()
+    conn.receiving = false
+    if (this.#draining) {
+      // A new long-lived tunnel cannot finish within the drain: refuse it before it starts, so
+      // the client reconnects (through the load balancer, to a pod that stays). Upgrades made
+      // before draining began keep running until --drain-timeout.
+      metrics.httpResponses['5xx'].inc()
+      logger.info({ client: conn.info.address, url: req.url, upgrade: req.headers.upgrade }, 'upgrade refused: draining')
+      const body = 'drainpipe: this pod is shutting down; upgrades are refused while draining, reconnect\n'
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 0\r\nconnection: close\r\n\r\n${body}`)
+      return
+    }
     // An upgraded connection is never idle: draining waits for it to end.
     conn.inFlight++
     const app = net.connect({ host: upstream.host, port: upstream.port, noDelay: true })
@@ -223,16 +251,23 @@ export class HttpForwarder implements Forwarder {
     app.once('close', () => { if (!socket.destroyed) socket.end() })
   }
 
+  /**
+   * Close a draining connection that owes nothing: no request in flight and no byte of a next
+   * one received. One whose request bytes started arriving is left to finish that request,
+   * which is answered with `Connection: close`. The decision waits for the next I/O poll, so
+   * bytes already in the kernel's buffer are read first (and keep the connection open).
+   */
   #closeWhenIdle(socket: ConnSocket): void {
     const conn = socket[kConn]
-    if (!conn || socket.destroyed) return
+    if (!conn || socket.destroyed || conn.inFlight > 0 || conn.receiving) return
     const idleFor = performance.now() - conn.idleSince
-    if (conn.inFlight > 0) return
-    if (idleFor >= IDLE_CLOSE_GRACE_MS) {
-      socket.destroySoon()
+    if (idleFor < IDLE_CLOSE_GRACE_MS) {
+      setTimeout(() => this.#closeWhenIdle(socket), IDLE_CLOSE_GRACE_MS - idleFor).unref()
       return
     }
-    setTimeout(() => this.#closeWhenIdle(socket), IDLE_CLOSE_GRACE_MS - idleFor).unref()
+    setImmediate(() => {
+      if (!socket.destroyed && conn.inFlight === 0 && !conn.receiving) socket.destroySoon()
+    })
   }
 
   announceClose(): void {
@@ -246,6 +281,12 @@ export class HttpForwarder implements Forwarder {
     return this.#clients.whenEmpty()
   }
 
+  /** Serve again after a drain (the app restarted, the pod port reopened). */
+  resume(): void {
+    this.#draining = false
+    this.#closing = false
+  }
+
   abort(): number {
     return this.#clients.destroyAll()
   }
@@ -253,5 +294,20 @@ export class HttpForwarder implements Forwarder {
   async close(): Promise<void> {
     this.abort()
     await this.#pool.close().catch(() => {})
+  }
+}
+
+/**
+ * Mark the connection `receiving` from the first byte of each request until the parser has
+ * made a request of it: Node's HTTP parser calls its kOnMessageBegin slot (index 0, the
+ * same slot _http_common leaves empty) when a message starts. Parsers are pooled and shared
+ * between servers, so the callback checks that the parser still belongs to this socket.
+ */
+function watchMessageStarts(socket: ConnSocket): void {
+  const parser = (socket as unknown as { parser?: Record<number, unknown> & { socket?: Socket } }).parser
+  if (!parser) return
+  parser[0] = () => {
+    const conn = socket[kConn]
+    if (conn && parser.socket === socket) conn.receiving = true
   }
 }

@@ -9,8 +9,8 @@ export interface ResponseHooks {
   /** The app answered (reachable) or could not be reached. */
   upstream(reachable: boolean): void
   failed(kind: 'connect' | 'timeout' | 'reset', status: number | 0, err: Error, req: IncomingMessage): void
-  /** Whether the client connection must close after this response (draining). */
-  closing(): boolean
+  /** Whether the client connection must close after this response to `req` (draining). */
+  closing(req: IncomingMessage): boolean
 }
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'EPIPE'])
@@ -50,7 +50,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
       if (isHopByHop(name, listed)) continue
       out[name] = headers[name]
     }
-    if (this.hooks.closing()) out.connection = 'close'
+    if (this.hooks.closing(this.req)) out.connection = 'close'
     res.writeHead(statusCode, statusMessage || undefined, out)
   }
 
@@ -82,7 +82,7 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     this.hooks.failed(kind, status, err, this.req)
     const body = timeout ? 'drainpipe: the app did not answer in time (--upstream-timeout)\n' : 'drainpipe: the app could not be reached\n'
     const headers: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }
-    if (this.hooks.closing()) headers.connection = 'close'
+    if (this.hooks.closing(this.req)) headers.connection = 'close'
     res.writeHead(status, headers)
     res.end(body)
   }

@@ -96,6 +96,10 @@ export class TcpForwarder implements Forwarder {
     return this.#clients.whenEmpty()
   }
 
+  resume(): void {
+    // Nothing to reset: tcp connections are never closed by a drain, only left to end.
+  }
+
   abort(): number {
     return this.#clients.destroyAll()
   }
