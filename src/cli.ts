@@ -6,6 +6,10 @@ import { ConfigError, parseConfig, redactedConfig, renderHelp } from './config.j
 import { createLogger } from './log.js'
 import { startSidecar } from './sidecar.js'
 import type { Trigger } from './lifecycle/shutdown.js'
+import { runSubcommandIfAny } from './inject/cli.js'
+
+// `drainpipe inject|uninject|webhook ...` run and exit there; anything else is the sidecar.
+await runSubcommandIfAny(process.argv.slice(2))
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
