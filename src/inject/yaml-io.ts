@@ -4,7 +4,7 @@
 // with the input's indentation.
 import { isMap, isScalar, isSeq, parseAllDocuments, type Document } from 'yaml'
 import { InjectError } from './errors.js'
-import { diff, pathTokens, type JsonValue, type PatchOp } from './json-patch.js'
+import { deepEqual, diff, pathTokens, type JsonValue, type PatchOp } from './json-patch.js'
 
 export interface Input {
   format: 'yaml' | 'json'
@@ -33,7 +33,7 @@ function readJson(text: string, source: string): Input {
   return {
     format: 'json',
     docs,
-    render: (out) => JSON.stringify(Array.isArray(value) ? out : out[0], null, indent || undefined) + trailing,
+    render: (out) => deepEqual(out, docs) ? text : JSON.stringify(Array.isArray(value) ? out : out[0], null, indent || undefined) + trailing,
   }
 }
 
