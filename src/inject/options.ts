@@ -74,10 +74,10 @@ export const INJECT_OPTIONS: readonly InjectOptionSpec[] = [
   { flag: 'port', placeholder: 'NAME|PORT', default: '', defaultFrom: 'the pod\'s only TCP port, else the one named http', parse: parsePortRef,
     help: 'The app\'s container port the load balancer reaches. drainpipe takes it over: it listens on a new port carrying this port\'s name, and the app keeps its number under a new name (NAME-app).' },
   { flag: 'listen-port', placeholder: 'PORT', default: '', defaultFrom: 'the app port + 10000, else the first free port from 20000', parse: parsePort,
-    help: 'The number of drainpipe\'s new LB-facing port. Set it when the derived one is taken by something the pod spec does not show (hostNetwork, a mesh).' },
+    help: 'The number of drainpipe\'s new LB-facing port. Set it when the derived one is taken by something the pod spec does not show (a service mesh\'s proxy ports).' },
   { flag: 'sidecar', placeholder: 'native|classic', default: 'native', parse: parseEnum(['native', 'classic']),
     help: 'native: an init container with restartPolicy Always (Kubernetes >= 1.29): it starts before the app and stops after it. classic: a second entry in containers, for older clusters (not for Jobs: a classic sidecar never lets a Job complete).' },
-  { flag: 'image', placeholder: 'IMAGE', default: '', defaultFrom: 'drainpipe:<this version>', parse: parseImage,
+  { flag: 'image', placeholder: 'IMAGE', default: '', defaultFrom: 'drainpipe:VERSION, this drainpipe\'s own version', parse: parseImage,
     help: 'drainpipe\'s image: where you pushed the image built from this repository\'s Dockerfile.' },
   { flag: 'cpu-request', placeholder: 'QUANTITY', default: '100m', parse: parseQuantity,
     help: 'drainpipe\'s CPU request: measured 75m at 1000 req/s (http mode); raise it with traffic. No CPU limit is set: throttling a proxy delays every request.' },
@@ -165,11 +165,11 @@ export function renderAnnotationTable(): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|')
   for (const o of INJECT_OPTIONS) {
     const def = o.default !== '' ? `\`${o.default}\`` : o.defaultFrom ?? 'unset'
-    rows.push(`| \`${annotationOf(o.flag)}\` | \`--${o.flag} ${o.placeholder}\` | ${cell(def)} | ${cell(o.help)} |`)
+    rows.push(`| \`${annotationOf(o.flag)}\` | \`--${o.flag} ${cell(o.placeholder)}\` | ${cell(def)} | ${cell(o.help)} |`)
   }
   for (const o of PASSED_OPTIONS) {
     const def = o.default !== '' ? `\`${o.default}\`` : o.defaultFrom ? o.defaultFrom.replace(/(\$\w+|--[\w-]+)/g, '`$1`') : 'unset'
-    rows.push(`| \`${annotationOf(o.flag)}\` | \`--${o.flag} ${o.placeholder}\` | ${cell(def)} | drainpipe's \`--${o.flag}\` (\`${o.env}\`): ${cell(o.help)} |`)
+    rows.push(`| \`${annotationOf(o.flag)}\` | \`--${o.flag} ${cell(o.placeholder)}\` | ${cell(def)} | drainpipe's \`--${o.flag}\` (\`${o.env}\`): ${cell(o.help)} |`)
   }
   return rows.join('\n')
 }

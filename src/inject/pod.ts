@@ -59,6 +59,9 @@ export function injectPod(input: PodTemplate, ctx: PodContext): { tpl: PodTempla
     throw new InjectError('ERR_INJECT_PLACEMENT', `${ctx.what}: a classic sidecar keeps running after the job's container ends, so the Job never completes; use drainpipe.io/sidecar: native (Kubernetes >= 1.29)`)
   }
   const spec = tpl.spec
+  if (spec.hostNetwork === true) {
+    throw new InjectError('ERR_INJECT_PLACEMENT', `${ctx.what}: hostNetwork pods share the node's ports, and load balancers in IP target mode do not reach them by pod IP; drainpipe is not for them`)
+  }
   const admin = parsed<HostPort>('admin', settings.drainpipe.get('admin'))
   const takeover = planTakeover(spec, settings.port, settings.listenPort, admin.port, ctx.what)
   const { app, port } = takeover

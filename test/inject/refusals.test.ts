@@ -44,6 +44,10 @@ t.test('a classic sidecar in a Job is refused', async (t) => {
   t.match(refused(job).errors[0], /Job j.*classic sidecar keeps running.*drainpipe.io\/sidecar: native/)
 })
 
+t.test('hostNetwork pods are refused', async (t) => {
+  t.match(refused(deployment({}, {}, { hostNetwork: true })).errors[0], /hostNetwork pods share the node's ports/)
+})
+
 t.test('which port: ambiguous, missing, UDP, hostPort', async (t) => {
   const two = refused(deployment({}, { ports: [{ name: 'web', containerPort: 80 }, { name: 'grpc', containerPort: 9000 }] }))
   t.match(two.errors[0], /2 TCP ports \(app:web=80, app:grpc=9000\): say which one .* drainpipe.io\/port/)
