@@ -28,8 +28,8 @@ export function annotationsOf(tpl: PodTemplate): Record<string, string> {
   return (a ?? {}) as Record<string, string>
 }
 
-/** Sets (or, with undefined, deletes) an annotation; drops annotations/metadata it leaves empty. */
-export function setAnnotation(tpl: PodTemplate, key: string, value: string | undefined): void {
+/** Sets (or, with undefined, deletes) an annotation of an object (pod template, Service); drops the annotations it leaves empty. */
+export function setAnnotation(tpl: JsonObject, key: string, value: string | undefined): void {
   const metadata = asObject(tpl.metadata) ?? {}
   const annotations = asObject(metadata.annotations) ?? {}
   if (value === undefined) delete annotations[key]

@@ -3,7 +3,7 @@
 // remembers the original in an annotation for uninject. Services inject cannot see are reported.
 import type { JsonObject, JsonValue } from './json-patch.js'
 import { STATE_ANNOTATIONS } from './options.js'
-import { asObject } from './pod-spec.js'
+import { asObject, setAnnotation } from './pod-spec.js'
 import type { Takeover } from './ports.js'
 
 export interface TakenOver {
@@ -13,7 +13,7 @@ export interface TakenOver {
   takeover: Takeover
 }
 
-const portsOf = (svc: JsonObject): JsonObject[] => {
+const servicePorts = (svc: JsonObject): JsonObject[] => {
   const ports = asObject(svc.spec)?.ports
   return Array.isArray(ports) ? (ports as JsonObject[]) : []
 }
@@ -26,23 +26,13 @@ function selects(svc: JsonObject, pod: TakenOver): boolean {
   return Object.entries(selector).every(([k, v]) => pod.labels[k] === v)
 }
 
-function setAnnotation(svc: JsonObject, key: string, value: string | undefined): void {
-  const metadata = asObject(svc.metadata) ?? {}
-  const annotations = asObject(metadata.annotations) ?? {}
-  if (value === undefined) delete annotations[key]
-  else annotations[key] = value
-  if (Object.keys(annotations).length > 0) metadata.annotations = annotations
-  else delete metadata.annotations
-  svc.metadata = metadata
-}
-
 /** Rewrites a Service's numeric targetPorts that reach a taken-over app port; returns the pods it selects. */
 export function retargetService(svc: JsonObject, pods: readonly TakenOver[]): TakenOver[] {
   const hits = pods.filter((p) => selects(svc, p))
   if (hits.length === 0) return []
   const prior = asObject(asObject(svc.metadata)?.annotations)?.[STATE_ANNOTATIONS.targetPortWas]
   const was = (typeof prior === 'string' ? JSON.parse(prior) : {}) as Record<string, JsonValue>
-  portsOf(svc).forEach((port, i) => {
+  servicePorts(svc).forEach((port, i) => {
     const target = port.targetPort ?? port.port
     for (const { takeover } of hits) {
       if (target !== takeover.appPort) continue
@@ -59,7 +49,7 @@ export function restoreService(svc: JsonObject): void {
   const text = asObject(asObject(svc.metadata)?.annotations)?.[STATE_ANNOTATIONS.targetPortWas]
   if (typeof text !== 'string') return
   const was = JSON.parse(text) as Record<string, JsonValue>
-  const ports = portsOf(svc)
+  const ports = servicePorts(svc)
   for (const [i, target] of Object.entries(was)) {
     const port = ports[Number(i)]
     if (!port) continue
