@@ -6,7 +6,7 @@ import { InjectError } from './errors.js'
 import { INJECT_OPTIONS, PASSED_OPTIONS } from './options.js'
 import { newToken } from './token.js'
 import { transform, type Direction } from './transform.js'
-import { readInput } from './yaml-io.js'
+import { readInput, type Input } from './yaml-io.js'
 
 export async function runInject(direction: Direction, argv: readonly string[], version: string): Promise<number> {
   let args
@@ -23,33 +23,46 @@ export async function runInject(direction: Direction, argv: readonly string[], v
     return 0
   }
   const files = args.positional.length > 0 ? args.positional : ['-']
-  const outputs: string[] = []
-  let failed = false
-  for (const file of files) {
-    const source = file === '-' ? 'stdin' : file
-    try {
-      const text = file === '-' ? await readStdin() : readFileSync(file, 'utf8')
+  const inputs: Input[] = []
+  const sources: string[] = []
+  try {
+    for (const file of files) {
+      const source = file === '-' ? 'stdin' : file
+      let text: string
+      try {
+        text = file === '-' ? await readStdin() : readFileSync(file, 'utf8')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InjectError('ERR_INJECT_INPUT', `${source}: no such file`)
+        throw err
+      }
       const input = readInput(text, source)
-      const result = transform(input.docs, direction, { given: args.settings, version, newToken }, input.docs.map((_, i) => (input.docs.length > 1 ? `${source} #${i + 1}` : source)))
-      for (const n of result.notes) process.stderr.write(`drainpipe ${direction}: note: ${n}\n`)
-      for (const e of result.errors) process.stderr.write(`drainpipe ${direction}: error: ${e.message}\n`)
-      if (result.errors.length > 0) failed = true
-      else outputs.push(input.render(result.docs))
-    } catch (err) {
-      if (err instanceof InjectError) {
-        process.stderr.write(`drainpipe ${direction}: error: ${err.message}\n`)
-        failed = true
-      } else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        process.stderr.write(`drainpipe ${direction}: error: ${source}: no such file\n`)
-        failed = true
-      } else throw err
+      inputs.push(input)
+      sources.push(...input.docs.map((_, i) => (input.docs.length > 1 ? `${source} #${i + 1}` : source)))
     }
+  } catch (err) {
+    if (!(err instanceof InjectError)) throw err
+    process.stderr.write(`drainpipe ${direction}: error: ${err.message}\n`)
+    return 1
   }
-  if (failed) {
+  // One transform over every file: a Service in one file is matched with the pods of another.
+  const result = transform(inputs.flatMap((i) => i.docs), direction, { given: args.settings, version, newToken }, sources)
+  for (const n of result.notes) process.stderr.write(`drainpipe ${direction}: note: ${n}\n`)
+  for (const e of result.errors) process.stderr.write(`drainpipe ${direction}: error: ${e.message}\n`)
+  if (result.errors.length > 0) {
     process.stderr.write(`drainpipe ${direction}: nothing written: fix the errors above and run again\n`)
     return 1
   }
-  process.stdout.write(outputs.map((o, i) => (i > 0 && !o.startsWith('---') && !o.startsWith('{') && !o.startsWith('[') ? `---\n${o}` : o)).join(''))
+  let at = 0
+  const outputs = inputs.map((input) => {
+    const docs = result.docs.slice(at, at + input.docs.length)
+    at += input.docs.length
+    return input.render(docs)
+  })
+  // Several files become one stream: YAML documents separated by ---, JSON values one after another.
+  process.stdout.write(outputs.map((o, i) => {
+    const sep = i > 0 && inputs[i]!.format === 'yaml' && !o.startsWith('---') ? '---\n' : ''
+    return sep + (o.endsWith('\n') || o === '' ? o : `${o}\n`)
+  }).join(''))
   return 0
 }
 

@@ -4,7 +4,8 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { parseAllDocuments } from 'yaml'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -39,6 +40,18 @@ t.test('files in, manifests out; one random token per workload, the same in the 
   const back = drainpipe(['uninject', '-'], r.stdout)
   t.equal(back.code, 0)
   t.notMatch(back.stdout, /drainpipe\.io|name: drainpipe|prestop|DRAINPIPE_/, 'uninject leaves no trace')
+})
+
+t.test('a Service in another file is matched with the pods it selects', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'drainpipe-inject-'))
+  const [deployment, ...rest] = readFileSync(fixture('named-port-deployment.yaml'), 'utf8').split(/^---\n/m)
+  writeFileSync(path.join(dir, 'deployment.yaml'), deployment!)
+  writeFileSync(path.join(dir, 'services.yaml'), rest.join('---\n'))
+  const r = drainpipe(['inject', path.join(dir, 'deployment.yaml'), path.join(dir, 'services.yaml')])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /targetPort: 18080/, 'the numeric targetPort in the other file is rewritten')
+  t.notMatch(r.stderr, /Services not in this input/, 'nothing left to report')
+  t.same(parseAllDocuments(r.stdout).map((d) => d.toJS().kind), ['Deployment', 'Service', 'Service', 'ConfigMap'])
 })
 
 t.test('flags are fleet defaults; a pod annotation wins', async (t) => {
