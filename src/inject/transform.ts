@@ -4,8 +4,8 @@
 import { InjectError } from './errors.js'
 import type { JsonObject, JsonValue } from './json-patch.js'
 import { injectPod, uninjectPod } from './pod.js'
-import type { SettingTexts } from './options.js'
-import { asObject } from './pod-spec.js'
+import { STATE_ANNOTATIONS, type SettingTexts } from './options.js'
+import { annotationsOf, asObject } from './pod-spec.js'
 import { restoreService, retargetService, unseenServiceNote, type TakenOver } from './services.js'
 import { isList, podTemplates, setTemplate, templateAt } from './workloads.js'
 
@@ -43,6 +43,10 @@ export function transform(input: readonly JsonValue[], direction: Direction, opt
       const what = `${ref.kind} ${ref.name}${sources[d] ? ` (${sources[d]})` : ''}`
       try {
         const tpl = templateAt(out, ref)
+        if (direction === 'inject' && annotationsOf(tpl)[STATE_ANNOTATIONS.inject] === 'false') {
+          notes.push(`${what}: skipped: annotated ${STATE_ANNOTATIONS.inject}: "false"`)
+          continue
+        }
         if (direction === 'uninject') out = setTemplate(out, ref, uninjectPod(tpl, what))
         else {
           const done = injectPod(tpl, { what, given: opts.given, version: opts.version, job: ref.job, newToken: opts.newToken, note: (l) => notes.push(l) })

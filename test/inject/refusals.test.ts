@@ -44,6 +44,14 @@ t.test('a classic sidecar in a Job is refused', async (t) => {
   t.match(refused(job).errors[0], /Job j.*classic sidecar keeps running.*drainpipe.io\/sidecar: native/)
 })
 
+t.test('a pod template annotated drainpipe.io/inject: "false" is left alone, with a note', async (t) => {
+  const text = deployment({ 'drainpipe.io/inject': 'false' }, {})
+  const r = run(text, 'in.json')
+  t.same(r.errors, [])
+  t.equal(r.text, text, 'unchanged')
+  t.same(r.notes, ['Deployment web (in.json): skipped: annotated drainpipe.io/inject: "false"'])
+})
+
 t.test('hostNetwork pods are refused', async (t) => {
   t.match(refused(deployment({}, {}, { hostNetwork: true })).errors[0], /hostNetwork pods share the node's ports/)
 })
