@@ -3,7 +3,7 @@
 import { OPTIONS } from '../config.js'
 import type { JsonObject } from './json-patch.js'
 import type { InjectSettings } from './options.js'
-import type { Container } from './pod-spec.js'
+import type { Container, ContainerPort } from './pod-spec.js'
 import { ADMIN_PORT_NAME, type Takeover } from './ports.js'
 import { drainpipeProbes } from './probes.js'
 import { prestopHook } from './hooks.js'
@@ -39,6 +39,19 @@ export function drainpipeOptions(settings: InjectSettings, takeover: Takeover, g
   return o
 }
 
+/** The port the load balancer reaches: drainpipe listens on it, under the app port's original name. */
+export const lbPort = (takeover: Takeover): ContainerPort => ({ name: takeover.listenName, containerPort: takeover.listenPort })
+
+/**
+ * Which container declares the LB-facing port. A declaration is informational (every container of
+ * the pod shares its network namespace; drainpipe is what listens), but named ports are resolved
+ * from it: by the AWS Load Balancer Controller for IP targets (from spec.containers only:
+ * aws-load-balancer-controller pkg/k8s/pod_info.go, issue #4239) and by the endpoint controllers
+ * before Kubernetes 1.32 (kubernetes/kubernetes#127958). So with a native sidecar (an init
+ * container) the app container declares it, and a Service's named targetPort resolves everywhere.
+ */
+export const lbPortOwner = (native: boolean): 'app' | 'drainpipe' => (native ? 'app' : 'drainpipe')
+
 export function drainpipeContainer(plan: DrainpipeContainerPlan, native: boolean): Container {
   const { settings, takeover, adminPort, token } = plan
   const env: JsonObject[] = [...plan.options].map(([flag, value]) => ({ name: envName(flag), value }))
@@ -48,8 +61,9 @@ export function drainpipeContainer(plan: DrainpipeContainerPlan, native: boolean
   const container: Container = {
     name: DRAINPIPE_CONTAINER,
     image: settings.image,
+    // A native sidecar's LB-facing port is declared on the app container instead (lbPortOwner).
     ports: [
-      { name: takeover.listenName, containerPort: takeover.listenPort },
+      ...(native ? [] : [lbPort(takeover)]),
       { name: ADMIN_PORT_NAME, containerPort: adminPort },
     ],
     env,

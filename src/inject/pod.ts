@@ -2,7 +2,7 @@
 // Re-injecting first undoes the previous injection (keeping its token), so injecting twice changes
 // nothing and a newer drainpipe rewrites its own container from the same original.
 import { ConfigError, OPTIONS, parseConfig, type HostPort } from '../config.js'
-import { drainpipeContainer, drainpipeOptions, DRAINPIPE_CONTAINER } from './container.js'
+import { drainpipeContainer, drainpipeOptions, DRAINPIPE_CONTAINER, lbPort, lbPortOwner } from './container.js'
 import { InjectError } from './errors.js'
 import { gracePeriodSeconds } from './grace.js'
 import { prestopHook, restoreAppPreStop, setAppPreStop } from './hooks.js'
@@ -33,6 +33,8 @@ interface Undo {
   probes: string[]
   preStop?: JsonObject
   grace: number | null
+  /** the LB-facing port inject declared on the app container (native sidecars) */
+  lbPort?: { name: string; containerPort: number }
 }
 
 const optionDefault = (flag: string) => OPTIONS.find((o) => o.flag === flag)!
@@ -80,12 +82,17 @@ export function injectPod(input: PodTemplate, ctx: PodContext): { tpl: PodTempla
   const options = drainpipeOptions(settings, takeover, grace)
   checkWithConfigParser(options, token, ctx.what)
   const container = drainpipeContainer({ settings, takeover, adminPort: admin.port, options, token }, native)
+  if (lbPortOwner(native) === 'app') {
+    const ports = portsOf(app)
+    ports.splice(ports.indexOf(port) + 1, 0, lbPort(takeover))
+  }
   if (native) spec.initContainers = [...(Array.isArray(spec.initContainers) ? (spec.initContainers as Container[]) : []), container]
   else spec.containers.push(container)
 
   const undo: Undo = { container: app.name, port: takeover.appPort, probes, grace: before ?? null }
   if (takeover.name !== undefined) undo.name = takeover.name
   if (preStop) undo.preStop = preStop
+  if (lbPortOwner(native) === 'app') undo.lbPort = { name: takeover.listenName, containerPort: takeover.listenPort }
   setAnnotation(tpl, STATE_ANNOTATIONS.injected, ctx.version)
   setAnnotation(tpl, STATE_ANNOTATIONS.undo, JSON.stringify(undo))
   return { tpl, takeover }
@@ -123,6 +130,10 @@ export function uninjectPod(input: PodTemplate, what: string): PodTemplate {
   }
   const app = spec.containers.find((c) => c.name === undo.container)
   if (!app) throw new InjectError('ERR_INJECT_INPUT', `${what}: container ${undo.container}, which inject changed, is gone; remove drainpipe by hand`)
+  if (undo.lbPort) {
+    const declared = portsOf(app).findIndex((p) => p.name === undo.lbPort!.name && p.containerPort === undo.lbPort!.containerPort)
+    if (declared !== -1) portsOf(app).splice(declared, 1)
+  }
   const port = portsOf(app).find((p) => p.containerPort === undo.port)
   if (port && undo.name !== undefined) port.name = undo.name
   if (undo.name !== undefined) restoreProbes(app, undo.probes, undo.name)

@@ -41,7 +41,11 @@ for (const file of cases) {
       t.equal(p.config.gracePeriodMs, p.grace * 1000, `${p.what}: --grace-period is terminationGracePeriodSeconds`)
       t.ok(p.grace * 1000 >= p.config.maxWaitMs + p.config.drainTimeoutMs + 10_000, `${p.what}: ${p.grace} s covers --max-wait + --drain-timeout + 10 s`)
       const portNamed = (n: string) => p.drainpipe.ports!.find((x) => x.name === n)?.containerPort
-      t.equal(p.drainpipe.ports![0]!.containerPort, p.config.listen.port, `${p.what}: drainpipe's first port is --listen`)
+      // The LB-facing port: declared in spec.containers, where every resolver of named ports looks
+      // (on the app container when drainpipe is a native sidecar, see lbPortOwner).
+      const declaredBy = p.native ? p.app : p.drainpipe
+      t.equal(declaredBy.ports!.find((x) => x.containerPort === p.config.listen.port)?.containerPort, p.config.listen.port, `${p.what}: --listen is declared on ${p.native ? 'the app container' : 'drainpipe'}`)
+      if (p.native) t.equal(p.drainpipe.ports!.length, 1, `${p.what}: the native sidecar declares only its admin port`)
       t.equal(portNamed('dp-admin'), p.config.admin.port, `${p.what}: dp-admin is --admin`)
       t.equal(p.config.upstream.host, '127.0.0.1')
       t.ok(p.app, `${p.what}: the app container keeps the --upstream port`)

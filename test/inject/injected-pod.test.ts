@@ -78,8 +78,8 @@ t.test('an injected pod: drainpipe starts from its env, serves the port, drains 
   }
   t.pass('drainpipe\'s readiness probe, as written in the spec, passes')
 
-  const takenOver = drainpipe.ports.find((p: any) => p.name === 'http').containerPort
-  t.equal(takenOver, listenPort, 'the port named http is drainpipe\'s')
+  const takenOver = injected.spec.containers[0].ports.find((p: any) => p.name === 'http').containerPort
+  t.equal(takenOver, listenPort, 'the port named http (declared in containers, where Services resolve names) is drainpipe\'s')
   t.same(await get(takenOver, '/'), { status: 200, body: 'from the app' }, 'traffic on it reaches the app')
 
   const hook = injected.spec.containers[0].lifecycle.preStop.httpGet
