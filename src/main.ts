@@ -13,6 +13,7 @@ import type { Trigger } from './lifecycle/shutdown.js'
 import { describePlan, graceBudget } from './lifecycle/grace-budget.js'
 import { exitStatus } from './lifecycle/exit-status.js'
 import { adminGuardNotice } from './admin/auth.js'
+import { SUBCOMMANDS, runSubcommandIfAny } from './inject/cli.js'
 
 /** Signals that arrived before main ran, and how to remove the handlers that queued them. */
 export interface EarlySignals {
@@ -23,6 +24,12 @@ export interface EarlySignals {
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export async function main(early: EarlySignals): Promise<void> {
+  // `drainpipe inject|uninject|webhook ...` are commands, not the sidecar: signals act as usual.
+  if ((SUBCOMMANDS as readonly string[]).includes(process.argv[2] ?? '')) {
+    early.release()
+    for (const signal of early.received) process.kill(process.pid, signal)
+    await runSubcommandIfAny(process.argv.slice(2))
+  }
   // From here until the sidecar started, signals queue as before; they are acted on after.
   let parsed
   try {
