@@ -27,12 +27,13 @@ const INVALID_BY_FLAG: Record<string, string[]> = {
   'max-connections': ['', 'x', '-1', '1.5', '0x10', '10000001'],
   'proxy-header-max-bytes': ['', '231', '65552', '4k', '0x1000'],
   'healthcheck-silence-multiple': ['', 'x', '0', '0.5', '101', '0x10', '0b11', 'Infinity', '5 5'],
+  'lb-rate-drop': ['', 'x', '0', '0.5', '101', '0x10', 'Infinity'],
 }
 
 function invalidValues(o: OptionSpec): string[] {
   if (INVALID_BY_FLAG[o.flag]) return INVALID_BY_FLAG[o.flag]!
   if (INVALID_BY_PLACEHOLDER[o.placeholder]) return INVALID_BY_PLACEHOLDER[o.placeholder]!
-  if (/^[a-z0-9]+(\|[a-z0-9]+)+$/.test(o.placeholder)) {
+  if (/^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(o.placeholder)) {
     const first = o.placeholder.split('|')[0]!
     return ['', 'bogus', first.toUpperCase(), ` ${first}`]
   }
@@ -135,7 +136,7 @@ function escape(s: string): string {
 
 t.test('enum errors list every accepted value; secrets are never echoed', async (t) => {
   for (const o of OPTIONS) {
-    if (!/^[a-z0-9]+(\|[a-z0-9]+)+$/.test(o.placeholder)) continue
+    if (!/^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(o.placeholder)) continue
     t.match(rejection([`--${o.flag}`, 'bogus']), new RegExp(`expected one of ${o.placeholder.split('|').join(', ')}$`), `--${o.flag}`)
   }
   const token = rejection(['--admin-token='])

@@ -75,7 +75,7 @@ t.test('annotations are checked by their option\'s parser and named in the error
   t.match(refused(deployment({ 'drainpipe.io/grace-margin': '5' }, {})).errors[0], /grace-margin "5": expected whole seconds from 10/)
   // Each value is fine alone; together drainpipe's own cross-checks refuse them.
   t.match(refused(deployment({ 'drainpipe.io/deregistration': 'elbv2' }, {})).errors[0], /drainpipe would refuse this configuration: --deregistration elbv2 needs --target-group-arn.*annotation drainpipe.io\/target-group-arn/)
-  t.match(refused(deployment({ 'drainpipe.io/min-wait': '200' }, {})).errors[0], /--min-wait: 200 s is above --max-wait 180 s/)
+  t.match(refused(deployment({ 'drainpipe.io/min-wait': '200' }, {})).errors[0], /--min-wait: 200 s is above --max-wait 190 s/)
 })
 
 t.test('a drainpipe container inject did not add (the hand-written reference) is refused', async (t) => {

@@ -24,8 +24,8 @@ t.test('parseConfig: a grace period too short is a ConfigError naming every numb
   const err = (() => { try { parseConfig(['--grace-period', '30']); return null } catch (e) { return e } })()
   t.ok(err instanceof ConfigError, 'rejected')
   t.equal((err as ConfigError).flag, 'grace-period')
-  t.match((err as ConfigError).message, /--grace-period 30 s is too short: --max-wait 180 s \+ --drain-timeout 30 s \+ 10 s margin = 220 s/)
-  t.match((err as ConfigError).message, /at least 220/, 'and the smallest value that works')
+  t.match((err as ConfigError).message, /--grace-period 30 s is too short: --max-wait 190 s \+ --drain-timeout 30 s \+ 10 s margin = 230 s/)
+  t.match((err as ConfigError).message, /at least 230/, 'and the smallest value that works')
   t.doesNotThrow(() => parseConfig(['--grace-period', '20', '--max-wait', '10', '--drain-timeout', '5']), '10 + 5 + 1.5 fits 20')
 })
 
@@ -34,7 +34,7 @@ t.test('the binary: a too-small --grace-period exits 2 before serving; a fitting
   t.equal(r.code, 2, 'exit 2 (a run still going after 5 s would be killed and show null)')
   const lines = r.stderr.split('\n').filter(Boolean)
   t.equal(lines.length, 1, 'one stderr line')
-  t.match(lines[0] ?? '', /^drainpipe: --grace-period 30 s is too short: --max-wait 180 s \+ --drain-timeout 30 s \+ 10 s margin = 220 s/)
+  t.match(lines[0] ?? '', /^drainpipe: --grace-period 30 s is too short: --max-wait 190 s \+ --drain-timeout 30 s \+ 10 s margin = 230 s/)
 
   const app = await startApp(t)
   const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--max-wait', '100', '--drain-timeout', '20', '--grace-period', '150'])
