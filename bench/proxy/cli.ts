@@ -9,7 +9,7 @@
 //
 // What drainpipe costs in the data path, next to HAProxy and a plain http-proxy proxy, on
 // this machine's loopback, in one process tree and bounded in time. See
-// /work/notes/readme-perf.md (README "Performance") for what each figure means.
+// docs/performance.md for what each figure means and the method behind it.
 //
 // CPU split (2 cores): the proxy under test runs alone on CPU 1; the load generator and the
 // app share CPU 0. Every path then pays the same load-generator + app cost on CPU 0, and
