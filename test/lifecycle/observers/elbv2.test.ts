@@ -182,12 +182,14 @@ t.test('other errors are logged, counted and retried on the next tick', async (t
 })
 
 t.test('a hung endpoint: calls time out; stop() aborts the call in flight', async (t) => {
-  const sockets = new Set<net.Socket>()
-  let closed = 0
+  // Connections are told apart by order of arrival, not by how many are open: a socket of a
+  // timed-out call may still be closing when the next call connects.
+  const arrived: net.Socket[] = []
+  const closed = new Set<net.Socket>()
   // Accepts and reads, never answers.
-  const server = net.createServer((s) => { sockets.add(s); s.resume(); s.on('close', () => { closed++; sockets.delete(s) }) })
+  const server = net.createServer((s) => { arrived.push(s); s.resume(); s.on('close', () => closed.add(s)) })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { for (const s of sockets) s.destroy(); return new Promise<void>((resolve) => server.close(() => resolve())) })
+  t.teardown(() => { for (const s of arrived) s.destroy(); return new Promise<void>((resolve) => server.close(() => resolve())) })
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
   const timing = observe(t, { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1'], endpoint, requestTimeoutSeconds: 0.2 })
@@ -196,15 +198,18 @@ t.test('a hung endpoint: calls time out; stop() aborts the call in flight', asyn
   t.notOk(timing.observer.satisfied)
   t.equal(groups(timing.observer)[0]!.lastError?.code, 'RequestTimeout')
   timing.observer.stop()
+  // Every call of the stopped observer ends: its connections close (a timed-out or aborted
+  // call does not keep its socket), and no new one arrives.
+  await until(() => arrived.every((s) => closed.has(s)), 5_000, 'the timed-out calls\' connections to close')
+  const arrivedBefore = arrived.length
 
-  const closedBefore = closed
-  const openBefore = sockets.size
   const hung = observe(t, { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/2'], endpoint, requestTimeoutSeconds: 60 })
   hung.observer.start(performance.now())
-  await until(() => sockets.size > openBefore, 5_000, 'the request to arrive')
+  await until(() => arrived.length > arrivedBefore, 5_000, 'the request to arrive')
+  const inFlight = arrived[arrivedBefore]!
   hung.observer.stop()
   hung.observer.stop()
-  await until(() => closed > closedBefore, 5_000, 'the aborted connection to close')
+  await until(() => closed.has(inFlight), 5_000, 'the aborted connection to close')
   t.same(hung.calls, { ok: 0, throttled: 0, error: 0 }, 'a call aborted by stop() is not counted as an error')
 })
 
