@@ -5,7 +5,8 @@
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startApp, startDrainpipe, startHaproxy } from '../helpers/processes.js'
+import { startApp, startHaproxy } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { curl } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { startTcpServer } from '../helpers/servers.js'
@@ -24,7 +25,7 @@ for (const [label, serverOptions] of [
 ] as const) {
   t.test(`http mode behind HAProxy ${label}: the app sees the client, not HAProxy`, async (t) => {
     const app = await startApp(t)
-    const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required', '--log-level', 'debug'])
+    const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required', '--log-level', 'debug'])
     const haproxy = await startHaproxy(t, { host: '127.0.0.1', port: dp.port }, { serverOptions: `${serverOptions} source ${HAPROXY_SOURCE}` })
 
     const r = await curl(`http://127.0.0.1:${haproxy.port}/`, { interface: CLIENT, args: ['-H', 'X-Forwarded-For: 6.6.6.6'] })
@@ -70,7 +71,7 @@ async function headerReportingApp(t: Parameters<Parameters<typeof t.test>[1]>[0]
 for (const upstreamPp of ['v2', 'v1'] as const) {
   t.test(`tcp mode behind HAProxy with --upstream-proxy-protocol ${upstreamPp}: the app reads the client from drainpipe's header`, async (t) => {
     const app = await headerReportingApp(t)
-    const dp = await startDrainpipe(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required', '--upstream-proxy-protocol', upstreamPp])
+    const dp = await startInProcess(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required', '--upstream-proxy-protocol', upstreamPp])
     const haproxy = await startHaproxy(t, { host: '127.0.0.1', port: dp.port }, { serverOptions: `send-proxy-v2 source ${HAPROXY_SOURCE}` })
 
     const client = net.connect({ host: '127.0.0.1', port: haproxy.port, localAddress: CLIENT })

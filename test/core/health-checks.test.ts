@@ -3,7 +3,7 @@
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startDrainpipe } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { RawConnection } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { startTcpServer } from '../helpers/servers.js'
@@ -53,7 +53,7 @@ t.test('zero-byte connections are counted as health checks and never reach the a
   for (const mode of ['tcp', 'http'] as const) {
     const app = await startTcpServer(t)
     // One probe of the app at start-up, none after: the app's accept count is then ours to read.
-    const dp = await startDrainpipe(t, ['--mode', mode, '--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '10m'])
+    const dp = await startInProcess(t, ['--mode', mode, '--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '10m'])
     // drainpipe is ready once its start-up probe connected; the app may see that accept a
     // moment later, so wait for it before taking the baseline.
     await waitFor(async () => app.accepted >= 1)
@@ -75,7 +75,7 @@ t.test('the NLB LOCAL header + GET / is answered 200 by drainpipe itself, 503 wh
   t.equal(header.subarray(12, 16).toString('hex'), '20110054', 'LOCAL, family 0x11, len 84')
 
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '0.1', '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '0.1', '--proxy-protocol', 'required'])
   const requestsBefore = app.requests.length
 
   const check = async () => {

@@ -2,7 +2,8 @@
 // 504 when it does not answer within --upstream-timeout. Each with a short body, a warn
 // log line naming the client, and a counter.
 import t from 'tap'
-import { startApp, startDrainpipe, freePort } from '../helpers/processes.js'
+import { startApp, freePort } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { RawConnection } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
@@ -11,7 +12,7 @@ const header = (address: string) => encodeV2({ command: 'PROXY', source: { addre
 
 t.test('502 when the app is not listening: short body, log line with the client, counted', async (t) => {
   const dead = await freePort()
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${dead}`], { waitReady: false })
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${dead}`], { waitReady: false })
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(header('198.51.100.21'))
@@ -37,7 +38,7 @@ t.test('502 when the app is not listening: short body, log line with the client,
 
 t.test('502 after the app died, and again once it is back 200', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '0.1'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '0.1'])
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(header('198.51.100.22'))
@@ -59,7 +60,7 @@ t.test('502 after the app died, and again once it is back 200', async (t) => {
 
 t.test('504 when the app does not answer within --upstream-timeout', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-timeout', '0.5'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-timeout', '0.5'])
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(header('198.51.100.23'))
@@ -80,7 +81,7 @@ t.test('504 when the app does not answer within --upstream-timeout', async (t) =
 
 t.test('an Upgrade to an app that is down answers 502', async (t) => {
   const dead = await freePort()
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${dead}`], { waitReady: false })
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${dead}`], { waitReady: false })
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(header('198.51.100.24'))
@@ -109,7 +110,7 @@ t.test('mid-response: an app that dies cuts the client and is counted; a client 
       socket.on('error', () => clearInterval(timer))
     })
   })
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
 
   const dying = await RawConnection.open(dp.port)
   t.teardown(() => dying.close())

@@ -1,11 +1,12 @@
 // http mode end to end: the forwarding headers the app sees (replace and append), the VPC
 // endpoint id from a v2 TLV, hop-by-hop removal both ways, keep-alive reuse, pipelining,
-// Upgrade passthrough and the debug request log. Real drainpipe processes, real sockets.
+// Upgrade passthrough and the debug request log. drainpipe in-process, real sockets.
 import t from 'tap'
 import http from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { startApp } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { RawConnection } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { headerMap } from '../helpers/servers.js'
@@ -35,8 +36,8 @@ await once(echo, 'listening')
 t.teardown(() => { echo.closeAllConnections(); echo.close() })
 const echoPort = (echo.address() as AddressInfo).port
 
-const replace = await startDrainpipe(t, ['--upstream', `127.0.0.1:${echoPort}`, '--log-level', 'debug'])
-const append = await startDrainpipe(t, ['--upstream', `127.0.0.1:${echoPort}`, '--xff', 'append'])
+const replace = await startInProcess(t, ['--upstream', `127.0.0.1:${echoPort}`, '--log-level', 'debug'])
+const append = await startInProcess(t, ['--upstream', `127.0.0.1:${echoPort}`, '--xff', 'append'])
 
 const CLIENT = { address: '203.0.113.7', port: 51234 }
 const nlbHeader = (dstPort: number, vpceId?: string, source = CLIENT) => encodeV2({
@@ -92,7 +93,7 @@ t.test('TLS terminated at the LB (destination port 443) and the VPC endpoint id 
 })
 
 t.test('--forwarded-proto https: TLS ended at the LB on a port auto cannot recognise', async (t) => {
-  const forced = await startDrainpipe(t, ['--upstream', `127.0.0.1:${echoPort}`, '--forwarded-proto', 'https'])
+  const forced = await startInProcess(t, ['--upstream', `127.0.0.1:${echoPort}`, '--forwarded-proto', 'https'])
   const r = await exchange(forced.port, nlbHeader(8443), 'GET / HTTP/1.1\r\nHost: app\r\n\r\n')
   t.same(r.app.get('x-forwarded-proto'), ['https'])
   t.same(r.app.get('forwarded'), [`for=${CLIENT.address};proto=https`])
@@ -162,7 +163,7 @@ t.test('pipelined requests are answered in order', async (t) => {
 
 t.test('Upgrade passes through: 101 from the app, then bytes both ways', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(nlbHeader(80))
@@ -217,7 +218,7 @@ t.test('an Upgrade request carries drainpipe\'s forwarding headers, not the clie
   // which drainpipe's tunnel returns verbatim; the app's raw bytes show what was sent.
   const { startRecordingUpstream } = await import('../helpers/recording-upstream.js')
   const rec = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${rec.port}`, '--upstream-probe-interval', '10m'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${rec.port}`, '--upstream-probe-interval', '10m'])
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(nlbHeader(443))

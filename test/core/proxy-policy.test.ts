@@ -1,11 +1,12 @@
-// The PROXY policy at the socket level, against the real binary: headers split into single
+// The PROXY policy at the socket level, drainpipe in-process over real sockets: headers split into single
 // bytes, required mode, untrusted senders, the header timeout, and a bad header closing
 // only its own connection. (The reader's RFC edge cases are table-tested in
 // test/proxy-protocol/; here is what a connection experiences.)
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { startApp } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { RawConnection, rawExchange, parseResponse } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { startTcpServer } from '../helpers/servers.js'
@@ -39,7 +40,7 @@ t.test('a header split into single bytes works; the payload after it reaches the
     socket.on('data', (d: Buffer) => parts.push(d))
     socket.on('end', () => { if (parts.length > 0) received.push(Buffer.concat(parts)); socket.end() })
   })
-  const dp = await startDrainpipe(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`])
   for (const [label, header] of [['v2', v2()], ['v1', encodeV1({ family: 'TCP4', source: CLIENT, destination: { address: '10.0.0.5', port: 80 } })]] as const) {
     // The payload opens with 11 bytes of the v2 signature (diverging at the 12th) and holds
     // every byte value: the stacked-header check must give back what it held, unchanged.
@@ -61,7 +62,7 @@ t.test('a header split into single bytes works; the payload after it reaches the
 
 t.test('http mode: a byte-by-byte header still sets X-Forwarded-For', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   await writeByteByByte(conn.socket, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))
@@ -72,7 +73,7 @@ t.test('http mode: a byte-by-byte header still sets X-Forwarded-For', async (t) 
 
 t.test('required mode closes a headerless connection, counted as bad_signature; the app never sees it', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
   const r = await rawExchange(dp.port, 'GET / HTTP/1.1\r\nHost: app\r\n\r\n')
   t.not(r.closedBy, 'timeout', 'closed by drainpipe')
   t.equal(r.data.length, 0, 'no response: the bytes were not HTTP to drainpipe')
@@ -88,7 +89,7 @@ t.test('required mode closes a headerless connection, counted as bad_signature; 
 
 t.test('--trusted-proxies: a header from another source closes the connection (untrusted_header)', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--log-level', 'debug'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--log-level', 'debug'])
   const request = 'GET /x HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n'
 
   const untrusted = await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.1' })
@@ -109,7 +110,7 @@ t.test('--trusted-proxies: a header from another source closes the connection (u
   const direct = app.requests.at(-1)!.rawHeaders
   t.equal(direct[direct.findIndex((h) => h.toLowerCase() === 'x-forwarded-for') + 1], '127.0.0.1')
 
-  const required = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--proxy-protocol', 'required'])
+  const required = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--proxy-protocol', 'required'])
   const rejected = await rawExchange(required.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.1' })
   t.equal(rejected.data.length, 0, 'required mode: an untrusted source is closed, header or not')
   t.equal((await scrapeMetrics(required.adminUrl)).value('drainpipe_connections_refused_total', { reason: 'untrusted_source' }), 1)
@@ -117,7 +118,7 @@ t.test('--trusted-proxies: a header from another source closes the connection (u
 
 t.test('--header-timeout closes a connection that sends nothing, or half a header', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '0.3'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '0.3'])
   const idle = await RawConnection.open(dp.port)
   t.teardown(() => idle.close())
   const half = await RawConnection.open(dp.port)
@@ -136,7 +137,7 @@ t.test('--header-timeout closes a connection that sends nothing, or half a heade
 
 t.test('a bad header closes only its own connection; a concurrent good one completes', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
   const good = await RawConnection.open(dp.port)
   t.teardown(() => good.close())
   good.write(v2())
@@ -161,7 +162,7 @@ t.test('a bad header closes only its own connection; a concurrent good one compl
 
 t.test('--max-connections: over the cap a new connection is closed at once and counted', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--max-connections', '2'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--max-connections', '2'])
   const open = await Promise.all([RawConnection.open(dp.port), RawConnection.open(dp.port)])
   t.teardown(() => { for (const c of open) c.close() })
   open[0]!.write(Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))
@@ -187,7 +188,7 @@ async function waitForActive(adminUrl: string, n: number): Promise<boolean> {
 
 t.test('a dual-stack listener ([::]) sees IPv4 peers as IPv4: trust policy and X-Forwarded-For', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--listen', '[::]:0', '--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32'])
+  const dp = await startInProcess(t, ['--listen', '[::]:0', '--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32'])
   const request = 'GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n'
   const direct = parseResponse((await rawExchange(dp.port, request, { localAddress: '127.0.0.3' })).data)
   t.equal((JSON.parse(direct.body) as { xForwardedFor: string }).xForwardedFor, '127.0.0.3', 'not ::ffff:127.0.0.3')

@@ -4,7 +4,7 @@
 // here records every raw byte it receives, so "nothing ambiguous reached it" is checked on
 // the wire, not on what a lenient parser would make of it.
 import t from 'tap'
-import { startDrainpipe } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { parseResponse, rawExchange } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { startRecordingUpstream } from '../helpers/recording-upstream.js'
@@ -38,7 +38,7 @@ const REJECTED: Array<{ name: string; bytes: string; status?: number }> = [
 
 t.test('ambiguous or malformed requests are refused and never forwarded', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
   for (const c of REJECTED) {
     const { data, closedBy } = await rawExchange(dp.port, c.bytes)
     const res = parseResponse(data)
@@ -50,12 +50,12 @@ t.test('ambiguous or malformed requests are refused and never forwarded', async 
   for (let i = 1; i <= REJECTED.length; i++) t.notOk(received.includes(`/m${i}`) || received.includes(`m${i}x`), `no byte of case m${i} reached the app`)
   const m = await scrapeMetrics(dp.adminUrl)
   t.equal(m.value('drainpipe_upstream_errors_total'), 0)
-  t.equal(dp.proc.exitCode, null, 'drainpipe is still running')
+  t.equal((await fetch(`${dp.adminUrl}/livez`)).status, 200, 'drainpipe is still up')
 })
 
 t.test('what is valid is forwarded with one unambiguous framing', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
   const chunked = await rawExchange(dp.port, `POST /c HTTP/1.1\r\n${H}transfer-encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n`)
   t.equal(parseResponse(chunked.data).status, 200, 'chunked with an extension')
   t.equal(app.requests.at(-1)!.body.toString(), 'abcde', 'the body the app got is the decoded chunks')
@@ -76,7 +76,7 @@ t.test('what is valid is forwarded with one unambiguous framing', async (t) => {
 
 t.test('pipelined requests are answered in order, each forwarded as its own request', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
   // A body that looks like a request must stay a body: Content-Length decides.
   const inBody = 'GET /p1-in-body HTTP/1.1\r\nhost: x\r\n\r\n'
   const pipelined = [

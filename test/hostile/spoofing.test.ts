@@ -5,7 +5,8 @@ import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
 import { encodeAwsVpceTlv, encodeV1, encodeV2 } from '../../src/proxy-protocol/index.js'
-import { startDrainpipe, startHaproxy } from '../helpers/processes.js'
+import { startHaproxy } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { parseResponse, rawExchange } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { startRecordingUpstream, type RecordedRequest } from '../helpers/recording-upstream.js'
@@ -44,7 +45,7 @@ async function twoWrites(port: number, first: Buffer, second: Buffer, localAddre
 
 t.test('a PROXY header from outside --trusted-proxies is refused (optional mode); the same source without one is served as itself', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--proxy-protocol', 'optional'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--proxy-protocol', 'optional'])
 
   const untrusted = await rawExchange(dp.port, Buffer.concat([v2From(FORGED), Buffer.from(GET)]), { localAddress: '127.0.0.1' })
   t.equal(untrusted.data.length, 0, 'no answer to a header from an untrusted source')
@@ -67,7 +68,7 @@ t.test('a PROXY header from outside --trusted-proxies is refused (optional mode)
 
 t.test('required mode: an untrusted source is closed before a byte is read', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--proxy-protocol', 'required'])
   const withHeader = await rawExchange(dp.port, Buffer.concat([v2From(FORGED), Buffer.from(GET)]), { localAddress: '127.0.0.1' })
   const without = await rawExchange(dp.port, GET, { localAddress: '127.0.0.1' })
   t.equal(withHeader.data.length + without.data.length, 0, 'no answers')
@@ -83,7 +84,7 @@ t.test('required mode: an untrusted source is closed before a byte is read', asy
 
 t.test('stacked headers, --stacked-headers reject (default): a client-sent second header closes the connection', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
 
   const sameWrite = await rawExchange(dp.port, Buffer.concat([v2From('203.0.113.7'), v1Forged, Buffer.from(GET)]))
   t.equal(sameWrite.data.length, 0, 'second header in the same segment: closed, no answer')
@@ -114,7 +115,7 @@ t.test('stacked headers, --stacked-headers reject (default): a client-sent secon
 
 t.test('stacked headers, --stacked-headers pass: the second header is payload, so the HTTP parser answers 400', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--stacked-headers', 'pass'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--stacked-headers', 'pass'])
   const same = parseResponse((await rawExchange(dp.port, Buffer.concat([v2From('203.0.113.7'), v1Forged, Buffer.from(GET)]))).data)
   t.equal(same.status, 400, 'v1 text as a request line: 400')
   const later = parseResponse((await twoWrites(dp.port, v2From('203.0.113.7'), Buffer.concat([v2From(FORGED), Buffer.from(GET)]))).data)
@@ -125,7 +126,7 @@ t.test('stacked headers, --stacked-headers pass: the second header is payload, s
 
 t.test('tcp mode: a stacked header in a later segment is caught before a byte reaches the app; server-speaks-first still works', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--mode', 'tcp'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--mode', 'tcp'])
   const stacked = await twoWrites(dp.port, v2From('203.0.113.7'), Buffer.concat([v1Forged, Buffer.from(GET)]))
   t.equal(stacked.data.length, 0, 'closed without an answer')
   const stackedV2 = await twoWrites(dp.port, v2From('203.0.113.7'), Buffer.concat([v2From(FORGED), Buffer.from(GET)]))
@@ -148,7 +149,7 @@ t.test('tcp mode: a stacked header in a later segment is caught before a byte re
   const greeter = spawn(process.execPath, [`${ROOT}examples/tcp-greeter.mjs`, '--port', String(greeterPort)], { stdio: 'ignore' })
   t.teardown(() => { greeter.kill('SIGKILL') })
   await waitForPort(greeterPort)
-  const dp2 = await startDrainpipe(t, ['--upstream', `127.0.0.1:${greeterPort}`, '--mode', 'tcp'])
+  const dp2 = await startInProcess(t, ['--upstream', `127.0.0.1:${greeterPort}`, '--mode', 'tcp'])
   const socket = net.connect({ port: dp2.port, host: '127.0.0.1' })
   await once(socket, 'connect')
   socket.write(v2From('203.0.113.7'))
@@ -159,7 +160,7 @@ t.test('tcp mode: a stacked header in a later segment is caught before a byte re
 
 t.test('forged X-Forwarded-For, Forwarded, X-Real-IP, X-Amzn-Vpce-Id never reach the app (--xff replace)', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
   const forged = [
     `X-Forwarded-For: ${FORGED}`, `x-forwarded-for: ${FORGED}, 7.7.7.7`, `FORWARDED: for=${FORGED};proto=https`,
     `X-Real-IP: ${FORGED}`, 'X-Amzn-Vpce-Id: vpce-forged', 'X-Forwarded-Proto: https', 'X-Forwarded-Port: 1',

@@ -4,7 +4,8 @@
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { startApp } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
 
@@ -13,7 +14,7 @@ const header = encodeV2({ command: 'PROXY', family: 'TCP4', source: { address: '
 
 t.test('header then close, header then idle: counted as client arrivals, not errors', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '0.3'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '0.3'])
 
   const closed = net.connect(dp.port, '127.0.0.1')
   await once(closed, 'connect')
