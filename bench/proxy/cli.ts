@@ -1,11 +1,13 @@
 // npm run bench:proxy [-- --quick] [--duration S] [--rounds N] [--connections N] [--paths a,b]
-//                      [--idle-connections N] [--skip-extras] [--against DIR]
+//                      [--idle-connections N] [--skip-extras] [--against DIR] [--requests N]
 //
 //   --quick             1 round of 1.5 s per cell, 3000 idle connections (about a minute in all);
 //                       default 4 rounds of 2 s, 10 000 idle connections (about 5 minutes)
 //   --paths             direct, drainpipe-tcp, drainpipe-http, haproxy-tcp, haproxy-http, http-proxy
 //   --against DIR       also run DIR/dist/cli.js (another build) and print this/that ratios
 //   --skip-extras       only the throughput table (no health-check, idle-memory, start-up runs)
+//   --requests N        end each load run after N requests instead of --duration: a smoke run
+//                       that checks every path works (test/bench); its figures mean nothing
 //
 // What drainpipe costs in the data path, next to HAProxy and a plain http-proxy proxy, on
 // this machine's loopback, in one process tree and bounded in time. See
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     'idle-connections': { type: 'string' },
     'skip-extras': { type: 'boolean', default: false },
     against: { type: 'string' },
+    requests: { type: 'string' },
   },
 })
 // Many short rounds rather than a few long ones: on a shared machine the load changes by the
@@ -51,6 +54,8 @@ const { values } = parseArgs({
 const durationS = Number(values.duration ?? (values.quick ? 1.5 : 2))
 const rounds = Number(values.rounds ?? (values.quick ? 1 : 4))
 const connections = Number(values.connections)
+const requests = values.requests === undefined ? null : Number(values.requests)
+if (requests !== null && !(Number.isInteger(requests) && requests > 0)) throw new Error(`--requests takes a whole number above 0, not ${values.requests}`)
 const idleCount = Number(values['idle-connections'] ?? (values.quick ? 3000 : 10_000))
 // --against DIR: a second drainpipe build (DIR/dist/cli.js, e.g. a copy of dist/ taken before a
 // change, next to a package.json and node_modules) runs as its own paths, interleaved with
@@ -75,7 +80,9 @@ function childJson<T>(script: string, spec: unknown, placement: Placement, machi
 
 async function main(): Promise<void> {
   const machine = inspectMachine()
-  const pinned = machine.taskset && machine.cpus >= 2
+  // A smoke run (--requests) measures nothing, so it does not pin: on a busy machine one CPU
+  // shared by the load generator and the app would only make it slow.
+  const pinned = machine.taskset && machine.cpus >= 2 && requests === null
   const proxyCpu: Placement = { cpus: pinned ? '1' : null, nofile: 65536 }
   const loadCpu: Placement = { cpus: pinned ? '0' : null, nofile: 65536 }
   const startedAt = new Date()
@@ -110,13 +117,13 @@ async function main(): Promise<void> {
 
   const load = (c: Cell, seconds: number): Promise<LoadResult> => {
     const t = targets.get(c.path)!
-    const spec: LoadSpec = { port: c.header ? t.ppPort! : t.port, connections, durationS: seconds, keepAlive: c.keepAlive, proxyHeader: c.header, watchPid: t.proc.pid }
+    const spec: LoadSpec = { port: c.header ? t.ppPort! : t.port, connections, durationS: seconds, ...(requests !== null ? { requests } : {}), keepAlive: c.keepAlive, proxyHeader: c.header, watchPid: t.proc.pid }
     return childJson<LoadResult>('load.js', spec, loadCpu, machine)
   }
 
-  // Warm-up: JIT, pools, HAProxy's buffers; not measured.
+  // Warm-up: JIT, pools, HAProxy's buffers; not measured (nor needed by a smoke run).
   for (const path of paths) {
-    if (path === 'direct') continue
+    if (path === 'direct' || requests !== null) continue
     await load({ path, header: false, keepAlive: true }, Math.min(durationS, values.quick ? 0.5 : 1))
   }
 

@@ -5,7 +5,7 @@
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startApp, startHaproxy } from '../helpers/processes.js'
+import { needs, startApp, startHaproxy } from '../helpers/processes.js'
 import { startInProcess } from '../helpers/sidecar.js'
 import { curl } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
@@ -23,7 +23,7 @@ for (const [label, serverOptions] of [
   ['v2 (send-proxy-v2, CRC32C TLV)', 'send-proxy-v2 proxy-v2-options crc32c'],
   ['v1 (send-proxy)', 'send-proxy'],
 ] as const) {
-  t.test(`http mode behind HAProxy ${label}: the app sees the client, not HAProxy`, async (t) => {
+  t.test(`http mode behind HAProxy ${label}: the app sees the client, not HAProxy`, { skip: needs('haproxy', 'curl') }, async (t) => {
     const app = await startApp(t)
     const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required', '--log-level', 'debug'])
     const haproxy = await startHaproxy(t, { host: '127.0.0.1', port: dp.port }, { serverOptions: `${serverOptions} source ${HAPROXY_SOURCE}` })
@@ -69,7 +69,7 @@ async function headerReportingApp(t: Parameters<Parameters<typeof t.test>[1]>[0]
 }
 
 for (const upstreamPp of ['v2', 'v1'] as const) {
-  t.test(`tcp mode behind HAProxy with --upstream-proxy-protocol ${upstreamPp}: the app reads the client from drainpipe's header`, async (t) => {
+  t.test(`tcp mode behind HAProxy with --upstream-proxy-protocol ${upstreamPp}: the app reads the client from drainpipe's header`, { skip: needs('haproxy') }, async (t) => {
     const app = await headerReportingApp(t)
     const dp = await startInProcess(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required', '--upstream-proxy-protocol', upstreamPp])
     const haproxy = await startHaproxy(t, { host: '127.0.0.1', port: dp.port }, { serverOptions: `send-proxy-v2 source ${HAPROXY_SOURCE}` })

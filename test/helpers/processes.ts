@@ -1,6 +1,6 @@
 // Real child processes for tests: the example app, drainpipe (node dist/cli.js) and
 // HAProxy. Every process started here is killed in t.teardown.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs'
@@ -147,6 +147,17 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   await once(server, 'close')
   return port
 }
+
+/**
+ * Why a test that needs these programs cannot run here, or false when they are all on PATH.
+ * Pass it as `{ skip: needs('haproxy') }`: the reason shows in `npm test`'s summary, and CI
+ * (DRAINPIPE_TEST_REQUIRE=haproxy,curl in .ci/run) fails on such a skip.
+ */
+export function needs(...programs: Array<'haproxy' | 'curl'>): string | false {
+  const absent = programs.filter((p) => !(onPath[p] ??= spawnSync(p, [p === 'haproxy' ? '-v' : '--version'], { stdio: 'ignore' }).error === undefined))
+  return absent.length === 0 ? false : `needs ${absent.join(' and ')}: not found on PATH (apt-get install ${absent.join(' ')})`
+}
+const onPath: Partial<Record<string, boolean>> = {}
 
 export interface Haproxy extends Child { readonly port: number }
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
 import { join } from 'node:path'
-import { ROOT, freePort } from '../helpers/processes.js'
+import { ROOT, freePort, needs } from '../helpers/processes.js'
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -15,7 +15,7 @@ function listening(port: number): Promise<boolean> {
   })
 }
 
-t.test('local-haproxy.sh: the app sees the curl client, 127.0.0.7, behind HAProxy and drainpipe', async (t) => {
+t.test('local-haproxy.sh: the app sees the curl client, 127.0.0.7, behind HAProxy and drainpipe', { skip: needs('haproxy', 'curl') }, async (t) => {
   const ports = { APP_PORT: await freePort(), DRAINPIPE_PORT: await freePort(), ADMIN_PORT: await freePort(), HAPROXY_PORT: await freePort() }
   const proc = spawn('bash', [join(ROOT, 'examples/local-haproxy.sh')], {
     env: { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) },
