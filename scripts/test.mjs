@@ -39,7 +39,11 @@ const skips = []
 const results = '.tap/test-results'
 const walk = (dir) => {
   let entries = []
-  try { entries = readdirSync(dir, { withFileTypes: true }) } catch { return }
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return
+  }
   for (const e of entries) {
     const path = join(dir, e.name)
     if (e.isDirectory()) walk(path)
@@ -52,7 +56,10 @@ const walk = (dir) => {
 }
 walk(results)
 
-const required = (process.env.DRAINPIPE_TEST_REQUIRE ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+const required = (process.env.DRAINPIPE_TEST_REQUIRE ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)
 // Reasons read `needs haproxy and curl: …` (test/helpers/processes.ts, needs()).
 const missing = (reason) => /^needs (.+?):/.exec(reason)?.[1].split(' and ') ?? []
 const forbidden = skips.filter((s) => missing(s.reason).some((program) => required.includes(program)))

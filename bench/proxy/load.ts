@@ -97,18 +97,27 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   return {
     requests: ok,
     rps: ok / seconds,
-    p50Us: p50!, p99Us: p99!, p999Us: p999!,
-    errors: r.errors, timeouts: r.timeouts, non2xx,
-    cpuS, sysS, seconds,
+    p50Us: p50!,
+    p99Us: p99!,
+    p999Us: p999!,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx,
+    cpuS,
+    sysS,
+    seconds,
     rssKiB: rssKiB(spec.watchPid).rss,
   }
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
-run(spec).then((r) => {
-  process.stdout.write(JSON.stringify(r) + '\n')
-  process.exit(0)
-}, (err) => {
-  process.stderr.write(`load: ${(err as Error).stack ?? err}\n`)
-  process.exit(1)
-})
+run(spec).then(
+  (r) => {
+    process.stdout.write(JSON.stringify(r) + '\n')
+    process.exit(0)
+  },
+  (err) => {
+    process.stderr.write(`load: ${(err as Error).stack ?? err}\n`)
+    process.exit(1)
+  },
+)

@@ -9,8 +9,19 @@ import { needs } from '../helpers/processes.js'
 
 const CLI = fileURLToPath(new URL('../../build/proxy/cli.js', import.meta.url))
 
-interface Cell { path: string; header: boolean; keepAlive: boolean; rps: number; errors: number; cpuSPer10k: number }
-interface Report { bench: string; cells: Cell[]; goals: Array<{ name: string }> }
+interface Cell {
+  path: string
+  header: boolean
+  keepAlive: boolean
+  rps: number
+  errors: number
+  cpuSPer10k: number
+}
+interface Report {
+  bench: string
+  cells: Cell[]
+  goals: Array<{ name: string }>
+}
 
 const noHaproxy = needs('haproxy')
 const NODE_PATHS = ['direct', 'drainpipe-tcp', 'drainpipe-http', 'http-proxy']
@@ -20,22 +31,40 @@ const paths = [...NODE_PATHS, ...(noHaproxy ? [] : HAPROXY_PATHS)]
 const cellsOf = (p: string) => (p.startsWith('drainpipe') || p.startsWith('haproxy') ? 4 : 2)
 
 async function smokeRun(): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [CLI, '--requests', '200', '--rounds', '1', '--connections', '4', '--skip-extras', '--paths', paths.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    [CLI, '--requests', '200', '--rounds', '1', '--connections', '4', '--skip-extras', '--paths', paths.join(',')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let out = ''
   let err = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s })
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    out += s
+  })
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    err += s
+  })
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   return { code, out, err }
 }
 
 const run = await smokeRun()
 const lines = run.out.trimEnd().split('\n')
-const report = (() => { try { return JSON.parse(lines[lines.length - 1]!) as Report } catch { return null } })()
+const report = (() => {
+  try {
+    return JSON.parse(lines[lines.length - 1]!) as Report
+  } catch {
+    return null
+  }
+})()
 
 function checkCells(t: { equal: typeof t.equal; ok: typeof t.ok }, which: string[]) {
   const cells = report?.cells.filter((c) => which.includes(c.path)) ?? []
-  t.equal(cells.length, which.reduce((n, p) => n + cellsOf(p), 0), `a cell per path, load and header for ${which.join(', ')}`)
+  t.equal(
+    cells.length,
+    which.reduce((n, p) => n + cellsOf(p), 0),
+    `a cell per path, load and header for ${which.join(', ')}`,
+  )
   for (const c of cells) {
     const name = `${c.path} ${c.header ? 'pp2' : 'plain'} ${c.keepAlive ? 'keep-alive' : 'conn/req'}`
     t.ok(c.rps > 0, `${name} served requests`)
@@ -48,11 +77,20 @@ t.test(`a smoke run exits 0 with a table and a JSON line covering ${NODE_PATHS.j
   t.equal(report?.bench, 'proxy', 'the last stdout line is the JSON report')
   t.match(run.out, /drainpipe http\s+PROXY v2, keep-alive/, 'the table has the drainpipe rows')
   checkCells(t, NODE_PATHS)
-  t.ok(report?.goals.some((g) => g.name.includes('http-proxy')), 'goals against http-proxy evaluated')
+  t.ok(
+    report?.goals.some((g) => g.name.includes('http-proxy')),
+    'goals against http-proxy evaluated',
+  )
 })
 
 t.test(`the same run covers ${HAPROXY_PATHS.join(', ')} and the goals against HAProxy`, { skip: noHaproxy }, async (t) => {
   checkCells(t, HAPROXY_PATHS)
-  t.ok(report?.goals.some((g) => g.name.includes('HAProxy tcp')), 'tcp goals against HAProxy evaluated')
-  t.ok(report?.goals.some((g) => g.name.includes('HAProxy http')), 'http goals against HAProxy evaluated')
+  t.ok(
+    report?.goals.some((g) => g.name.includes('HAProxy tcp')),
+    'tcp goals against HAProxy evaluated',
+  )
+  t.ok(
+    report?.goals.some((g) => g.name.includes('HAProxy http')),
+    'http goals against HAProxy evaluated',
+  )
 })

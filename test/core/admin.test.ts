@@ -9,7 +9,9 @@ const TOKEN = 'tok-4f1c9b7e-never-echoed'
 
 t.test('readiness follows the app: 503 with a reason until it is reachable, then 200', async (t) => {
   const appPort = await freePort()
-  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${appPort}`, '--upstream-probe-interval', '0.1', '--admin-token', TOKEN], { waitReady: false })
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${appPort}`, '--upstream-probe-interval', '0.1', '--admin-token', TOKEN], {
+    waitReady: false,
+  })
   const before = await fetch(`${dp.adminUrl}/readyz`)
   t.equal(before.status, 503)
   t.equal(await before.text(), 'not ready: starting (app not reachable yet)\n')
@@ -65,5 +67,8 @@ t.test('paths and methods; the admin token is never echoed', async (t) => {
   t.equal(parsed.state, 'ready')
   t.equal(parsed.config.adminToken, '(set)')
   t.notOk(status.includes(TOKEN), '/status does not show the token')
-  t.notOk(dp.logs.some((l) => JSON.stringify(l).includes(TOKEN)), 'no log line shows the token')
+  t.notOk(
+    dp.logs.some((l) => JSON.stringify(l).includes(TOKEN)),
+    'no log line shows the token',
+  )
 })

@@ -33,8 +33,7 @@ function track(t: Teardown, proc: ChildProcess, what: string): Child {
   proc.stdout!.setEncoding('utf8')
   proc.stdout!.on('data', (text: string) => {
     pending += text
-    let eol
-    while ((eol = pending.indexOf('\n')) !== -1) {
+    for (let eol = pending.indexOf('\n'); eol !== -1; eol = pending.indexOf('\n')) {
       const line = pending.slice(0, eol)
       pending = pending.slice(eol + 1)
       let obj: Record<string, unknown>
@@ -154,7 +153,8 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
  * (DRAINPIPE_TEST_REQUIRE=haproxy,curl in .ci/run) fails on such a skip.
  */
 export function needs(...programs: Array<'haproxy' | 'curl'>): string | false {
-  const absent = programs.filter((p) => !(onPath[p] ??= spawnSync(p, [p === 'haproxy' ? '-v' : '--version'], { stdio: 'ignore' }).error === undefined))
+  for (const p of programs) onPath[p] ??= spawnSync(p, [p === 'haproxy' ? '-v' : '--version'], { stdio: 'ignore' }).error === undefined
+  const absent = programs.filter((p) => !onPath[p])
   return absent.length === 0 ? false : `needs ${absent.join(' and ')}: not found on PATH (apt-get install ${absent.join(' ')})`
 }
 const onPath: Partial<Record<string, boolean>> = {}

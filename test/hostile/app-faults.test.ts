@@ -10,9 +10,13 @@ import { parseResponse, rawExchange } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/index.js'
 
-const LOCAL_HC = Buffer.concat([encodeV2({ command: 'LOCAL', family: 'TCP4', padTo: 100 }), Buffer.from('GET /health HTTP/1.1\r\nhost: x\r\n\r\n')])
+const LOCAL_HC = Buffer.concat([
+  encodeV2({ command: 'LOCAL', family: 'TCP4', padTo: 100 }),
+  Buffer.from('GET /health HTTP/1.1\r\nhost: x\r\n\r\n'),
+])
 const readyz = async (dp: InProcessDrainpipe) => (await fetch(`${dp.adminUrl}/readyz`, { signal: AbortSignal.timeout(5000) })).status
-const request = async (dp: InProcessDrainpipe, path = '/') => parseResponse((await rawExchange(dp.port, `GET ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`, { timeoutMs: 15_000 })).data)
+const request = async (dp: InProcessDrainpipe, path = '/') =>
+  parseResponse((await rawExchange(dp.port, `GET ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`, { timeoutMs: 15_000 })).data)
 const healthCheck = async (dp: InProcessDrainpipe) => parseResponse((await rawExchange(dp.port, LOCAL_HC)).data).status
 
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -28,7 +32,12 @@ async function rawApp(t: { teardown(fn: () => unknown): void }, onConnection: (s
   const server = net.createServer(onConnection)
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  t.teardown(() => new Promise<void>((r) => { server.close(() => r()) }))
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r())
+      }),
+  )
   return (server.address() as net.AddressInfo).port
 }
 
@@ -67,7 +76,10 @@ t.test('app crash mid-request: 502 before the response started, a cut connection
   const during = await streaming
   const head = parseResponse(during.data)
   t.equal(head.status, 200, 'the streamed response had started')
-  t.ok(during.data.length < 500_000_000, `and was cut (${during.data.length} bytes of 500 MB): the client sees it incomplete, not a clean end`)
+  t.ok(
+    during.data.length < 500_000_000,
+    `and was cut (${during.data.length} bytes of 500 MB): the client sees it incomplete, not a clean end`,
+  )
   t.not(during.closedBy, 'timeout')
 
   await until('readyz 503 after the crash', async () => (await readyz(dp)) === 503)
@@ -81,11 +93,15 @@ t.test('app crash mid-request: 502 before the response started, a cut connection
 })
 
 t.test('app resets connections or answers garbage: 502, counted; tcp mode closes the client', async (t) => {
-  const resetPort = await rawApp(t, (s) => { s.once('data', () => s.resetAndDestroy()) })
+  const resetPort = await rawApp(t, (s) => {
+    s.once('data', () => s.resetAndDestroy())
+  })
   const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${resetPort}`])
   t.equal((await request(dp)).status, 502, 'reset before answering: 502')
 
-  const garbagePort = await rawApp(t, (s) => { s.once('data', () => s.end('garbage\r\n\r\n')) })
+  const garbagePort = await rawApp(t, (s) => {
+    s.once('data', () => s.end('garbage\r\n\r\n'))
+  })
   const dp2 = await startInProcess(t, ['--upstream', `127.0.0.1:${garbagePort}`])
   t.equal((await request(dp2)).status, 502, 'an invalid HTTP answer: 502')
 

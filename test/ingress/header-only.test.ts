@@ -9,8 +9,14 @@ import { startInProcess } from '../helpers/sidecar.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
 
-
-const header = encodeV2({ command: 'PROXY', family: 'TCP4', source: { address: '203.0.113.7', port: 40000 }, destination: { address: '10.0.0.5', port: 80 }, crc32c: true, padTo: 100 })
+const header = encodeV2({
+  command: 'PROXY',
+  family: 'TCP4',
+  source: { address: '203.0.113.7', port: 40000 },
+  destination: { address: '10.0.0.5', port: 80 },
+  crc32c: true,
+  padTo: 100,
+})
 
 t.test('header then close, header then idle: counted as client arrivals, not errors', async (t) => {
   const app = await startApp(t)

@@ -9,7 +9,6 @@ import { startInProcess } from '../helpers/sidecar.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
 
-
 async function resetProbe(port: number, bytes?: Buffer): Promise<void> {
   const s = net.connect(port, '127.0.0.1')
   await once(s, 'connect')
@@ -27,5 +26,10 @@ t.test('probes closed with RST, with and without a LOCAL header', async (t) => {
   const m = await scrapeMetrics(dp.adminUrl)
   t.equal(m.value('drainpipe_proxy_header_errors_total'), 0, 'no header errors (a reset probe is not an untrusted header)')
   t.equal(m.value('drainpipe_health_checks_total'), N, `all ${N} counted as health checks`)
-  t.equal(m.value('drainpipe_connections_accepted_total', { kind: 'direct' }) + m.value('drainpipe_connections_accepted_total', { kind: 'client' }), 0, 'none forwarded to the app')
+  t.equal(
+    m.value('drainpipe_connections_accepted_total', { kind: 'direct' }) +
+      m.value('drainpipe_connections_accepted_total', { kind: 'client' }),
+    0,
+    'none forwarded to the app',
+  )
 })
