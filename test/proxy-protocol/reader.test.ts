@@ -4,7 +4,7 @@
 import t from 'tap'
 import { HeaderReader, PROXY_ERROR_REASONS, StackedHeaderGuard } from '../../src/proxy-protocol/index.js'
 import type { ProxyHeader, ReaderOptions } from '../../src/proxy-protocol/index.js'
-import { allSplits, bytewise, feed, hex, plain, splitAt } from './feed.js'
+import { allSplits, bytewise, feed, hex, plain } from './feed.js'
 
 const SIG = '0d0a0d0a000d0a515549540a'
 const NOOP62 = '04003e' + '00'.repeat(62)
