@@ -1,24 +1,75 @@
 #!/usr/bin/env node
-// `npm test`: build, run the tap suite, and close with the one line CI reads: `N passed, N failed`.
-// tap's own summary (`# { total, pass, fail }`) is not a format CI recognises, so we read it back
-// from tap's saved results (`tap replay`) and restate it.
-import { spawnSync } from 'node:child_process'
+// `npm test`: build, run the tap suite, and close with the one line CI reads:
+// `N passed, N failed, N skipped`. Before it, every skipped test is listed with its reason
+// (a test skips only when something it needs is missing, such as HAProxy).
+//
+// DRAINPIPE_TEST_REQUIRE=haproxy,curl (set by .ci/run): a test skipped because one of those
+// is missing fails the run; CI installs them, so such a skip means the suite lost coverage.
+//
+// The counts come from tap's own closing summary (`# { total, pass, fail, skip }`), read from
+// its output as it streams through; the skip reasons from the result files this run wrote.
+import { spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
 
-const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { stdio: 'inherit', ...opts })
-
-const build = run('npm', ['run', 'build', '--silent'])
+const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' })
 if (build.status !== 0) {
-  console.log('0 passed, 1 failed')
+  console.log('0 passed, 1 failed, 0 skipped')
   process.exit(build.status ?? 1)
 }
 
+const startedAt = Date.now()
 const reporter = process.env.CI ? 'tap' : 'terse'
-const tap = run('npx', ['tap', '-R', reporter, ...process.argv.slice(2)])
+const tap = spawn('npx', ['tap', '-R', reporter, ...process.argv.slice(2)], { stdio: ['inherit', 'pipe', 'inherit'] })
+let tail = ''
+tap.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk)
+  tail = (tail + chunk.toString('utf8')).slice(-4096)
+})
+const code = await new Promise((resolve) => tap.on('close', (status) => resolve(status ?? 1)))
 
-const replay = spawnSync('npx', ['tap', 'replay', '-R', 'tap'], { encoding: 'utf8' })
-const summary = /^# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?/m.exec(replay.stdout ?? '')
+const summary = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?(?:, skip: (\d+))?/.exec(tail)
 const pass = summary ? Number(summary[2] ?? 0) : 0
-const fail = summary ? Number(summary[3] ?? 0) : 1
-const code = tap.status ?? 1
-console.log(`${pass} passed, ${code !== 0 && fail === 0 ? 1 : fail} failed`)
-process.exit(code)
+let fail = summary ? Number(summary[3] ?? 0) : 1
+const skip = summary ? Number(summary[4] ?? 0) : 0
+if (code !== 0 && fail === 0) fail = 1
+
+// Skip reasons: `ok N - name # SKIP reason` in the result files this run wrote.
+const skips = []
+const results = '.tap/test-results'
+const walk = (dir) => {
+  let entries = []
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name)
+    if (e.isDirectory()) walk(path)
+    else if (e.name.endsWith('.tap') && statSync(path).mtimeMs >= startedAt - 1000) {
+      for (const m of readFileSync(path, 'utf8').matchAll(/^\s*ok \d+ - (.*?) # SKIP (.*)$/gm)) {
+        skips.push({ file: relative(results, path).replace(/\.tap$/, ''), name: m[1], reason: m[2] })
+      }
+    }
+  }
+}
+walk(results)
+
+const required = (process.env.DRAINPIPE_TEST_REQUIRE ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)
+// Reasons read `needs haproxy and curl: …` (test/helpers/processes.ts, needs()).
+const missing = (reason) => /^needs (.+?):/.exec(reason)?.[1].split(' and ') ?? []
+const forbidden = skips.filter((s) => missing(s.reason).some((program) => required.includes(program)))
+if (skips.length > 0) {
+  console.log(`\nskipped (${skips.length}):`)
+  for (const s of skips) console.log(`  ${s.file}: ${s.name} — ${s.reason}`)
+}
+if (forbidden.length > 0) {
+  console.log(`\n${forbidden.length} skipped test(s) need what DRAINPIPE_TEST_REQUIRE=${required.join(',')} requires: counted as failed`)
+  fail += forbidden.length
+}
+console.log(`${pass} passed, ${fail} failed, ${skip} skipped`)
+process.exit(code !== 0 ? code : forbidden.length > 0 ? 1 : 0)

@@ -11,7 +11,13 @@ interface Node {
   hitCount?: number
   children?: number[]
 }
-interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface Profile {
+  nodes: Node[]
+  samples: number[]
+  timeDeltas: number[]
+  startTime: number
+  endTime: number
+}
 
 export interface ProfileTop {
   /** Busy time sampled (idle excluded), ms. */
@@ -59,8 +65,14 @@ export function topOfProfile(p: Profile, top = 25): ProfileTop {
   return {
     totalMs: total / 1000,
     idleMs: idle / 1000,
-    functions: [...fns.values()].sort((a, b) => b.us - a.us).slice(0, top).map((f) => ({ name: f.name, where: f.where, selfMs: f.us / 1000, share: f.us / total })),
-    modules: [...mods.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([module, us]) => ({ module, selfMs: us / 1000, share: us / total })),
+    functions: [...fns.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((f) => ({ name: f.name, where: f.where, selfMs: f.us / 1000, share: f.us / total })),
+    modules: [...mods.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([module, us]) => ({ module, selfMs: us / 1000, share: us / total })),
   }
 }
 

@@ -14,7 +14,17 @@ const src = { address: '203.0.113.7', port: 51234 }
 const dst = { address: '10.0.1.23', port: 8080 }
 const request = Buffer.from('GET / HTTP/1.1\r\nHost: example.com\r\n\r\n')
 const nlb = Buffer.concat([encodeV2({ command: 'PROXY', source: src, destination: dst, crc32c: true, padTo: 100 }), request])
-const nlbVpce = Buffer.concat([encodeV2({ command: 'PROXY', source: src, destination: dst, crc32c: true, padTo: 100, tlvs: [encodeAwsVpceTlv('vpce-0123456789abcdef0')] }), request])
+const nlbVpce = Buffer.concat([
+  encodeV2({
+    command: 'PROXY',
+    source: src,
+    destination: dst,
+    crc32c: true,
+    padTo: 100,
+    tlvs: [encodeAwsVpceTlv('vpce-0123456789abcdef0')],
+  }),
+  request,
+])
 const v1 = Buffer.concat([encodeV1({ family: 'TCP4', source: src, destination: dst }), request])
 const halves = [nlb.subarray(0, 50), nlb.subarray(50)]
 const bytes = Array.from(nlb.subarray(0, 100), (_, i) => nlb.subarray(i, i + 1)).concat([nlb.subarray(100)])
@@ -33,7 +43,10 @@ function read(chunks: readonly Buffer[]): void {
   const r = new HeaderReader()
   for (const c of chunks) {
     const x = r.push(c)
-    if (x.kind === 'header' || x.kind === 'none') { sink += x.rest.length; return }
+    if (x.kind === 'header' || x.kind === 'none') {
+      sink += x.rest.length
+      return
+    }
     if (x.kind !== 'more') throw new Error(x.kind)
   }
 }
@@ -46,6 +59,10 @@ const each = bench('NLB v2 header, one byte per chunk (101 pushes)', Math.ceil(N
 bench('v1 TCP4 line + request, one chunk', N, () => read([v1]))
 bench('non-PROXY request (decided at byte 0)', N, () => read([request]))
 const u8 = new Uint8Array(nlb)
-const theirs = bench('proxy-protocol-js V2ProxyProtocol.parse (no TLV/CRC)', N, () => { sink += ppjs.V2ProxyProtocol.parse(u8).data?.length ?? 0 })
-console.log(`split in 2 / one chunk: ${(two / one).toFixed(2)}x; bytewise / one chunk: ${(each / one).toFixed(1)}x; proxy-protocol-js / ours: ${(theirs / one).toFixed(2)}x`)
+const theirs = bench('proxy-protocol-js V2ProxyProtocol.parse (no TLV/CRC)', N, () => {
+  sink += ppjs.V2ProxyProtocol.parse(u8).data?.length ?? 0
+})
+console.log(
+  `split in 2 / one chunk: ${(two / one).toFixed(2)}x; bytewise / one chunk: ${(each / one).toFixed(1)}x; proxy-protocol-js / ours: ${(theirs / one).toFixed(2)}x`,
+)
 if (sink === 0) console.log('')

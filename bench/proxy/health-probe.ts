@@ -16,8 +16,17 @@ export interface ProbeSpec {
   everyMs: number
 }
 
-export interface ProbeStats { count: number; failed: number; p50Us: number; p99Us: number; maxUs: number }
-export interface ProbeResult { local: ProbeStats; empty: ProbeStats }
+export interface ProbeStats {
+  count: number
+  failed: number
+  p50Us: number
+  p99Us: number
+  maxUs: number
+}
+export interface ProbeResult {
+  local: ProbeStats
+  empty: ProbeStats
+}
 
 const REQUEST = Buffer.from('GET /healthz HTTP/1.1\r\nhost: pod\r\nuser-agent: ELB-HealthChecker/2.0\r\n\r\n')
 
@@ -38,7 +47,10 @@ function local(port: number): Promise<number> {
       }
     })
     s.on('error', () => resolve(-1))
-    s.setTimeout(5000, () => { s.destroy(); resolve(-1) })
+    s.setTimeout(5000, () => {
+      s.destroy()
+      resolve(-1)
+    })
   })
 }
 
@@ -68,18 +80,23 @@ async function run(spec: ProbeSpec): Promise<ProbeResult> {
   const end = performance.now() + spec.durationS * 1000
   while (performance.now() < end) {
     const a = await local(spec.port)
-    if (a < 0) lFailed++; else l.add(Math.round(a))
+    if (a < 0) lFailed++
+    else l.add(Math.round(a))
     const b = await empty(spec.port)
-    if (b < 0) eFailed++; else e.add(Math.round(b))
+    if (b < 0) eFailed++
+    else e.add(Math.round(b))
     await new Promise((r) => setTimeout(r, spec.everyMs))
   }
   return { local: stats(l, lFailed), empty: stats(e, eFailed) }
 }
 
-run(JSON.parse(process.argv[2] ?? '{}') as ProbeSpec).then((r) => {
-  process.stdout.write(JSON.stringify(r) + '\n')
-  process.exit(0)
-}, (err) => {
-  process.stderr.write(`health-probe: ${(err as Error).stack ?? err}\n`)
-  process.exit(1)
-})
+run(JSON.parse(process.argv[2] ?? '{}') as ProbeSpec).then(
+  (r) => {
+    process.stdout.write(JSON.stringify(r) + '\n')
+    process.exit(0)
+  },
+  (err) => {
+    process.stderr.write(`health-probe: ${(err as Error).stack ?? err}\n`)
+    process.exit(1)
+  },
+)

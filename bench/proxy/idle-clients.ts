@@ -35,9 +35,11 @@ function one(i: number): Promise<void> {
 async function main(): Promise<void> {
   const inFlight = 200
   let next = 0
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next < count) await one(next++)
-  }))
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < count) await one(next++)
+    }),
+  )
   process.stdout.write(`open ${sockets.filter((s) => !s.destroyed).length} ${failed}\n`)
   process.stdin.resume()
   process.stdin.on('end', () => process.exit(0))

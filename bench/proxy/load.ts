@@ -16,6 +16,8 @@ export interface LoadSpec {
   port: number
   connections: number
   durationS: number
+  /** When set, the run ends after this many requests instead of after durationS (smoke runs). */
+  requests?: number
   /** false: one new connection per request (the client closes it after the response). */
   keepAlive: boolean
   proxyHeader: boolean
@@ -83,7 +85,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   const r = await autocannon({
     url: `http://127.0.0.1:${spec.port}/`,
     connections: spec.connections,
-    duration: spec.durationS,
+    ...(spec.requests !== undefined ? { amount: spec.requests } : { duration: spec.durationS }),
     ...(spec.keepAlive ? {} : { reconnectRate: 1 }),
     setupClient: setupClient as unknown as autocannon.Options['setupClient'],
   })
@@ -95,18 +97,27 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   return {
     requests: ok,
     rps: ok / seconds,
-    p50Us: p50!, p99Us: p99!, p999Us: p999!,
-    errors: r.errors, timeouts: r.timeouts, non2xx,
-    cpuS, sysS, seconds,
+    p50Us: p50!,
+    p99Us: p99!,
+    p999Us: p999!,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx,
+    cpuS,
+    sysS,
+    seconds,
     rssKiB: rssKiB(spec.watchPid).rss,
   }
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
-run(spec).then((r) => {
-  process.stdout.write(JSON.stringify(r) + '\n')
-  process.exit(0)
-}, (err) => {
-  process.stderr.write(`load: ${(err as Error).stack ?? err}\n`)
-  process.exit(1)
-})
+run(spec).then(
+  (r) => {
+    process.stdout.write(JSON.stringify(r) + '\n')
+    process.exit(0)
+  },
+  (err) => {
+    process.stderr.write(`load: ${(err as Error).stack ?? err}\n`)
+    process.exit(1)
+  },
+)

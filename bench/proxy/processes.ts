@@ -11,7 +11,11 @@ let hooked = false
 
 function killAll(): void {
   for (const child of live) {
-    try { child.kill('SIGKILL') } catch { /* gone */ }
+    try {
+      child.kill('SIGKILL')
+    } catch {
+      /* gone */
+    }
   }
   live.clear()
 }
@@ -71,9 +75,18 @@ export function start(name: string, command: string, args: string[], placement: 
   hook()
   let cmd = command
   let argv = args
-  if (placement.cpus !== null && machine.taskset) { argv = ['-c', placement.cpus, cmd, ...argv]; cmd = 'taskset' }
-  if (placement.nice !== undefined && (placement.nice >= 0 || machine.renice)) { argv = ['-n', String(placement.nice), cmd, ...argv]; cmd = 'nice' }
-  if (placement.nofile !== null && machine.prlimit) { argv = [`--nofile=${placement.nofile}:${placement.nofile}`, '--', cmd, ...argv]; cmd = 'prlimit' }
+  if (placement.cpus !== null && machine.taskset) {
+    argv = ['-c', placement.cpus, cmd, ...argv]
+    cmd = 'taskset'
+  }
+  if (placement.nice !== undefined && (placement.nice >= 0 || machine.renice)) {
+    argv = ['-n', String(placement.nice), cmd, ...argv]
+    cmd = 'nice'
+  }
+  if (placement.nofile !== null && machine.prlimit) {
+    argv = [`--nofile=${placement.nofile}:${placement.nofile}`, '--', cmd, ...argv]
+    cmd = 'prlimit'
+  }
   // prlimit, nice and taskset exec the command: the pid is the program's own.
   const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] })
   live.add(child)
@@ -82,32 +95,62 @@ export function start(name: string, command: string, args: string[], placement: 
   let partial = ''
   const onText = (text: string) => {
     partial += text
-    let eol
-    while ((eol = partial.indexOf('\n')) !== -1) {
+    for (let eol = partial.indexOf('\n'); eol !== -1; eol = partial.indexOf('\n')) {
       const l = partial.slice(0, eol)
       partial = partial.slice(eol + 1)
       lines.push(l)
       if (lines.length > 40) lines.shift()
       for (let i = waiters.length - 1; i >= 0; i--) {
         const m = waiters[i]!.match.exec(l)
-        if (m) { waiters[i]!.resolve(m); waiters.splice(i, 1) }
+        if (m) {
+          waiters[i]!.resolve(m)
+          waiters.splice(i, 1)
+        }
       }
     }
   }
   child.stdout!.setEncoding('utf8').on('data', onText)
-  child.stderr!.setEncoding('utf8').on('data', (t: string) => { for (const l of t.split('\n')) if (l) { lines.push(`stderr: ${l}`); if (lines.length > 40) lines.shift() } })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { live.delete(child); resolve() }))
+  child.stderr!.setEncoding('utf8').on('data', (t: string) => {
+    for (const l of t.split('\n'))
+      if (l) {
+        lines.push(`stderr: ${l}`)
+        if (lines.length > 40) lines.shift()
+      }
+  })
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      live.delete(child)
+      resolve()
+    }),
+  )
   return {
     name,
     child,
-    get pid() { return child.pid! },
+    get pid() {
+      return child.pid!
+    },
     tail: () => lines.join('\n'),
     line(match, timeoutMs = 10_000) {
-      for (const l of lines) { const m = match.exec(l); if (m) return Promise.resolve(m) }
+      for (const l of lines) {
+        const m = match.exec(l)
+        if (m) return Promise.resolve(m)
+      }
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name}: no line matching ${match} within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs)
-        waiters.push({ match, resolve: (m) => { clearTimeout(timer); resolve(m) } })
-        void exited.then(() => { clearTimeout(timer); reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}):\n${lines.join('\n')}`)) })
+        const timer = setTimeout(
+          () => reject(new Error(`${name}: no line matching ${match} within ${timeoutMs} ms:\n${lines.join('\n')}`)),
+          timeoutMs,
+        )
+        waiters.push({
+          match,
+          resolve: (m) => {
+            clearTimeout(timer)
+            resolve(m)
+          },
+        })
+        void exited.then(() => {
+          clearTimeout(timer)
+          reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}):\n${lines.join('\n')}`))
+        })
       })
     },
     async kill() {

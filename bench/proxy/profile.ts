@@ -36,19 +36,34 @@ async function main(): Promise<void> {
   const mode = values.mode === 'tcp' ? 'tcp' : 'http'
   const app = await startApp(machine, loadCpu)
   const dp = await startDrainpipe(machine, proxyCpu, { mode, upstreamPort: app.port, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] })
-  const spec: LoadSpec = { port: dp.port, connections: Number(values.connections), durationS: Number(values.duration), keepAlive: !values.newconn, proxyHeader: !values.plain, watchPid: dp.proc.pid }
+  const spec: LoadSpec = {
+    port: dp.port,
+    connections: Number(values.connections),
+    durationS: Number(values.duration),
+    keepAlive: !values.newconn,
+    proxyHeader: !values.plain,
+    watchPid: dp.proc.pid,
+  }
   const load = start('load', process.execPath, [join(HERE, 'load.js'), JSON.stringify(spec)], loadCpu, machine)
   const r = JSON.parse((await load.line(/^\{/, 600_000)).input) as LoadResult
-  process.stdout.write(`${mode} mode, ${spec.proxyHeader ? 'PROXY v2' : 'plain'}, ${spec.keepAlive ? 'keep-alive' : 'conn/req'}: ${Math.round(r.rps)} req/s, p99 ${(r.p99Us / 1000).toFixed(2)} ms, ${((r.cpuS / r.requests) * 10_000).toFixed(3)} CPU s per 10k requests, ${((r.cpuS / r.seconds) * 100).toFixed(0)}% CPU, ${((r.sysS / r.cpuS) * 100).toFixed(0)}% of it in the kernel\n`)
+  process.stdout.write(
+    `${mode} mode, ${spec.proxyHeader ? 'PROXY v2' : 'plain'}, ${spec.keepAlive ? 'keep-alive' : 'conn/req'}: ${Math.round(r.rps)} req/s, p99 ${(r.p99Us / 1000).toFixed(2)} ms, ${((r.cpuS / r.requests) * 10_000).toFixed(3)} CPU s per 10k requests, ${((r.cpuS / r.seconds) * 100).toFixed(0)}% CPU, ${((r.sysS / r.cpuS) * 100).toFixed(0)}% of it in the kernel\n`,
+  )
   dp.proc.child.kill('SIGINT')
   await new Promise((resolve) => dp.proc.child.once('exit', resolve))
   await app.proc.kill()
-  const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)).pop()
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .pop()
   if (!file) throw new Error(`no .cpuprofile in ${dir}`)
   process.stdout.write(`${file}\n${renderTop(topOfProfile(JSON.parse(readFileSync(file, 'utf8')), Number(values.top)))}\n`)
 }
 
-main().then(() => process.exit(0), (err) => {
-  process.stderr.write(`profile: ${(err as Error).stack ?? err}\n`)
-  process.exit(1)
-})
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`profile: ${(err as Error).stack ?? err}\n`)
+    process.exit(1)
+  },
+)

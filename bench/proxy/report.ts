@@ -24,7 +24,13 @@ export interface CellSummary {
   runs: number
 }
 
-export interface Goal { name: string; value: number; unit: string; met: boolean; detail: string }
+export interface Goal {
+  name: string
+  value: number
+  unit: string
+  met: boolean
+  detail: string
+}
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
@@ -33,12 +39,27 @@ function table(head: string[], rows: string[][]): string {
 }
 
 export function renderCells(cells: CellSummary[]): string {
-  const head = ['path', 'load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s/10k req', 'user µs/req', 'kernel µs/req', 'CPU %', 'RSS MiB', 'errors']
+  const head = [
+    'path',
+    'load',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'p99.9 ms',
+    'CPU s/10k req',
+    'user µs/req',
+    'kernel µs/req',
+    'CPU %',
+    'RSS MiB',
+    'errors',
+  ]
   const rows = cells.map((c) => [
     c.label + (c.path === 'direct' ? ' (CPU: app)' : ''),
     `${c.header ? 'PROXY v2' : 'plain'}, ${c.keepAlive ? 'keep-alive' : 'conn/req'}`,
     Math.round(c.rps).toString(),
-    c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), c.p999Ms.toFixed(2),
+    c.p50Ms.toFixed(2),
+    c.p99Ms.toFixed(2),
+    c.p999Ms.toFixed(2),
     c.cpuSPer10k.toFixed(3),
     (c.cpuSPer10k * (1 - c.sysShare) * 100).toFixed(1),
     (c.cpuSPer10k * c.sysShare * 100).toFixed(1),
@@ -50,5 +71,10 @@ export function renderCells(cells: CellSummary[]): string {
 }
 
 export function renderGoals(goals: Goal[]): string {
-  return goals.map((g) => `  [${g.met ? 'met' : 'MISSED'}] ${g.name}: ${g.unit === '×' ? g.value.toFixed(2) + '×' : g.value.toFixed(2) + ' ' + g.unit}${g.detail ? ` — ${g.detail}` : ''}`).join('\n')
+  return goals
+    .map(
+      (g) =>
+        `  [${g.met ? 'met' : 'MISSED'}] ${g.name}: ${g.unit === '×' ? g.value.toFixed(2) + '×' : g.value.toFixed(2) + ' ' + g.unit}${g.detail ? ` — ${g.detail}` : ''}`,
+    )
+    .join('\n')
 }

@@ -3,7 +3,9 @@ export class Samples {
   #values = new Uint32Array(1 << 16)
   #n = 0
 
-  get count(): number { return this.#n }
+  get count(): number {
+    return this.#n
+  }
 
   add(micros: number): void {
     if (this.#n === this.#values.length) {

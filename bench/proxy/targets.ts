@@ -12,7 +12,15 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = join(ROOT, 'dist/cli.js')
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 
-export type PathId = 'direct' | 'drainpipe-tcp' | 'drainpipe-http' | 'haproxy-tcp' | 'haproxy-http' | 'http-proxy' | 'drainpipe-tcp-base' | 'drainpipe-http-base'
+export type PathId =
+  | 'direct'
+  | 'drainpipe-tcp'
+  | 'drainpipe-http'
+  | 'haproxy-tcp'
+  | 'haproxy-http'
+  | 'http-proxy'
+  | 'drainpipe-tcp-base'
+  | 'drainpipe-http-base'
 
 export interface Target {
   readonly id: PathId
@@ -55,12 +63,32 @@ export interface DrainpipeOptions {
 export async function startDrainpipe(machine: Machine, placement: Placement, opts: DrainpipeOptions): Promise<Target> {
   const port = await freePort()
   const adminPort = await freePort()
-  const proc = start(`drainpipe-${opts.mode}`, process.execPath, [
-    ...(opts.nodeArgs ?? []), opts.cli ?? CLI,
-    '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--upstream', `127.0.0.1:${opts.upstreamPort}`,
-    '--mode', opts.mode, '--proxy-protocol', 'optional', '--log-level', 'warn', ...(opts.extraArgs ?? []),
-  ], placement, machine)
-  await waitForStatus(adminPort, '/readyz', 200).catch((err: Error) => { throw new Error(`${err.message}\n${proc.tail()}`) })
+  const proc = start(
+    `drainpipe-${opts.mode}`,
+    process.execPath,
+    [
+      ...(opts.nodeArgs ?? []),
+      opts.cli ?? CLI,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin',
+      `127.0.0.1:${adminPort}`,
+      '--upstream',
+      `127.0.0.1:${opts.upstreamPort}`,
+      '--mode',
+      opts.mode,
+      '--proxy-protocol',
+      'optional',
+      '--log-level',
+      'warn',
+      ...(opts.extraArgs ?? []),
+    ],
+    placement,
+    machine,
+  )
+  await waitForStatus(adminPort, '/readyz', 200).catch((err: Error) => {
+    throw new Error(`${err.message}\n${proc.tail()}`)
+  })
   return { id: opts.id ?? `drainpipe-${opts.mode}`, proc, port, ppPort: port, adminPort }
 }
 
@@ -77,39 +105,46 @@ export async function startHaproxy(machine: Machine, placement: Placement, mode:
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   const cfg = join(dir, 'haproxy.cfg')
   const http = mode === 'http'
-  writeFileSync(cfg, [
-    'global',
-    '  nbthread 1',
-    `  maxconn ${Math.max(1000, Math.floor((machine.nofile - 100) / 2))}`,
-    'defaults',
-    `  mode ${mode}`,
-    '  timeout connect 5s',
-    '  timeout client 60s',
-    '  timeout server 60s',
-    ...(http ? ['  timeout http-keep-alive 60s'] : []),
-    'frontend plain',
-    `  bind 127.0.0.1:${port}`,
-    '  default_backend app',
-    'frontend pp',
-    `  bind 127.0.0.1:${ppPort} accept-proxy`,
-    '  default_backend app',
-    'backend app',
-    ...(http ? [
-      '  http-reuse always',
-      '  http-request del-header x-forwarded-for',
-      '  http-request del-header x-real-ip',
-      '  http-request del-header x-amzn-vpce-id',
-      '  option forwardfor',
-      '  http-request set-header forwarded "for=%[src];proto=http"',
-      '  http-request set-header x-forwarded-proto http',
-      '  http-request set-header x-forwarded-port %[dst_port]',
-      '  http-request set-header x-real-ip %[src]',
-    ] : []),
-    `  server app 127.0.0.1:${upstreamPort}`,
-    '',
-  ].join('\n'))
+  writeFileSync(
+    cfg,
+    [
+      'global',
+      '  nbthread 1',
+      `  maxconn ${Math.max(1000, Math.floor((machine.nofile - 100) / 2))}`,
+      'defaults',
+      `  mode ${mode}`,
+      '  timeout connect 5s',
+      '  timeout client 60s',
+      '  timeout server 60s',
+      ...(http ? ['  timeout http-keep-alive 60s'] : []),
+      'frontend plain',
+      `  bind 127.0.0.1:${port}`,
+      '  default_backend app',
+      'frontend pp',
+      `  bind 127.0.0.1:${ppPort} accept-proxy`,
+      '  default_backend app',
+      'backend app',
+      ...(http
+        ? [
+            '  http-reuse always',
+            '  http-request del-header x-forwarded-for',
+            '  http-request del-header x-real-ip',
+            '  http-request del-header x-amzn-vpce-id',
+            '  option forwardfor',
+            '  http-request set-header forwarded "for=%[src];proto=http"',
+            '  http-request set-header x-forwarded-proto http',
+            '  http-request set-header x-forwarded-port %[dst_port]',
+            '  http-request set-header x-real-ip %[src]',
+          ]
+        : []),
+      `  server app 127.0.0.1:${upstreamPort}`,
+      '',
+    ].join('\n'),
+  )
   const proc = start(`haproxy-${mode}`, 'haproxy', ['-db', '-f', cfg], placement, machine)
-  await waitForStatus(port, '/', 200).catch((err: Error) => { throw new Error(`${err.message}\n${proc.tail()}`) })
+  await waitForStatus(port, '/', 200).catch((err: Error) => {
+    throw new Error(`${err.message}\n${proc.tail()}`)
+  })
   return { id: `haproxy-${mode}`, proc, port, ppPort }
 }
 

@@ -1,14 +1,17 @@
 // The admin port as the kubelet, Prometheus and an operator see it: probes that follow the
 // app's reachability, methods and paths answered precisely, the admin token never echoed.
 import t from 'tap'
-import { startApp, startDrainpipe, freePort } from '../helpers/processes.js'
+import { startApp, freePort } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 
 const TOKEN = 'tok-4f1c9b7e-never-echoed'
 
 t.test('readiness follows the app: 503 with a reason until it is reachable, then 200', async (t) => {
   const appPort = await freePort()
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${appPort}`, '--upstream-probe-interval', '0.1', '--admin-token', TOKEN], { waitReady: false })
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${appPort}`, '--upstream-probe-interval', '0.1', '--admin-token', TOKEN], {
+    waitReady: false,
+  })
   const before = await fetch(`${dp.adminUrl}/readyz`)
   t.equal(before.status, 503)
   t.equal(await before.text(), 'not ready: starting (app not reachable yet)\n')
@@ -39,7 +42,7 @@ t.test('readiness follows the app: 503 with a reason until it is reachable, then
 
 t.test('paths and methods; the admin token is never echoed', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--admin-token', TOKEN])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--admin-token', TOKEN])
   const notFound = await fetch(`${dp.adminUrl}/nope`)
   t.equal(notFound.status, 404)
   t.match(await notFound.text(), /\/readyz/, 'the 404 names the paths')
@@ -64,5 +67,8 @@ t.test('paths and methods; the admin token is never echoed', async (t) => {
   t.equal(parsed.state, 'ready')
   t.equal(parsed.config.adminToken, '(set)')
   t.notOk(status.includes(TOKEN), '/status does not show the token')
-  t.notOk(dp.logs.some((l) => JSON.stringify(l).includes(TOKEN)), 'no log line shows the token')
+  t.notOk(
+    dp.logs.some((l) => JSON.stringify(l).includes(TOKEN)),
+    'no log line shows the token',
+  )
 })

@@ -44,9 +44,11 @@ function invalidValues(o: OptionSpec): string[] {
 /** Runs `fn` over items with at most `n` at once (child processes on a 2-core machine). */
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await fn(items[next++]!)
-  }))
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++]!)
+    }),
+  )
 }
 
 /** parseConfig's error message for args, or 'accepted'. */
@@ -102,7 +104,13 @@ t.test('every invalid value is rejected with one line naming the flag, the value
       } catch (err) {
         const m = (err as Error).message
         const shown = o.secret ? '(hidden)' : JSON.stringify(value)
-        if (!(err instanceof ConfigError) || err.code !== 'ERR_CONFIG_INVALID' || m.includes('\n') || !m.includes(`--${o.flag} ${shown}`) || !/: expected \S/.test(m)) {
+        if (
+          !(err instanceof ConfigError) ||
+          err.code !== 'ERR_CONFIG_INVALID' ||
+          m.includes('\n') ||
+          !m.includes(`--${o.flag} ${shown}`) ||
+          !/: expected \S/.test(m)
+        ) {
           failures.push(`--${o.flag}=${value}: ${m}`)
         }
       }
@@ -114,7 +122,16 @@ t.test('every invalid value is rejected with one line naming the flag, the value
 t.test('the binary exits 2 with that one line on stderr', async (t) => {
   // The table above runs in-process (the parser the binary runs); here one value per kind
   // of parser goes through the real binary (child processes are slow on a shared 2-core box).
-  const flags = ['listen', 'header-timeout', 'mode', 'trusted-proxies', 'max-connections', 'healthcheck-silence-multiple', 'target-group-arn', 'admin-token']
+  const flags = [
+    'listen',
+    'header-timeout',
+    'mode',
+    'trusted-proxies',
+    'max-connections',
+    'healthcheck-silence-multiple',
+    'target-group-arn',
+    'admin-token',
+  ]
   const cases = flags.map((flag) => {
     const o = OPTIONS.find((x) => x.flag === flag)!
     return { o, value: invalidValues(o).find((v) => v !== '') ?? '' }
@@ -125,12 +142,16 @@ t.test('the binary exits 2 with that one line on stderr', async (t) => {
     const shown = o.secret ? '(hidden)' : JSON.stringify(value)
     t.equal(r.code, 2, `--${o.flag}=${value} exits 2`)
     t.equal(lines.length, 1, `--${o.flag}=${value}: one stderr line`)
-    t.match(lines[0] ?? '', new RegExp(`^drainpipe: invalid --${o.flag} ${escape(shown)}: expected \\S`), `--${o.flag}=${value}: names flag, value, what is accepted`)
+    t.match(
+      lines[0] ?? '',
+      new RegExp(`^drainpipe: invalid --${o.flag} ${escapeRegExp(shown)}: expected \\S`),
+      `--${o.flag}=${value}: names flag, value, what is accepted`,
+    )
     t.equal(r.stdout, '', 'nothing on stdout')
   })
 })
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
@@ -176,7 +197,10 @@ t.test('unknown flags, positional arguments, missing values, repeats and cross-c
 t.test('the binary exits 2 on an unknown flag and on a failed cross-check', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['--listn', '127.0.0.1:1'], /^drainpipe: unknown flag --listn/],
-    [['--quiet-period-min', '10', '--quiet-period-max', '5'], /^drainpipe: invalid --quiet-period-min: 10 s is above --quiet-period-max 5 s$/],
+    [
+      ['--quiet-period-min', '10', '--quiet-period-max', '5'],
+      /^drainpipe: invalid --quiet-period-min: 10 s is above --quiet-period-max 5 s$/,
+    ],
     [['--deregistration', 'elbv2'], /^drainpipe: --deregistration elbv2 needs --target-group-arn/],
     [['--upstream-proxy-protocol', 'v2'], /^drainpipe: --upstream-proxy-protocol works in --mode tcp only/],
   ]
@@ -196,14 +220,23 @@ t.test('environment twins are used, the flag wins, POD_IP fills --target-id', as
     dp.proc.kill('SIGKILL')
     return line.config as Record<string, unknown>
   }
-  const fromEnv = await configOf([], { DRAINPIPE_MODE: 'tcp', DRAINPIPE_XFF: 'append', DRAINPIPE_HEADER_TIMEOUT: '250ms', POD_IP: '10.1.2.3' })
+  const fromEnv = await configOf([], {
+    DRAINPIPE_MODE: 'tcp',
+    DRAINPIPE_XFF: 'append',
+    DRAINPIPE_HEADER_TIMEOUT: '250ms',
+    POD_IP: '10.1.2.3',
+  })
   t.equal(fromEnv.mode, 'tcp', 'DRAINPIPE_MODE used')
   t.equal(fromEnv.xff, 'append', 'DRAINPIPE_XFF used')
   t.equal(fromEnv.headerTimeoutMs, 250, 'DRAINPIPE_HEADER_TIMEOUT used, with its unit')
   t.equal(fromEnv.targetId, '10.1.2.3', 'POD_IP fills --target-id')
 
-  const flagWins = await configOf(['--mode', 'http', '--header-timeout', '2', '--target-id', '10.9.9.9'],
-    { DRAINPIPE_MODE: 'tcp', DRAINPIPE_HEADER_TIMEOUT: '250ms', DRAINPIPE_TARGET_ID: '10.5.5.5', POD_IP: '10.1.2.3' })
+  const flagWins = await configOf(['--mode', 'http', '--header-timeout', '2', '--target-id', '10.9.9.9'], {
+    DRAINPIPE_MODE: 'tcp',
+    DRAINPIPE_HEADER_TIMEOUT: '250ms',
+    DRAINPIPE_TARGET_ID: '10.5.5.5',
+    POD_IP: '10.1.2.3',
+  })
   t.equal(flagWins.mode, 'http', '--mode wins over DRAINPIPE_MODE')
   t.equal(flagWins.headerTimeoutMs, 2000, '--header-timeout wins over its twin')
   t.equal(flagWins.targetId, '10.9.9.9', '--target-id wins over DRAINPIPE_TARGET_ID and POD_IP')
@@ -212,7 +245,13 @@ t.test('environment twins are used, the flag wins, POD_IP fills --target-id', as
   t.ok(twinOverPodIp.kind === 'config' && twinOverPodIp.config.targetId === '10.5.5.5', 'DRAINPIPE_TARGET_ID wins over POD_IP')
 
   const defaults = parseConfig([], { POD_IP: '' })
-  t.ok(defaults.kind === 'config' && defaults.config.mode === 'http' && defaults.config.headerTimeoutMs === 60_000 && defaults.config.targetId === undefined, 'defaults without twins or POD_IP')
+  t.ok(
+    defaults.kind === 'config' &&
+      defaults.config.mode === 'http' &&
+      defaults.config.headerTimeoutMs === 60_000 &&
+      defaults.config.targetId === undefined,
+    'defaults without twins or POD_IP',
+  )
 })
 
 t.test('--help lists every option from OPTIONS with its default', async (t) => {
@@ -222,15 +261,24 @@ t.test('--help lists every option from OPTIONS with its default', async (t) => {
   const lines = r.stdout.split('\n')
   for (const o of OPTIONS) {
     const line = lines.find((l) => l.trimStart().startsWith(`--${o.flag} `))
-    if (!line) { t.fail(`--${o.flag} missing from --help`); continue }
+    if (!line) {
+      t.fail(`--${o.flag} missing from --help`)
+      continue
+    }
     t.ok(line.includes(o.placeholder), `--${o.flag} shows ${o.placeholder}`)
     if (o.default !== '') t.ok(line.includes(`(default ${o.default})`), `--${o.flag} shows its default ${o.default}`)
     // The help text itself follows, wrapped: its first words are there.
     t.ok(r.stdout.replace(/\s+/g, ' ').includes(o.help.split(' ').slice(0, 6).join(' ')), `--${o.flag} help text`)
   }
   // Defaults that come from elsewhere are named, not left blank.
-  t.match(lines.find((l) => l.includes('--target-id ')), /\(default \$POD_IP\)/)
-  t.match(lines.find((l) => l.includes('--target-port ')), /\(default the --listen port\)/)
+  t.match(
+    lines.find((l) => l.includes('--target-id ')),
+    /\(default \$POD_IP\)/,
+  )
+  t.match(
+    lines.find((l) => l.includes('--target-port ')),
+    /\(default the --listen port\)/,
+  )
   t.match(r.stdout, /--version/)
   t.equal(parseConfig(['-h'], {}).kind, 'help', '-h is --help')
   t.equal(parseConfig(['--mode', 'bogus', '--help'], {}).kind, 'help', '--help after other flags still asks for help')
@@ -248,12 +296,21 @@ t.test('a port that cannot be bound exits 1 with a fatal log line naming the cau
   const { createServer } = await import('node:net')
   const busy = createServer().listen(0, '127.0.0.1')
   await new Promise((r) => busy.once('listening', r))
-  t.teardown(() => { busy.close() })
+  t.teardown(() => {
+    busy.close()
+  })
   const port = (busy.address() as { port: number }).port
-  for (const args of [['--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0'], ['--listen', '127.0.0.1:0', '--admin', `127.0.0.1:${port}`]]) {
+  for (const args of [
+    ['--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0'],
+    ['--listen', '127.0.0.1:0', '--admin', `127.0.0.1:${port}`],
+  ]) {
     const r = await runCli([...args, '--upstream', '127.0.0.1:1'])
     t.equal(r.code, 1, `${args.join(' ')}: exit 1`)
-    const fatal = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string } }).find((l) => l.level === 60)
+    const fatal = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string } })
+      .find((l) => l.level === 60)
     t.equal(fatal?.msg, 'could not start')
     t.match(fatal?.err?.message, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}`), 'the cause, with the address')
   }

@@ -3,7 +3,7 @@
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startDrainpipe } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { RawConnection } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { startTcpServer } from '../helpers/servers.js'
@@ -53,13 +53,15 @@ t.test('zero-byte connections are counted as health checks and never reach the a
   for (const mode of ['tcp', 'http'] as const) {
     const app = await startTcpServer(t)
     // One probe of the app at start-up, none after: the app's accept count is then ours to read.
-    const dp = await startDrainpipe(t, ['--mode', mode, '--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '10m'])
+    const dp = await startInProcess(t, ['--mode', mode, '--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '10m'])
     // drainpipe is ready once its start-up probe connected; the app may see that accept a
     // moment later, so wait for it before taking the baseline.
     await waitFor(async () => app.accepted >= 1)
     const acceptedBefore = app.accepted
     for (let i = 0; i < 5; i++) await tcpProbe(dp.port)
-    const counted = await waitFor(async () => (await scrapeMetrics(dp.adminUrl)).value('drainpipe_health_checks_total', { type: 'empty' }) === 5)
+    const counted = await waitFor(
+      async () => (await scrapeMetrics(dp.adminUrl)).value('drainpipe_health_checks_total', { type: 'empty' }) === 5,
+    )
     t.ok(counted, `${mode}: 5 health checks of type empty`)
     const m = await scrapeMetrics(dp.adminUrl)
     t.equal(m.value('drainpipe_connections_accepted_total', { kind: 'healthcheck' }), 5, `${mode}: accepted as healthcheck`)
@@ -75,14 +77,23 @@ t.test('the NLB LOCAL header + GET / is answered 200 by drainpipe itself, 503 wh
   t.equal(header.subarray(12, 16).toString('hex'), '20110054', 'LOCAL, family 0x11, len 84')
 
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '0.1', '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--upstream-probe-interval',
+    '0.1',
+    '--proxy-protocol',
+    'required',
+  ])
   const requestsBefore = app.requests.length
 
   const check = async () => {
     const conn = await RawConnection.open(dp.port)
     try {
       conn.write(header)
-      conn.write('GET / HTTP/1.1\r\nHost: 10.0.0.5:8080\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept-Encoding: gzip, compressed\r\nConnection: close\r\n\r\n')
+      conn.write(
+        'GET / HTTP/1.1\r\nHost: 10.0.0.5:8080\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept-Encoding: gzip, compressed\r\nConnection: close\r\n\r\n',
+      )
       const res = await conn.readResponse()
       return { res, closed: await conn.closed() }
     } finally {
@@ -92,8 +103,8 @@ t.test('the NLB LOCAL header + GET / is answered 200 by drainpipe itself, 503 wh
 
   const up = await check()
   t.equal(up.res.status, 200)
-  t.equal(up.res.body, 'ok\n', 'drainpipe\'s own answer')
-  t.ok(up.closed, 'and the check\'s connection is closed')
+  t.equal(up.res.body, 'ok\n', "drainpipe's own answer")
+  t.ok(up.closed, "and the check's connection is closed")
   t.equal(app.requests.length, requestsBefore, 'the app received no request')
   let m = await scrapeMetrics(dp.adminUrl)
   t.equal(m.value('drainpipe_health_checks_total', { type: 'local' }), 1)

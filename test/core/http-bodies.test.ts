@@ -30,20 +30,36 @@ function sampleRss(): { stop(): Promise<number> } {
       await new Promise((r) => setTimeout(r, 100))
     }
   })()
-  return { async stop() { running = false; await loop; return Math.max(peak, await rss()) } }
+  return {
+    async stop() {
+      running = false
+      await loop
+      return Math.max(peak, await rss())
+    },
+  }
 }
 
 /** Deterministic, incompressible-looking 64 KiB blocks. */
 function block(i: number): Buffer {
   const b = Buffer.alloc(64 * 1024)
   let x = (i + 1) * 2654435761
-  for (let j = 0; j < b.length; j += 4) { x = (x ^ (x << 13) ^ (x >>> 17) ^ (x << 5)) >>> 0; b.writeUInt32LE(x, j) }
+  for (let j = 0; j < b.length; j += 4) {
+    x = (x ^ (x << 13) ^ (x >>> 17) ^ (x << 5)) >>> 0
+    b.writeUInt32LE(x, j)
+  }
   return b
 }
 
 /** POST `bytes` of `block`s; resolves with the app's answer. */
 async function upload(bytes: number, onBlock: (b: Buffer) => void = () => {}): Promise<{ status: number; text: string }> {
-  const req = http.request({ host: '127.0.0.1', port: dp.port, method: 'POST', path: '/upload', agent, headers: { 'content-type': 'application/octet-stream', 'content-length': bytes } })
+  const req = http.request({
+    host: '127.0.0.1',
+    port: dp.port,
+    method: 'POST',
+    path: '/upload',
+    agent,
+    headers: { 'content-type': 'application/octet-stream', 'content-length': bytes },
+  })
   const response = once(req, 'response') as Promise<[http.IncomingMessage]>
   for (let i = 0; i < bytes / (64 * 1024); i++) {
     const b = block(i)
@@ -72,7 +88,10 @@ t.test('50 MB upload streams through: the app hashes exactly what the client sen
   const seen = JSON.parse(text) as { bytes: number; sha256: string }
   t.equal(seen.bytes, BODY, 'every byte arrived')
   t.equal(seen.sha256, hash.digest('hex'), 'byte for byte')
-  t.ok(peak - base < RSS_GROWTH_LIMIT, `drainpipe RSS grew ${((peak - base) / MB).toFixed(1)} MB for a ${BODY / MB} MB upload (limit ${RSS_GROWTH_LIMIT / MB} MB)`)
+  t.ok(
+    peak - base < RSS_GROWTH_LIMIT,
+    `drainpipe RSS grew ${((peak - base) / MB).toFixed(1)} MB for a ${BODY / MB} MB upload (limit ${RSS_GROWTH_LIMIT / MB} MB)`,
+  )
 })
 
 t.test('50 MB download streams through: the client hashes exactly what the app sent', async (t) => {
@@ -83,7 +102,10 @@ t.test('50 MB download streams through: the client hashes exactly what the app s
   })
   const hash = createHash('sha256')
   let bytes = 0
-  for await (const chunk of res) { hash.update(chunk as Buffer); bytes += (chunk as Buffer).length }
+  for await (const chunk of res) {
+    hash.update(chunk as Buffer)
+    bytes += (chunk as Buffer).length
+  }
   const peak = await sampler.stop()
   t.equal(res.statusCode, 200)
   t.equal(res.headers['content-length'], String(BODY), 'length passed through')
@@ -92,7 +114,10 @@ t.test('50 MB download streams through: the client hashes exactly what the app s
   const a = Buffer.alloc(64 * 1024, 0x61)
   for (let left = BODY; left > 0; left -= a.length) expected.update(left >= a.length ? a : a.subarray(0, left))
   t.equal(hash.digest('hex'), expected.digest('hex'), 'byte for byte')
-  t.ok(peak - base < RSS_GROWTH_LIMIT, `drainpipe RSS grew ${((peak - base) / MB).toFixed(1)} MB for a ${BODY / MB} MB download (limit ${RSS_GROWTH_LIMIT / MB} MB)`)
+  t.ok(
+    peak - base < RSS_GROWTH_LIMIT,
+    `drainpipe RSS grew ${((peak - base) / MB).toFixed(1)} MB for a ${BODY / MB} MB download (limit ${RSS_GROWTH_LIMIT / MB} MB)`,
+  )
 })
 
 t.test('a client that stops reading holds the app back: drainpipe does not buffer the rest', async (t) => {
@@ -106,7 +131,10 @@ t.test('a client that stops reading holds the app back: drainpipe does not buffe
   let paused = false
   res.on('data', (chunk: Buffer) => {
     bytes += chunk.length
-    if (bytes >= MB && !paused) { paused = true; res.pause() }
+    if (bytes >= MB && !paused) {
+      paused = true
+      res.pause()
+    }
   })
   const deadline = Date.now() + 10_000
   while (bytes < MB && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
@@ -117,7 +145,10 @@ t.test('a client that stops reading holds the app back: drainpipe does not buffe
   }
   const pausedAt = bytes
   t.ok(pausedAt < 20 * MB, `the paused client had received ${(pausedAt / MB).toFixed(1)} MB: the rest is held back`)
-  t.ok(peak - base < RSS_GROWTH_LIMIT, `drainpipe RSS grew ${((peak - base) / MB).toFixed(1)} MB while the client paused (limit ${RSS_GROWTH_LIMIT / MB} MB)`)
+  t.ok(
+    peak - base < RSS_GROWTH_LIMIT,
+    `drainpipe RSS grew ${((peak - base) / MB).toFixed(1)} MB while the client paused (limit ${RSS_GROWTH_LIMIT / MB} MB)`,
+  )
   res.resume()
   await once(res, 'end')
   t.equal(bytes, BODY, 'after resuming, the whole body arrives')

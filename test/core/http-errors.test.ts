@@ -2,16 +2,18 @@
 // 504 when it does not answer within --upstream-timeout. Each with a short body, a warn
 // log line naming the client, and a counter.
 import t from 'tap'
-import { startApp, startDrainpipe, freePort } from '../helpers/processes.js'
+import { startApp, freePort } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { RawConnection } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
 
-const header = (address: string) => encodeV2({ command: 'PROXY', source: { address, port: 40001 }, destination: { address: '10.0.0.5', port: 80 }, crc32c: true, padTo: 100 })
+const header = (address: string) =>
+  encodeV2({ command: 'PROXY', source: { address, port: 40001 }, destination: { address: '10.0.0.5', port: 80 }, crc32c: true, padTo: 100 })
 
 t.test('502 when the app is not listening: short body, log line with the client, counted', async (t) => {
   const dead = await freePort()
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${dead}`], { waitReady: false })
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${dead}`], { waitReady: false })
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(header('198.51.100.21'))
@@ -37,7 +39,7 @@ t.test('502 when the app is not listening: short body, log line with the client,
 
 t.test('502 after the app died, and again once it is back 200', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '0.1'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-probe-interval', '0.1'])
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(header('198.51.100.22'))
@@ -59,7 +61,7 @@ t.test('502 after the app died, and again once it is back 200', async (t) => {
 
 t.test('504 when the app does not answer within --upstream-timeout', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-timeout', '0.5'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--upstream-timeout', '0.5'])
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(header('198.51.100.23'))
@@ -80,7 +82,7 @@ t.test('504 when the app does not answer within --upstream-timeout', async (t) =
 
 t.test('an Upgrade to an app that is down answers 502', async (t) => {
   const dead = await freePort()
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${dead}`], { waitReady: false })
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${dead}`], { waitReady: false })
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   conn.write(header('198.51.100.24'))
@@ -93,7 +95,7 @@ t.test('an Upgrade to an app that is down answers 502', async (t) => {
   t.equal(line.client, '198.51.100.24')
 })
 
-t.test('mid-response: an app that dies cuts the client and is counted; a client that leaves is not the app\'s failure', async (t) => {
+t.test("mid-response: an app that dies cuts the client and is counted; a client that leaves is not the app's failure", async (t) => {
   const { startTcpServer } = await import('../helpers/servers.js')
   // An app that promises 1 MB and dies after 1 KB on /die; on other paths streams slowly forever.
   const app = await startTcpServer(t, (socket) => {
@@ -109,7 +111,7 @@ t.test('mid-response: an app that dies cuts the client and is counted; a client 
       socket.on('error', () => clearInterval(timer))
     })
   })
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
 
   const dying = await RawConnection.open(dp.port)
   t.teardown(() => dying.close())
@@ -128,11 +130,15 @@ t.test('mid-response: an app that dies cuts the client and is counted; a client 
   await leaving.read(256 * 1024)
   leaving.close()
   const deadline = Date.now() + 5000
-  while (Date.now() < deadline && (await scrapeMetrics(dp.adminUrl)).value('drainpipe_connections_active') !== 0) await new Promise((r) => setTimeout(r, 50))
+  while (Date.now() < deadline && (await scrapeMetrics(dp.adminUrl)).value('drainpipe_connections_active') !== 0)
+    await new Promise((r) => setTimeout(r, 50))
   const m = await scrapeMetrics(dp.adminUrl)
-  t.equal(m.value('drainpipe_connections_active'), 0, 'the client\'s departure closed everything')
+  t.equal(m.value('drainpipe_connections_active'), 0, "the client's departure closed everything")
   t.equal(m.value('drainpipe_upstream_errors_total'), 1, 'and is not counted as an app failure')
   t.equal(dp.logs.filter((l) => l.msg === 'app connection failed mid-response; client connection cut').length, 1, 'nor logged as one')
   const appSide = app.sockets.filter((s) => s.bytesWritten > 0)
-  t.ok(appSide.every((s) => s.destroyed), 'drainpipe closed its app connection for the stream the client left')
+  t.ok(
+    appSide.every((s) => s.destroyed),
+    'drainpipe closed its app connection for the stream the client left',
+  )
 })

@@ -1,11 +1,12 @@
-// The PROXY policy at the socket level, against the real binary: headers split into single
+// The PROXY policy at the socket level, drainpipe in-process over real sockets: headers split into single
 // bytes, required mode, untrusted senders, the header timeout, and a bad header closing
 // only its own connection. (The reader's RFC edge cases are table-tested in
 // test/proxy-protocol/; here is what a connection experiences.)
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { startApp } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { RawConnection, rawExchange, parseResponse } from '../helpers/http.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { startTcpServer } from '../helpers/servers.js'
@@ -14,7 +15,8 @@ import { within } from '../helpers/wait.js'
 import { encodeV2, encodeV1 } from '../../src/proxy-protocol/encode.js'
 
 const CLIENT = { address: '192.0.2.44', port: 50044 }
-const v2 = (source = CLIENT) => encodeV2({ command: 'PROXY', source, destination: { address: '10.0.0.5', port: 80 }, crc32c: true, padTo: 100 })
+const v2 = (source = CLIENT) =>
+  encodeV2({ command: 'PROXY', source, destination: { address: '10.0.0.5', port: 80 }, crc32c: true, padTo: 100 })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Write `bytes` one byte per TCP segment (Nagle off, a pause between writes). */
@@ -28,7 +30,9 @@ async function writeByteByByte(socket: net.Socket, bytes: Buffer): Promise<void>
 
 const headerErrors = async (adminUrl: string) => {
   const m = await scrapeMetrics(adminUrl)
-  return Object.fromEntries(m.samples.filter((s) => s.name === 'drainpipe_proxy_header_errors_total' && s.value > 0).map((s) => [s.labels.reason, s.value]))
+  return Object.fromEntries(
+    m.samples.filter((s) => s.name === 'drainpipe_proxy_header_errors_total' && s.value > 0).map((s) => [s.labels.reason, s.value]),
+  )
 }
 
 t.test('a header split into single bytes works; the payload after it reaches the app byte for byte', async (t) => {
@@ -37,13 +41,22 @@ t.test('a header split into single bytes works; the payload after it reaches the
   const app = await startTcpServer(t, (socket) => {
     const parts: Buffer[] = []
     socket.on('data', (d: Buffer) => parts.push(d))
-    socket.on('end', () => { if (parts.length > 0) received.push(Buffer.concat(parts)); socket.end() })
+    socket.on('end', () => {
+      if (parts.length > 0) received.push(Buffer.concat(parts))
+      socket.end()
+    })
   })
-  const dp = await startDrainpipe(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`])
-  for (const [label, header] of [['v2', v2()], ['v1', encodeV1({ family: 'TCP4', source: CLIENT, destination: { address: '10.0.0.5', port: 80 } })]] as const) {
+  const dp = await startInProcess(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${app.port}`])
+  for (const [label, header] of [
+    ['v2', v2()],
+    ['v1', encodeV1({ family: 'TCP4', source: CLIENT, destination: { address: '10.0.0.5', port: 80 } })],
+  ] as const) {
     // The payload opens with 11 bytes of the v2 signature (diverging at the 12th) and holds
     // every byte value: the stacked-header check must give back what it held, unchanged.
-    const payload = Buffer.concat([Buffer.from('0d0a0d0a000d0a5155495400', 'hex'), Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 37) & 0xff))])
+    const payload = Buffer.concat([
+      Buffer.from('0d0a0d0a000d0a5155495400', 'hex'),
+      Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 37) & 0xff)),
+    ])
     const before = received.length
     const client = net.connect({ port: dp.port, host: '127.0.0.1', allowHalfOpen: true })
     await once(client, 'connect')
@@ -53,7 +66,10 @@ t.test('a header split into single bytes works; the payload after it reaches the
     await within(once(client, 'end'), 10_000)
     client.destroy()
     t.equal(received.length, before + 1, `${label}: one connection reached the app`)
-    t.ok(received[before]?.equals(payload), `${label}: the app got the payload byte for byte (${received[before]?.length} of ${payload.length} bytes)`)
+    t.ok(
+      received[before]?.equals(payload),
+      `${label}: the app got the payload byte for byte (${received[before]?.length} of ${payload.length} bytes)`,
+    )
   }
   t.same(await headerErrors(dp.adminUrl), {}, 'no header errors')
   t.equal((await scrapeMetrics(dp.adminUrl)).value('drainpipe_connections_accepted_total', { kind: 'client' }), 2)
@@ -61,7 +77,7 @@ t.test('a header split into single bytes works; the payload after it reaches the
 
 t.test('http mode: a byte-by-byte header still sets X-Forwarded-For', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
   const conn = await RawConnection.open(dp.port)
   t.teardown(() => conn.close())
   await writeByteByByte(conn.socket, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))
@@ -72,7 +88,7 @@ t.test('http mode: a byte-by-byte header still sets X-Forwarded-For', async (t) 
 
 t.test('required mode closes a headerless connection, counted as bad_signature; the app never sees it', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
   const r = await rawExchange(dp.port, 'GET / HTTP/1.1\r\nHost: app\r\n\r\n')
   t.not(r.closedBy, 'timeout', 'closed by drainpipe')
   t.equal(r.data.length, 0, 'no response: the bytes were not HTTP to drainpipe')
@@ -82,13 +98,15 @@ t.test('required mode closes a headerless connection, counted as bad_signature; 
   t.equal(line.code, 'ERR_PP_BAD_SIGNATURE')
   t.equal(line.client, '127.0.0.1')
   // With a header, the same request is served.
-  const ok = parseResponse((await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n')]))).data)
+  const ok = parseResponse(
+    (await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n')]))).data,
+  )
   t.equal(ok.status, 200)
 })
 
 t.test('--trusted-proxies: a header from another source closes the connection (untrusted_header)', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--log-level', 'debug'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--log-level', 'debug'])
   const request = 'GET /x HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n'
 
   const untrusted = await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.1' })
@@ -99,7 +117,9 @@ t.test('--trusted-proxies: a header from another source closes the connection (u
   t.equal(line.level, 40, 'logged at warn')
   t.equal(app.requests.length, 0, 'nothing forwarded')
 
-  const trusted = parseResponse((await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.2' })).data)
+  const trusted = parseResponse(
+    (await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.2' })).data,
+  )
   t.equal(trusted.status, 200, 'the same header from 127.0.0.2 is used')
   const fromTrusted = app.requests.at(-1)!.rawHeaders
   t.equal(fromTrusted[fromTrusted.findIndex((h) => h.toLowerCase() === 'x-forwarded-for') + 1], CLIENT.address)
@@ -109,7 +129,14 @@ t.test('--trusted-proxies: a header from another source closes the connection (u
   const direct = app.requests.at(-1)!.rawHeaders
   t.equal(direct[direct.findIndex((h) => h.toLowerCase() === 'x-forwarded-for') + 1], '127.0.0.1')
 
-  const required = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32', '--proxy-protocol', 'required'])
+  const required = await startInProcess(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--trusted-proxies',
+    '127.0.0.2/32',
+    '--proxy-protocol',
+    'required',
+  ])
   const rejected = await rawExchange(required.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.1' })
   t.equal(rejected.data.length, 0, 'required mode: an untrusted source is closed, header or not')
   t.equal((await scrapeMetrics(required.adminUrl)).value('drainpipe_connections_refused_total', { reason: 'untrusted_source' }), 1)
@@ -117,7 +144,7 @@ t.test('--trusted-proxies: a header from another source closes the connection (u
 
 t.test('--header-timeout closes a connection that sends nothing, or half a header', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '0.3'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '0.3'])
   const idle = await RawConnection.open(dp.port)
   t.teardown(() => idle.close())
   const half = await RawConnection.open(dp.port)
@@ -130,13 +157,15 @@ t.test('--header-timeout closes a connection that sends nothing, or half a heade
   t.equal(m.value('drainpipe_health_checks_total'), 0, 'not mistaken for health checks')
   t.equal(app.requests.length, 0)
   // A header and request sent in time are served.
-  const ok = parseResponse((await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n')]))).data)
+  const ok = parseResponse(
+    (await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n')]))).data,
+  )
   t.equal(ok.status, 200)
 })
 
 t.test('a bad header closes only its own connection; a concurrent good one completes', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--proxy-protocol', 'required'])
   const good = await RawConnection.open(dp.port)
   t.teardown(() => good.close())
   good.write(v2())
@@ -146,7 +175,9 @@ t.test('a bad header closes only its own connection; a concurrent good one compl
   badCrc[16] ^= 0x01 // the source address changes; the CRC32C no longer matches
   const badVersion = Buffer.from(v2())
   badVersion[12] = 0x11 // version 1 in a v2 header
-  const results = await Promise.all([badCrc, badVersion].map((h) => rawExchange(dp.port, Buffer.concat([h, Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))))
+  const results = await Promise.all(
+    [badCrc, badVersion].map((h) => rawExchange(dp.port, Buffer.concat([h, Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))),
+  )
   for (const r of results) {
     t.not(r.closedBy, 'timeout', 'bad header: closed')
     t.equal(r.data.length, 0, 'bad header: nothing answered')
@@ -161,9 +192,11 @@ t.test('a bad header closes only its own connection; a concurrent good one compl
 
 t.test('--max-connections: over the cap a new connection is closed at once and counted', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--max-connections', '2'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--max-connections', '2'])
   const open = await Promise.all([RawConnection.open(dp.port), RawConnection.open(dp.port)])
-  t.teardown(() => { for (const c of open) c.close() })
+  t.teardown(() => {
+    for (const c of open) c.close()
+  })
   open[0]!.write(Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))
   t.equal((await open[0]!.readResponse()).status, 200, 'a connection under the cap is served')
   const over = await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\n\r\n')]))
@@ -172,7 +205,9 @@ t.test('--max-connections: over the cap a new connection is closed at once and c
   t.equal((await scrapeMetrics(dp.adminUrl)).value('drainpipe_connections_refused_total', { reason: 'max_connections' }), 1)
   open[1]!.close()
   t.ok(await waitForActive(dp.adminUrl, 1), 'one connection left open')
-  const again = parseResponse((await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n')]))).data)
+  const again = parseResponse(
+    (await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from('GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n')]))).data,
+  )
   t.equal(again.status, 200, 'below the cap again: served')
 })
 
@@ -187,11 +222,13 @@ async function waitForActive(adminUrl: string, n: number): Promise<boolean> {
 
 t.test('a dual-stack listener ([::]) sees IPv4 peers as IPv4: trust policy and X-Forwarded-For', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--listen', '[::]:0', '--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32'])
+  const dp = await startInProcess(t, ['--listen', '[::]:0', '--upstream', `127.0.0.1:${app.port}`, '--trusted-proxies', '127.0.0.2/32'])
   const request = 'GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n'
   const direct = parseResponse((await rawExchange(dp.port, request, { localAddress: '127.0.0.3' })).data)
   t.equal((JSON.parse(direct.body) as { xForwardedFor: string }).xForwardedFor, '127.0.0.3', 'not ::ffff:127.0.0.3')
-  const trusted = parseResponse((await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.2' })).data)
+  const trusted = parseResponse(
+    (await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.2' })).data,
+  )
   t.equal((JSON.parse(trusted.body) as { xForwardedFor: string }).xForwardedFor, CLIENT.address, '::ffff:127.0.0.2 matches 127.0.0.2/32')
   const untrusted = await rawExchange(dp.port, Buffer.concat([v2(), Buffer.from(request)]), { localAddress: '127.0.0.1' })
   t.equal(untrusted.data.length, 0, '::ffff:127.0.0.1 does not')

@@ -1,6 +1,6 @@
 // Real child processes for tests: the example app, drainpipe (node dist/cli.js) and
 // HAProxy. Every process started here is killed in t.teardown.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs'
@@ -33,8 +33,7 @@ function track(t: Teardown, proc: ChildProcess, what: string): Child {
   proc.stdout!.setEncoding('utf8')
   proc.stdout!.on('data', (text: string) => {
     pending += text
-    let eol
-    while ((eol = pending.indexOf('\n')) !== -1) {
+    for (let eol = pending.indexOf('\n'); eol !== -1; eol = pending.indexOf('\n')) {
       const line = pending.slice(0, eol)
       pending = pending.slice(eol + 1)
       let obj: Record<string, unknown>
@@ -151,6 +150,19 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   await once(server, 'close')
   return port
 }
+
+/**
+ * Why a test that needs these programs cannot run here, or false when they are all on PATH.
+ * Pass it as `{ skip: needs('haproxy') }`: the reason shows in `npm test`'s summary, and CI
+ * (DRAINPIPE_TEST_REQUIRE=haproxy,curl in .ci/run) fails on such a skip.
+ */
+export function needs(...programs: Array<'haproxy' | 'curl' | 'helm'>): string | false {
+  for (const p of programs) onPath[p] ??= spawnSync(p, [p === 'haproxy' ? '-v' : p === 'helm' ? 'version' : '--version'], { stdio: 'ignore' }).error === undefined
+  const absent = programs.filter((p) => !onPath[p])
+  const install = absent.map((p) => (p === 'helm' ? 'bash scripts/install-helm.sh' : `apt-get install ${p}`)).join('; ')
+  return absent.length === 0 ? false : `needs ${absent.join(' and ')}: not found on PATH (${install})`
+}
+const onPath: Partial<Record<string, boolean>> = {}
 
 export interface Haproxy extends Child { readonly port: number }
 

@@ -6,6 +6,7 @@ import t from 'tap'
 import net from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { parseResponse, rawExchange } from '../helpers/http.js'
 import { startRecordingUpstream } from '../helpers/recording-upstream.js'
 
@@ -28,15 +29,25 @@ t.test('without --admin-token: /prestop only from loopback; forged headers do no
     return
   }
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--admin', '0.0.0.0:0'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--admin', '0.0.0.0:0'])
   // Traffic to this machine's own non-loopback address: the source is that address too.
   const remote = (bytes: string | Buffer) => rawExchange(dp.adminPort, bytes, { host: own, localAddress: own })
   t.equal(parseResponse((await remote(req('GET', '/prestop'))).data).status, 403, `GET /prestop from ${own}: 403`)
   t.equal(parseResponse((await remote(req('POST', '/prestop'))).data).status, 403, 'POST likewise')
-  t.equal(parseResponse((await remote(req('GET', '/prestop', 'x-forwarded-for: 127.0.0.1\r\nx-real-ip: 127.0.0.1\r\nforwarded: for=127.0.0.1\r\n'))).data).status, 403, 'forwarding headers claiming loopback: still 403')
+  t.equal(
+    parseResponse(
+      (await remote(req('GET', '/prestop', 'x-forwarded-for: 127.0.0.1\r\nx-real-ip: 127.0.0.1\r\nforwarded: for=127.0.0.1\r\n'))).data,
+    ).status,
+    403,
+    'forwarding headers claiming loopback: still 403',
+  )
   const proxied = await remote(Buffer.concat([Buffer.from('PROXY TCP4 127.0.0.1 127.0.0.1 1 2\r\n'), Buffer.from(req('GET', '/prestop'))]))
   t.not(parseResponse(proxied.data).status, 200, 'a PROXY header claiming loopback is not read on the admin port')
-  t.equal(parseResponse((await remote(req('GET', '/readyz'))).data).status, 200, 'read-only endpoints answer anyone (kubelet probes come from the node)')
+  t.equal(
+    parseResponse((await remote(req('GET', '/readyz'))).data).status,
+    200,
+    'read-only endpoints answer anyone (kubelet probes come from the node)',
+  )
   t.equal(parseResponse((await remote(req('GET', '/metrics'))).data).status, 200)
   const status = JSON.parse(parseResponse((await rawExchange(dp.adminPort, req('GET', '/status'))).data).body) as { state: string }
   t.equal(status.state, 'ready', 'nothing started termination')
@@ -61,7 +72,11 @@ t.test('without --admin-token: a mutation from 127.0.0.6 (Istio\'s inbound passt
 
 t.test('with --admin-token: 401 without or with a wrong token, even from loopback; the token is never shown', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period', '0.2', '--max-wait', '2', '--drain-timeout', '1'], { env: { DRAINPIPE_ADMIN_TOKEN: TOKEN } })
+  const dp = await startDrainpipe(
+    t,
+    ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period', '0.2', '--max-wait', '2', '--drain-timeout', '1'],
+    { env: { DRAINPIPE_ADMIN_TOKEN: TOKEN } },
+  )
   const tries: Array<[string, string]> = [
     ['no Authorization', ''],
     ['a wrong token', 'authorization: Bearer wrong\r\n'],
@@ -85,19 +100,28 @@ t.test('with --admin-token: 401 without or with a wrong token, even from loopbac
   t.equal(parseResponse(ok.data).status, 200, 'the right token: 200 once drained')
   dp.proc.kill('SIGTERM')
   await dp.exited
-  t.notOk(dp.logs.some((l) => JSON.stringify(l).includes(TOKEN)), 'no log line contains the token')
+  t.notOk(
+    dp.logs.some((l) => JSON.stringify(l).includes(TOKEN)),
+    'no log line contains the token',
+  )
   t.notOk(dp.stderr().includes(TOKEN))
 })
 
 t.test('ports listen only where configured; admin paths on the pod port belong to the app', async (t) => {
   const app = await startRecordingUpstream(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
   const own = externalAddress()
   if (own) {
-    for (const [what, port] of [['admin', dp.adminPort], ['pod', dp.port]] as const) {
+    for (const [what, port] of [
+      ['admin', dp.adminPort],
+      ['pod', dp.port],
+    ] as const) {
       const refused = await new Promise<string>((resolve) => {
         const s = net.connect({ port, host: own })
-        s.once('connect', () => { s.destroy(); resolve('connected') })
+        s.once('connect', () => {
+          s.destroy()
+          resolve('connected')
+        })
         s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
       })
       t.equal(refused, 'ECONNREFUSED', `${what} port bound to 127.0.0.1 is not reachable on ${own}`)
@@ -105,7 +129,10 @@ t.test('ports listen only where configured; admin paths on the pod port belong t
   }
   const onPod = parseResponse((await rawExchange(dp.port, req('GET', '/prestop'))).data)
   t.equal(onPod.status, 200, '/prestop on the pod port is forwarded like any path')
-  t.ok(app.requests.some((r) => r.url === '/prestop'), 'to the app')
+  t.ok(
+    app.requests.some((r) => r.url === '/prestop'),
+    'to the app',
+  )
   const status = JSON.parse(parseResponse((await rawExchange(dp.adminPort, req('GET', '/status'))).data).body) as { state: string }
   t.equal(status.state, 'ready', 'drainpipe did not start terminating')
 })

@@ -12,7 +12,7 @@ t.test('(limit − open − reserve) / 2, the reserve a quarter of the limit up 
   t.equal(fdConnectionBudget(1024, Number.NaN), 0, 'unknown count: no cap')
 })
 
-t.test('reads this process\'s own limit and descriptors', { skip: process.platform !== 'linux' && 'Linux /proc only' }, async (t) => {
+t.test("reads this process's own limit and descriptors", { skip: process.platform !== 'linux' && 'Linux /proc only' }, async (t) => {
   const limit = softFdLimit()
   const open = openFdCount()
   t.ok(limit === undefined || limit > 0, `limit ${limit}`)

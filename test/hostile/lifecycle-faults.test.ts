@@ -11,7 +11,16 @@ const GET = 'GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'
 
 t.test('SIGTERM during an app outage: requests meanwhile get 502, drainpipe still drains and exits 0', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period', '0.5', '--drain-timeout', '2', '--upstream-probe-interval', '0.2'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--quiet-period',
+    '0.5',
+    '--drain-timeout',
+    '2',
+    '--upstream-probe-interval',
+    '0.2',
+  ])
   app.proc.kill('SIGKILL')
   await app.exited
   dp.proc.kill('SIGTERM')
@@ -19,12 +28,24 @@ t.test('SIGTERM during an app outage: requests meanwhile get 502, drainpipe stil
   t.equal(during.status, 502, 'a request while terminating without an app: 502, not a hang')
   const exit = await within(dp.exited, 15_000)
   t.same(exit, { code: 0, signal: null }, 'exit 0')
-  t.ok(dp.logs.some((l) => l.to === 'drained'), 'went through drained')
+  t.ok(
+    dp.logs.some((l) => l.to === 'drained'),
+    'went through drained',
+  )
 })
 
 t.test('repeated signals: SIGTERMs and one SIGINT after the first are logged and ignored; the sequence still runs its course and exits 0', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period', '0.2', '--min-wait', '1.5', '--drain-timeout', '2'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--quiet-period',
+    '0.2',
+    '--min-wait',
+    '1.5',
+    '--drain-timeout',
+    '2',
+  ])
   // A slow request in flight must still complete despite the signal storm.
   const slow = rawExchange(dp.port, 'GET /?delay=1000 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', { timeoutMs: 15_000 })
   await new Promise((r) => setTimeout(r, 100))
@@ -57,7 +78,10 @@ t.test('/prestop twice at once: one drain, both answered 200 with the same repor
   t.same(JSON.parse(ra.body), JSON.parse(rb.body), 'the same drain report')
   await dp.waitForLog((l) => l.to === 'drained') // log lines may trail the answers
   t.equal(dp.logs.filter((l) => l.to === 'draining').length, 1, 'one drain')
-  t.ok(dp.logs.some((l) => /already in progress/.test(String(l.msg))), 'the second call joined the first')
+  t.ok(
+    dp.logs.some((l) => /already in progress/.test(String(l.msg))),
+    'the second call joined the first',
+  )
   const third = parseResponse((await call()).data)
   t.equal(third.status, 200, 'a later call answers at once with the finished drain')
   const signalledAt = performance.now()

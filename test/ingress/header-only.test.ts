@@ -4,16 +4,23 @@
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { startApp } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
 
-
-const header = encodeV2({ command: 'PROXY', family: 'TCP4', source: { address: '203.0.113.7', port: 40000 }, destination: { address: '10.0.0.5', port: 80 }, crc32c: true, padTo: 100 })
+const header = encodeV2({
+  command: 'PROXY',
+  family: 'TCP4',
+  source: { address: '203.0.113.7', port: 40000 },
+  destination: { address: '10.0.0.5', port: 80 },
+  crc32c: true,
+  padTo: 100,
+})
 
 t.test('header then close, header then idle: counted as client arrivals, not errors', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '0.3'])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`, '--header-timeout', '0.3'])
 
   const closed = net.connect(dp.port, '127.0.0.1')
   await once(closed, 'connect')

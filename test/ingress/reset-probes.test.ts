@@ -4,10 +4,10 @@
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { startApp, startDrainpipe } from '../helpers/processes.js'
+import { startApp } from '../helpers/processes.js'
+import { startInProcess } from '../helpers/sidecar.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
-
 
 async function resetProbe(port: number, bytes?: Buffer): Promise<void> {
   const s = net.connect(port, '127.0.0.1')
@@ -18,7 +18,7 @@ async function resetProbe(port: number, bytes?: Buffer): Promise<void> {
 
 t.test('probes closed with RST, with and without a LOCAL header', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${app.port}`])
   const local = encodeV2({ command: 'LOCAL', family: 'TCP4', crc32c: true, padTo: 100 })
   const N = 40
   for (let i = 0; i < N; i++) await resetProbe(dp.port, i % 2 === 0 ? local : undefined)
@@ -26,5 +26,10 @@ t.test('probes closed with RST, with and without a LOCAL header', async (t) => {
   const m = await scrapeMetrics(dp.adminUrl)
   t.equal(m.value('drainpipe_proxy_header_errors_total'), 0, 'no header errors (a reset probe is not an untrusted header)')
   t.equal(m.value('drainpipe_health_checks_total'), N, `all ${N} counted as health checks`)
-  t.equal(m.value('drainpipe_connections_accepted_total', { kind: 'direct' }) + m.value('drainpipe_connections_accepted_total', { kind: 'client' }), 0, 'none forwarded to the app')
+  t.equal(
+    m.value('drainpipe_connections_accepted_total', { kind: 'direct' }) +
+      m.value('drainpipe_connections_accepted_total', { kind: 'client' }),
+    0,
+    'none forwarded to the app',
+  )
 })

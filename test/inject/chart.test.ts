@@ -13,13 +13,14 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from '../../src/inject/args.js'
 import { parseYamlDocs, schemaErrors, type K8sObject } from '../ship/k8s-schema.js'
+import { needs } from '../helpers/processes.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '../..')
 const CHART = path.join(ROOT, 'charts/drainpipe')
 const CLI = path.join(ROOT, 'dist/cli.js')
-const HELM = process.env.HELM ?? 'helm'
-const helmMissing = spawnSync(HELM, ['version'], { stdio: 'ignore' }).status === 0 ? false : 'helm is not installed: run scripts/install-helm.sh (CI does)'
+const HELM = 'helm'
+const helmMissing = needs('helm')
 
 const helm = (...args: string[]) => spawnSync(HELM, args, { encoding: 'utf8', cwd: ROOT })
 function render(...set: string[]): K8sObject[] {

@@ -39,6 +39,9 @@ t.test('registers a new pod, opens its readiness gate once healthy, deregisters 
   t.ok(await until(() => p.gateReady), 'gate opened after the target turned healthy')
   void p.terminate()
   t.ok(await until(() => group.get('10.0.0.7', 8080)?.health.state === 'draining' || group.get('10.0.0.7', 8080) === undefined), 'deregistered')
+  // The emulator changes state when DeregisterTargets arrives; the controller counts the call
+  // when its answer comes back, a moment later.
+  t.ok(await until(() => controller.stats.deregistered > 0), 'the controller saw the call succeed')
   t.equal(controller.stats.deregistered, 1)
   t.equal(controller.stats.deregistrationLatencyMs.length, 1)
 })

@@ -14,7 +14,10 @@ function nodeForm(b: Uint8Array): string {
 t.test('formatIPv6 matches net.SocketAddress', async (t) => {
   // A deterministic generator biased to zero runs, mapped and compatible prefixes.
   let seed = 12345
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000)
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed / 0x80000000
+  }
   let mismatches = 0
   for (let n = 0; n < 20000; n++) {
     const b = new Uint8Array(16)
@@ -24,7 +27,11 @@ t.test('formatIPv6 matches net.SocketAddress', async (t) => {
       b[i] = w >> 8
       b[i + 1] = w & 0xff
     }
-    if (rnd() < 0.2) { b.fill(0, 0, 10); b[10] = 0xff; b[11] = 0xff }
+    if (rnd() < 0.2) {
+      b.fill(0, 0, 10)
+      b[10] = 0xff
+      b[11] = 0xff
+    }
     if (rnd() < 0.1) b.fill(0, 0, 12)
     const want = nodeForm(b)
     const got = formatIPv6(b, 0)
@@ -42,12 +49,41 @@ t.test('formatIPv6 matches net.SocketAddress', async (t) => {
 
 t.test('strict text parsing', async (t) => {
   for (const ok of ['0.0.0.0', '255.255.255.255', '10.0.0.1']) t.ok(parseIPv4(ok), ok)
-  for (const bad of ['', '1.2.3', '1.2.3.4.', '.1.2.3', '01.2.3.4', '1.2.3.256', '1.2.3.4 ', '1..2.3', '+1.2.3.4', '1.2.3.0x1']) t.notOk(parseIPv4(bad), JSON.stringify(bad))
-  for (const ok of ['::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6::', '::ffff:1.2.3.4', '1:2:3:4:5:6:1.2.3.4', 'ABCD::ef', '0000:0000::0001']) {
+  for (const bad of ['', '1.2.3', '1.2.3.4.', '.1.2.3', '01.2.3.4', '1.2.3.256', '1.2.3.4 ', '1..2.3', '+1.2.3.4', '1.2.3.0x1'])
+    t.notOk(parseIPv4(bad), JSON.stringify(bad))
+  for (const ok of [
+    '::',
+    '::1',
+    '1::',
+    '1:2:3:4:5:6:7:8',
+    '1:2:3:4:5:6::',
+    '::ffff:1.2.3.4',
+    '1:2:3:4:5:6:1.2.3.4',
+    'ABCD::ef',
+    '0000:0000::0001',
+  ]) {
     t.ok(parseIPv6(ok), ok)
     t.ok(isIPv6(ok), `${ok} is IPv6 for Node too`)
   }
-  for (const bad of [':', ':::', '1:::2', '1::2::3', ':1::', '1::2:', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '12345::', 'g::', '::1.2.3', '::1.2.3.04', '1:2:3:4:5:6:7:1.2.3.4', 'fe80::1%eth0', '[::1]', ' ::1', '::1.2.3.4:1']) {
+  for (const bad of [
+    ':',
+    ':::',
+    '1:::2',
+    '1::2::3',
+    ':1::',
+    '1::2:',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    '12345::',
+    'g::',
+    '::1.2.3',
+    '::1.2.3.04',
+    '1:2:3:4:5:6:7:1.2.3.4',
+    'fe80::1%eth0',
+    '[::1]',
+    ' ::1',
+    '::1.2.3.4:1',
+  ]) {
     t.notOk(parseIPv6(bad), JSON.stringify(bad))
   }
   t.same(canonicalIP('2001:DB8::0:1'), { address: '2001:db8::1', family: 6 })

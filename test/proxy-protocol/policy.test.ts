@@ -47,8 +47,7 @@ t.test('decision table', async (t) => {
 })
 
 t.test('CIDR parsing', async (t) => {
-  t.same(parseCidrList('10.0.0.0/8, fc00::/7 192.168.0.1,,::FFFF:10.0.0.0/104'),
-    ['10.0.0.0/8', 'fc00::/7', '192.168.0.1/32', '10.0.0.0/8'])
+  t.same(parseCidrList('10.0.0.0/8, fc00::/7 192.168.0.1,,::FFFF:10.0.0.0/104'), ['10.0.0.0/8', 'fc00::/7', '192.168.0.1/32', '10.0.0.0/8'])
   t.same(parseCidrList(''), [])
   t.same(parseCidr('2001:DB8::/32'), { address: '2001:db8::', prefix: 32, family: 6 })
   for (const [text, item] of [
@@ -61,7 +60,11 @@ t.test('CIDR parsing', async (t) => {
     ['example.com/8', 'example.com/8'],
     ['10.0.0.0/8/8', '10.0.0.0/8/8'],
   ]) {
-    t.throws(() => parseCidrList(text!), { code: 'ERR_PP_BAD_CIDR', message: new RegExp(JSON.stringify(item).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')) }, `${text} names ${item}`)
+    t.throws(
+      () => parseCidrList(text!),
+      { code: 'ERR_PP_BAD_CIDR', message: new RegExp(JSON.stringify(item).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')) },
+      `${text} names ${item}`,
+    )
   }
   t.throws(() => createSourcePolicy({ mode: 'required', trusted: ['300.0.0.0/8'] }), { code: 'ERR_PP_BAD_CIDR' })
   t.throws(() => createSourcePolicy({ mode: 'sometimes' as ProxyProtocolMode, trusted: [] }), { code: 'ERR_PP_BAD_OPTION' })

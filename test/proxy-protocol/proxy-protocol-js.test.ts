@@ -12,7 +12,8 @@ import type { ReadResult } from '../../src/proxy-protocol/index.js'
 import { formatIPv6 } from '../../src/proxy-protocol/address.js'
 import { hex } from './feed.js'
 
-const { V1BinaryProxyProtocol, V2ProxyProtocol, IPv4ProxyAddress, IPv6ProxyAddress, IPv4Address, IPv6Address, Command, TransportProtocol } = ppjs
+const { V1BinaryProxyProtocol, V2ProxyProtocol, IPv4ProxyAddress, IPv6ProxyAddress, IPv4Address, IPv6Address, Command, TransportProtocol } =
+  ppjs
 
 const read = (b: Buffer): ReadResult => new HeaderReader().push(b)
 const reason = (r: ReadResult): string => (r.kind === 'error' ? r.error.reason : r.kind)
@@ -27,43 +28,105 @@ function theirs(b: Buffer) {
   const p = V2ProxyProtocol.parse(new Uint8Array(b))
   const a = p.proxyAddress as InstanceType<typeof IPv4ProxyAddress> | InstanceType<typeof IPv6ProxyAddress>
   const text = (x: readonly number[]) => (x.length === 4 ? x.join('.') : formatIPv6(Uint8Array.from(x), 0))
-  return { source: { address: text(a.sourceAddress.address), port: a.sourcePort }, destination: { address: text(a.destinationAddress.address), port: a.destinationPort }, data: p.data as Uint8Array }
+  return {
+    source: { address: text(a.sourceAddress.address), port: a.sourcePort },
+    destination: { address: text(a.destinationAddress.address), port: a.destinationPort },
+    data: p.data as Uint8Array,
+  }
 }
 
 t.test('differential: our encoder, their parser (v2 TCP4/TCP6 with NLB TLVs, v1)', async (t) => {
-  fc.assert(fc.property(fc.oneof(ipv4.map((q) => q.join('.')), ipv6.map((b) => formatIPv6(b, 0))), fc.oneof(ipv4.map((q) => q.join('.')), ipv6.map((b) => formatIPv6(b, 0))), port, port, fc.boolean(), (s, d, sp, dp, vpce) => {
-    const fam = s.includes(':') ? 'TCP6' : 'TCP4'
-    const dst = (d.includes(':') ? 'TCP6' : 'TCP4') === fam ? d : fam === 'TCP4' ? '10.0.0.1' : '::1'
-    const source = { address: s, port: sp }
-    const destination = { address: dst, port: dp }
-    const b = encodeV2({ command: 'PROXY', source, destination, crc32c: true, padTo: fam === 'TCP4' ? 100 : 124, tlvs: vpce ? [encodeAwsVpceTlv('vpce-0123456789abcdef0')] : [] })
-    const ours = read(b)
-    const other = theirs(b)
-    return ours.kind === 'header' && JSON.stringify(ours.header.source) === JSON.stringify(other.source) && JSON.stringify(ours.header.destination) === JSON.stringify(other.destination)
-  }), { numRuns: 500, seed: 42 })
-  fc.assert(fc.property(ipv4, ipv4, port, port, (s, d, sp, dp) => {
-    const b = encodeV1({ family: 'TCP4', source: { address: s.join('.'), port: sp }, destination: { address: d.join('.'), port: dp } })
-    const p = V1BinaryProxyProtocol.parse(new Uint8Array(b))
-    const ours = read(b)
-    return ours.kind === 'header' && ours.header.source?.address === p.source.ipAddress && ours.header.source.port === p.source.port &&
-      ours.header.destination?.address === p.destination.ipAddress && ours.header.destination.port === p.destination.port
-  }), { numRuns: 500, seed: 43 })
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        ipv4.map((q) => q.join('.')),
+        ipv6.map((b) => formatIPv6(b, 0)),
+      ),
+      fc.oneof(
+        ipv4.map((q) => q.join('.')),
+        ipv6.map((b) => formatIPv6(b, 0)),
+      ),
+      port,
+      port,
+      fc.boolean(),
+      (s, d, sp, dp, vpce) => {
+        const fam = s.includes(':') ? 'TCP6' : 'TCP4'
+        const dst = (d.includes(':') ? 'TCP6' : 'TCP4') === fam ? d : fam === 'TCP4' ? '10.0.0.1' : '::1'
+        const source = { address: s, port: sp }
+        const destination = { address: dst, port: dp }
+        const b = encodeV2({
+          command: 'PROXY',
+          source,
+          destination,
+          crc32c: true,
+          padTo: fam === 'TCP4' ? 100 : 124,
+          tlvs: vpce ? [encodeAwsVpceTlv('vpce-0123456789abcdef0')] : [],
+        })
+        const ours = read(b)
+        const other = theirs(b)
+        return (
+          ours.kind === 'header' &&
+          JSON.stringify(ours.header.source) === JSON.stringify(other.source) &&
+          JSON.stringify(ours.header.destination) === JSON.stringify(other.destination)
+        )
+      },
+    ),
+    { numRuns: 500, seed: 42 },
+  )
+  fc.assert(
+    fc.property(ipv4, ipv4, port, port, (s, d, sp, dp) => {
+      const b = encodeV1({ family: 'TCP4', source: { address: s.join('.'), port: sp }, destination: { address: d.join('.'), port: dp } })
+      const p = V1BinaryProxyProtocol.parse(new Uint8Array(b))
+      const ours = read(b)
+      return (
+        ours.kind === 'header' &&
+        ours.header.source?.address === p.source.ipAddress &&
+        ours.header.source.port === p.source.port &&
+        ours.header.destination?.address === p.destination.ipAddress &&
+        ours.header.destination.port === p.destination.port
+      )
+    }),
+    { numRuns: 500, seed: 43 },
+  )
   t.pass('1000 generated headers agree on addresses and ports')
 })
 
 t.test('differential: their builder, our reader', async (t) => {
-  fc.assert(fc.property(ipv4, ipv4, port, port, (s, d, sp, dp) => {
-    const b = Buffer.from(new V2ProxyProtocol(Command.PROXY, TransportProtocol.STREAM,
-      new IPv4ProxyAddress(IPv4Address.createFrom(s), sp, IPv4Address.createFrom(d), dp)).build())
-    const r = read(b)
-    return r.kind === 'header' && r.header.source?.address === s.join('.') && r.header.source.port === sp && r.header.destination?.port === dp
-  }), { numRuns: 300, seed: 44 })
-  fc.assert(fc.property(ipv6, ipv6, port, port, (s, d, sp, dp) => {
-    const b = Buffer.from(new V2ProxyProtocol(Command.PROXY, TransportProtocol.STREAM,
-      new IPv6ProxyAddress(IPv6Address.createFrom([...s]), sp, IPv6Address.createFrom([...d]), dp)).build())
-    const r = read(b)
-    return r.kind === 'header' && r.header.source?.address === formatIPv6(s, 0) && r.header.destination?.address === formatIPv6(d, 0) && r.header.source.port === sp
-  }), { numRuns: 300, seed: 45 })
+  fc.assert(
+    fc.property(ipv4, ipv4, port, port, (s, d, sp, dp) => {
+      const b = Buffer.from(
+        new V2ProxyProtocol(
+          Command.PROXY,
+          TransportProtocol.STREAM,
+          new IPv4ProxyAddress(IPv4Address.createFrom(s), sp, IPv4Address.createFrom(d), dp),
+        ).build(),
+      )
+      const r = read(b)
+      return (
+        r.kind === 'header' && r.header.source?.address === s.join('.') && r.header.source.port === sp && r.header.destination?.port === dp
+      )
+    }),
+    { numRuns: 300, seed: 44 },
+  )
+  fc.assert(
+    fc.property(ipv6, ipv6, port, port, (s, d, sp, dp) => {
+      const b = Buffer.from(
+        new V2ProxyProtocol(
+          Command.PROXY,
+          TransportProtocol.STREAM,
+          new IPv6ProxyAddress(IPv6Address.createFrom([...s]), sp, IPv6Address.createFrom([...d]), dp),
+        ).build(),
+      )
+      const r = read(b)
+      return (
+        r.kind === 'header' &&
+        r.header.source?.address === formatIPv6(s, 0) &&
+        r.header.destination?.address === formatIPv6(d, 0) &&
+        r.header.source.port === sp
+      )
+    }),
+    { numRuns: 300, seed: 45 },
+  )
   t.pass('600 headers built by proxy-protocol-js read back by ours')
 })
 
@@ -83,7 +146,12 @@ t.test('defect: no TLV parsing, no CRC32C check', async (t) => {
   spoofed[19] = 8 // client address altered in flight; only the CRC tells
   t.equal(theirs(spoofed).source.address, '203.0.113.8', 'it reports the altered address')
   t.equal(reason(read(spoofed)), 'bad_crc', 'ours refuses it')
-  const vpce = encodeV2({ command: 'PROXY', source: { address: '1.2.3.4', port: 1 }, destination: { address: '5.6.7.8', port: 2 }, tlvs: [encodeAwsVpceTlv('vpce-0123456789abcdef0')] })
+  const vpce = encodeV2({
+    command: 'PROXY',
+    source: { address: '1.2.3.4', port: 1 },
+    destination: { address: '5.6.7.8', port: 2 },
+    tlvs: [encodeAwsVpceTlv('vpce-0123456789abcdef0')],
+  })
   t.notOk('awsVpceId' in V2ProxyProtocol.parse(new Uint8Array(vpce)), 'no VPC endpoint id: the TLVs are raw bytes in data')
   const r = read(vpce)
   t.equal(r.kind === 'header' && r.header.awsVpceId, 'vpce-0123456789abcdef0')
@@ -132,8 +200,14 @@ t.test('defect: DGRAM accepted, stacked headers undetected', async (t) => {
 })
 
 t.test('defect: its builder writes a length that leaves out TLV data', async (t) => {
-  const built = Buffer.from(new V2ProxyProtocol(Command.PROXY, TransportProtocol.STREAM,
-    new IPv4ProxyAddress(IPv4Address.createFrom([1, 2, 3, 4]), 1, IPv4Address.createFrom([5, 6, 7, 8]), 2), new Uint8Array([4, 0, 1, 0])).build())
+  const built = Buffer.from(
+    new V2ProxyProtocol(
+      Command.PROXY,
+      TransportProtocol.STREAM,
+      new IPv4ProxyAddress(IPv4Address.createFrom([1, 2, 3, 4]), 1, IPv4Address.createFrom([5, 6, 7, 8]), 2),
+      new Uint8Array([4, 0, 1, 0]),
+    ).build(),
+  )
   t.equal(built.readUInt16BE(14), 12, 'len 12 although a 4-byte NOOP TLV follows')
   const r = read(built)
   t.same(r.kind === 'header' && r.rest, Buffer.from([4, 0, 1, 0]), 'so a conforming reader sees the TLV as payload')

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { HeaderReader, PROXY_ERROR_REASONS, StackedHeaderGuard } from '../../src/proxy-protocol/index.js'
 import type { ProxyHeader, ReaderOptions } from '../../src/proxy-protocol/index.js'
-import { allSplits, bytewise, feed, hex, plain, splitAt } from './feed.js'
+import { allSplits, bytewise, feed, hex, plain } from './feed.js'
 
 const SIG = '0d0a0d0a000d0a515549540a'
 const NOOP62 = '04003e' + '00'.repeat(62)
@@ -18,8 +18,14 @@ const NLB_VPCE = hex(`${SIG} 21 11 0054  cb007107 0a000117 c822 1f90  030004 8e4
 // The NLB's health-check header: LOCAL, family byte still 0x11, len 84, zero addresses, CRC + NOOP.
 const NLB_LOCAL = hex(`${SIG} 20 11 0054  ${'00'.repeat(12)}  030004 3b5bb4f7  ${NOOP62}`)
 // aws/elastic-load-balancing-tools' NLB example and a capture, as quoted in go-proxyproto's tlvparse/aws_test.go.
-const AWS_EXAMPLE = hex('0d0a0d0a000d0a515549540a21110054ac1f0771ac1f0a1fc8f20050030004e8d6892dea001701767063652d3038643262663135666163353030316339040024' + '00'.repeat(36))
-const AWS_CAPTURE = hex('0d0a0d0a000d0a515549540a21110054c0a82c0ac0a82c07cc3e241b030004b9286fa6ea001701767063652d3030656166633435386563393762383333040024' + '00'.repeat(36))
+const AWS_EXAMPLE = hex(
+  '0d0a0d0a000d0a515549540a21110054ac1f0771ac1f0a1fc8f20050030004e8d6892dea001701767063652d3038643262663135666163353030316339040024' +
+    '00'.repeat(36),
+)
+const AWS_CAPTURE = hex(
+  '0d0a0d0a000d0a515549540a21110054c0a82c0ac0a82c07cc3e241b030004b9286fa6ea001701767063652d3030656166633435386563393762383333040024' +
+    '00'.repeat(36),
+)
 // IPv6: 2001:db8::1:443 <- 2001:db8:0:0:1::2:55000 style addresses, no TLVs.
 const V6 = hex(`${SIG} 21 21 0024  20010db8000000000000000000000001  20010db8000000000001000000000002  d6d8 01bb`)
 // IPv4-mapped IPv6 source.
@@ -27,23 +33,39 @@ const V6_MAPPED = hex(`${SIG} 21 21 0024  00000000000000000000ffffc0000201  0000
 
 const v1 = (s: string) => Buffer.from(s, 'latin1')
 
-interface Valid { name: string; bytes: Buffer; header: Partial<ProxyHeader> & Record<string, unknown>; opts?: ReaderOptions }
+interface Valid {
+  name: string
+  bytes: Buffer
+  header: Partial<ProxyHeader> & Record<string, unknown>
+  opts?: ReaderOptions
+}
 
 const VALID: Valid[] = [
   {
     name: 'NLB client header (100 bytes, CRC32C + NOOP)',
     bytes: NLB,
     header: {
-      version: 2, command: 'PROXY', family: 'TCP4', byteLength: 100, crc32c: 'valid',
-      source: { address: '203.0.113.7', port: 51234 }, destination: { address: '10.0.1.23', port: 8080 },
+      version: 2,
+      command: 'PROXY',
+      family: 'TCP4',
+      byteLength: 100,
+      crc32c: 'valid',
+      source: { address: '203.0.113.7', port: 51234 },
+      destination: { address: '10.0.1.23', port: 8080 },
     },
   },
   {
     name: 'NLB client header with a VPC endpoint TLV',
     bytes: NLB_VPCE,
     header: {
-      version: 2, command: 'PROXY', family: 'TCP4', byteLength: 100, crc32c: 'valid', awsVpceId: 'vpce-0123456789abcdef0',
-      source: { address: '203.0.113.7', port: 51234 }, destination: { address: '10.0.1.23', port: 8080 },
+      version: 2,
+      command: 'PROXY',
+      family: 'TCP4',
+      byteLength: 100,
+      crc32c: 'valid',
+      awsVpceId: 'vpce-0123456789abcdef0',
+      source: { address: '203.0.113.7', port: 51234 },
+      destination: { address: '10.0.1.23', port: 8080 },
     },
   },
   {
@@ -54,19 +76,34 @@ const VALID: Valid[] = [
   {
     name: 'AWS example header (elastic-load-balancing-tools)',
     bytes: AWS_EXAMPLE,
-    header: { source: { address: '172.31.7.113', port: 51442 }, destination: { address: '172.31.10.31', port: 80 }, awsVpceId: 'vpce-08d2bf15fac5001c9', crc32c: 'valid' },
+    header: {
+      source: { address: '172.31.7.113', port: 51442 },
+      destination: { address: '172.31.10.31', port: 80 },
+      awsVpceId: 'vpce-08d2bf15fac5001c9',
+      crc32c: 'valid',
+    },
   },
   {
     name: 'AWS NLB capture with a VPC endpoint',
     bytes: AWS_CAPTURE,
-    header: { source: { address: '192.168.44.10', port: 52286 }, destination: { address: '192.168.44.7', port: 9243 }, awsVpceId: 'vpce-00eafc458ec97b833', crc32c: 'valid' },
+    header: {
+      source: { address: '192.168.44.10', port: 52286 },
+      destination: { address: '192.168.44.7', port: 9243 },
+      awsVpceId: 'vpce-00eafc458ec97b833',
+      crc32c: 'valid',
+    },
   },
   {
     name: 'v2 TCP6',
     bytes: V6,
     header: {
-      version: 2, command: 'PROXY', family: 'TCP6', byteLength: 52, tlvs: [],
-      source: { address: '2001:db8::1', port: 55000 }, destination: { address: '2001:db8::1:0:0:2', port: 443 },
+      version: 2,
+      command: 'PROXY',
+      family: 'TCP6',
+      byteLength: 52,
+      tlvs: [],
+      source: { address: '2001:db8::1', port: 55000 },
+      destination: { address: '2001:db8::1:0:0:2', port: 443 },
     },
   },
   {
@@ -109,9 +146,13 @@ const VALID: Valid[] = [
       20002e 05 00000000  210007 544c5376312e33  22000361 6263  230016 544c535f4145535f3132385f47434d5f534841323536
       e10002 beef`),
     header: {
-      family: 'TCP4', alpn: 'http/1.1', authority: 'example.com', netns: 'ns1',
+      family: 'TCP4',
+      alpn: 'http/1.1',
+      authority: 'example.com',
+      netns: 'ns1',
       ssl: { client: 5, verify: 0, version: 'TLSv1.3', cn: 'abc', cipher: 'TLS_AES_128_GCM_SHA256' },
-      source: { address: '10.0.0.1', port: 12345 }, destination: { address: '10.0.0.2', port: 80 },
+      source: { address: '10.0.0.1', port: 12345 },
+      destination: { address: '10.0.0.2', port: 80 },
     },
   },
   {
@@ -135,8 +176,13 @@ const VALID: Valid[] = [
     name: 'v1 TCP4',
     bytes: v1('PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n'),
     header: {
-      version: 1, command: 'PROXY', family: 'TCP4', tlvs: [], byteLength: 45,
-      source: { address: '192.0.2.1', port: 56324 }, destination: { address: '198.51.100.2', port: 443 },
+      version: 1,
+      command: 'PROXY',
+      family: 'TCP4',
+      tlvs: [],
+      byteLength: 45,
+      source: { address: '192.0.2.1', port: 56324 },
+      destination: { address: '198.51.100.2', port: 443 },
     },
   },
   {
@@ -185,7 +231,11 @@ t.test('valid headers: whole, every split point, one byte at a time; payload byt
       for (const chunks of [...allSplits(v.bytes), ...allSplits(withPayload)]) {
         const o = feed(chunks, v.opts)
         const expectPayload = chunks.length && Buffer.concat(chunks).length > v.bytes.length ? PAYLOAD : Buffer.alloc(0)
-        if (o.kind !== 'header' || !o.payload.equals(expectPayload) || JSON.stringify(plain(o.header)) !== JSON.stringify(plain(whole.header))) {
+        if (
+          o.kind !== 'header' ||
+          !o.payload.equals(expectPayload) ||
+          JSON.stringify(plain(o.header)) !== JSON.stringify(plain(whole.header))
+        ) {
           t.fail(`split ${chunks.map((c) => c.length).join('+')}: ${o.kind} ${o.reason ?? ''} payload ${o.payload.toString('hex')}`)
           return
         }
@@ -204,7 +254,14 @@ function expected(h: Valid['header']): unknown {
 
 t.test('v2 header with its TLVs exposed in wire order', async (t) => {
   const o = feed([NLB_VPCE])
-  t.same(o.header?.tlvs.map((x) => [x.type, x.value.length]), [[0x03, 4], [0xea, 23], [0x04, 36]])
+  t.same(
+    o.header?.tlvs.map((x) => [x.type, x.value.length]),
+    [
+      [0x03, 4],
+      [0xea, 23],
+      [0x04, 36],
+    ],
+  )
   const local = feed([NLB_LOCAL])
   t.same(local.header?.tlvs, [], 'LOCAL: TLVs not interpreted')
   t.equal(local.header?.crc32c, undefined, 'LOCAL: CRC not checked')
@@ -238,7 +295,7 @@ t.test('non-PROXY streams are decided at the first diverging byte', async (t) =>
     ['"PROXZ" diverges at byte 4', Buffer.from('PROXZ'), 5],
     ['"PROXY" without the space', Buffer.from('PROXY\r\n'), 6],
     ['v2 signature diverging at byte 11', hex('0d0a0d0a000d0a5155495400'), 12],
-    ['CRLF CRLF (an HTTP client\'s leading blank lines)', hex('0d0a0d0a0d0a'), 5],
+    ["CRLF CRLF (an HTTP client's leading blank lines)", hex('0d0a0d0a0d0a'), 5],
   ]
   for (const [name, bytes, decidedAt] of cases) {
     const o = feed(bytewise(bytes))
@@ -257,7 +314,12 @@ t.test('non-PROXY streams are decided at the first diverging byte', async (t) =>
   t.same(feed([Buffer.from('PRO')]).payload, Buffer.from('PRO'))
 })
 
-interface Invalid { name: string; bytes: Buffer; reason: string; opts?: ReaderOptions }
+interface Invalid {
+  name: string
+  bytes: Buffer
+  reason: string
+  opts?: ReaderOptions
+}
 
 const v2 = (rest: string) => hex(`${SIG} ${rest}`)
 const INVALID: Invalid[] = [
@@ -272,20 +334,45 @@ const INVALID: Invalid[] = [
   { name: 'v2 TCP6 len 12 < 36', bytes: v2('21 21 000c 0a000001 0a000002 0001 0002'), reason: 'bad_length' },
   { name: 'v2 UNIX len 36 < 216', bytes: v2('21 31 0024' + '00'.repeat(36)), reason: 'bad_length' },
   { name: 'v2 len 0xffff above the 4096 default cap (decided at byte 16)', bytes: v2('21 11 ffff'), reason: 'too_long' },
-  { name: 'v2 233 bytes with maxHeaderBytes 232', bytes: v2('21 11 00d9' + '00'.repeat(12) + '0400ca' + '00'.repeat(202)), reason: 'too_long', opts: { maxHeaderBytes: 232 } },
+  {
+    name: 'v2 233 bytes with maxHeaderBytes 232',
+    bytes: v2('21 11 00d9' + '00'.repeat(12) + '0400ca' + '00'.repeat(202)),
+    reason: 'too_long',
+    opts: { maxHeaderBytes: 232 },
+  },
   { name: 'v2 LOCAL too long too', bytes: v2('20 11 1000'), reason: 'too_long' },
   { name: 'v2 TLV header cut by len', bytes: v2('21 11 000e 0a000001 0a000002 0001 0002 0300'), reason: 'bad_tlv' },
   { name: 'v2 TLV value past len', bytes: v2('21 11 0011 0a000001 0a000002 0001 0002 040005 0000'), reason: 'bad_tlv' },
-  { name: 'v2 NLB header with its NOOP one byte too long', bytes: v2(`21 11 0054 cb007107 0a000117 c822 1f90 030004 6436cab2 04003f${'00'.repeat(62)}`), reason: 'bad_tlv' },
+  {
+    name: 'v2 NLB header with its NOOP one byte too long',
+    bytes: v2(`21 11 0054 cb007107 0a000117 c822 1f90 030004 6436cab2 04003f${'00'.repeat(62)}`),
+    reason: 'bad_tlv',
+  },
   { name: 'v2 CRC32C TLV of 3 bytes', bytes: v2('21 11 0012 0a000001 0a000002 0001 0002 030003 000000'), reason: 'bad_tlv' },
   { name: 'v2 two CRC32C TLVs', bytes: v2('21 11 001a 0a000001 0a000002 0001 0002 030004 00000000 030004 00000000'), reason: 'bad_tlv' },
   { name: 'v2 UNIQUE_ID of 129 bytes', bytes: v2('21 11 0090 0a000001 0a000002 0001 0002 050081' + '00'.repeat(129)), reason: 'bad_tlv' },
   { name: 'v2 SSL TLV shorter than client+verify', bytes: v2('21 11 0013 0a000001 0a000002 0001 0002 200004 01000000'), reason: 'bad_tlv' },
-  { name: 'v2 SSL sub-TLV past the SSL TLV', bytes: v2('21 11 0018 0a000001 0a000002 0001 0002 200009 01 00000000 210005 41'), reason: 'bad_tlv' },
+  {
+    name: 'v2 SSL sub-TLV past the SSL TLV',
+    bytes: v2('21 11 0018 0a000001 0a000002 0001 0002 200009 01 00000000 210005 41'),
+    reason: 'bad_tlv',
+  },
   { name: 'v2 empty AWS TLV', bytes: v2('21 11 000f 0a000001 0a000002 0001 0002 ea0000'), reason: 'bad_tlv' },
-  { name: 'v2 AWS VPC endpoint id with a control byte', bytes: v2('21 11 0013 0a000001 0a000002 0001 0002 ea0004 01 76 00 65'), reason: 'bad_tlv' },
-  { name: 'v2 NLB header with a wrong CRC', bytes: v2(`21 11 0054 cb007107 0a000117 c822 1f90 030004 6436cab3 ${NOOP62}`), reason: 'bad_crc' },
-  { name: 'v2 NLB header with a changed source port (CRC no longer matches)', bytes: v2(`21 11 0054 cb007107 0a000117 c823 1f90 030004 6436cab2 ${NOOP62}`), reason: 'bad_crc' },
+  {
+    name: 'v2 AWS VPC endpoint id with a control byte',
+    bytes: v2('21 11 0013 0a000001 0a000002 0001 0002 ea0004 01 76 00 65'),
+    reason: 'bad_tlv',
+  },
+  {
+    name: 'v2 NLB header with a wrong CRC',
+    bytes: v2(`21 11 0054 cb007107 0a000117 c822 1f90 030004 6436cab3 ${NOOP62}`),
+    reason: 'bad_crc',
+  },
+  {
+    name: 'v2 NLB header with a changed source port (CRC no longer matches)',
+    bytes: v2(`21 11 0054 cb007107 0a000117 c823 1f90 030004 6436cab2 ${NOOP62}`),
+    reason: 'bad_crc',
+  },
   { name: 'v1 lower-case proto', bytes: v1('PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n'), reason: 'bad_family' },
   { name: 'v1 TCP5', bytes: v1('PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n'), reason: 'bad_family' },
   { name: 'v1 UDP4', bytes: v1('PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n'), reason: 'bad_family' },
@@ -352,7 +439,11 @@ t.test('errors are decided as soon as the bytes allow', async (t) => {
     for (let i = 0; i < bytes.length; i++) {
       const x = r.push(bytes.subarray(i, i + 1))
       maxBuffered = Math.max(maxBuffered, r.buffered)
-      if (x.kind !== 'more') { decided = i + 1; t.equal(x.kind, 'error', name); break }
+      if (x.kind !== 'more') {
+        decided = i + 1
+        t.equal(x.kind, 'error', name)
+        break
+      }
     }
     t.equal(decided, at, `${name}: decided after ${at} bytes`)
     t.ok(maxBuffered <= 107, `${name}: buffered ${maxBuffered}`)
@@ -366,7 +457,9 @@ t.test('errors are decided as soon as the bytes allow', async (t) => {
 
 t.test('truncated: the stream ends inside a header', async (t) => {
   for (const [name, bytes] of [
-    ['NLB header', NLB], ['NLB LOCAL header', NLB_LOCAL], ['v1 TCP4', v1('PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n')],
+    ['NLB header', NLB],
+    ['NLB LOCAL header', NLB_LOCAL],
+    ['v1 TCP4', v1('PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n')],
   ] as const) {
     for (let cut = 1; cut < bytes.length; cut++) {
       const o = feed([bytes.subarray(0, cut)])

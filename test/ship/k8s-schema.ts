@@ -72,7 +72,8 @@ export function modelErrors(item: Checked): string[] {
   }
 }
 
-const DEEP_PARTIAL = 'type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T\n'
+const DEEP_PARTIAL =
+  'type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T\n'
 
 /**
  * Unknown fields, and fields of the wrong type, for every object at once (one TypeScript program,
@@ -118,7 +119,10 @@ export function unknownFieldErrors(items: readonly Checked[]): string[] {
   const program = ts.createProgram([...files.keys()], options, host)
   for (const d of ts.getPreEmitDiagnostics(program)) {
     const file = d.file ? files.get(path.resolve(d.file.fileName)) : undefined
-    const where = file && d.file && d.start !== undefined ? `${file.source} (line ${d.file.getLineAndCharacterOfPosition(d.start).line + 1} of the object as JSON)` : 'typescript'
+    const where =
+      file && d.file && d.start !== undefined
+        ? `${file.source} (line ${d.file.getLineAndCharacterOfPosition(d.start).line + 1} of the object as JSON)`
+        : 'typescript'
     errors.push(`${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`)
   }
   return errors

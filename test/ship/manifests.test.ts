@@ -27,13 +27,18 @@ const yamlFiles = ['k8s', 'examples'].flatMap((d) => walk(path.join(ROOT, d))).f
 const kustomizationFiles = yamlFiles.filter((f) => path.basename(f) === 'kustomization.yaml')
 const kustomizeDirs = kustomizationFiles.map((f) => path.dirname(f))
 
-interface Kustomization { patches?: Array<{ path?: string }>; resources?: string[] }
+interface Kustomization {
+  patches?: Array<{ path?: string }>
+  resources?: string[]
+}
 
 /** Files a kustomization names under `patches: - path:` hold partial objects. */
-const patchFiles = new Set(kustomizationFiles.flatMap((f) => {
-  const k = readYamlDocs(f)[0] as Kustomization
-  return (k.patches ?? []).flatMap((p) => (p.path ? [path.resolve(path.dirname(f), p.path)] : []))
-}))
+const patchFiles = new Set(
+  kustomizationFiles.flatMap((f) => {
+    const k = readYamlDocs(f)[0] as Kustomization
+    return (k.patches ?? []).flatMap((p) => (p.path ? [path.resolve(path.dirname(f), p.path)] : []))
+  }),
+)
 
 function objectsOf(file: string): Checked[] {
   return readYamlDocs(file).map((obj, i, all) => ({
@@ -66,7 +71,10 @@ t.test('the layout is there', async (t) => {
 
 t.test('every YAML file parses, and every object in it matches its Kubernetes schema exactly', async (t) => {
   const items = yamlFiles.filter((f) => path.basename(f) !== 'kustomization.yaml').flatMap(objectsOf)
-  t.ok(items.some((i) => i.partial), 'patch files are checked too, as partial objects')
+  t.ok(
+    items.some((i) => i.partial),
+    'patch files are checked too, as partial objects',
+  )
   t.same(schemaErrors(items), [], `${items.length} objects`)
 })
 
@@ -80,7 +88,12 @@ t.test('the schema check catches what the models let through', async (t) => {
   misplaced.spec.template.spec.containers[0].lifecycle.preStop.httpGet.headers = [{ name: 'x', value: 'y' }]
   const wrongType = clone()
   wrongType.spec.replicas = 'three'
-  const inPatch = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { template: { spec: { containers: [{ name: 'drainpipe', enviroment: [] }] } } } }
+  const inPatch = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web' },
+    spec: { template: { spec: { containers: [{ name: 'drainpipe', enviroment: [] }] } } },
+  }
 
   // One batch, one TypeScript program: each object's errors are told apart by their source.
   const errors = schemaErrors([
@@ -104,7 +117,11 @@ t.test('every kustomization renders, and the rendered objects match their schema
   for (const dir of kustomizeDirs) {
     const objs = render(dir)
     t.ok(objs.length > 0, `${rel(dir)} renders ${objs.length} objects`)
-    t.same(schemaErrors(objs.map((obj, i) => ({ source: `${rel(dir)} rendered #${i} ${obj.kind}/${obj.metadata?.name}`, obj }))), [], `${rel(dir)}: rendered objects valid`)
+    t.same(
+      schemaErrors(objs.map((obj, i) => ({ source: `${rel(dir)} rendered #${i} ${obj.kind}/${obj.metadata?.name}`, obj }))),
+      [],
+      `${rel(dir)}: rendered objects valid`,
+    )
   }
 })
 
@@ -115,7 +132,13 @@ interface Container {
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>
   ports?: Array<{ name?: string; containerPort: number }>
   restartPolicy?: string
-  lifecycle?: { preStop?: { httpGet?: { path: string; port: number | string; httpHeaders?: Array<{ name: string; value: string }> }; exec?: unknown; sleep?: unknown } }
+  lifecycle?: {
+    preStop?: {
+      httpGet?: { path: string; port: number | string; httpHeaders?: Array<{ name: string; value: string }> }
+      exec?: unknown
+      sleep?: unknown
+    }
+  }
   readinessProbe?: { httpGet?: { path: string; port: number | string } }
   livenessProbe?: { httpGet?: { path: string; port: number | string } }
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> }
@@ -206,10 +229,21 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
       const hook = c.lifecycle?.preStop
       t.notOk(hook?.sleep ?? hook?.exec, `${name}/${c.name}: no sleep or exec preStop`)
       t.equal(hook?.httpGet?.path, '/prestop', `${name}/${c.name}: preStop calls /prestop`)
-      t.equal(hook?.httpGet?.port, config.admin.port, `${name}/${c.name}: on the admin port (numeric: the app container has no port named admin)`)
-      t.same(hook?.httpGet?.httpHeaders, [{ name: 'Authorization', value: `Bearer ${config.adminToken}` }], `${name}/${c.name}: with drainpipe's token`)
+      t.equal(
+        hook?.httpGet?.port,
+        config.admin.port,
+        `${name}/${c.name}: on the admin port (numeric: the app container has no port named admin)`,
+      )
+      t.same(
+        hook?.httpGet?.httpHeaders,
+        [{ name: 'Authorization', value: `Bearer ${config.adminToken}` }],
+        `${name}/${c.name}: with drainpipe's token`,
+      )
     }
-    t.ok(drainpipe.resources?.requests?.cpu && drainpipe.resources?.requests?.memory && drainpipe.resources?.limits?.memory, `${name}: drainpipe has requests and a memory limit`)
+    t.ok(
+      drainpipe.resources?.requests?.cpu && drainpipe.resources?.requests?.memory && drainpipe.resources?.limits?.memory,
+      `${name}: drainpipe has requests and a memory limit`,
+    )
 
     const services = render(dir).filter((o) => o.kind === 'Service')
     t.equal(services.length, 1)
@@ -243,19 +277,32 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
       t.equal(a['service.beta.kubernetes.io/aws-load-balancer-type'], 'external')
       t.equal(a['service.beta.kubernetes.io/aws-load-balancer-nlb-target-type'], 'ip')
       t.equal(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-port'], 'traffic-port')
-      const attrs = Object.fromEntries(a['service.beta.kubernetes.io/aws-load-balancer-target-group-attributes']!.split(',').map((kv) => kv.trim().split('=')))
+      const attrs = Object.fromEntries(
+        a['service.beta.kubernetes.io/aws-load-balancer-target-group-attributes']!.split(',').map((kv) => kv.trim().split('=')),
+      )
       t.equal(attrs['proxy_protocol_v2.enabled'], 'true', `${name}: PROXY v2 on`)
       t.equal(Number(attrs['deregistration_delay.timeout_seconds']), grace, `${name}: deregistration delay = grace period`)
-      t.equal(attrs['target_health_state.unhealthy.connection_termination.enabled'], 'false', `${name}: draining connections are not reset when health checks fail`)
+      t.equal(
+        attrs['target_health_state.unhealthy.connection_termination.enabled'],
+        'false',
+        `${name}: draining connections are not reset when health checks fail`,
+      )
     }
 
     const ns = render(dir).find((o) => o.kind === 'Namespace')
     t.equal(ns?.metadata?.labels?.['elbv2.k8s.aws/pod-readiness-gate-inject'], 'enabled', `${name}: readiness gate injection`)
-    t.ok(render(dir).some((o) => o.kind === 'PodDisruptionBudget'), `${name}: a PodDisruptionBudget`)
+    t.ok(
+      render(dir).some((o) => o.kind === 'PodDisruptionBudget'),
+      `${name}: a PodDisruptionBudget`,
+    )
     const sa = render(dir).find((o) => o.kind === 'ServiceAccount') as any
     t.equal(sa?.metadata?.name, pod.serviceAccountName, `${name}: the pod runs as the ServiceAccount`)
     if (config.deregistration.includes('elbv2')) {
-      t.match(sa.metadata.annotations?.['eks.amazonaws.com/role-arn'] ?? '', /^arn:aws:iam::\d{12}:role\//, `${name}: IRSA role for the elbv2 observer`)
+      t.match(
+        sa.metadata.annotations?.['eks.amazonaws.com/role-arn'] ?? '',
+        /^arn:aws:iam::\d{12}:role\//,
+        `${name}: IRSA role for the elbv2 observer`,
+      )
       t.ok(config.targetGroupArns.length > 0, `${name}: target groups named`)
     }
   }
@@ -264,5 +311,8 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
 t.test('the IAM policy for the elbv2 observer allows DescribeTargetHealth and nothing else', async (t) => {
   const policy = JSON.parse(readFileSync(path.join(ROOT, 'k8s/nlb-elbv2/iam-policy.json'), 'utf8'))
   t.equal(policy.Version, '2012-10-17')
-  t.same(policy.Statement.map((s: any) => [s.Effect, [s.Action].flat()]), [['Allow', ['elasticloadbalancing:DescribeTargetHealth']]])
+  t.same(
+    policy.Statement.map((s: any) => [s.Effect, [s.Action].flat()]),
+    [['Allow', ['elasticloadbalancing:DescribeTargetHealth']]],
+  )
 })

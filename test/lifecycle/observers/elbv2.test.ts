@@ -27,6 +27,10 @@ function observe (t: Teardown, opts: Partial<Elbv2ObserverOptions> & Pick<Elbv2O
     region: 'us-east-1',
     credentials,
     pollIntervalSeconds: 0.05,
+    // The default request timeout is tied to the interval (here 1 s). These tests are about
+    // states and counts, not latency: a CPU-starved machine must not turn a slow answer into an
+    // error. The timeout itself is tested with a hung endpoint below.
+    requestTimeoutSeconds: 10,
     hook: { onCall (outcome) { calls[outcome]++ } },
     logger: { info () {}, debug () {}, warn (obj) { warnings.push(obj as Record<string, unknown>) } },
     ...opts
@@ -79,7 +83,7 @@ t.test('does not poll before start(); healthy → draining → satisfied, then s
   await sleep(250)
   t.equal(emu.stats().calls.DescribeTargetHealth, callsAtSatisfaction, 'no polling once satisfied')
   t.equal(calls.ok, callsAtSatisfaction, 'every call counted through the hook')
-  t.equal(calls.throttled + calls.error, 0)
+  t.equal(calls.throttled + calls.error, 0, `no throttle or error (last: ${JSON.stringify(groups(observer)[0]!.lastError)})`)
   t.equal(observer.view().polling, false)
   t.ok(typeof observer.view().satisfiedAfterSeconds === 'number')
 })
@@ -144,6 +148,8 @@ t.test('throttling: backs off exponentially, SDK retries off, every call and thr
   }, 5)
   t.teardown(() => clearInterval(watch))
   await sleep(2_500)
+  // Compare counts between two calls: one in flight has reached the server but not yet the hook.
+  await until(() => observer.view().nextPollInSeconds !== null, 5_000, 'a pause between calls')
   const elapsed = (performance.now() - startedAt) / 1000
   const stats = emu.stats()
   const total = stats.calls.DescribeTargetHealth ?? 0
@@ -182,12 +188,14 @@ t.test('other errors are logged, counted and retried on the next tick', async (t
 })
 
 t.test('a hung endpoint: calls time out; stop() aborts the call in flight', async (t) => {
-  const sockets = new Set<net.Socket>()
-  let closed = 0
+  // Connections are told apart by order of arrival, not by how many are open: a socket of a
+  // timed-out call may still be closing when the next call connects.
+  const arrived: net.Socket[] = []
+  const closed = new Set<net.Socket>()
   // Accepts and reads, never answers.
-  const server = net.createServer((s) => { sockets.add(s); s.resume(); s.on('close', () => { closed++; sockets.delete(s) }) })
+  const server = net.createServer((s) => { arrived.push(s); s.resume(); s.on('close', () => closed.add(s)) })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { for (const s of sockets) s.destroy(); return new Promise<void>((resolve) => server.close(() => resolve())) })
+  t.teardown(() => { for (const s of arrived) s.destroy(); return new Promise<void>((resolve) => server.close(() => resolve())) })
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
   const timing = observe(t, { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1'], endpoint, requestTimeoutSeconds: 0.2 })
@@ -196,15 +204,18 @@ t.test('a hung endpoint: calls time out; stop() aborts the call in flight', asyn
   t.notOk(timing.observer.satisfied)
   t.equal(groups(timing.observer)[0]!.lastError?.code, 'RequestTimeout')
   timing.observer.stop()
+  // Every call of the stopped observer ends: its connections close (a timed-out or aborted
+  // call does not keep its socket), and no new one arrives.
+  await until(() => arrived.every((s) => closed.has(s)), 5_000, 'the timed-out calls\' connections to close')
+  const arrivedBefore = arrived.length
 
-  const closedBefore = closed
-  const openBefore = sockets.size
   const hung = observe(t, { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/2'], endpoint, requestTimeoutSeconds: 60 })
   hung.observer.start(performance.now())
-  await until(() => sockets.size > openBefore, 5_000, 'the request to arrive')
+  await until(() => arrived.length > arrivedBefore, 5_000, 'the request to arrive')
+  const inFlight = arrived[arrivedBefore]!
   hung.observer.stop()
   hung.observer.stop()
-  await until(() => closed > closedBefore, 5_000, 'the aborted connection to close')
+  await until(() => closed.has(inFlight), 5_000, 'the aborted connection to close')
   t.same(hung.calls, { ok: 0, throttled: 0, error: 0 }, 'a call aborted by stop() is not counted as an error')
 })
 
