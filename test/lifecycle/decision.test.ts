@@ -203,3 +203,25 @@ t.test('a connection accepted before the quiet window ends, whose request comes 
   t.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 200 /, 'the late request was answered 200')
   t.equal((await dp.exited).code, 0)
 })
+
+t.test('dense traffic from three LB nodes: drains within the longest node window + 1 s of the last new connection, on evidence', async (t) => {
+  const app = await startApp(t)
+  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period-min', '0.3', '--quiet-period-max', '5', '--arrival-history', '2', '--lb-lag-max', '5'])
+  const nodes = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
+  const warm = performance.now()
+  await Promise.all(nodes.map((n) => arrivals(dp.port, warm, every(0, 2000, 40), n)))
+  const from = performance.now()
+  const sigtermWall = Date.now()
+  dp.proc.kill('SIGTERM')
+  const outcomes = (await Promise.all(nodes.map((n) => arrivals(dp.port, from, every(0, 1500, 40), n)))).flat()
+  const lastAt = Math.max(...outcomes.map((o) => o.at))
+  t.equal((await dp.exited).code, 0)
+  assertAllServed(t, outcomes, 'dense')
+  const line = dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining')!
+  t.match(line, { basis: 'evidence', sourcesJudged: 'per-source', sources: 3 })
+  const windowMs = (line.longestWindowSeconds as number) * 1000
+  const drainedAt = drainedAfter(dp, sigtermWall)
+  t.ok(windowMs < 5000, `each node's rate supported a window under the 5 s ceiling (${windowMs} ms)`)
+  t.ok(drainedAt >= lastAt, `drained after the last connection (+${drainedAt} ms vs +${Math.round(lastAt)} ms)`)
+  t.ok(drainedAt - lastAt <= windowMs + 1000, `drained ${Math.round(drainedAt - lastAt)} ms after the last connection: within the window (${windowMs} ms) + 1 s`)
+})
