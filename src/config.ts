@@ -248,7 +248,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   option({ flag: 'keep-alive-timeout', section: 'Forwarding', placeholder: 'SECONDS', default: '360', parse: parseSeconds,
     help: 'http mode: how long an idle client keep-alive connection stays open. Above the NLB\'s 350 s idle timeout, so the client side ends idle connections and drainpipe never races a request with a close.' }),
   option({ flag: 'deregistration', section: 'Deregistration', placeholder: 'traffic[,elbv2][,healthcheck]', default: 'traffic', parse: parseObservers,
-    help: 'Observers that must all agree the load balancer stopped sending new connections before draining starts. traffic: a quiet window with no new connection. elbv2: DescribeTargetHealth says draining/unused. healthcheck: LB probes went silent.' }),
+    help: 'Observers that must all agree, at the same moment, that the load balancer stopped sending new connections before draining starts. traffic: every LB node quiet for a window sized from its own traffic, or with too little traffic the lag bound (--lb-lag-max) passed. elbv2: DescribeTargetHealth says draining/unused, which starts the lag clock (it never ends the wait by itself). healthcheck: LB probes went silent.' }),
   option({ flag: 'min-wait', section: 'Deregistration', placeholder: 'SECONDS', default: '0', parse: parseSeconds,
     help: 'A floor: serve at least this long after termination starts. It never ends the wait by itself; the observers must still agree.' }),
   option({ flag: 'max-wait', section: 'Deregistration', placeholder: 'SECONDS', default: '190', parse: parseSeconds,
