@@ -130,6 +130,13 @@ t.test('sources beyond maxSources fold into one overflow record', async (t) => {
   for (let i = 0; i < 10; i++) obs.healthCheckSeen(`10.0.0.${i}`, 'empty', i)
   t.equal(obs.healthCheckSourceCount, 4)
   t.same(obs.sampleBefore(10).bySource, new Map([['192.0.2.0', 1], ['192.0.2.1', 1], ['192.0.2.2', 1], [OVERFLOW_SOURCE, 7]]))
+  // A request on a connection from a folded source is activity of the record it was folded into
+  // (the traffic observer pools then and reads that record: keep-alive traffic must not vanish).
+  let fired = false
+  obs.watchActivity(() => { fired = true })
+  obs.requestSeen('192.0.2.9', 50)
+  t.equal(obs.arrivalSource(OVERFLOW_SOURCE)!.lastActivityAt, 50)
+  t.ok(fired, 'and it fires the activity watch')
 })
 
 t.test('health checks: per-source counts by kind and the median gap of the last 8', async (t) => {
