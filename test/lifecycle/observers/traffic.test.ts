@@ -147,6 +147,24 @@ t.test('a connection being classified holds quiet back from its accept time; a h
   const at = await back
   t.ok(at > 0 && observer.satisfied, 'quiet again once the probe is classified: it was no arrival')
   t.equal(observer.view().arrivalsSinceStart, 0)
+  t.equal(observer.revocations, 0, 'a health check revokes nothing')
+})
+
+t.test('a connection accepted while quiet and classified a client counts as a revocation', async (t) => {
+  const { observations, observer, start } = setup(t, { quietPeriodMs: 200 })
+  history(observations, performance.now(), 5)
+  start()
+  await whenSatisfied(observer)
+  const acceptedAt = performance.now()
+  const rec = observations.connectionAccepted(NODES[0]!, acceptedAt) // as every connection through the ingress
+  t.notOk(observer.satisfied)
+  await sleep(20)
+  observations.connectionClassified(rec, acceptedAt, true)
+  const again = await whenSatisfied(observer)
+  t.ok(again - acceptedAt >= 200, 'a whole window from its accept time')
+  t.equal(observer.view().arrivalsSinceStart, 1)
+  t.equal(observer.revocations, 1, 'the revocation is counted (metrics, log) once it is known to be a client')
+  t.equal(observer.summary().revocations, 1)
 })
 
 t.test('per node: each judged by its own rate; quiet only when every node is quiet by its own window', async (t) => {
