@@ -115,6 +115,20 @@ t.test('sources already silent when termination began count as silent at once', 
   t.ok(observer.satisfied)
 })
 
+t.test('a probe after silence revokes it (the verdict is live), and silence must be earned again', { timeout: 10_000 }, async (t) => {
+  const { observations, observer } = setup(t, { defaultIntervalSeconds: 0.1, silenceMultiple: 2 })
+  observations.healthCheckSeen('10.0.1.10', 'empty', performance.now())
+  observer.start(performance.now())
+  await whenSatisfied(observer)
+  const probeAt = performance.now()
+  observations.healthCheckSeen('10.0.1.10', 'empty', probeAt)
+  t.notOk(observer.satisfied, 'read live: not silent any more')
+  // Silent again 200 ms later, between two of the observer's looks (every second while silent):
+  // the decision may have read "not silent" meanwhile, so the return must be announced.
+  const again = await whenSatisfied(observer)
+  t.ok(again - probeAt >= 200 - 0.5, `silent again, announced ${(again - probeAt).toFixed(0)} ms after the probe`)
+})
+
 t.test('stop() is idempotent and announces nothing after', async (t) => {
   const { observer } = setup(t, { defaultIntervalSeconds: 0.05 })
   let changes = 0
