@@ -82,9 +82,17 @@ export class Decision {
     if (this.#needsLagBound && deadline !== undefined) this.#at(deadline)
   }
 
-  /** Evaluate at `at` (performance.now() ms). */
+  /**
+   * Evaluate at `at` (performance.now() ms). A timer can fire up to a millisecond before `at` by
+   * performance.now() (the loop's clock counts whole milliseconds); then --min-wait or the lag
+   * bound would not have passed yet and nothing would look again: so look again until it has.
+   */
   #at (at: number): void {
-    const timer = setTimeout(() => { this.#timers.delete(timer); this.#evaluate() }, Math.max(0, Math.ceil(at - performance.now())))
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer)
+      if (performance.now() < at) this.#at(at)
+      else this.#evaluate()
+    }, Math.max(1, Math.ceil(at - performance.now())))
     this.#timers.add(timer)
   }
 

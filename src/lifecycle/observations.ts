@@ -181,7 +181,9 @@ export class TrafficObservations {
 
   /** A request arrived on an open connection from `source` (http mode): activity, not an arrival. */
   requestSeen (source: string, now: number): void {
-    const rec = this.#arrivalSources.get(source)
+    // A request comes on an accepted connection: a source not tracked by name was folded into
+    // the overflow record when it was accepted.
+    const rec = this.#arrivalSources.get(source) ?? this.#arrivalSources.get(OVERFLOW_SOURCE)
     if (rec !== undefined) this.#activity(rec, now)
   }
 

@@ -48,6 +48,11 @@ export interface Elbv2Emulator {
   /** The model behind an ARN (the NLB simulator attaches to it). */
   targetGroup(arn: string): TargetGroup
   setTargetHealth(arn: string, id: string, port: number, state: string, reason?: string): void
+  /**
+   * Answer every call naming `arn` with an error (the group need not exist), e.g.
+   * `{ code: 'AccessDenied', status: 403 }` for a role without the permission; `undefined` clears it.
+   */
+  failTargetGroup(arn: string, error: { code: string, message?: string, status?: number } | undefined): void
   stats(): { calls: Record<string, number>, throttled: Record<string, number> }
   close(): Promise<void>
 }
@@ -64,6 +69,7 @@ export async function startElbv2Emulator(opts: Elbv2EmulatorOptions = {}): Promi
     mutateBucket: new TokenBucket({ burst: opts.mutateBurst ?? 20, refillPerSecond: opts.mutateRefillPerSecond ?? 5, timeScale }),
     calls: {},
     throttled: {},
+    failures: new Map(),
   }
   const server = createElbv2Server(account)
   const host = opts.host ?? '127.0.0.1'
@@ -88,6 +94,10 @@ export async function startElbv2Emulator(opts: Elbv2EmulatorOptions = {}): Promi
     setTargetHealth(arn, id, targetPort, state, reason) {
       if (!STATES.has(state)) throw new RangeError(`unknown target state ${state}`)
       lookup(arn).setHealth(id, targetPort, state as TargetState, reason)
+    },
+    failTargetGroup(arn, error) {
+      if (error === undefined) account.failures.delete(arn)
+      else account.failures.set(arn, { code: error.code, message: error.message ?? `${error.code} (forced by the emulator)`, status: error.status ?? 400 })
     },
     stats() {
       return { calls: { ...account.calls }, throttled: { ...account.throttled } }

@@ -14,8 +14,17 @@ export class ApiError extends Error {
   }
 }
 
+/** An error every call naming a target group answers with (tests: a missing permission). */
+export interface ForcedError {
+  code: string
+  message: string
+  status: number
+}
+
 export interface Account {
   groups: Map<string, TargetGroup>
+  /** Per target group ARN: answer calls naming it with this error instead. */
+  failures: Map<string, ForcedError>
   describeBucket: TokenBucket
   mutateBucket: TokenBucket
   calls: Record<string, number>
@@ -83,6 +92,8 @@ function lowerFirst(s: string): string { return s.charAt(0).toLowerCase() + s.sl
 
 function group(params: URLSearchParams, account: Account): TargetGroup {
   const arn = required(params, 'TargetGroupArn')
+  const forced = account.failures.get(arn)
+  if (forced !== undefined) throw new ApiError(forced.code, forced.message, forced.status)
   const tg = account.groups.get(arn)
   if (tg === undefined) throw new ApiError('TargetGroupNotFound', `Target groups '${arn}' not found`)
   return tg

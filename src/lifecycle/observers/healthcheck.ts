@@ -58,6 +58,8 @@ export class HealthcheckObserver implements DeregistrationObserver {
   #startedAt: number | undefined
   #countsAtStart = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
+  /** The newest probe at the previous look (a probe between two looks is a change unseen). */
+  #probeAtLastLook: number | undefined
   #stopped = false
 
   constructor (opts: HealthcheckObserverOptions) {
@@ -121,7 +123,15 @@ export class HealthcheckObserver implements DeregistrationObserver {
     const now = performance.now()
     const nextAt = this.#nextAt(now)
     const silent = nextAt === Number.POSITIVE_INFINITY
-    if (silent !== (this.#satisfiedAt !== undefined)) {
+    const probe = this.#observations.lastHealthCheckAt
+    // Silent at both looks with a probe in between: the verdict was false meanwhile (the decision
+    // may have read it so) and is true again: announce it, or nothing tells the decision.
+    const unseenChange = silent && this.#satisfiedAt !== undefined && probe !== this.#probeAtLastLook
+    this.#probeAtLastLook = probe
+    if (unseenChange) {
+      this.#log.info({ observer: this.name, sources: this.#verdicts(now).map(verdictView) }, 'healthcheck observer: a probe came and every source went silent again between two looks')
+      this.#listeners.emit()
+    } else if (silent !== (this.#satisfiedAt !== undefined)) {
       this.#satisfiedAt = silent ? now : undefined
       const verdicts = this.#verdicts(now)
       this.#log.info({ observer: this.name, sources: verdicts.map(verdictView) }, !silent

@@ -65,6 +65,8 @@ export class TrafficObserver implements DeregistrationObserver {
   #timer: NodeJS.Timeout | undefined
   #stopped = false
   #wasSatisfied = false
+  /** Quiet was lost to a connection still being classified: a revocation if it is a client. */
+  #heldByPending = false
   #revocations = 0
 
   constructor (opts: TrafficObserverOptions) {
@@ -147,15 +149,22 @@ export class TrafficObserver implements DeregistrationObserver {
     if (this.#stopped || this.#startedAt === undefined) return
     const now = performance.now()
     const v = this.#verdict(now)
+    if (this.#heldByPending && !v.quiet && v.sources.some((s) => !s.quiet && s.pending === 0)) {
+      // What held quiet back turned out to be a client (or other activity came meanwhile).
+      this.#heldByPending = false
+      this.#revoked(v)
+    }
+    if (v.quiet) this.#heldByPending = false
     if (v.quiet !== this.#wasSatisfied) {
       this.#wasSatisfied = v.quiet
       if (v.quiet) {
         this.#log.info({ observer: this.name, basis: v.basis, arrivalsSinceStart: this.#observations.totalArrivals - this.#arrivalsAtStart, sources: v.sources.map(sourceView) },
           v.basis === 'lag-bound' ? 'traffic observer: the lag bound passed with no new connection since' : 'traffic observer: every LB node quiet for its window')
       } else if (v.sources.some((s) => !s.quiet && s.pending === 0)) {
-        this.#revocations++
-        this.#log.info({ observer: this.name, sources: v.sources.filter((s) => !s.quiet).map(sourceView) }, 'traffic observer: quiet revoked: new activity')
+        this.#revoked(v)
       } else {
+        // Counted as a revocation once classified a client (above); a health check is not one.
+        this.#heldByPending = true
         this.#log.debug({ observer: this.name }, 'traffic observer: not quiet while a new connection is classified')
       }
       this.#listeners.emit()
@@ -168,6 +177,11 @@ export class TrafficObserver implements DeregistrationObserver {
     // A connection being classified is usually a health check, gone in a moment: look again soon.
     const at = v.sources.some((s) => !s.quiet && s.pending > 0) ? Math.min(v.nextAt, now + PENDING_RECHECK_MS) : v.nextAt
     if (Number.isFinite(at)) this.#timer = setTimeout(() => this.#check(), Math.max(1, Math.ceil(at - now)))
+  }
+
+  #revoked (v: SourceVerdict): void {
+    this.#revocations++
+    this.#log.info({ observer: this.name, sources: v.sources.filter((s) => !s.quiet).map(sourceView) }, 'traffic observer: quiet revoked: new activity')
   }
 
   summary (): Record<string, unknown> {

@@ -4,6 +4,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TrafficObservations } from '../../../src/lifecycle/observations.js'
 import { HealthcheckObserver, type HealthcheckObserverOptions } from '../../../src/lifecycle/observers/healthcheck.js'
+import type { DeregistrationObserver } from '../../../src/lifecycle/observers/observer.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -12,8 +13,16 @@ function setup (t: Teardown, opts: Omit<HealthcheckObserverOptions, 'observation
   const observer = new HealthcheckObserver({ observations, minIntervalSeconds: 0.01, ...opts })
   t.teardown(() => observer.stop())
   let satisfiedAt: number | undefined
-  void observer.whenSatisfied().then(() => { satisfiedAt = performance.now() })
+  void whenSatisfied(observer).then((at) => { satisfiedAt = at })
   return { observations, observer, satisfiedAt: () => satisfiedAt }
+}
+
+/** Resolves with the time `o` is (or next becomes) satisfied. */
+function whenSatisfied (o: DeregistrationObserver): Promise<number> {
+  return new Promise((resolve) => {
+    if (o.satisfied) resolve(performance.now())
+    else o.onChange(() => { if (o.satisfied) resolve(performance.now()) })
+  })
 }
 
 /** A health checker: probes `source` every `everyMs` until stopped; records its last probe time. */
@@ -52,7 +61,7 @@ t.test('learns each source\'s interval; satisfied once every source went silent 
   t.notOk(sources(observer)[1]!.silent)
   t.ok((sources(observer)[1]!.probesAfterStart ?? 0) > 0, 'the view reports probes seen after termination began')
   b.stop()
-  await observer.whenSatisfied()
+  await whenSatisfied(observer)
   // The view rounds to the millisecond: allow that much.
   const bThreshold = sources(observer)[1]!.silenceThresholdSeconds * 1000 - 0.5
   t.ok(satisfiedAt()! - b.last() >= bThreshold, `satisfied ${(satisfiedAt()! - b.last()).toFixed(0)} ms after b's last probe (threshold ${bThreshold.toFixed(0)} ms)`)
@@ -70,7 +79,7 @@ t.test('a source with too few probes uses the default interval', async (t) => {
   t.equal(v.learnedIntervalSeconds, null)
   t.equal(v.intervalSeconds, 0.2)
   t.equal(v.silenceThresholdSeconds, 0.4)
-  await observer.whenSatisfied()
+  await whenSatisfied(observer)
   t.ok(satisfiedAt()! - first >= 400, `satisfied ${(satisfiedAt()! - first).toFixed(0)} ms after the only probe`)
 })
 
@@ -93,7 +102,7 @@ t.test('no probe ever seen: satisfied after silenceMultiple × default interval 
   const startedAt = performance.now()
   observer.start(startedAt)
   t.same(sources(observer), [])
-  await observer.whenSatisfied()
+  await whenSatisfied(observer)
   t.ok(satisfiedAt()! - startedAt >= 300)
 })
 
@@ -102,17 +111,33 @@ t.test('sources already silent when termination began count as silent at once', 
   const now = performance.now()
   for (let i = 0; i < 5; i++) observations.healthCheckSeen('10.0.1.10', 'empty', now - 60_000 + i * 1_000) // stopped 56 s ago, 1 s rhythm
   observer.start(now)
-  await observer.whenSatisfied()
+  await whenSatisfied(observer)
   t.ok(observer.satisfied)
 })
 
-t.test('stop() is idempotent and leaves it unsatisfied', async (t) => {
+t.test('a probe after silence revokes it (the verdict is live), and silence must be earned again', { timeout: 10_000 }, async (t) => {
+  const { observations, observer } = setup(t, { defaultIntervalSeconds: 0.1, silenceMultiple: 2 })
+  observations.healthCheckSeen('10.0.1.10', 'empty', performance.now())
+  observer.start(performance.now())
+  await whenSatisfied(observer)
+  const probeAt = performance.now()
+  observations.healthCheckSeen('10.0.1.10', 'empty', probeAt)
+  t.notOk(observer.satisfied, 'read live: not silent any more')
+  // Silent again 200 ms later, between two of the observer's looks (every second while silent):
+  // the decision may have read "not silent" meanwhile, so the return must be announced.
+  const again = await whenSatisfied(observer)
+  t.ok(again - probeAt >= 200 - 0.5, `silent again, announced ${(again - probeAt).toFixed(0)} ms after the probe`)
+})
+
+t.test('stop() is idempotent and announces nothing after', async (t) => {
   const { observer } = setup(t, { defaultIntervalSeconds: 0.05 })
+  let changes = 0
+  observer.onChange(() => { changes++ })
   observer.start(performance.now())
   observer.stop()
   observer.stop()
   await sleep(300)
-  t.notOk(observer.satisfied)
+  t.equal(changes, 0, 'no timer left behind')
 })
 
 t.test('bad options are refused with a code', async (t) => {

@@ -21,11 +21,92 @@ t.test('sampleBefore: history window, observation start, and arrivals after the 
   const obs = new TrafficObservations({ historyMs: 10_000, since: 5_000 })
   for (let at = 5_500; at < 30_000; at += 1_000) obs.clientArrived('lb', at) // 5.5 s, 6.5 s, … 29.5 s
   // Window (20 s, 30 s]: 10 arrivals over 10 s.
-  t.same(obs.sampleBefore(30_000), { count: 10, spanMs: 10_000, truncated: false })
+  t.same(obs.sampleBefore(30_000), { count: 10, spanMs: 10_000, truncated: false, bySource: new Map([['lb', 10]]) })
   // Terminating 3 s after observation began: the span is 3 s, not the history window.
-  t.same(obs.sampleBefore(8_000), { count: 3, spanMs: 3_000, truncated: false })
+  t.same(obs.sampleBefore(8_000), { count: 3, spanMs: 3_000, truncated: false, bySource: new Map([['lb', 3]]) })
   // Arrivals after the point do not count.
-  t.same(obs.sampleBefore(12_000), { count: 7, spanMs: 7_000, truncated: false })
+  t.same(obs.sampleBefore(12_000), { count: 7, spanMs: 7_000, truncated: false, bySource: new Map([['lb', 7]]) })
+})
+
+t.test('sampleBefore by source: each LB node\'s own count over the same span; silent nodes absent', async (t) => {
+  const obs = new TrafficObservations({ historyMs: 10_000, since: 0 })
+  obs.clientArrived('10.0.1.10', 1_000)
+  obs.clientArrived('10.0.3.10', 2_000) // only before the window
+  obs.clientArrived('10.0.2.10', 2_000)
+  for (let at = 2_250; at <= 20_000; at += 250) obs.clientArrived(at % 1_000 === 0 ? '10.0.1.10' : '10.0.2.10', at) // 1/s and 3/s
+  const s = obs.sampleBefore(20_000)
+  t.equal(s.spanMs, 10_000)
+  t.same(s.bySource, new Map([['10.0.1.10', 10], ['10.0.2.10', 30]]))
+  t.equal(s.count, 40, 'the total is the sum over sources')
+  t.same([...obs.arrivalSources()].map((r) => [r.source, r.id]), [['10.0.1.10', 0], ['10.0.3.10', 1], ['10.0.2.10', 2]], 'ids in order of first sight')
+})
+
+t.test('arrivals at accept: pending until classified; a client counts at its accept time, a health check is taken back out', async (t) => {
+  const obs = new TrafficObservations({ since: 0 })
+  const rec = obs.connectionAccepted('10.0.1.10', 1_000)
+  t.equal(rec.pending, 1)
+  t.equal(obs.pendingConnections, 1)
+  t.equal(rec.lastAcceptedAt, 1_000)
+  t.equal(obs.totalArrivals, 0, 'not an arrival yet')
+  t.ok(Number.isNaN(rec.lastActivityAt), 'nor activity: the accept time is read through pending')
+  const probe = obs.connectionAccepted('10.0.1.10', 1_100)
+  t.equal(probe, rec, 'the same record')
+  t.equal(rec.pending, 2)
+  obs.connectionClassified(rec, 1_100, false) // a health check
+  t.equal(rec.pending, 1)
+  t.equal(obs.totalArrivals, 0)
+  t.equal(rec.lastAcceptedAt, 1_100, 'the newest accept is kept')
+  obs.connectionClassified(rec, 1_000, true) // classified later, counted at its accept time
+  t.equal(obs.pendingConnections, 0)
+  t.equal(obs.totalArrivals, 1)
+  t.equal(rec.lastAt, 1_000)
+  t.equal(rec.lastActivityAt, 1_000)
+  t.equal(obs.lastArrivalAt, 1_000)
+  t.same(obs.sampleBefore(2_000).bySource, new Map([['10.0.1.10', 1]]))
+  // An older accept does not move the newest one back.
+  obs.connectionAccepted('10.0.1.10', 900)
+  t.equal(rec.lastAcceptedAt, 1_100)
+})
+
+t.test('requests on open connections are activity, not arrivals', async (t) => {
+  const obs = new TrafficObservations({ since: 0 })
+  obs.clientArrived('10.0.1.10', 1_000)
+  obs.requestSeen('10.0.1.10', 5_000)
+  const rec = obs.arrivalSource('10.0.1.10')!
+  t.equal(rec.lastActivityAt, 5_000)
+  t.equal(rec.lastAt, 1_000, 'the last arrival is unchanged')
+  t.equal(obs.totalArrivals, 1)
+  obs.requestSeen('10.0.1.10', 4_000)
+  t.equal(rec.lastActivityAt, 5_000, 'never moves back')
+  obs.requestSeen('10.9.9.9', 6_000) // no connection was ever accepted from it
+  t.equal(obs.arrivalSource('10.9.9.9'), undefined, 'an unknown source creates no record')
+})
+
+t.test('the activity watch fires once, at the next accept, arrival or request', async (t) => {
+  const obs = new TrafficObservations({ since: 0 })
+  obs.clientArrived('10.0.1.10', 1)
+  let fired = 0
+  obs.watchActivity(() => { fired++ })
+  obs.healthCheckSeen('10.0.1.10', 'empty', 2)
+  t.equal(fired, 0, 'a health check is not activity')
+  obs.requestSeen('10.0.1.10', 3)
+  t.equal(fired, 1)
+  obs.requestSeen('10.0.1.10', 4)
+  t.equal(fired, 1, 'once')
+  obs.watchActivity(() => { fired++ })
+  obs.connectionAccepted('10.0.2.10', 5)
+  t.equal(fired, 2, 'an accept fires it')
+  obs.watchActivity(() => { fired++ })
+  obs.clientArrived('10.0.2.10', 6)
+  t.equal(fired, 3, 'an arrival fires it')
+  obs.watchActivity(() => { fired += 100 })
+  obs.watchActivity(() => { fired++ })
+  obs.clientArrived('10.0.2.10', 7)
+  t.equal(fired, 4, 'a new watch replaces the previous one')
+  obs.watchActivity(() => { fired++ })
+  obs.unwatchActivity()
+  obs.clientArrived('10.0.2.10', 8)
+  t.equal(fired, 4, 'unwatched')
 })
 
 t.test('ring overflow: the span shrinks to what the ring still holds', async (t) => {
@@ -40,14 +121,22 @@ t.test('ring overflow: the span shrinks to what the ring still holds', async (t)
 })
 
 t.test('sources beyond maxSources fold into one overflow record', async (t) => {
-  const obs = new TrafficObservations({ maxSources: 3 })
-  for (let i = 0; i < 10; i++) obs.clientArrived(`192.0.2.${i}`, i)
+  const obs = new TrafficObservations({ maxSources: 3, since: 0 })
+  for (let i = 0; i < 10; i++) obs.clientArrived(`192.0.2.${i}`, i + 1)
   const names = [...obs.arrivalSources()].map((s) => s.source)
   t.same(names, ['192.0.2.0', '192.0.2.1', '192.0.2.2', OVERFLOW_SOURCE])
   t.equal([...obs.arrivalSources()].find((s) => s.source === OVERFLOW_SOURCE)?.count, 7)
   t.equal(obs.totalArrivals, 10)
   for (let i = 0; i < 10; i++) obs.healthCheckSeen(`10.0.0.${i}`, 'empty', i)
   t.equal(obs.healthCheckSourceCount, 4)
+  t.same(obs.sampleBefore(10).bySource, new Map([['192.0.2.0', 1], ['192.0.2.1', 1], ['192.0.2.2', 1], [OVERFLOW_SOURCE, 7]]))
+  // A request on a connection from a folded source is activity of the record it was folded into
+  // (the traffic observer pools then and reads that record: keep-alive traffic must not vanish).
+  let fired = false
+  obs.watchActivity(() => { fired = true })
+  obs.requestSeen('192.0.2.9', 50)
+  t.equal(obs.arrivalSource(OVERFLOW_SOURCE)!.lastActivityAt, 50)
+  t.ok(fired, 'and it fires the activity watch')
 })
 
 t.test('health checks: per-source counts by kind and the median gap of the last 8', async (t) => {
@@ -80,7 +169,7 @@ t.test('bad options are refused with a code', async (t) => {
 })
 
 t.test('the hot-path writes do not allocate', async (t) => {
-  // Write 2 × 200k times and compare heapUsed before and after. Allocation-free writes leave it
+  // Write 4 × 200k times (accept, classify, request, health check) and compare heapUsed before and after. Allocation-free writes leave it
   // unchanged and trigger no GC; an allocation per write (≥ 16 bytes) would add ≥ 6 MB or force
   // scavenges. An unrelated GC can land in a round, so up to 5 rounds, one clean round passes.
   // Timestamps are whole milliseconds here: a fractional `now` is a heap number the *caller*
@@ -92,7 +181,9 @@ t.test('the hot-path writes do not allocate', async (t) => {
   const run = (base: number) => {
     for (let i = 0; i < N; i++) {
       const now = base + i
-      obs.clientArrived(sources[i % 3]!, now)
+      const rec = obs.connectionAccepted(sources[i % 3]!, now)
+      obs.connectionClassified(rec, now, true)
+      obs.requestSeen(sources[i % 3]!, now)
       obs.healthCheckSeen(sources[i % 3]!, (i & 1) === 0 ? 'empty' : 'local', now)
     }
   }
@@ -114,6 +205,6 @@ t.test('the hot-path writes do not allocate', async (t) => {
     rounds.push(`${roundGcs} GC, heap +${(grew / 1024).toFixed(0)} KiB`)
     clean = roundGcs === 0 && grew < 256 * 1024
   }
-  t.ok(clean, `a round of ${2 * N} writes without GC or heap growth (${rounds.join('; ')})`)
+  t.ok(clean, `a round of ${4 * N} writes without GC or heap growth (${rounds.join('; ')})`)
   t.equal(obs.totalArrivals, 5 * N + rounds.length * N, 'all counted')
 })
