@@ -186,7 +186,7 @@ t.test('--drain-timeout cuts a connection that never ends and reports the count'
   dp.proc.kill('SIGTERM')
   const exit = await dp.exited
   const took = (performance.now() - started) / 1000
-  t.equal(exit.code, 0, 'exit 0')
+  t.equal(exit.code, 4, 'exit 4: connections were cut at --drain-timeout')
   t.ok(took >= 0.7, `waited quiet period + drain timeout (${took.toFixed(2)} s)`)
   await clientClosed
   t.pass('the client connection was closed')
