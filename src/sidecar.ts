@@ -127,12 +127,16 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       requestsAtUnready = forwarder.requests
       // Before the lag clock starts (shutdown.ts): it asks the lane which bound applies.
       fastLane.lane.engage()
-      if (fastLane.lane.failing && healthListener) {
-        healthListener.close()
-        logger.info({ healthCheckListen: healthListener.view() }, 'fast lane: health-check port closed at termination start; client traffic is still served')
+      if (fastLane.lane.failing) {
+        healthListener?.close()
+        logger.info({ fastLane: fastLane.lane.view(), ...(healthListener ? { healthCheckListen: healthListener.view() } : {}) },
+          `fast lane: health checks fail from now on (HTTP checks get 503${healthListener ? ', the health-check port is closed' : ''}); client traffic is still served`)
       }
     } else if (state === 'draining') {
-      healthListener?.close()
+      if (healthListener?.listening) {
+        healthListener.close()
+        logger.info({ healthCheckListen: healthListener.view() }, 'health-check port closed: draining')
+      }
     } else if (state === 'ready') {
       fastLane.lane.release()
       if (healthListener && !healthListener.listening) void healthListener.listen().catch((err: Error) => logger.error({ err }, 'could not reopen the health-check port'))
