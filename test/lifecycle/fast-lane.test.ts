@@ -10,6 +10,7 @@ import { freePort, startApp, startDrainpipe, type Drainpipe } from '../helpers/p
 import { parseResponse, rawExchange } from '../helpers/http.js'
 import { encodeV2 } from '../../src/proxy-protocol/encode.js'
 import { startElbv2Emulator } from '../../bench/rollout/elbv2/index.js'
+import { ConfigError, parseConfig } from '../../src/config.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'us-east-1' }
@@ -51,6 +52,17 @@ async function clientGet(dp: Drainpipe): Promise<number> {
   await res.text()
   return res.status
 }
+
+t.test('the options: defaults, and bad values name the flag', async (t) => {
+  const parsed = parseConfig([], {})
+  t.ok(parsed.kind === 'config' && parsed.config.healthCheckOnTerminate === 'pass' && parsed.config.healthCheckListen === undefined && parsed.config.lbUnhealthyLagMaxMs === 60_000, 'pass, no health-check port, 60 s')
+  const env = parseConfig([], { DRAINPIPE_HEALTH_CHECK_ON_TERMINATE: 'fail', DRAINPIPE_HEALTH_CHECK_LISTEN: '8081' })
+  t.ok(env.kind === 'config' && env.config.healthCheckOnTerminate === 'fail' && env.config.healthCheckListen?.port === 8081, 'from the environment')
+  t.throws(() => parseConfig(['--health-check-on-terminate', 'yes'], {}), new ConfigError('invalid --health-check-on-terminate "yes": expected one of fail, pass', 'health-check-on-terminate'))
+  t.throws(() => parseConfig(['--health-check-listen', '8080'], {}), { flag: 'health-check-listen', message: /port 8080 is also the --listen port/ })
+  t.throws(() => parseConfig(['--health-check-listen', '127.0.0.1:9901'], {}), { flag: 'health-check-listen', message: /port 9901 is also the --admin port/ })
+  t.throws(() => parseConfig(['--lb-unhealthy-lag-max', '-1'], {}), { flag: 'lb-unhealthy-lag-max' })
+})
 
 const drainingLine = (dp: Drainpipe) => dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining')
 
