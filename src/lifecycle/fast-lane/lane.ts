@@ -57,16 +57,24 @@ export class FastLane {
   /** Health checks are being failed: the lane engaged at this termination's start. */
   get failing (): boolean { return this.#engaged }
 
-  /** Termination started: engage the lane if the mode is fail. Idempotent until release(). */
+  /**
+   * Termination started: engage the lane if the mode is fail and the start-up check settled
+   * (verified, or could not verify). While it has not answered yet (a pod terminated within
+   * seconds of starting) the lane stays off: failing checks on a target group that resets
+   * unhealthy targets' connections would cut every request in flight. Idempotent until release().
+   */
   engage (): void {
     if (this.#engaged || this.#engagedWhy !== null) return
-    this.#engaged = this.mode === 'fail'
     const check = this.#opts.check
+    const settled = check?.state === 'verified' || check?.state === 'unverified'
+    this.#engaged = this.mode === 'fail' && settled
     this.#engagedWhy = this.#engaged
-      ? `fast lane: health checks fail from termination start (target group check ${check?.state ?? 'not run'}${check?.state === 'verified' ? '' : `: ${check?.why ?? ''}`})`
-      : this.#opts.requested === 'fail'
-        ? `fast lane refused at start-up (${check?.why ?? ''}): health checks pass until draining`
-        : 'the LB stops after deregistration (--health-check-on-terminate pass)'
+      ? `fast lane: health checks fail from termination start (target group check ${check!.state}${check!.state === 'verified' ? '' : `: ${check!.why}`})`
+      : this.#opts.requested === 'pass'
+        ? 'the LB stops after deregistration (--health-check-on-terminate pass)'
+        : check?.state === 'refused'
+          ? `fast lane refused at start-up (${check.why}): health checks pass until draining`
+          : 'fast lane not engaged: the target group check had not answered at termination start, so health checks pass until draining (the safe default)'
   }
 
   /** A container restart brought the pod back to ready: the next termination chooses afresh. */
