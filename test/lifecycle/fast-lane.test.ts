@@ -114,6 +114,7 @@ t.test('--health-check-listen: TCP and HTTP checks are answered; fail closes it 
     ])
     t.equal(await tcpCheck(hcPort), 'connected', `${mode}: TCP check connects before termination`)
     t.equal(await httpCheck(hcPort), 200, `${mode}: HTTP check 200 before termination`)
+    t.equal(await localCheck(hcPort), 200, `${mode}: and behind a PROXY v2 LOCAL header`)
     dp.proc.kill('SIGTERM')
     await dp.waitForLog((l) => l.to === 'terminating')
     // Closed right after the transition is logged: a check racing that moment may still connect
