@@ -204,3 +204,36 @@ t.test('fail-open: new connections keep coming past --lb-unhealthy-lag-max; the 
   t.match(draining, { basis: 'lag-bound', lagBound: { bound: '--lb-unhealthy-lag-max', connectionsAfterDeadline: true, afterDeadline: /fails open when every target is unhealthy/ } })
   t.equal((await dp.exited).code, 0, 'ended by the decision, not --max-wait')
 })
+
+t.test('a container restart after a /prestop drain: the health-check port reopens and checks pass; the next termination fails them again', async (t) => {
+  const app = await startApp(t)
+  const hcPort = await freePort()
+  const dp = await startDrainpipe(t, [
+    '--upstream', `127.0.0.1:${app.port}`,
+    '--health-check-on-terminate', 'fail', '--health-check-listen', `127.0.0.1:${hcPort}`,
+    '--lb-unhealthy-lag-max', '0.3', '--quiet-period', '0.3', '--drain-timeout', '2',
+  ])
+  const prestop = await fetch(`${dp.adminUrl}/prestop`)
+  t.equal(prestop.status, 200, 'the first termination drained')
+  await prestop.text()
+  t.equal(await tcpCheck(hcPort), 'refused', 'the health-check port is closed')
+  // The app container restarts (no SIGTERM to drainpipe): drainpipe serves again.
+  app.proc.kill('SIGTERM')
+  await app.exited
+  await dp.waitForLog((l) => /^app unreachable/.test(String(l.msg)), 5000)
+  await startApp(t, { port: app.port, name: 'app-restarted' })
+  await dp.waitForLog((l) => l.from === 'drained' && l.to === 'ready', 5000)
+  // Reopened right after the transition: wait until it accepts (at most a moment).
+  let reopened: 'connected' | 'refused' = 'refused'
+  for (let i = 0; i < 50 && reopened === 'refused'; i++) { reopened = await tcpCheck(hcPort); if (reopened === 'refused') await sleep(20) }
+  t.equal(reopened, 'connected', 'the health-check port is open again')
+  t.equal(await httpCheck(hcPort), 200, 'and its checks pass')
+  t.equal(await localCheck(dp.port), 200, 'so do the pod port\'s')
+  const second = fetch(`${dp.adminUrl}/prestop`)
+  await dp.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('fast lane: health checks fail from now on') && dp.logs.filter((x) => x.to === 'terminating').length === 2)
+  t.equal(await localCheck(dp.port), 503, 'the second termination fails the checks again')
+  t.equal(await tcpCheck(hcPort), 'refused', 'and closes the port again')
+  t.equal((await second).status, 200)
+  dp.proc.kill('SIGTERM')
+  t.equal((await dp.exited).code, 0)
+})
