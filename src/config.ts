@@ -37,6 +37,9 @@ export interface Config {
   quietPeriodMaxMs: number
   arrivalHistoryMs: number
   lbLagMaxMs: number
+  lbUnhealthyLagMaxMs: number
+  healthCheckOnTerminate: 'fail' | 'pass'
+  healthCheckListen: HostPort | undefined
   lbRateDrop: number
   lbSources: 'auto' | 'per-source' | 'pooled'
   connectionCloseOnTerminate: boolean
@@ -218,6 +221,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'http: parse HTTP/1.1, add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain. tcp: a byte pipe for any protocol (gRPC/TLS passthrough, databases); drain waits for connections to end.' }),
   option({ flag: 'admin', section: 'Network', placeholder: 'HOST:PORT', default: '0.0.0.0:9901', parse: parseHostPort,
     help: 'Admin port: /readyz, /livez, /metrics, /status, /prestop. Must be reachable by the kubelet (probes, preStop) and Prometheus.' }),
+  option({ flag: 'health-check-listen', section: 'Network', placeholder: 'HOST:PORT', default: '', parse: parseHostPort,
+    help: 'A dedicated port for the load balancer\'s health checks (point service.beta.kubernetes.io/aws-load-balancer-healthcheck-port at it): TCP checks connect, HTTP checks get 200 while serving and the app is reachable, 503 otherwise. It closes when draining starts, or at termination start with --health-check-on-terminate fail: a TCP check can only be failed by refusing it, which the pod port must not do.' }),
   option({ flag: 'proxy-protocol', section: 'PROXY protocol', placeholder: 'required|optional|off', default: 'optional',
     parse: parseEnum(['required', 'optional', 'off'] as const),
     help: 'required: a connection from a trusted proxy without a valid v1/v2 header is closed. optional: a header is used when present (in-cluster clients connect without one). off: bytes are payload (ALB, or NLB without proxy_protocol_v2.enabled).' }),
@@ -263,6 +268,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'How far back before termination the arrival rate of each LB node is measured. Longer smooths bursty traffic and gives sparse pods more evidence; shorter follows recent changes in load.' }),
   option({ flag: 'lb-lag-max', section: 'Deregistration', placeholder: 'SECONDS', default: '180', parse: parseSeconds,
     help: 'The longest the load balancer may keep opening new connections after deregistration (NLB: ~90-180 s in field reports). Without enough traffic to judge by, drainpipe waits until deregistration (first draining seen by elbv2, else termination start) plus this. Raise it if your LB lags longer; lowering it trades safety for speed.' }),
+  option({ flag: 'health-check-on-terminate', section: 'Deregistration', placeholder: 'fail|pass', default: 'pass', parse: parseEnum(['fail', 'pass'] as const),
+    help: 'fail: the fast lane. From termination start the LB\'s HTTP health checks on the pod port get 503 and --health-check-listen closes, while client traffic is still served; the NLB stops new connections to an unhealthy target in ~30-40 s instead of ~2 minutes after deregistration, and the lag bound becomes --lb-unhealthy-lag-max. Needs target_health_state.unhealthy.connection_termination.enabled=false and an unhealthy draining interval that covers the drain; with target groups named (--target-group-arn) both are checked at start-up, and a target group that fails the check sets the mode back to pass. See docs/fast-lane.md.' }),
+  option({ flag: 'lb-unhealthy-lag-max', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
+    help: 'With --health-check-on-terminate fail: the longest the load balancer may keep opening new connections after termination start, when health checks start failing (the checks\' interval x unhealthy threshold to mark the target unhealthy, plus ~30-40 s observed after that). Replaces --lb-lag-max as the lag bound while the fast lane is on. Raise it with slower or less frequent health checks.' }),
   option({ flag: 'lb-rate-drop', section: 'Deregistration', placeholder: 'FACTOR', default: '2', parse: parseNumber(1, 100),
     help: 'How far a node\'s arrival rate may fall while the LB still routes to the pod: a rolling update\'s surge spreads new connections over more targets (maxSurge 100% halves each pod\'s share). Auto windows assume the rate stays above 1/FACTOR of its rate before termination.' }),
   option({ flag: 'lb-sources', section: 'Deregistration', placeholder: 'auto|per-source|pooled', default: 'auto', parse: parseEnum(['auto', 'per-source', 'pooled'] as const),
@@ -383,6 +392,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     quietPeriodMaxMs: v('quiet-period-max'),
     arrivalHistoryMs: v('arrival-history'),
     lbLagMaxMs: v('lb-lag-max'),
+    lbUnhealthyLagMaxMs: v('lb-unhealthy-lag-max'),
+    healthCheckOnTerminate: v('health-check-on-terminate'),
+    healthCheckListen: v('health-check-listen'),
     lbRateDrop: v('lb-rate-drop'),
     lbSources: v('lb-sources'),
     connectionCloseOnTerminate: v<'on' | 'off'>('connection-close-on-terminate') === 'on',
@@ -422,6 +434,10 @@ function crossCheck(c: Config): string[] {
   const warnings: string[] = []
   if (c.listen.port === c.admin.port && c.listen.port !== 0) {
     throw new ConfigError(`invalid --admin: port ${c.admin.port} is also the --listen port`, 'admin')
+  }
+  const hc = c.healthCheckListen
+  if (hc && hc.port !== 0 && (hc.port === c.listen.port || hc.port === c.admin.port)) {
+    throw new ConfigError(`invalid --health-check-listen: port ${hc.port} is also the ${hc.port === c.listen.port ? '--listen' : '--admin'} port`, 'health-check-listen')
   }
   return warnings
 }

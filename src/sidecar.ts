@@ -14,6 +14,9 @@ import { HttpForwarder } from './forward/http/forwarder.js'
 import type { Forwarder } from './forward/forwarder.js'
 import { Ingress } from './ingress/server.js'
 import { HealthResponder } from './ingress/health-responder.js'
+import { HealthListener } from './ingress/health-listener.js'
+import { FastLane } from './lifecycle/fast-lane/lane.js'
+import { SafetyCheck } from './lifecycle/fast-lane/safety-check.js'
 import { Lifecycle } from './lifecycle/state.js'
 import { Shutdown, type Trigger, type ShutdownReport } from './lifecycle/shutdown.js'
 import { TrafficObservations } from './lifecycle/observations.js'
@@ -46,9 +49,13 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     : new HttpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamTimeoutMs: config.upstreamTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, xff: config.xff, forwardedProto: config.forwardedProto, probe, metrics, logger, activity: observations })
 
   // The load balancer's health checks are answered 200 while drainpipe serves traffic and
-  // the app is reachable; during terminating it still serves, so it still says 200.
+  // the app is reachable; during terminating it still serves, so it still says 200, unless the
+  // fast lane (--health-check-on-terminate fail) engaged: then 503 from termination start.
+  const fastLane = newFastLane(config, logger)
   const serving = () => (lifecycle.state === 'ready' || lifecycle.state === 'terminating') && probe.reachable
-  const health = new HealthResponder(serving)
+  const passing = () => serving() && !fastLane.lane.failing
+  const health = new HealthResponder(passing)
+  const healthListener = config.healthCheckListen ? new HealthListener(config.healthCheckListen, passing) : undefined
 
   const ingress = new Ingress({
     listen: config.listen,
@@ -70,7 +77,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   // The lag clock, observers and termination sequence run once; after a container restart (a
   // /prestop drain no SIGTERM followed, then the app came back) a fresh set serves the next one.
   const newTermination = () => {
-    const lagClock = new LagClock(config.lbLagMaxMs, config.deregistration.includes('elbv2'))
+    const lagClock = new LagClock(config.lbLagMaxMs, config.deregistration.includes('elbv2'), () => fastLane.lane.lagChoice())
     const observers = newObservers(lagClock)
     const shutdown = new Shutdown({
       lifecycle, observers, observations, lagClock, target: ingress, logger, metrics,
@@ -118,6 +125,21 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     if (state === 'terminating') {
       clientsAtUnready = ingress.clientConnections
       requestsAtUnready = forwarder.requests
+      // Before the lag clock starts (shutdown.ts): it asks the lane which bound applies.
+      fastLane.lane.engage()
+      if (fastLane.lane.failing) {
+        healthListener?.close()
+        logger.info({ fastLane: fastLane.lane.view(), ...(healthListener ? { healthCheckListen: healthListener.view() } : {}) },
+          `fast lane: health checks fail from now on (HTTP checks get 503${healthListener ? ', the health-check port is closed' : ''}); client traffic is still served`)
+      }
+    } else if (state === 'draining') {
+      if (healthListener?.listening) {
+        healthListener.close()
+        logger.info({ healthCheckListen: healthListener.view() }, 'health-check port closed: draining')
+      }
+    } else if (state === 'ready') {
+      fastLane.lane.release()
+      if (healthListener && !healthListener.listening) void healthListener.listen().catch((err: Error) => logger.error({ err }, 'could not reopen the health-check port'))
     }
   })
   metrics.bind({
@@ -149,6 +171,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       connections: { active: ingress.active, clientAccepted: ingress.clientConnections, requests: forwarder.requests },
       observers: Object.fromEntries(observers.map((o) => [o.name, { satisfied: o.satisfied, ...o.view() }])),
       decision: { waitingFor: shutdown.started && !shutdown.report ? shutdown.decision.pending() : null, lagBound: lagClock.view() },
+      fastLane: { ...fastLane.lane.view(), ...(healthListener ? { healthCheckListen: healthListener.view() } : {}) },
       drain: shutdown.report ?? null,
       config: redactedConfig(config),
     }),
@@ -162,7 +185,8 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   admin.onError = (err) => logger.error({ err: { code: err.code, message: err.message } }, 'admin port error')
   const listenAddress = await ingress.listen()
   const adminAddress = await admin.listen()
-  logger.info({ listen: listenAddress, admin: adminAddress, maxConnections: ingress.connectionCap || null, mode: config.mode, proxyProtocol: config.proxyProtocol, upstream: config.upstream, deregistration: config.deregistration }, 'listening')
+  const healthCheckAddress = healthListener ? await healthListener.listen() : undefined
+  logger.info({ listen: listenAddress, admin: adminAddress, ...(healthCheckAddress ? { healthCheckListen: healthCheckAddress } : {}), healthCheckOnTerminate: fastLane.lane.mode, maxConnections: ingress.connectionCap || null, mode: config.mode, proxyProtocol: config.proxyProtocol, upstream: config.upstream, deregistration: config.deregistration }, 'listening')
 
   const markReady = () => {
     if (lifecycle.state === 'starting' && probe.reachable) lifecycle.to('ready', 'app reachable', { startupMs: Math.round(performance.now() - bootAt) })
@@ -174,6 +198,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   await probe.start()
   markReady()
   for (const o of observers) if (o instanceof Elbv2Observer) o.checkAtStartup()
+  fastLane.check?.start(Math.min(config.elbv2PollIntervalMs, 5000))
   if (lifecycle.state === 'starting') logger.warn({ upstream: config.upstream }, 'app not reachable yet: readiness fails until it is')
 
   return {
@@ -189,9 +214,27 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       closed = true
       restartWatch.disarm()
       probe.stop()
+      fastLane.check?.stop()
+      healthListener?.close()
       for (const o of observers) o.stop()
       await admin.close()
       await ingress.close()
     },
   }
+}
+
+/** The fast lane and, when it is asked for, its start-up check of the target groups' attributes. */
+function newFastLane(config: Config, logger: Logger): { lane: FastLane; check: SafetyCheck | undefined } {
+  const log = logger.child({ component: 'fast-lane' })
+  const check = config.healthCheckOnTerminate === 'fail'
+    ? new SafetyCheck({
+      targetGroupArns: config.targetGroupArns,
+      ...(config.awsRegion ? { region: config.awsRegion } : {}),
+      ...(config.elbv2Endpoint ? { endpoint: config.elbv2Endpoint } : {}),
+      needs: { unhealthyLagMs: config.lbUnhealthyLagMaxMs, drainTimeoutMs: config.drainTimeoutMs },
+      logger: log,
+    })
+    : undefined
+  const lane = new FastLane({ requested: config.healthCheckOnTerminate, unhealthyLagMs: config.lbUnhealthyLagMaxMs, lagMs: config.lbLagMaxMs, ...(check ? { check } : {}), logger: log })
+  return { lane, check }
 }

@@ -134,12 +134,13 @@ export class Shutdown {
       lagDeadlineSeconds: deadline === undefined ? null : (deadline - startedAt) / 1000,
     })
 
-    lifecycle.to('draining', drainReason(basis), {
+    lifecycle.to('draining', drainReason(basis, this.#opts.lagClock.choice.flag), {
       waitedMs: Math.round(waitedMs),
       lastConnectionMs: lastConnectionMs === null ? null : Math.round(lastConnectionMs),
       ...summaries,
       basis,
       agreementsRevoked: this.#decision.revocations,
+      lagBound: this.#opts.lagClock.summary(last),
     })
     const drainStarted = performance.now()
     await target.stopAccepting()
@@ -183,11 +184,13 @@ export class Shutdown {
   }
 }
 
-function drainReason(basis: DecisionBasis): string {
+function drainReason(basis: DecisionBasis, lagFlag: string): string {
   switch (basis) {
     case 'evidence': return 'load balancer stopped sending new connections: every LB node quiet for its window'
     case 'fixed': return 'no new connection for the configured --quiet-period from any LB node'
-    case 'lag-bound': return '--lb-lag-max passed since deregistration with no new connection since (too little traffic to judge by)'
+    case 'lag-bound': return lagFlag === '--lb-lag-max'
+      ? '--lb-lag-max passed since deregistration with no new connection since (too little traffic to judge by)'
+      : `${lagFlag} passed since health checks started failing with no new connection since (too little traffic to judge by)`
     case 'max-wait': return '--max-wait reached'
     case 'operator': return 'wait ended by the operator'
   }

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { OPTIONS, parseConfig, type Config } from '../../src/config.js'
 import { graceBudget } from '../../src/lifecycle/grace-budget.js'
+import { neededDrainingIntervalSeconds } from '../../src/lifecycle/fast-lane/attributes.js'
 import { parseYamlDocs, readYamlDocs, schemaErrors, type Checked, type K8sObject } from './k8s-schema.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -63,7 +64,7 @@ function render(dir: string): K8sObject[] {
 }
 
 t.test('the layout is there', async (t) => {
-  for (const d of ['base', 'native-sidecar', 'nlb-elbv2', 'alb-ingress']) {
+  for (const d of ['base', 'native-sidecar', 'nlb-elbv2', 'alb-ingress', 'fast-lane']) {
     t.ok(kustomizeDirs.includes(path.join(ROOT, 'k8s', d)), `k8s/${d} is a kustomization`)
   }
   t.ok(yamlFiles.length >= 12, `${yamlFiles.length} YAML files found`)
@@ -276,10 +277,27 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
       t.equal(svc.spec.type, 'LoadBalancer')
       t.equal(a['service.beta.kubernetes.io/aws-load-balancer-type'], 'external')
       t.equal(a['service.beta.kubernetes.io/aws-load-balancer-nlb-target-type'], 'ip')
-      t.equal(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-port'], 'traffic-port')
       const attrs = Object.fromEntries(
         a['service.beta.kubernetes.io/aws-load-balancer-target-group-attributes']!.split(',').map((kv) => kv.trim().split('=')),
       )
+      if (config.healthCheckOnTerminate === 'fail') {
+        // The fast lane: checks drainpipe can fail while it serves, on the port it closes.
+        t.ok(config.healthCheckListen, `${name}: --health-check-listen is set`)
+        t.equal(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-port'], String(config.healthCheckListen!.port), `${name}: the target group checks drainpipe's health-check port`)
+        t.equal(portOf('healthcheck'), config.healthCheckListen!.port, `${name}: a container port named healthcheck is --health-check-listen`)
+        t.equal(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol'], 'http', `${name}: HTTP checks`)
+        t.ok(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-path']?.startsWith('/'), `${name}: a health-check path`)
+        // Marked unhealthy within interval x threshold; the NLB is reported to stop ~40 s after.
+        const detect = Number(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval']) * Number(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-unhealthy-threshold'])
+        t.ok(detect + 40 <= config.lbUnhealthyLagMaxMs / 1000, `${name}: ${detect} s to mark unhealthy + 40 s fits --lb-unhealthy-lag-max ${config.lbUnhealthyLagMaxMs / 1000} s`)
+        const interval = Number(attrs['target_health_state.unhealthy.draining_interval_seconds'])
+        const needed = neededDrainingIntervalSeconds({ unhealthyLagMs: config.lbUnhealthyLagMaxMs, drainTimeoutMs: config.drainTimeoutMs })
+        t.ok(interval >= needed, `${name}: unhealthy draining interval ${interval} s passes drainpipe's start-up check (${needed} s)`)
+        t.ok(interval * 1000 >= config.maxWaitMs + config.drainTimeoutMs, `${name}: and covers --max-wait + --drain-timeout (fail-open keeps the pod serving up to --max-wait)`)
+        t.ok(config.targetGroupArns.length > 0, `${name}: target groups named, so the start-up check can read their attributes`)
+      } else {
+        t.equal(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-port'], 'traffic-port')
+      }
       t.equal(attrs['proxy_protocol_v2.enabled'], 'true', `${name}: PROXY v2 on`)
       t.equal(Number(attrs['deregistration_delay.timeout_seconds']), grace, `${name}: deregistration delay = grace period`)
       t.equal(
@@ -306,6 +324,15 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
       t.ok(config.targetGroupArns.length > 0, `${name}: target groups named`)
     }
   }
+})
+
+t.test('the fast lane\'s IAM policy adds DescribeTargetGroupAttributes (its start-up check) and nothing else', async (t) => {
+  const policy = JSON.parse(readFileSync(path.join(ROOT, 'k8s/fast-lane/iam-policy.json'), 'utf8'))
+  t.equal(policy.Version, '2012-10-17')
+  t.same(
+    policy.Statement.map((s: any) => [s.Effect, [s.Action].flat()]),
+    [['Allow', ['elasticloadbalancing:DescribeTargetHealth']], ['Allow', ['elasticloadbalancing:DescribeTargetGroupAttributes']]],
+  )
 })
 
 t.test('the IAM policy for the elbv2 observer allows DescribeTargetHealth and nothing else', async (t) => {
