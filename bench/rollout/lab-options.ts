@@ -1,0 +1,133 @@
+// Everything one lab run depends on. Durations are simulated (AWS) seconds unless named wall;
+// the lab runs them `timeScale` times as fast, drainpipe's included (see drainpipe-build.ts).
+import { DRAINPIPE } from './strategies.js'
+import { DRAINPIPE_DURATIONS, type DrainpipeDurations } from './drainpipe-build.js'
+
+export type LoadKind = 'closed' | 'poisson' | 'bursty' | 'keepalive'
+
+export interface LabOptions {
+  replicas: number
+  maxSurge: number
+  maxUnavailable: number
+  /** 1 = AWS speed; 0.05 = twenty times faster. */
+  timeScale: number
+  /** Seed of every random draw (lags, arrivals, think times, routing picks). */
+  seed: number
+  /** NLB: new connections keep reaching a deregistered target for this long, drawn per node and per target (distribution spec). */
+  lag: string
+  /** NLB node i's lag is longer by i × this. */
+  lagStaggerSeconds: number
+  /** NLB: new connections keep reaching a target marked unhealthy for this long (distribution spec). */
+  unhealthyLag: string
+  crossZone: boolean
+  deregistrationDelaySeconds: number
+  /** deregistration_delay.connection_termination.enabled: reset open flows when the delay ends. */
+  deregistrationTermination: boolean
+  healthCheckIntervalSeconds: number
+  healthCheckProtocol: 'TCP' | 'HTTP'
+  healthyThreshold: number
+  unhealthyThreshold: number
+  /** Health checks keep going to draining targets (unverified in AWS). */
+  healthChecksWhileDraining: boolean
+  gracePeriodSeconds: number
+  sleepSeconds: number
+  readinessPeriodSeconds: number
+  readinessGate: boolean
+  controllerQueueDelaySeconds: number
+  /** Extra delay before the controller acts on a terminating pod, drawn per pod (distribution spec). */
+  controllerTerminationDelay: string
+  gatePollSeconds: number
+  lbNodes: number
+  /** Load. */
+  load: LoadKind
+  /** closed: autocannon instances, connections each, requests per connection. */
+  parallel: number
+  connections: number
+  requestsPerConnection: number
+  /** poisson/bursty: mean new connections per second per replica. */
+  ratePerPod: number
+  burstOnSeconds: number
+  burstOffSeconds: number
+  /** keepalive: clients (each one keep-alive connection) and their mean think time. */
+  keepAliveClients: number
+  thinkSeconds: number
+  /** Request timeout (open-loop load). */
+  requestTimeoutSeconds: number
+  /** Each request asks the app to take this many wall-clock ms. */
+  requestDelayMs: number
+  /** Load before the rollout starts (the arrival history drainpipe estimates rates from). */
+  warmupSeconds: number
+  /** The app's HTTP keep-alive timeout. */
+  appKeepAliveSeconds: number
+  /** drainpipe. */
+  drainpipePath: string
+  drainpipe: DrainpipeDurations
+  /** Wall-clock floor of drainpipe's quiet window: a harness stall this long must not look like the LB stopping. 0 = scale it like the rest. */
+  windowFloorWallSeconds: number
+  drainpipeLogLevel: string
+  /** Where pod logs go. */
+  runDir: string
+  /** Wall-clock bound on the whole scenario. */
+  timeoutSeconds: number
+  /** Account-wide ELBv2 API buckets (per simulated second). */
+  describeBurst: number
+  describeRefillPerSecond: number
+  mutateBurst: number
+  mutateRefillPerSecond: number
+  /** elbv2 observer and elbv2-only strategy poll interval. */
+  elbv2PollSeconds: number
+  /** Pods get 127.<podSubnet>.<strategy>.<n>. Default: random per run, so concurrent runs do not collide. */
+  podSubnet: number
+}
+
+export const DEFAULTS: LabOptions = {
+  replicas: 3,
+  maxSurge: 1,
+  maxUnavailable: 0,
+  timeScale: 0.05,
+  seed: 1,
+  lag: 'field',
+  lagStaggerSeconds: 0,
+  unhealthyLag: '30-40',
+  crossZone: false,
+  deregistrationDelaySeconds: 300,
+  deregistrationTermination: false,
+  healthCheckIntervalSeconds: 10,
+  healthCheckProtocol: 'TCP',
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+  healthChecksWhileDraining: true,
+  gracePeriodSeconds: 240,
+  sleepSeconds: 30,
+  readinessPeriodSeconds: 10,
+  readinessGate: true,
+  controllerQueueDelaySeconds: 1,
+  controllerTerminationDelay: '0',
+  gatePollSeconds: 15,
+  lbNodes: 3,
+  load: 'closed',
+  parallel: 2,
+  connections: 8,
+  requestsPerConnection: 3,
+  ratePerPod: 2,
+  burstOnSeconds: 10,
+  burstOffSeconds: 30,
+  keepAliveClients: 12,
+  thinkSeconds: 2,
+  requestTimeoutSeconds: 10,
+  requestDelayMs: 5,
+  warmupSeconds: 20,
+  appKeepAliveSeconds: 65,
+  drainpipePath: DRAINPIPE,
+  drainpipe: DRAINPIPE_DURATIONS,
+  windowFloorWallSeconds: 1,
+  drainpipeLogLevel: 'info',
+  runDir: '',
+  timeoutSeconds: 120,
+  describeBurst: 40,
+  describeRefillPerSecond: 10,
+  mutateBurst: 20,
+  mutateRefillPerSecond: 5,
+  elbv2PollSeconds: 10,
+  podSubnet: 2 + Math.floor(Math.random() * 98),
+}
