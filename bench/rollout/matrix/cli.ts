@@ -64,7 +64,7 @@ function help(): string {
     '',
     'Usage: npm run bench:scenarios -- [flags]',
     '',
-    '  --quick               reduced matrix (under 3 minutes): ' + `${QUICK.regimes.join(', ')} × ${QUICK.strategies.join(', ')}, ${QUICK.seeds} seed`,
+    '  --quick               reduced matrix (under 3 minutes), one seed: ' + QUICK.cases.map(([r, s]) => `${r}/${s}`).join(', '),
     '  --seeds N             seeds per regime × strategy (default 3; seeds 1..N)',
     '  --first-seed N        first seed (default 1)',
     '  --regimes a,b         only these regimes',
@@ -94,8 +94,8 @@ async function main(): Promise<void> {
   const print = cli.json ? (line: string) => process.stderr.write(line + '\n') : (line: string) => process.stdout.write(line + '\n')
   const runDir = lab.out !== undefined ? resolve(lab.out) : mkdtempSync(join(tmpdir(), 'drainpipe-scenarios-'))
   mkdirSync(runDir, { recursive: true })
-  const regimeNames = cli.regimes ?? (cli.quick ? QUICK.regimes : REGIMES.map((r) => r.name))
-  const strategies = cli.strategies ?? (cli.quick ? QUICK.strategies : STRATEGY_SET)
+  const regimeNames = cli.regimes ?? (cli.quick ? [...new Set(QUICK.cases.map(([r]) => r))] : REGIMES.map((r) => r.name))
+  const strategies = cli.strategies ?? (cli.quick ? [...new Set(QUICK.cases.map(([, s]) => s))] : STRATEGY_SET)
   const seedCount = cli.seeds ?? (cli.quick ? QUICK.seeds : 3)
   const seeds = Array.from({ length: seedCount }, (_, i) => cli.firstSeed + i)
   const base = { ...lab.lab, runDir }
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
   const started = Date.now()
   const report = await runMatrix({
     base, regimes: REGIMES.filter((r) => regimeNames.includes(r.name)), strategies, seeds, concurrency: cli.concurrency, progress: print,
+    ...(cli.quick ? { cases: QUICK.cases } : {}),
   })
   print('')
   print(renderMatrix(report.rows))

@@ -24,7 +24,7 @@ export const REGIMES: Regime[] = [
   { name: 'very-sparse', about: 'Poisson, 0.005/s per pod (6 pods: about 2 requests reach old pods in a lag window)', lab: { load: 'poisson', ratePerPod: 0.005, replicas: 6, warmupSeconds: SPARSE_WARMUP } },
   { name: 'bursty', about: 'on/off bursts (on ~10 s, off ~30 s), 0.5/s per pod on average', lab: { load: 'bursty', ratePerPod: 0.5, burstOnSeconds: 10, burstOffSeconds: 30 } },
   { name: 'keep-alive', about: '12 keep-alive clients, think time ~2 s: new connections only when a server closes one', lab: { load: 'keepalive', keepAliveClients: 12, thinkSeconds: 2 } },
-  { name: 'staggered', about: 'cross-zone on, node lags 60-80 s + 50 s per node (stop ~70/120/170 s), Poisson 1/s per pod', lab: { load: 'poisson', ratePerPod: 1, lag: '60-80', lagStaggerSeconds: 50, crossZone: true } },
+  { name: 'staggered', about: 'cross-zone on, node lags 40-60 s + 60 s per node (stop ~50/110/170 s), Poisson 1.5/s per pod', lab: { load: 'poisson', ratePerPod: 1.5, lag: '40-60', lagStaggerSeconds: 60, crossZone: true } },
   {
     name: 'long-tail',
     about: 'lag 90-150 s (60%) or 150-210 s (40%); drainpipe told --lb-lag-max 240 --max-wait 270, grace 330',
@@ -46,10 +46,14 @@ export const REGIMES: Regime[] = [
 
 export const STRATEGY_SET: StrategyName[] = ['none', 'sleep-30', 'sleep-90', 'sleep-130', 'sleep-180', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2']
 
-/** --quick: the regimes and strategies that show the decision's failure modes, one seed. */
-export const QUICK = {
-  regimes: ['dense', 'sparse', 'keep-alive', 'staggered'],
-  strategies: ['none', 'drainpipe', 'drainpipe+elbv2'] as StrategyName[],
+/** --quick: the cases that show the decision's failure modes (and a no-sidecar control), one seed. */
+export const QUICK: { cases: Array<[regime: string, strategy: StrategyName]>, seeds: number } = {
+  cases: [
+    ['dense', 'none'], ['dense', 'drainpipe'],
+    ['sparse', 'none'], ['sparse', 'drainpipe'], ['sparse', 'drainpipe+elbv2'],
+    ['keep-alive', 'none'], ['keep-alive', 'drainpipe'],
+    ['staggered', 'drainpipe'],
+  ],
   seeds: 1,
 }
 

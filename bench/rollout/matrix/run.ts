@@ -30,6 +30,8 @@ export interface MatrixOptions {
   base: LabOptions
   regimes: Regime[]
   strategies: StrategyName[]
+  /** Only these regime × strategy pairs (--quick); default every pair. */
+  cases?: Array<[regime: string, strategy: StrategyName]>
   seeds: number[]
   concurrency: number
   progress: (line: string) => void
@@ -43,7 +45,8 @@ export interface MatrixReport {
 
 export async function runMatrix(o: MatrixOptions): Promise<MatrixReport> {
   const jobs: Array<{ regime: Regime, strategy: StrategyName, seed: number }> = []
-  for (const regime of o.regimes) for (const strategy of o.strategies) for (const seed of o.seeds) jobs.push({ regime, strategy, seed })
+  const wanted = (regime: Regime, strategy: StrategyName): boolean => o.cases === undefined || o.cases.some(([r, s]) => r === regime.name && s === strategy)
+  for (const regime of o.regimes) for (const strategy of o.strategies) if (wanted(regime, strategy)) for (const seed of o.seeds) jobs.push({ regime, strategy, seed })
   const results = new Map<string, Array<StrategyResult | Error>>()
   const unscaled = new Set<string>()
   let next = 0
@@ -66,7 +69,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixReport> {
         continue
       }
       for (const note of r.unscaled) unscaled.add(note)
-      o.progress(`[${done}/${jobs.length}] ${job.regime.name} ${job.strategy} seed ${job.seed}: ${r.requests} requests, ${r.failed} failed; ` +
+      o.progress(`[${done}/${jobs.length}] ${job.regime.name} ${job.strategy} seed ${job.seed}: ${r.requests} requests, ${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.errorsByCode)}` : ''}; ` +
         `pod life ${fmtList(r.podLifeSeconds)} s; exit − last LB connection ${fmtList(r.exitAfterLastLbConnectionSeconds)} s` +
         `${r.maxStallMs > 200 ? `; harness stalled up to ${r.maxStallMs} ms` : ''}${r.completed ? '' : '; ROLLOUT INCOMPLETE'} (${((Date.now() - started) / 1000).toFixed(0)} s wall)`)
     }
@@ -76,6 +79,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixReport> {
   const rows: MatrixRow[] = []
   for (const regime of o.regimes) {
     for (const strategy of o.strategies) {
+      if (!wanted(regime, strategy)) continue
       const runs = results.get(`${regime.name}\u0000${strategy}`) ?? []
       const ok = runs.filter((r): r is StrategyResult => !(r instanceof Error))
       rows.push({
