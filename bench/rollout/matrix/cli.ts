@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const seedCount = cli.seeds ?? (cli.quick ? QUICK.seeds : 3)
   const seeds = Array.from({ length: seedCount }, (_, i) => cli.firstSeed + i)
   const base = { ...lab.lab, runDir }
-  print(`scenario matrix: ${regimeNames.length} regimes × ${strategies.length} strategies × ${seeds.length} seeds, time scale ${base.timeScale} ` +
+  print(`scenario matrix: ${cli.quick ? `${QUICK.cases.length} cases` : `${regimeNames.length} regimes × ${strategies.length} strategies`} × ${seeds.length} seeds, time scale ${base.timeScale} ` +
     `(1 simulated s = ${base.timeScale * 1000} ms), drainpipe ${base.drainpipePath}, concurrency ${cli.concurrency}; logs in ${runDir}`)
   const started = Date.now()
   const report = await runMatrix({

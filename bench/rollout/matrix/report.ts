@@ -2,14 +2,14 @@
 import type { MatrixRow } from './run.js'
 
 export function renderMatrix(rows: MatrixRow[]): string {
-  const head = ['regime', 'strategy', 'requests', 'failed (seeds)', 'pod life p50/max s', 'exit − last LB conn p50/max s', 'expected to fail']
+  const head = ['regime', 'strategy', 'requests', 'failed (seeds)', 'pod life p50/max s', 'exit − last LB conn min/p50/max s', 'expected to fail']
   const body = rows.map((r) => [
     r.regime,
     r.strategy,
     String(r.requests),
     r.failed === 0 ? `0 (0/${r.seeds})` : `${r.failed} (${r.seedsWithFailures}/${r.seeds})`,
     `${fmt(r.podLifeSeconds.p50)} / ${fmt(r.podLifeSeconds.max)}`,
-    `${fmt(r.exitAfterLastLbConnectionSeconds.p50)} / ${fmt(r.exitAfterLastLbConnectionSeconds.max)}`,
+    `${fmt(r.exitAfterLastLbConnectionSeconds.min)} / ${fmt(r.exitAfterLastLbConnectionSeconds.p50)} / ${fmt(r.exitAfterLastLbConnectionSeconds.max)}`,
     `${r.expectedToFail ? 'yes' : 'no'}${r.incomplete > 0 ? `  ${r.incomplete} incomplete` : ''}${r.maxStallMs > 500 ? `  stall ${r.maxStallMs} ms` : ''}`,
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
@@ -28,7 +28,10 @@ export function verdicts(rows: MatrixRow[]): string[] {
     for (const dp of rs.filter((r) => r.strategy.startsWith('drainpipe'))) {
       if (dp.failed > 0) { parts.push(`${dp.strategy} LOST ${dp.failed}${dp.expectedToFail ? ' (expected here)' : ''}`); continue }
       const sleep = safeSleeps[0]
-      parts.push(sleep === undefined
+      const sleepsRun = rs.some((r) => r.strategy.startsWith('sleep-'))
+      parts.push(!sleepsRun
+        ? `${dp.strategy} lost nothing (p50 life ${fmt(dp.podLifeSeconds.p50)} s)`
+        : sleep === undefined
         ? `${dp.strategy} lost nothing (p50 life ${fmt(dp.podLifeSeconds.p50)} s; no sleep in the sweep was safe)`
         : `${dp.strategy} lost nothing, p50 life ${fmt(dp.podLifeSeconds.p50)} s vs ${sleep.strategy} (shortest zero-loss sleep) ${fmt(sleep.podLifeSeconds.p50)} s: ` +
           `${dp.podLifeSeconds.p50 <= sleep.podLifeSeconds.p50 ? `${fmt(sleep.podLifeSeconds.p50 - dp.podLifeSeconds.p50)} s faster` : `${fmt(dp.podLifeSeconds.p50 - sleep.podLifeSeconds.p50)} s slower`}`)
@@ -47,7 +50,7 @@ export function matrixJson(rows: MatrixRow[]): string {
       failed: r.failed,
       seedsWithFailures: r.seedsWithFailures,
       podLifeSeconds: r.podLifeSeconds,
-      exitAfterLastLbConnectionSeconds: r.exitAfterLastLbConnectionSeconds,
+      exitAfterLastLbConnectionSeconds: { p50: r.exitAfterLastLbConnectionSeconds.p50, max: r.exitAfterLastLbConnectionSeconds.max },
       expectedToFail: r.expectedToFail,
     })),
   })

@@ -9,6 +9,8 @@ import type { StrategyName } from '../strategies.js'
 import { expectedToFail, regimeOptions, type Regime } from './regimes.js'
 
 export interface Spread { p50: number, max: number }
+/** The table also shows the minimum: for exit − last LB connection, below 0 means traffic was sent to a pod already gone. */
+export interface SpreadWithMin extends Spread { min: number }
 
 export interface MatrixRow {
   regime: string
@@ -18,7 +20,7 @@ export interface MatrixRow {
   failed: number
   seedsWithFailures: number
   podLifeSeconds: Spread
-  exitAfterLastLbConnectionSeconds: Spread
+  exitAfterLastLbConnectionSeconds: SpreadWithMin
   expectedToFail: boolean
   /** Longest harness stall over the seeds, wall-clock ms. */
   maxStallMs: number
@@ -100,10 +102,10 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixReport> {
   return { rows, unscaled: [...unscaled] }
 }
 
-export function spread(xs: number[]): Spread {
-  if (xs.length === 0) return { p50: 0, max: 0 }
+export function spread(xs: number[]): SpreadWithMin {
+  if (xs.length === 0) return { min: 0, p50: 0, max: 0 }
   const sorted = xs.slice().sort((a, b) => a - b)
-  return { p50: sorted[Math.ceil(sorted.length / 2) - 1]!, max: sorted[sorted.length - 1]! }
+  return { min: sorted[0]!, p50: sorted[Math.ceil(sorted.length / 2) - 1]!, max: sorted[sorted.length - 1]! }
 }
 
 function sum(xs: number[]): number { return xs.reduce((a, b) => a + b, 0) }
