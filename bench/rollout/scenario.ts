@@ -94,7 +94,8 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       lagStaggerSeconds: o.lagStaggerSeconds,
       crossZone: o.crossZone,
       checkWhileDraining: o.healthChecksWhileDraining,
-      random: stream(o.seed, 'nlb'),
+      random: stream(o.seed, 'nlb-route'),
+      lagRandom: stream(o.seed, 'nlb-lag'),
       nodeAddress: (i) => `127.0.100.${i + 1}`,
     })
     controller = new LoadBalancerController({

@@ -250,7 +250,7 @@ t.test('the lag outlives a short deregistration delay, per node; the last new co
   const b = await target(t, '127.0.0.34')
   // timeScale 0.01: delay 10 s → 100 ms; node lags 60 s and 60 + 40 s → 0.6 s and 1.0 s.
   const { group, nlb, port } = await lab(t, {
-    nodes: 2, crossZone: true, deregistrationLag: parseDistribution('60'), lagStaggerSeconds: 40, random: seededRandom(7),
+    nodes: 2, crossZone: true, deregistrationLag: parseDistribution('60'), lagStaggerSeconds: 40, random: seededRandom(7), lagRandom: seededRandom(8),
   }, { 'deregistration_delay.timeout_seconds': '10' })
   group.setHealth('127.0.0.33', a.port, 'healthy')
   group.setHealth('127.0.0.34', b.port, 'healthy')

@@ -39,8 +39,10 @@ export interface NlbOptions {
   lagStaggerSeconds?: number
   /** Cross-zone load balancing. Default false (the NLB default): a node routes to its own AZ's targets. */
   crossZone?: boolean
-  /** Seeded randomness for lag draws and the node/target pick. Default: Math.random, and targets by flow hash. */
+  /** Seeded randomness for the node/target pick. Default: targets by flow hash. */
   random?: Random
+  /** Seeded randomness for the lag draws (its own stream, so draws do not depend on how many flows came first). Default Math.random. */
+  lagRandom?: Random
   /** TCP idle timeout, seconds. Default 350. */
   idleTimeoutSeconds?: number
   /** Run health checks. Default true; false leaves target health to setHealth (tests). */
@@ -98,7 +100,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
       unhealthyLag: opts.unhealthyLag ?? parseDistribution(String(opts.unhealthyLagSeconds ?? 35)),
       staggerSeconds: opts.lagStaggerSeconds ?? 0,
       crossZone: opts.crossZone ?? false,
-      random: opts.random ?? Math.random,
+      random: opts.lagRandom ?? Math.random,
     })
     this.idleTimeoutMs = group.scaled(opts.idleTimeoutSeconds ?? 350)
     this.vpceId = opts.vpceId
