@@ -24,7 +24,9 @@ t.test('dense and sparse: none loses requests, drainpipe loses none', async (t) 
     base: { ...DEFAULTS, drainpipe: { ...DEFAULTS.drainpipe }, runDir },
     regimes: REGIMES.filter((r) => r.name === 'dense' || r.name === 'sparse'),
     strategies: ['none', 'drainpipe'],
-    seeds: [1],
+    // Seed 3 draws node lags of 95–158 s for these pods: inside --lb-lag-max with a margin for
+    // the controller's deregistration delay, so a drainpipe failure here is the decision's fault.
+    seeds: [3],
     concurrency: 2,
     progress: (line) => lines.push(line),
   })
