@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process'
 export interface DrainpipeBuild {
   path: string
   flags: ReadonlySet<string>
+  /** Numeric defaults its --help states ("--max-wait SECONDS (default 190)"), flag → value. */
+  defaults: ReadonlyMap<string, number>
 }
 
 const cache = new Map<string, DrainpipeBuild>()
@@ -17,7 +19,8 @@ export function drainpipeBuild(path: string): DrainpipeBuild {
   const help = spawnSync(process.execPath, [path, '--help'], { encoding: 'utf8', timeout: 20_000 })
   if (help.status !== 0) throw new Error(`${path} --help exited ${help.status ?? help.signal}: ${help.stderr.slice(0, 500)}`)
   const flags = new Set([...help.stdout.matchAll(/^\s{2}--([a-z0-9-]+)/gm)].map((m) => m[1]!))
-  const build = { path, flags }
+  const defaults = new Map([...help.stdout.matchAll(/^\s{2}--([a-z0-9-]+) [A-Z]+ \(default (\d+(?:\.\d+)?)\)/gm)].map((m) => [m[1]!, Number(m[2])]))
+  const build = { path, flags, defaults }
   cache.set(path, build)
   return build
 }
@@ -40,6 +43,7 @@ export interface DrainpipeDurations {
   upstreamConnectTimeout: number
 }
 
+/** The lab's fallback when a build's --help names no default (drainpipe's defaults before issue 10). */
 export const DRAINPIPE_DURATIONS: DrainpipeDurations = {
   quietPeriodMin: 2,
   quietPeriodMax: 60,
@@ -72,6 +76,20 @@ const FLAG: Record<keyof DrainpipeDurations, string> = {
   keepAliveTimeout: 'keep-alive-timeout',
   upstreamTimeout: 'upstream-timeout',
   upstreamConnectTimeout: 'upstream-connect-timeout',
+}
+
+/**
+ * The durations one drainpipe runs with: the lab's overrides (a regime that raises --max-wait),
+ * else the build's own default as its --help states it ("drainpipe with its defaults"), else the
+ * lab's fallback.
+ */
+export function resolveDurations(build: DrainpipeBuild, overrides: Partial<DrainpipeDurations>): DrainpipeDurations {
+  const out = { ...DRAINPIPE_DURATIONS }
+  for (const key of Object.keys(FLAG) as Array<keyof DrainpipeDurations>) {
+    const fromBuild = build.defaults.get(FLAG[key])
+    out[key] = overrides[key] ?? fromBuild ?? DRAINPIPE_DURATIONS[key]
+  }
+  return out
 }
 
 export interface ScaledArgs {

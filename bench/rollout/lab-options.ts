@@ -1,7 +1,7 @@
 // Everything one lab run depends on. Durations are simulated (AWS) seconds unless named wall;
 // the lab runs them `timeScale` times as fast, drainpipe's included (see drainpipe-build.ts).
 import { DRAINPIPE } from './strategies.js'
-import { DRAINPIPE_DURATIONS, type DrainpipeDurations } from './drainpipe-build.js'
+import type { DrainpipeDurations } from './drainpipe-build.js'
 
 export type LoadKind = 'closed' | 'poisson' | 'bursty' | 'keepalive'
 
@@ -65,7 +65,8 @@ export interface LabOptions {
   appKeepAliveSeconds: number
   /** drainpipe. */
   drainpipePath: string
-  drainpipe: DrainpipeDurations
+  /** drainpipe durations the lab sets (simulated s); the others are the build's own defaults, scaled. */
+  drainpipe: Partial<DrainpipeDurations>
   /** Wall-clock floor of drainpipe's quiet window: a harness stall this long must not look like the LB stopping. 0 = scale it like the rest. */
   windowFloorWallSeconds: number
   drainpipeLogLevel: string
@@ -123,7 +124,7 @@ export const DEFAULTS: LabOptions = {
   warmupSeconds: 20,
   appKeepAliveSeconds: 65,
   drainpipePath: DRAINPIPE,
-  drainpipe: DRAINPIPE_DURATIONS,
+  drainpipe: {},
   windowFloorWallSeconds: 0.4,
   drainpipeLogLevel: 'info',
   runDir: '',

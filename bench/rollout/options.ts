@@ -94,7 +94,7 @@ export function renderHelp(): string {
     '',
     'Flags (simulated seconds are AWS seconds, run --time-scale times as fast):',
     ...NUMBER_FLAGS.map((f) => `  --${`${f.flag} N`.padEnd(32)} ${f.help} (default ${f.key === 'podSubnet' ? 'random' : DEFAULTS[f.key]})`),
-    ...DRAINPIPE_FLAGS.map((f) => `  --${`drainpipe-${f.flag} N`.padEnd(32)} ${f.help}, simulated s (default ${DEFAULTS.drainpipe[f.key]})`),
+    ...DRAINPIPE_FLAGS.map((f) => `  --${`drainpipe-${f.flag} N`.padEnd(32)} ${f.help}, simulated s (default: the build's own default, scaled)`),
     ...CHOICE_FLAGS.map((f) => `  --${`${f.flag} ${f.values}`.padEnd(32)} ${f.help} (default ${f.def(DEFAULTS)})`),
     `  --${'hc-protocol tcp|http'.padEnd(32)} NLB health checks: tcp connects and closes; http sends a LOCAL PROXY header (when enabled) then GET / (default tcp)`,
     `  --${'readiness-gate on|off'.padEnd(32)} the LBC pod readiness gate (default on)`,

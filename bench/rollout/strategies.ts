@@ -3,7 +3,7 @@
 // --drainpipe PATH runs another build.
 import { fileURLToPath } from 'node:url'
 import type { ContainerSpec, PodSpec } from './kube/pod.js'
-import { drainpipeBuild, scaledDurationArgs, type DrainpipeDurations } from './drainpipe-build.js'
+import { drainpipeBuild, resolveDurations, scaledDurationArgs, type DrainpipeDurations } from './drainpipe-build.js'
 
 export const APP = fileURLToPath(new URL('../../examples/http-app.mjs', import.meta.url))
 export const DRAINPIPE = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
@@ -62,8 +62,8 @@ export interface PodContext {
   drainpipeLogLevel: string
   /** The drainpipe cli.js to run. */
   drainpipePath: string
-  /** drainpipe's durations, simulated seconds (scaled when passed). */
-  durations: DrainpipeDurations
+  /** drainpipe's durations the lab sets, simulated seconds (scaled when passed); the rest are the build's defaults. */
+  durations: Partial<DrainpipeDurations>
   /** Wall-clock floor of drainpipe's quiet window (a harness stall must not look like quiet). */
   windowFloorWallSeconds: number
   /** The app's keep-alive timeout, simulated seconds (Node's default is 5). */
@@ -75,7 +75,8 @@ export function usesProxyProtocol(strategy: StrategyName): boolean { return isDr
 /** The duration notes (unscaled, raised) for a strategy's drainpipe, or [] without one. */
 export function unscaledDurations(strategy: StrategyName, ctx: Pick<PodContext, 'drainpipePath' | 'durations' | 'timeScale' | 'windowFloorWallSeconds'>): string[] {
   if (!isDrainpipe(strategy)) return []
-  return scaledDurationArgs(drainpipeBuild(ctx.drainpipePath), ctx.durations, ctx.timeScale, { elbv2: strategy === 'drainpipe+elbv2', windowFloorWallSeconds: ctx.windowFloorWallSeconds }).unscaled
+  const build = drainpipeBuild(ctx.drainpipePath)
+  return scaledDurationArgs(build, resolveDurations(build, ctx.durations), ctx.timeScale, { elbv2: strategy === 'drainpipe+elbv2', windowFloorWallSeconds: ctx.windowFloorWallSeconds }).unscaled
 }
 
 export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
@@ -95,7 +96,7 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
     case 'elbv2-only':
       return {
         ...base, ...direct,
-        containers: [{ ...app(ctx.ip, POD_PORT), preStop: { elbv2Draining: { endpoint: ctx.elbv2Endpoint, targetGroupArn: ctx.targetGroupArn, id: ctx.ip, port: POD_PORT, pollSeconds: ctx.durations.elbv2PollInterval } } }],
+        containers: [{ ...app(ctx.ip, POD_PORT), preStop: { elbv2Draining: { endpoint: ctx.elbv2Endpoint, targetGroupArn: ctx.targetGroupArn, id: ctx.ip, port: POD_PORT, pollSeconds: ctx.durations.elbv2PollInterval ?? 10 } } }],
       }
     default: {
       const elbv2 = strategy === 'drainpipe+elbv2'
@@ -108,7 +109,7 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
         '--mode', 'http',
         '--proxy-protocol', 'required',
         '--trusted-proxies', ctx.trustedProxies,
-        ...scaledDurationArgs(build, { ...ctx.durations, gracePeriod: ctx.gracePeriodSeconds }, ctx.timeScale, { elbv2, windowFloorWallSeconds: ctx.windowFloorWallSeconds }).args,
+        ...scaledDurationArgs(build, resolveDurations(build, { ...ctx.durations, gracePeriod: ctx.gracePeriodSeconds }), ctx.timeScale, { elbv2, windowFloorWallSeconds: ctx.windowFloorWallSeconds }).args,
         '--log-level', ctx.drainpipeLogLevel,
       ]
       if (elbv2) {

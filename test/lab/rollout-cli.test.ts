@@ -17,7 +17,7 @@ t.test('flags set the lab options; defaults are the AWS values', async (t) => {
   t.equal(d.lab.crossZone, false)
   t.equal(d.lab.healthChecksWhileDraining, true)
   t.equal(d.lab.deregistrationTermination, false)
-  t.equal(d.lab.drainpipe.maxWait, 180)
+  t.same(d.lab.drainpipe, {}, 'drainpipe runs with its own defaults, scaled')
   t.equal(d.lab.deregistrationDelaySeconds, 300)
   t.equal(d.lab.describeBurst, 40)
   t.equal(d.lab.describeRefillPerSecond, 10)
@@ -36,7 +36,7 @@ t.test('flags set the lab options; defaults are the AWS values', async (t) => {
   t.equal(o.lab.healthCheckProtocol, 'HTTP')
   t.ok(o.json)
   t.equal(DEFAULTS.lag, 'field', 'defaults untouched')
-  t.equal(DEFAULTS.drainpipe.maxWait, 180, 'nested defaults untouched')
+  t.same(DEFAULTS.drainpipe, {}, 'nested defaults untouched')
 })
 
 t.test('bad input names the flag', async (t) => {
