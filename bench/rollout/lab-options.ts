@@ -29,6 +29,10 @@ export interface LabOptions {
   unhealthyThreshold: number
   /** Health checks keep going to draining targets (unverified in AWS). */
   healthChecksWhileDraining: boolean
+  /**
+   * 250 s: drainpipe's own budget check wants --max-wait 190 + --drain-timeout 30 + a margin of 10%
+   * (at most 10 s; the cap is wall-clock, so at a small time scale the margin is the full 10%).
+   */
   gracePeriodSeconds: number
   sleepSeconds: number
   readinessPeriodSeconds: number
@@ -102,7 +106,7 @@ export const DEFAULTS: LabOptions = {
   healthyThreshold: 2,
   unhealthyThreshold: 2,
   healthChecksWhileDraining: true,
-  gracePeriodSeconds: 240,
+  gracePeriodSeconds: 250,
   sleepSeconds: 30,
   readinessPeriodSeconds: 10,
   readinessGate: true,

@@ -27,13 +27,13 @@ export const REGIMES: Regime[] = [
   { name: 'staggered', about: 'cross-zone on, node lags 40-60 s + 60 s per node (stop ~50/110/170 s), Poisson 1.5/s per pod', lab: { load: 'poisson', ratePerPod: 1.5, lag: '40-60', lagStaggerSeconds: 60, crossZone: true } },
   {
     name: 'long-tail',
-    about: 'lag 90-150 s (60%) or 150-210 s (40%); drainpipe told --lb-lag-max 240 --max-wait 270, grace 330',
-    lab: { load: 'poisson', ratePerPod: 0.5, lag: '90-150:0.6,150-210:0.4', gracePeriodSeconds: 330, drainpipe: { lbLagMax: 240, maxWait: 270 } },
+    about: 'lag 90-150 s (60%) or 150-210 s (40%); drainpipe told --lb-lag-max 240 --max-wait 270, grace 340',
+    lab: { load: 'poisson', ratePerPod: 0.5, lag: '90-150:0.6,150-210:0.4', gracePeriodSeconds: 340, drainpipe: { lbLagMax: 240, maxWait: 270 } },
   },
   {
     name: 'slow-controller',
-    about: 'the controller deregisters 30-90 s after termination starts; drainpipe --max-wait 300, grace 360',
-    lab: { load: 'poisson', ratePerPod: 0.5, controllerTerminationDelay: '30-90', gracePeriodSeconds: 360, drainpipe: { maxWait: 300 } },
+    about: 'the controller deregisters 30-90 s after termination starts; drainpipe --max-wait 300, grace 370',
+    lab: { load: 'poisson', ratePerPod: 0.5, controllerTerminationDelay: '30-90', gracePeriodSeconds: 370, drainpipe: { maxWait: 300 } },
   },
   { name: 'throttled-api', about: 'account Describe* bucket burst 2, refill 0.2/s (shared by controller and pods)', lab: { load: 'poisson', ratePerPod: 0.5, describeBurst: 2, describeRefillPerSecond: 0.2 } },
   {
