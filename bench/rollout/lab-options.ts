@@ -44,7 +44,12 @@ export interface LabOptions {
   lbNodes: number
   /** Load. */
   load: LoadKind
-  /** closed: autocannon instances, connections each, requests per connection. */
+  /**
+   * closed: autocannon instances, connections each, requests per connection. One request per
+   * connection by default: autocannon sends the next request on a connection whose last response
+   * said `Connection: close` (drainpipe says so from termination start), which no HTTP client may
+   * do, and the request goes unanswered.
+   */
   parallel: number
   connections: number
   requestsPerConnection: number
@@ -117,7 +122,7 @@ export const DEFAULTS: LabOptions = {
   load: 'closed',
   parallel: 2,
   connections: 8,
-  requestsPerConnection: 3,
+  requestsPerConnection: 1,
   ratePerPod: 2,
   burstOnSeconds: 10,
   burstOffSeconds: 30,
