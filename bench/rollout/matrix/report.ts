@@ -49,7 +49,7 @@ export function matrixJson(rows: MatrixRow[]): string {
       requests: r.requests,
       failed: r.failed,
       seedsWithFailures: r.seedsWithFailures,
-      podLifeSeconds: r.podLifeSeconds,
+      podLifeSeconds: { p50: r.podLifeSeconds.p50, max: r.podLifeSeconds.max },
       exitAfterLastLbConnectionSeconds: { p50: r.exitAfterLastLbConnectionSeconds.p50, max: r.exitAfterLastLbConnectionSeconds.max },
       expectedToFail: r.expectedToFail,
     })),
