@@ -2,7 +2,7 @@
 // A small HTTP app to put behind drainpipe. It reports the client address it sees,
 // so you can check that drainpipe recovered the real client from the PROXY header.
 //
-//   node examples/http-app.mjs --port 3000 [--host 127.0.0.1] [--name app-1] [--on-sigterm close|exit]
+//   node examples/http-app.mjs --port 3000 [--host 127.0.0.1] [--name app-1] [--on-sigterm close|exit] [--keep-alive-timeout SECONDS]
 //
 //   GET  /            JSON: { name, pid, socket, xForwardedFor, forwarded, xRealIp, vpceId, proto }
 //   GET  /?delay=MS   answer after MS milliseconds (a slow request)
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
     name: { type: 'string', default: process.env.APP_NAME ?? 'http-app' },
     'on-sigterm': { type: 'string', default: process.env.ON_SIGTERM ?? 'close' },
+    'keep-alive-timeout': { type: 'string', default: process.env.KEEP_ALIVE_TIMEOUT ?? '65' },
   },
 })
 
@@ -78,7 +79,7 @@ function stream(res, size) {
   pump()
 }
 
-server.keepAliveTimeout = 65_000
+server.keepAliveTimeout = Math.max(1, Math.round(Number(values['keep-alive-timeout']) * 1000))
 server.listen(Number(values.port), values.host, () => {
   console.log(JSON.stringify({ msg: 'listening', name: values.name, address: server.address() }))
 })

@@ -12,89 +12,13 @@ import { Deployment } from './kube/deployment.js'
 import { Pod } from './kube/pod.js'
 import { Timeline } from './load/timeline.js'
 import { startLoad, percentile, type LoadRun, type RequestCounts } from './load/load.js'
-import { podSpec, usesProxyProtocol, POD_PORT, type StrategyName } from './strategies.js'
+import { startOpenLoop } from './load/open-loop.js'
+import { podSpec, usesProxyProtocol, unscaledDurations, POD_PORT, type StrategyName } from './strategies.js'
+import type { LabOptions } from './lab-options.js'
+import { parseDistribution } from './model/distribution.js'
+import { stream } from './model/random.js'
 
-export interface LabOptions {
-  replicas: number
-  maxSurge: number
-  maxUnavailable: number
-  /** 1 = AWS speed; 0.05 = twenty times faster. */
-  timeScale: number
-  /** Simulated seconds. */
-  lagSeconds: number
-  unhealthyLagSeconds: number
-  deregistrationDelaySeconds: number
-  healthCheckIntervalSeconds: number
-  healthCheckProtocol: 'TCP' | 'HTTP'
-  healthyThreshold: number
-  unhealthyThreshold: number
-  gracePeriodSeconds: number
-  sleepSeconds: number
-  readinessPeriodSeconds: number
-  readinessGate: boolean
-  controllerQueueDelaySeconds: number
-  gatePollSeconds: number
-  lbNodes: number
-  /** Load. */
-  parallel: number
-  connections: number
-  requestsPerConnection: number
-  requestDelayMs: number
-  /** Wall-clock seconds of load before the rollout starts. */
-  warmupSeconds: number
-  /** drainpipe --quiet-period-min, wall-clock seconds. */
-  quietPeriodMinSeconds: number
-  drainpipeLogLevel: string
-  /** Where pod logs go. */
-  runDir: string
-  /** Wall-clock bound on the whole scenario. */
-  timeoutSeconds: number
-  /** Account-wide ELBv2 API buckets (per simulated second). */
-  describeBurst: number
-  describeRefillPerSecond: number
-  mutateBurst: number
-  mutateRefillPerSecond: number
-  /** drainpipe --elbv2-poll-interval, simulated seconds. */
-  elbv2PollSeconds: number
-  /** Pods get 127.<podSubnet>.<strategy>.<n>. Default: random per run, so concurrent runs do not collide. */
-  podSubnet: number
-}
-
-export const DEFAULTS: LabOptions = {
-  replicas: 3,
-  maxSurge: 1,
-  maxUnavailable: 0,
-  timeScale: 0.05,
-  lagSeconds: 120,
-  unhealthyLagSeconds: 35,
-  deregistrationDelaySeconds: 300,
-  healthCheckIntervalSeconds: 10,
-  healthCheckProtocol: 'TCP',
-  healthyThreshold: 2,
-  unhealthyThreshold: 2,
-  gracePeriodSeconds: 240,
-  sleepSeconds: 30,
-  readinessPeriodSeconds: 10,
-  readinessGate: true,
-  controllerQueueDelaySeconds: 1,
-  gatePollSeconds: 15,
-  lbNodes: 3,
-  parallel: 2,
-  connections: 8,
-  requestsPerConnection: 3,
-  requestDelayMs: 5,
-  warmupSeconds: 1,
-  quietPeriodMinSeconds: 2,
-  drainpipeLogLevel: 'info',
-  runDir: '',
-  timeoutSeconds: 120,
-  describeBurst: 40,
-  describeRefillPerSecond: 10,
-  mutateBurst: 20,
-  mutateRefillPerSecond: 5,
-  elbv2PollSeconds: 10,
-  podSubnet: 2 + Math.floor(Math.random() * 98),
-}
+export { DEFAULTS, type LabOptions } from './lab-options.js'
 
 export interface StrategyResult extends RequestCounts {
   name: StrategyName
@@ -115,12 +39,23 @@ export interface StrategyResult extends RequestCounts {
   timeline: Timeline
   /** The kubelet's view of each terminated pod (hooks, signals, exits). */
   podEvents: string[]
+  /** Per old pod, simulated seconds from termination start to its last container's exit. */
+  podLifeSeconds: number[]
+  /** Per old pod, simulated seconds from the LB's last new connection to it until it exited (< 0: the LB sent more after it was gone). */
+  exitAfterLastLbConnectionSeconds: number[]
+  /** Per old pod, simulated seconds from its exit to the last NLB node's lag ending (> 0: it was gone while the LB could still route to it). */
+  lagEndAfterExitSeconds: number[]
+  /** drainpipe durations that ran unscaled, or were raised to the wall-clock floor. */
+  unscaled: string[]
+  /** Longest harness event-loop stall seen during the run, wall-clock ms. */
+  maxStallMs: number
 }
 
 export type Progress = (line: string) => void
 
 export async function runStrategy(name: StrategyName, o: LabOptions, index: number, progress: Progress): Promise<StrategyResult> {
   const wall = (seconds: number): number => seconds * 1000 * o.timeScale
+  const sim = (ms: number): number => round(ms / 1000 / o.timeScale)
   const deadline = Date.now() + o.timeoutSeconds * 1000
   const podDir = join(o.runDir, name.replace(/[^a-z0-9-]/g, '_'))
   mkdirSync(podDir, { recursive: true })
@@ -145,19 +80,28 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       port: POD_PORT,
       deregistrationDelaySeconds: o.deregistrationDelaySeconds,
       healthCheck: { protocol: o.healthCheckProtocol, path: '/', intervalSeconds: o.healthCheckIntervalSeconds, healthyThreshold: o.healthyThreshold, unhealthyThreshold: o.unhealthyThreshold },
-      attributes: { 'proxy_protocol_v2.enabled': String(usesProxyProtocol(name)) },
+      attributes: {
+        'proxy_protocol_v2.enabled': String(usesProxyProtocol(name)),
+        'deregistration_delay.connection_termination.enabled': String(o.deregistrationTermination),
+      },
     })
     const group = emulator.targetGroup(arn)
     nlb = await startNlb({
       targetGroup: group,
       nodes: o.lbNodes,
-      deregistrationLagSeconds: o.lagSeconds,
-      unhealthyLagSeconds: o.unhealthyLagSeconds,
+      deregistrationLag: parseDistribution(o.lag),
+      unhealthyLag: parseDistribution(o.unhealthyLag),
+      lagStaggerSeconds: o.lagStaggerSeconds,
+      crossZone: o.crossZone,
+      checkWhileDraining: o.healthChecksWhileDraining,
+      random: stream(o.seed, 'nlb-route'),
+      lagRandom: stream(o.seed, 'nlb-lag'),
       nodeAddress: (i) => `127.0.100.${i + 1}`,
     })
     controller = new LoadBalancerController({
       endpoint: emulator.url, targetGroupArn: arn, targetPort: POD_PORT, timeScale: o.timeScale,
       queueDelaySeconds: o.controllerQueueDelaySeconds, gatePollSeconds: o.gatePollSeconds, readinessGate: o.readinessGate,
+      terminationDelay: { sample: ((d, r) => () => d.sample(r))(parseDistribution(o.controllerTerminationDelay), stream(o.seed, 'controller')) },
     })
     let podNumber = 0
     const ctrl = controller
@@ -173,8 +117,9 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
         const pod = new Pod(podName, ip, revision, podSpec(name, {
           ip, name: podName, timeScale: o.timeScale, gracePeriodSeconds: o.gracePeriodSeconds,
           readinessPeriodSeconds: o.readinessPeriodSeconds, readinessGate: o.readinessGate, sleepSeconds: o.sleepSeconds,
-          trustedProxies: '127.0.100.0/24', quietPeriodMinSeconds: o.quietPeriodMinSeconds,
-          targetGroupArn: arn, elbv2Endpoint: elbv2Url, drainpipeLogLevel: o.drainpipeLogLevel, elbv2PollSeconds: o.elbv2PollSeconds,
+          trustedProxies: '127.0.100.0/24', targetGroupArn: arn, elbv2Endpoint: elbv2Url, drainpipeLogLevel: o.drainpipeLogLevel,
+          drainpipePath: o.drainpipePath, durations: { ...o.drainpipe, elbv2PollInterval: o.elbv2PollSeconds },
+          windowFloorWallSeconds: o.windowFloorWallSeconds, appKeepAliveSeconds: o.appKeepAliveSeconds,
         }), o.timeScale, join(podDir, `${podName}.log`))
         pod.start()
         ctrl.watch(pod)
@@ -195,12 +140,19 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
 
     // 2. Load, warm-up.
     phase = 'warm-up'
-    load = startLoad({
-      url: `http://127.0.0.1:${n.address().port}`,
-      parallel: o.parallel, connections: o.connections, requestsPerConnection: o.requestsPerConnection,
-      path: o.requestDelayMs > 0 ? `/?delay=${o.requestDelayMs}` : '/',
-      timeline,
-    })
+    const url = `http://127.0.0.1:${n.address().port}`
+    const path = o.requestDelayMs > 0 ? `/?delay=${o.requestDelayMs}` : '/'
+    const open = { url, path, timeline, timeScale: o.timeScale, random: stream(o.seed, 'load'), timeoutSeconds: o.requestTimeoutSeconds }
+    load = o.load === 'closed'
+      ? startLoad({ url, path, timeline, parallel: o.parallel, connections: o.connections, requestsPerConnection: o.requestsPerConnection })
+      : startOpenLoop({
+        ...open,
+        model: o.load === 'keepalive'
+          ? { kind: 'keepalive', clients: o.keepAliveClients, thinkSeconds: o.thinkSeconds }
+          : o.load === 'bursty'
+            ? { kind: 'bursty', ratePerSecond: o.ratePerPod * o.replicas, onSeconds: o.burstOnSeconds, offSeconds: o.burstOffSeconds }
+            : { kind: 'poisson', ratePerSecond: o.ratePerPod * o.replicas },
+      })
     const l = load
     const sample = (): void => {
       timeline.gauge('healthy', n.healthyTargets())
@@ -210,6 +162,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     }
     let lastPrint = 0
     let lastRequests = 0
+    let maxStallMs = 0
     const loopDelay = monitorEventLoopDelay({ resolution: 10 })
     loopDelay.enable()
     const tick = (): void => {
@@ -219,13 +172,14 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       lastPrint = now
       const s = l.snapshot()
       const stall = loopDelay.max / 1e6
+      maxStallMs = Math.max(maxStallMs, stall)
       loopDelay.reset()
       progress(`[${name}] ${timeline.elapsedSeconds().toFixed(1).padStart(5)}s ${phase.padEnd(9)} ready ${d.readyCount()}/${o.replicas} terminating ${d.terminating().length} ` +
         `healthy targets ${n.healthyTargets()} requests ${s.requests} (+${s.requests - lastRequests}) failed ${s.failed}${restarts(d) > 0 ? ` container restarts ${restarts(d)}` : ''}${stall > 200 ? ` [harness stalled ${Math.round(stall)} ms]` : ''}`)
       lastRequests = s.requests
     }
     gauges = setInterval(tick, 100)
-    await sleep(o.warmupSeconds * 1000)
+    await sleep(wall(o.warmupSeconds))
 
     // 3. Rolling update.
     phase = 'rollout'
@@ -255,6 +209,10 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
 
     const sorted = r.latenciesMs.slice().sort((a, b) => a - b)
     const lived = oldPods.map((p) => p.livedAfterTermination()).filter((v): v is number => v !== undefined)
+    const exits = oldPods.filter((p) => p.terminatedAt !== undefined)
+    const lastFlow = (ip: string): number | undefined => n.stats.lastFlowAt[`${ip}:${POD_PORT}`]
+    const exitAfterLast = exits.flatMap((p) => { const at = lastFlow(p.ip); return at === undefined ? [] : [sim(p.terminatedAt! - at)] })
+    const lagEndAfterExit = exits.flatMap((p) => { const ends = n.routing.lagEnds(`${p.ip}:${POD_PORT}`); return ends === undefined ? [] : [sim(Math.max(...ends) - p.terminatedAt!)] })
     const stats = emulator.stats()
     const sum = (rec: Record<string, number>): number => Object.values(rec).reduce((a, b) => a + b, 0)
     return {
@@ -278,6 +236,11 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       completed,
       timeline,
       podEvents: oldPods.flatMap((p) => p.events),
+      podLifeSeconds: lived.map(sim),
+      exitAfterLastLbConnectionSeconds: exitAfterLast,
+      lagEndAfterExitSeconds: lagEndAfterExit,
+      unscaled: unscaledDurations(name, { drainpipePath: o.drainpipePath, durations: o.drainpipe, timeScale: o.timeScale, windowFloorWallSeconds: o.windowFloorWallSeconds }),
+      maxStallMs: Math.round(maxStallMs),
     }
   } finally {
     clearInterval(gauges)

@@ -1,21 +1,42 @@
 // What each strategy puts in a pod. Paths are resolved from this file so the lab runs the
-// repository's own app and drainpipe build (build/rollout/ → ../../examples, ../../dist).
+// repository's own app and drainpipe build (build/rollout/ → ../../examples, ../../dist);
+// --drainpipe PATH runs another build.
 import { fileURLToPath } from 'node:url'
 import type { ContainerSpec, PodSpec } from './kube/pod.js'
+import { drainpipeBuild, resolveDurations, scaledDurationArgs, type DrainpipeDurations } from './drainpipe-build.js'
 
 export const APP = fileURLToPath(new URL('../../examples/http-app.mjs', import.meta.url))
 export const DRAINPIPE = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
-export const STRATEGIES = ['none', 'sleep', 'drainpipe', 'drainpipe+elbv2', 'drainpipe-native'] as const
-export type StrategyName = typeof STRATEGIES[number]
+/** Fixed names; `sleep-N` (a preStop sleep of N simulated seconds) is accepted too. */
+export const STRATEGIES = ['none', 'sleep', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2', 'drainpipe-native'] as const
+export type StrategyName = typeof STRATEGIES[number] | `sleep-${number}`
 
-export const STRATEGY_HELP: Record<StrategyName, string> = {
+export const STRATEGY_HELP: Record<string, string> = {
   none: 'the app owns the pod port and stops on SIGTERM (closes its listener, finishes in-flight requests)',
   sleep: 'the same app with a fixed preStop sleep (--sleep)',
-  drainpipe: 'drainpipe in front (classic sidecar), --deregistration traffic; the app\'s preStop GETs /prestop',
+  'sleep-N': 'the same with a preStop sleep of N simulated s (sleep-130)',
+  'elbv2-only': 'a preStop that polls DescribeTargetHealth until draining/unused, then lets the app stop (what "the API says deregistered" is worth)',
+  drainpipe: 'drainpipe in front (classic sidecar) with its default observers; the app\'s preStop GETs /prestop',
   'drainpipe+elbv2': 'as drainpipe, with --deregistration traffic,elbv2 (DescribeTargetHealth against the emulator)',
   'drainpipe-native': 'as drainpipe, as a native sidecar (SIGTERM only after the app exited)',
 }
+
+/** The strategy named by `text`, or undefined. */
+export function parseStrategy(text: string): StrategyName | undefined {
+  if ((STRATEGIES as readonly string[]).includes(text)) return text as StrategyName
+  const m = /^sleep-(\d+(?:\.\d+)?)$/.exec(text)
+  return m === null || Number(m[1]) > 3600 ? undefined : text as StrategyName
+}
+
+/** Seconds of preStop sleep for a sleep strategy. */
+export function sleepSecondsOf(strategy: StrategyName, fallback: number): number | undefined {
+  if (strategy === 'sleep') return fallback
+  const m = /^sleep-(\d+(?:\.\d+)?)$/.exec(strategy)
+  return m === null ? undefined : Number(m[1])
+}
+
+export function isDrainpipe(strategy: StrategyName): boolean { return strategy.startsWith('drainpipe') }
 
 /**
  * Ports inside a pod (each pod has its own loopback address, standing in for its IP). Not the
@@ -36,58 +57,64 @@ export interface PodContext {
   sleepSeconds: number
   /** drainpipe: the NLB nodes' source range (trusted PROXY senders). */
   trustedProxies: string
-  /**
-   * drainpipe: --quiet-period-min, wall-clock seconds. The quiet window is not time-scaled
-   * (nor is --quiet-period-max, left at drainpipe's default): it is derived from the arrival
-   * rate of the lab's load, which is wall-clock.
-   */
-  quietPeriodMinSeconds: number
   targetGroupArn: string
   elbv2Endpoint: string
   drainpipeLogLevel: string
-  /** drainpipe --elbv2-poll-interval, simulated seconds. */
-  elbv2PollSeconds: number
+  /** The drainpipe cli.js to run. */
+  drainpipePath: string
+  /** drainpipe's durations the lab sets, simulated seconds (scaled when passed); the rest are the build's defaults. */
+  durations: Partial<DrainpipeDurations>
+  /** Wall-clock floor of drainpipe's quiet window (a harness stall must not look like quiet). */
+  windowFloorWallSeconds: number
+  /** The app's keep-alive timeout, simulated seconds (Node's default is 5). */
+  appKeepAliveSeconds: number
 }
 
-export function usesProxyProtocol(strategy: StrategyName): boolean { return strategy.startsWith('drainpipe') }
+export function usesProxyProtocol(strategy: StrategyName): boolean { return isDrainpipe(strategy) }
+
+/** The duration notes (unscaled, raised) for a strategy's drainpipe, or [] without one. */
+export function unscaledDurations(strategy: StrategyName, ctx: Pick<PodContext, 'drainpipePath' | 'durations' | 'timeScale' | 'windowFloorWallSeconds'>): string[] {
+  if (!isDrainpipe(strategy)) return []
+  const build = drainpipeBuild(ctx.drainpipePath)
+  return scaledDurationArgs(build, resolveDurations(build, ctx.durations), ctx.timeScale, { elbv2: strategy === 'drainpipe+elbv2', windowFloorWallSeconds: ctx.windowFloorWallSeconds }).unscaled
+}
 
 export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
-  const s = (seconds: number): string => String(Math.round(seconds * ctx.timeScale * 1000) / 1000)
+  const wallSeconds = (seconds: number): string => String(Math.round(seconds * ctx.timeScale * 1000) / 1000)
   const app = (host: string, port: number): ContainerSpec => ({
     name: 'app',
     command: process.execPath,
-    args: [APP, '--host', host, '--port', String(port), '--name', ctx.name, '--on-sigterm', 'close'],
+    args: [APP, '--host', host, '--port', String(port), '--name', ctx.name, '--on-sigterm', 'close', '--keep-alive-timeout', wallSeconds(ctx.appKeepAliveSeconds)],
   })
   const base = { gracePeriodSeconds: ctx.gracePeriodSeconds, readinessPeriodSeconds: ctx.readinessPeriodSeconds, readinessGate: ctx.readinessGate }
+  const direct = { readiness: { host: ctx.ip, port: POD_PORT, path: '/' } }
+  const sleep = sleepSecondsOf(strategy, ctx.sleepSeconds)
+  if (sleep !== undefined) return { ...base, ...direct, containers: [{ ...app(ctx.ip, POD_PORT), preStop: { sleepSeconds: sleep } }] }
   switch (strategy) {
     case 'none':
-      return { ...base, containers: [app(ctx.ip, POD_PORT)], readiness: { host: ctx.ip, port: POD_PORT, path: '/' } }
-    case 'sleep':
-      return { ...base, containers: [{ ...app(ctx.ip, POD_PORT), preStop: { sleepSeconds: ctx.sleepSeconds } }], readiness: { host: ctx.ip, port: POD_PORT, path: '/' } }
-    case 'drainpipe':
-    case 'drainpipe+elbv2':
-    case 'drainpipe-native': {
+      return { ...base, ...direct, containers: [app(ctx.ip, POD_PORT)] }
+    case 'elbv2-only':
+      return {
+        ...base, ...direct,
+        containers: [{ ...app(ctx.ip, POD_PORT), preStop: { elbv2Draining: { endpoint: ctx.elbv2Endpoint, targetGroupArn: ctx.targetGroupArn, id: ctx.ip, port: POD_PORT, pollSeconds: ctx.durations.elbv2PollInterval ?? 10 } } }],
+      }
+    default: {
       const elbv2 = strategy === 'drainpipe+elbv2'
+      const build = drainpipeBuild(ctx.drainpipePath)
       const args = [
-        DRAINPIPE,
+        build.path,
         '--listen', `${ctx.ip}:${POD_PORT}`,
         '--upstream', `${ctx.ip}:${APP_PORT}`,
         '--admin', `${ctx.ip}:${ADMIN_PORT}`,
         '--mode', 'http',
         '--proxy-protocol', 'required',
         '--trusted-proxies', ctx.trustedProxies,
-        '--deregistration', elbv2 ? 'traffic,elbv2' : 'traffic',
-        '--quiet-period', 'auto',
-        '--quiet-period-min', String(ctx.quietPeriodMinSeconds),
-        '--max-wait', s(180),
-        '--drain-timeout', s(30),
-        '--grace-period', s(ctx.gracePeriodSeconds),
-        '--upstream-probe-interval', s(1),
+        ...scaledDurationArgs(build, resolveDurations(build, { ...ctx.durations, gracePeriod: ctx.gracePeriodSeconds }), ctx.timeScale, { elbv2, windowFloorWallSeconds: ctx.windowFloorWallSeconds }).args,
         '--log-level', ctx.drainpipeLogLevel,
       ]
       if (elbv2) {
-        args.push('--target-id', ctx.ip, '--target-port', String(POD_PORT), '--target-group-arn', ctx.targetGroupArn,
-          '--elbv2-endpoint', ctx.elbv2Endpoint, '--aws-region', 'us-east-1', '--elbv2-poll-interval', s(ctx.elbv2PollSeconds))
+        args.push('--deregistration', 'traffic,elbv2', '--target-id', ctx.ip, '--target-port', String(POD_PORT), '--target-group-arn', ctx.targetGroupArn,
+          '--elbv2-endpoint', ctx.elbv2Endpoint, '--aws-region', 'us-east-1')
       }
       const sidecar: ContainerSpec = {
         name: 'drainpipe',

@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { startElbv2Emulator } from '../../bench/rollout/elbv2/index.js'
 import { startNlb, type NlbOptions } from '../../bench/rollout/nlb/index.js'
 import { crc32c } from '../../src/proxy-protocol/crc32c.js'
+import { parseDistribution } from '../../bench/rollout/model/distribution.js'
+import { seededRandom } from '../../bench/rollout/model/random.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -241,4 +243,63 @@ t.test('half-close passes through: the target still answers after the client end
   c.on('data', (chunk: Buffer) => { reply += chunk.toString() })
   await once(c, 'end')
   t.equal(reply, 'got 5 bytes')
+})
+
+t.test('the lag outlives a short deregistration delay, per node; the last new connection per target is recorded', async (t) => {
+  const a = await target(t, '127.0.0.33')
+  const b = await target(t, '127.0.0.34')
+  // timeScale 0.01: delay 10 s → 100 ms; node lags 60 s and 60 + 40 s → 0.6 s and 1.0 s.
+  const { group, nlb, port } = await lab(t, {
+    nodes: 2, crossZone: true, deregistrationLag: parseDistribution('60'), lagStaggerSeconds: 40, random: seededRandom(7), lagRandom: seededRandom(8),
+  }, { 'deregistration_delay.timeout_seconds': '10' })
+  group.setHealth('127.0.0.33', a.port, 'healthy')
+  group.setHealth('127.0.0.34', b.port, 'healthy')
+  group.deregister('127.0.0.33', a.port)
+  const deregisteredAt = Date.now()
+  t.ok(await until(() => group.get('127.0.0.33', a.port) === undefined), 'removed from the group after the 100 ms delay')
+  const ends = nlb.routing.lagEnds('127.0.0.33:' + String(a.port))!
+  t.equal(ends.length, 2, 'one lag per node')
+  t.ok(Math.abs(ends[1]! - ends[0]! - 400) < 20, `node 1 stops ~400 ms after node 0 (${ends[1]! - ends[0]!} ms)`)
+  const clients: net.Socket[] = []
+  t.teardown(() => { for (const c of clients) c.destroy() })
+  while (Date.now() - deregisteredAt < 550) { clients.push(await connect(port)); await sleep(5) }
+  await sleep(50)
+  const early = a.seen.length
+  t.ok(early > 0, `${early} new connections reached the removed target during the lag`)
+  t.ok(nlb.stats.lastFlowAt['127.0.0.33:' + String(a.port)]! >= deregisteredAt, 'its last new connection is recorded')
+  await sleep(Math.max(0, ends[1]! + 50 - Date.now()))
+  const before = a.seen.length
+  for (let i = 0; i < 30; i++) clients.push(await connect(port))
+  await sleep(50)
+  t.equal(a.seen.length, before, 'none once every node\'s lag ended')
+})
+
+t.test('cross-zone off (the NLB default): a node routes only to targets in its own AZ', async (t) => {
+  const a = await target(t, '127.0.0.36') // 36 mod 3 = AZ 0
+  const b = await target(t, '127.0.0.37') // AZ 1
+  const { group, port } = await lab(t, { nodes: 3, random: seededRandom(3) })
+  group.setHealth('127.0.0.36', a.port, 'healthy')
+  group.setHealth('127.0.0.37', b.port, 'healthy')
+  const clients: net.Socket[] = []
+  t.teardown(() => { for (const c of clients) c.destroy() })
+  for (let i = 0; i < 30; i++) clients.push(await connect(port))
+  t.ok(await until(() => a.seen.length + b.seen.length === 30))
+  t.ok(a.seen.every((s) => s.remote === '127.0.100.1'), 'AZ 0 target: only from node 0')
+  t.ok(b.seen.every((s) => s.remote === '127.0.100.2'), 'AZ 1 target: only from node 1 (node 2 has no target and is out of DNS)')
+})
+
+t.test('lag distributions: parse, bounds, seeded draws reproduce', async (t) => {
+  const d = parseDistribution('field')
+  t.equal(d.min, 90)
+  t.equal(d.max, 180)
+  const r1 = seededRandom(42)
+  const r2 = seededRandom(42)
+  const xs = Array.from({ length: 2000 }, () => d.sample(r1))
+  t.same(Array.from({ length: 2000 }, () => d.sample(r2)), xs, 'same seed, same draws')
+  t.ok(xs.every((x) => x >= 90 && x <= 180))
+  const tail = xs.filter((x) => x > 150).length / xs.length
+  t.ok(tail > 0.1 && tail < 0.2, `about 15% in the tail (${tail})`)
+  t.equal(parseDistribution('120').sample(r1), 120)
+  t.throws(() => parseDistribution('150-90'), /runs backwards/)
+  t.throws(() => parseDistribution('soon'), /not a duration distribution/)
 })

@@ -27,6 +27,12 @@ export interface ControllerOptions {
   timeScale: number
   /** Simulated seconds between a pod change and the reconcile. Default 1. */
   queueDelaySeconds?: number
+  /**
+   * Simulated seconds between a pod starting to terminate and the controller acting on it, drawn
+   * per pod (EndpointSlice propagation, a busy controller's queue; "slow controller" regimes use
+   * 30–90). Default: none beyond queueDelaySeconds.
+   */
+  terminationDelay?: { sample: () => number }
   /** Simulated seconds between target-health checks while readiness gates are pending. Default 15. */
   gatePollSeconds?: number
   /** Client-side limit on Register/Deregister calls. Defaults 20 / 4 per second. */
@@ -52,6 +58,8 @@ export class LoadBalancerController {
   private readonly pods = new Set<Pod>()
   /** Pod IP → when its termination started, until its target is deregistered. */
   private readonly terminatingSince = new Map<string, number>()
+  /** Pod IP → wall-clock ms before which the controller has not noticed its termination. */
+  private readonly noticedAt = new Map<string, number>()
   private readonly limiter: TokenBucket
   private timer: NodeJS.Timeout | undefined
   private pollTimer: NodeJS.Timeout | undefined
@@ -76,8 +84,21 @@ export class LoadBalancerController {
   watch(pod: Pod): void {
     this.pods.add(pod)
     pod.on('ready', () => this.enqueue())
-    pod.on('terminating', () => { this.terminatingSince.set(pod.ip, Date.now()); this.enqueue() })
-    pod.on('terminated', () => { this.pods.delete(pod) })
+    pod.on('terminating', () => {
+      this.terminatingSince.set(pod.ip, Date.now())
+      const extra = this.opts.terminationDelay?.sample() ?? 0
+      if (extra <= 0) { this.enqueue(); return }
+      this.noticedAt.set(pod.ip, Date.now() + this.scaled(extra))
+      const timer = setTimeout(() => this.enqueue(), this.scaled(extra))
+      timer.unref()
+    })
+    pod.on('terminated', () => {
+      // A pod gone before the controller noticed is still a target until it does.
+      const wait = (this.noticedAt.get(pod.ip) ?? 0) - Date.now()
+      if (wait <= 0) { this.pods.delete(pod); return }
+      const timer = setTimeout(() => this.pods.delete(pod), wait)
+      timer.unref()
+    })
     this.enqueue()
   }
 
@@ -110,7 +131,9 @@ export class LoadBalancerController {
     const current = new Map<string, string>()
     for (const d of listed.TargetHealthDescriptions ?? []) current.set(d.Target?.Id ?? '', d.TargetHealth?.State ?? '')
 
-    const desired = [...this.pods].filter((p) => p.phase === 'running' && (this.opts.readinessGate || p.ready))
+    const now = Date.now()
+    const noticed = (p: Pod): boolean => p.phase === 'running' || (this.noticedAt.get(p.ip) ?? 0) <= now
+    const desired = [...this.pods].filter((p) => !noticed(p) || (p.phase === 'running' && (this.opts.readinessGate || p.ready)))
     const desiredIps = new Set(desired.map((p) => p.ip))
     const toRegister = desired.filter((p) => { const s = current.get(p.ip); return s === undefined || s === 'draining' })
     const toDeregister = [...current].filter(([ip, state]) => !desiredIps.has(ip) && state !== 'draining').map(([ip]) => ip)
@@ -119,11 +142,11 @@ export class LoadBalancerController {
       const batch = toDeregister.slice(i, i + BATCH)
       await this.mutate(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: batch.map((Id): TargetDescription => ({ Id, Port: port })) }))
       this.stats.deregistered += batch.length
-      const now = Date.now()
+      const done = Date.now()
       for (const ip of batch) {
         const since = this.terminatingSince.get(ip)
         if (since === undefined) continue
-        this.stats.deregistrationLatencyMs.push(now - since)
+        this.stats.deregistrationLatencyMs.push(done - since)
         this.terminatingSince.delete(ip)
       }
     }

@@ -10,8 +10,13 @@
 import http from 'node:http'
 import { EventEmitter } from 'node:events'
 import { startProcess, running, type ContainerProcess } from './processes.js'
+import { waitForDraining, type Elbv2DrainingHook } from './elbv2-hook.js'
 
-export type PreStop = { sleepSeconds: number } | { httpGet: { host: string, port: number, path: string } }
+export type PreStop =
+  | { sleepSeconds: number }
+  | { httpGet: { host: string, port: number, path: string } }
+  /** An exec hook that polls DescribeTargetHealth until the target is draining or unused (the elbv2-only strategy). */
+  | { elbv2Draining: Elbv2DrainingHook }
 
 export interface ContainerSpec {
   name: string
@@ -172,12 +177,14 @@ export class Pod extends EventEmitter<PodEvents> {
     const started = Date.now()
     const work = 'sleepSeconds' in hook
       ? new Promise<string>((resolve) => { const tm = setTimeout(() => resolve('slept'), this.scaled(hook.sleepSeconds)); tm.unref() })
-      : httpGet(hook.httpGet.host, hook.httpGet.port, hook.httpGet.path)
+      : 'httpGet' in hook
+        ? httpGet(hook.httpGet.host, hook.httpGet.port, hook.httpGet.path)
+        : waitForDraining(hook.elbv2Draining, this.timeScale, deadline)
     let timer: NodeJS.Timeout | undefined
     const overrun = new Promise<'overrun'>((resolve) => { timer = setTimeout(() => resolve('overrun'), Math.max(0, deadline - started)) })
     const outcome = await Promise.race([work, overrun, proc.exited.then(() => 'container exited')])
     clearTimeout(timer)
-    this.log(`${c.name} preStop ${'sleepSeconds' in hook ? `sleep ${hook.sleepSeconds}` : `GET ${hook.httpGet.path}`}: ${outcome}`)
+    this.log(`${c.name} preStop ${'sleepSeconds' in hook ? `sleep ${hook.sleepSeconds}` : 'httpGet' in hook ? `GET ${hook.httpGet.path}` : 'wait for elbv2 draining'}: ${outcome}`)
     return outcome === 'overrun' ? Date.now() + this.scaled(PRESTOP_OVERRUN_SECONDS) : deadline
   }
 

@@ -15,6 +15,8 @@ import { RoutingTable } from './routing.js'
 import { HealthChecker, type LbNode } from './health-checker.js'
 import { pickByHash, type FlowTuple } from './flow-hash.js'
 import { clientHeader } from './proxy-header.js'
+import { parseDistribution, type Distribution } from '../model/distribution.js'
+import type { Random } from '../model/random.js'
 
 export interface NlbOptions {
   targetGroup: TargetGroup
@@ -26,10 +28,21 @@ export interface NlbOptions {
   nodes?: number
   /** Source address of node i. Default 127.0.100.(i+1). */
   nodeAddress?: (index: number) => string
-  /** Seconds new connections keep reaching a target after DeregisterTargets. Default 120. */
+  /** Seconds new connections keep reaching a target after DeregisterTargets. Default 120 (see deregistrationLag). */
   deregistrationLagSeconds?: number
+  /** The lag as a distribution, drawn per node and per target; wins over deregistrationLagSeconds. */
+  deregistrationLag?: Distribution
   /** Seconds new connections keep reaching a target after it turned unhealthy. Default 35 (30–40 observed). */
   unhealthyLagSeconds?: number
+  unhealthyLag?: Distribution
+  /** Node i's deregistration lag is longer by i × this (simulated seconds). Default 0. */
+  lagStaggerSeconds?: number
+  /** Cross-zone load balancing. Default false (the NLB default): a node routes to its own AZ's targets. */
+  crossZone?: boolean
+  /** Seeded randomness for the node/target pick. Default: targets by flow hash. */
+  random?: Random
+  /** Seeded randomness for the lag draws (its own stream, so draws do not depend on how many flows came first). Default Math.random. */
+  lagRandom?: Random
   /** TCP idle timeout, seconds. Default 350. */
   idleTimeoutSeconds?: number
   /** Run health checks. Default true; false leaves target health to setHealth (tests). */
@@ -49,6 +62,8 @@ export interface NlbStats {
   flowsByTarget: Record<string, number>
   /** New flows that went to a target already deregistered (the post-deregistration lag at work). */
   flowsToDeregistered: number
+  /** Wall-clock ms of the last new flow per target key: the LB's last routing decision for it. */
+  lastFlowAt: Record<string, number>
   resets: Record<ResetReason, number>
   healthChecks: { checks: number, passed: number, failed: number }
 }
@@ -69,6 +84,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
   private readonly flows = new Set<Flow>()
   private readonly idleTimeoutMs: number
   private readonly vpceId: string | undefined
+  private readonly random: Random | undefined
   readonly stats: NlbStats
 
   constructor(opts: NlbOptions) {
@@ -76,9 +92,15 @@ export class Nlb extends EventEmitter<NlbEvents> {
     const group = this.group = opts.targetGroup
     const nodeAddress = opts.nodeAddress ?? ((i: number) => `127.0.100.${i + 1}`)
     this.nodes = Array.from({ length: opts.nodes ?? 3 }, (_, index) => ({ index, address: nodeAddress(index) }))
+    this.random = opts.random
     this.routing = new RoutingTable(group, {
-      deregistrationLagMs: group.scaled(opts.deregistrationLagSeconds ?? 120),
-      unhealthyLagMs: group.scaled(opts.unhealthyLagSeconds ?? 35),
+      nodes: this.nodes.length,
+      scaled: (s) => group.scaled(s),
+      deregistrationLag: opts.deregistrationLag ?? parseDistribution(String(opts.deregistrationLagSeconds ?? 120)),
+      unhealthyLag: opts.unhealthyLag ?? parseDistribution(String(opts.unhealthyLagSeconds ?? 35)),
+      staggerSeconds: opts.lagStaggerSeconds ?? 0,
+      crossZone: opts.crossZone ?? false,
+      random: opts.lagRandom ?? Math.random,
     })
     this.idleTimeoutMs = group.scaled(opts.idleTimeoutSeconds ?? 350)
     this.vpceId = opts.vpceId
@@ -90,6 +112,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
       active: 0,
       flowsByTarget: {},
       flowsToDeregistered: 0,
+      lastFlowAt: {},
       resets: { 'no-target': 0, 'target-refused': 0, 'target-reset': 0, 'unhealthy-termination': 0, 'deregistration-termination': 0, 'idle-timeout': 0 },
       healthChecks: this.checker?.stats ?? { checks: 0, passed: 0, failed: 0 },
     }
@@ -116,7 +139,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
   }
 
   /** Targets that receive new flows now (healthy, lingering after deregistration, or fail-open). */
-  routableTargets(): Target[] { return this.routing.eligible() }
+  routableTargets(): Target[] { return this.routing.anyEligible() }
 
   async close(): Promise<void> {
     this.checker?.close()
@@ -157,7 +180,15 @@ export class Nlb extends EventEmitter<NlbEvents> {
       destinationAddress: client.localAddress ?? '0.0.0.0',
       destinationPort: client.localPort ?? 0,
     }
-    const target = pickByHash(tuple, this.routing.eligible())
+    // DNS spreads clients over the nodes; a node with nothing to route to is out of DNS.
+    const first = this.random === undefined ? (tuple.sourcePort >>> 0) % this.nodes.length : Math.floor(this.random() * this.nodes.length)
+    let node = this.nodes[first]!
+    let choices = this.routing.eligible(node.index)
+    for (let i = 1; choices.length === 0 && i < this.nodes.length; i++) {
+      node = this.nodes[(first + i) % this.nodes.length]!
+      choices = this.routing.eligible(node.index)
+    }
+    const target = this.random === undefined ? pickByHash(tuple, choices) : choices[Math.floor(this.random() * choices.length)]
     if (target === undefined) {
       this.stats.resets['no-target']++
       this.emit('reset', 'no-target', undefined)
@@ -165,12 +196,11 @@ export class Nlb extends EventEmitter<NlbEvents> {
       client.resetAndDestroy()
       return
     }
-    // The client's node: DNS spreads clients over the nodes; reuse the hash.
-    const node = this.nodes[(tuple.sourcePort >>> 0) % this.nodes.length]!
     this.stats.flows++
     this.stats.active++
     this.stats.flowsByTarget[target.key] = (this.stats.flowsByTarget[target.key] ?? 0) + 1
-    if (target.deregisteredAt !== undefined) this.stats.flowsToDeregistered++
+    this.stats.lastFlowAt[target.key] = Date.now()
+    if (target.deregisteredAt !== undefined || this.group.get(target.id, target.port) !== target) this.stats.flowsToDeregistered++
     this.emit('flow', target, node)
 
     const upstream = net.connect({ host: target.id, port: target.port, localAddress: node.address, allowHalfOpen: true })

@@ -1,0 +1,145 @@
+// Open-loop load on the simulated clock: arrivals are scheduled in simulated seconds (scaled to
+// wall-clock by the time scale) whatever the server does, as real clients arrive.
+//
+// - poisson: new connections at a mean rate, one request each (Connection: close);
+// - bursty: the same in on/off periods (exponential durations), the rate during "on" raised so
+//   the mean stays the given rate;
+// - keepalive: a pool of clients, each holding one keep-alive connection (as browsers, SDKs
+//   and ALB do), sending a request after an exponential think time; a client reconnects when
+//   the server closed its connection, and only then does the LB make a routing decision.
+//
+// Every request ends as ok, non-2xx, reset (refused, reset, closed unanswered) or timeout
+// (the timeout runs on the simulated clock). A harness stall delays arrivals; they are sent
+// late (catching up), never dropped.
+import http from 'node:http'
+import { exponential, type Random } from '../model/random.js'
+import type { Timeline } from './timeline.js'
+import type { LoadResult, LoadRun } from './load.js'
+
+export type OpenLoopModel =
+  | { kind: 'poisson', ratePerSecond: number }
+  | { kind: 'bursty', ratePerSecond: number, onSeconds: number, offSeconds: number }
+  | { kind: 'keepalive', clients: number, thinkSeconds: number }
+
+export interface OpenLoopOptions {
+  url: string
+  model: OpenLoopModel
+  /** Wall-clock seconds per simulated second. */
+  timeScale: number
+  random: Random
+  /** Request timeout, simulated seconds. */
+  timeoutSeconds: number
+  path: string
+  timeline: Timeline
+}
+
+export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
+  const target = new URL(opts.path, opts.url)
+  const wallMs = (simSeconds: number): number => simSeconds * 1000 * opts.timeScale
+  const result: LoadResult = { requests: 0, ok: 0, non2xx: 0, resets: 0, timeouts: 0, failed: 0, errorsByCode: {}, latenciesMs: [] }
+  const inFlight = new Set<Promise<void>>()
+  const timers = new Set<NodeJS.Timeout>()
+  const agents: http.Agent[] = []
+  let stopping = false
+
+  const fail = (kind: 'resets' | 'timeouts', code: string): void => {
+    result[kind]++
+    result.errorsByCode[code] = (result.errorsByCode[code] ?? 0) + 1
+    opts.timeline.count(kind)
+  }
+
+  const request = (agent: http.Agent | false): Promise<void> => {
+    const started = Date.now()
+    const work = new Promise<void>((resolve) => {
+      let settled = false
+      const settle = (): void => { if (!settled) { settled = true; clearTimeout(timer); resolve() } }
+      const req = http.request({
+        host: target.hostname, port: target.port, path: target.pathname + target.search, agent,
+        headers: agent === false ? { connection: 'close' } : {},
+      }, (res) => {
+        res.resume()
+        res.on('end', () => {
+          if (settled) return
+          if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) {
+            result.ok++
+            result.latenciesMs.push(Date.now() - started)
+            opts.timeline.count('ok')
+          } else {
+            result.non2xx++
+            opts.timeline.count('non2xx')
+          }
+          settle()
+        })
+        res.on('error', () => { if (!settled) { fail('resets', 'RESPONSE_ABORTED'); settle() } })
+      })
+      const timer = setTimeout(() => { if (!settled) { fail('timeouts', 'TIMEOUT'); settle(); req.destroy() } }, wallMs(opts.timeoutSeconds))
+      req.on('error', (err: NodeJS.ErrnoException) => { if (!settled) { fail('resets', err.code ?? err.message); settle() } })
+      req.end()
+    })
+    inFlight.add(work)
+    void work.then(() => inFlight.delete(work))
+    return work
+  }
+
+  /** Run `fire` at simulated offsets from `next` (returning the next offset, or undefined to stop). */
+  const schedule = (next: () => number, fire: () => void): void => {
+    const start = Date.now()
+    let at = 0
+    const step = (): void => {
+      if (stopping) return
+      at += next()
+      const timer = setTimeout(() => { timers.delete(timer); if (stopping) return; fire(); step() }, Math.max(0, start + wallMs(at) - Date.now()))
+      timers.add(timer)
+    }
+    step()
+  }
+
+  const m = opts.model
+  if (m.kind === 'poisson') {
+    schedule(() => exponential(opts.random, 1 / m.ratePerSecond), () => { void request(false) })
+  } else if (m.kind === 'bursty') {
+    // Walk the on/off periods in simulated time; arrivals only inside "on".
+    const onRate = m.ratePerSecond * (m.onSeconds + m.offSeconds) / m.onSeconds
+    let onLeft = exponential(opts.random, m.onSeconds)
+    schedule(() => {
+      let gap = 0
+      for (;;) {
+        const arrival = exponential(opts.random, 1 / onRate)
+        if (arrival <= onLeft) { onLeft -= arrival; return gap + arrival }
+        gap += onLeft + exponential(opts.random, m.offSeconds)
+        onLeft = exponential(opts.random, m.onSeconds)
+      }
+    }, () => { void request(false) })
+  } else {
+    for (let i = 0; i < m.clients; i++) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+      agents.push(agent)
+      let first = true
+      // One request at a time per client: think, send, wait for the answer, think again.
+      const loop = (): void => {
+        if (stopping) return
+        const think = first ? opts.random() * m.thinkSeconds : exponential(opts.random, m.thinkSeconds)
+        first = false
+        const timer = setTimeout(() => { timers.delete(timer); if (stopping) return; void request(agent).then(loop) }, wallMs(think))
+        timers.add(timer)
+      }
+      loop()
+    }
+  }
+
+  const snapshot = (): LoadResult => {
+    const failed = result.non2xx + result.resets + result.timeouts
+    return { ...result, requests: result.ok + failed, failed, errorsByCode: { ...result.errorsByCode } }
+  }
+  return {
+    snapshot,
+    async stop() {
+      stopping = true
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
+      while (inFlight.size > 0) await Promise.all([...inFlight])
+      for (const agent of agents) agent.destroy()
+      return snapshot()
+    },
+  }
+}
