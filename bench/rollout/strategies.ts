@@ -70,6 +70,10 @@ export interface PodContext {
   appKeepAliveSeconds: number
 }
 
+/** k8s/nlb-elbv2's --max-wait (lag bound from draining + the controller's delay + a poll), and a grace period it fits in. */
+export const ELBV2_MAX_WAIT_SECONDS = 250
+export const ELBV2_GRACE_SECONDS = 310
+
 export function usesProxyProtocol(strategy: StrategyName): boolean { return isDrainpipe(strategy) }
 
 /** The duration notes (unscaled, raised) for a strategy's drainpipe, or [] without one. */
@@ -101,6 +105,11 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
     default: {
       const elbv2 = strategy === 'drainpipe+elbv2'
       const build = drainpipeBuild(ctx.drainpipePath)
+      // With elbv2 the lag bound counts from the moment the API says draining, so --max-wait and
+      // the grace period are those of k8s/nlb-elbv2 (250 s, 310 s here: the lab's margin is the
+      // budget's 10%, uncapped at small time scales), unless the regime sets its own.
+      const maxWait = ctx.durations.maxWait ?? (elbv2 ? ELBV2_MAX_WAIT_SECONDS : undefined)
+      const gracePeriodSeconds = elbv2 && ctx.durations.maxWait === undefined ? Math.max(ctx.gracePeriodSeconds, ELBV2_GRACE_SECONDS) : ctx.gracePeriodSeconds
       const args = [
         build.path,
         '--listen', `${ctx.ip}:${POD_PORT}`,
@@ -109,7 +118,7 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
         '--mode', 'http',
         '--proxy-protocol', 'required',
         '--trusted-proxies', ctx.trustedProxies,
-        ...scaledDurationArgs(build, resolveDurations(build, { ...ctx.durations, gracePeriod: ctx.gracePeriodSeconds }), ctx.timeScale, { elbv2, windowFloorWallSeconds: ctx.windowFloorWallSeconds }).args,
+        ...scaledDurationArgs(build, resolveDurations(build, { ...ctx.durations, ...(maxWait === undefined ? {} : { maxWait }), gracePeriod: gracePeriodSeconds }), ctx.timeScale, { elbv2, windowFloorWallSeconds: ctx.windowFloorWallSeconds }).args,
         '--log-level', ctx.drainpipeLogLevel,
       ]
       if (elbv2) {
@@ -125,6 +134,7 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
       }
       return {
         ...base,
+        gracePeriodSeconds,
         containers: [sidecar, { ...app(ctx.ip, APP_PORT), preStop: { httpGet: { host: ctx.ip, port: ADMIN_PORT, path: '/prestop' } } }],
         readiness: { host: ctx.ip, port: ADMIN_PORT, path: '/readyz' },
       }
