@@ -346,25 +346,12 @@ t.test('seen registered at start-up, gone by the first poll after termination: d
 })
 
 t.test('a hung endpoint: calls time out; stop() aborts the call in flight', async (t) => {
-<<<<<<< HEAD
   // Connections are told apart by order of arrival, not by how many are open: a socket of a
   // timed-out call may still be closing when the next call connects.
   const arrived: net.Socket[] = []
   const closed = new Set<net.Socket>()
   // Accepts and reads, never answers.
   const server = net.createServer((s) => { arrived.push(s); s.resume(); s.on('close', () => closed.add(s)) })
-=======
-  const sockets = new Set<net.Socket>()
-  const accepted: Array<{ closed: boolean }> = []
-  // Accepts and reads, never answers.
-  const server = net.createServer((s) => {
-    const rec = { closed: false }
-    accepted.push(rec)
-    sockets.add(s)
-    s.resume()
-    s.on('close', () => { rec.closed = true; sockets.delete(s) })
-  })
->>>>>>> units
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { for (const s of arrived) s.destroy(); return new Promise<void>((resolve) => server.close(() => resolve())) })
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -380,7 +367,6 @@ t.test('a hung endpoint: calls time out; stop() aborts the call in flight', asyn
   await until(() => arrived.every((s) => closed.has(s)), 5_000, 'the timed-out calls\' connections to close')
   const arrivedBefore = arrived.length
 
-<<<<<<< HEAD
   const hung = observe(t, { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/2'], endpoint, requestTimeoutSeconds: 60 })
   hung.observer.start(performance.now())
   await until(() => arrived.length > arrivedBefore, 5_000, 'the request to arrive')
@@ -388,18 +374,6 @@ t.test('a hung endpoint: calls time out; stop() aborts the call in flight', asyn
   hung.observer.stop()
   hung.observer.stop()
   await until(() => closed.has(inFlight), 5_000, 'the aborted connection to close')
-=======
-  // Counted by connection, not by how many are open: the timed-out calls' connections may
-  // still be closing while the next one arrives.
-  const before = accepted.length
-  const hung = observe(t, { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/2'], endpoint, requestTimeoutSeconds: 60 })
-  hung.start()
-  await until(() => accepted.length > before, 5_000, 'the request to arrive')
-  const inFlight = accepted[before]!
-  hung.observer.stop()
-  hung.observer.stop()
-  await until(() => inFlight.closed, 5_000, 'the aborted connection to close')
->>>>>>> units
   t.same(hung.calls, { ok: 0, throttled: 0, error: 0 }, 'a call aborted by stop() is not counted as an error')
 })
 
