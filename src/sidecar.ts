@@ -79,22 +79,10 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     })
     return { lagClock, observers, shutdown }
   }
-  const newObservers = (lagClock: LagClock) => createObservers(config.deregistration, {
+  const newObservers = (lagClock: LagClock) => createObservers(config, {
     observations,
     lagClock,
     logger: logger.child({ component: 'observer' }),
-    traffic: { quietPeriodMs: config.quietPeriodMs, quietPeriodMinMs: config.quietPeriodMinMs, quietPeriodMaxMs: config.quietPeriodMaxMs, rateDrop: config.lbRateDrop, sources: config.lbSources },
-    healthcheck: { silenceMultiple: config.healthcheckSilenceMultiple },
-    ...(config.deregistration.includes('elbv2') ? {
-      elbv2: {
-        targetGroupArns: config.targetGroupArns,
-        targetId: config.targetId!,
-        targetPort: config.targetPort,
-        pollIntervalSeconds: config.elbv2PollIntervalMs / 1000,
-        ...(config.awsRegion ? { region: config.awsRegion } : {}),
-        ...(config.elbv2Endpoint ? { endpoint: config.elbv2Endpoint } : {}),
-      },
-    } : {}),
     elbv2Hook: { onCall: (outcome) => metrics.elbv2Calls[outcome].inc() },
   })
 

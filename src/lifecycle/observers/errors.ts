@@ -6,10 +6,7 @@ export type ObserverConfigErrorCode =
   | 'ERR_QUIET_PERIOD' // a fixed quiet period that is not a non-negative number of seconds
   | 'ERR_QUIET_PERIOD_BOUNDS' // auto quiet-period bounds not 0 < min ≤ max
   | 'ERR_QUIET_PERIOD_PROBABILITY' // false-stop probability outside (0, 1)
-  | 'ERR_ELBV2_OPTION' // elbv2 observer: target group ARNs, target, interval, jitter, backoff or timeout invalid
   | 'ERR_HEALTHCHECK_OPTION' // healthcheck observer: multiple, interval bounds or sample size invalid
-  | 'ERR_OBSERVER_UNKNOWN' // createObservers: a name that is not traffic, elbv2 or healthcheck
-  | 'ERR_OBSERVER_OPTIONS_MISSING' // createObservers: a named observer without its options
 
 export class ObserverConfigError extends Error {
   readonly code: ObserverConfigErrorCode
