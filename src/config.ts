@@ -7,17 +7,10 @@ import {
   InvalidValue, parseArns, parseCidrs, parseEnum, parseHostPort, parseInteger, parseNumber, parseObservers, parseOnOff,
   parsePositiveSeconds, parseQuietPeriod, parseSeconds, parseText, parseUrl, type HostPort,
 } from './config/values.js'
+import { ConfigError } from './errors.js'
 
 export type { HostPort }
-
-/** A flag or environment value that cannot be used. `message` is the one line printed before exit 2. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG_INVALID'
-  constructor(message: string, readonly flag?: string) {
-    super(message)
-    this.name = 'ConfigError'
-  }
-}
+export { ConfigError }
 
 type Section = 'Network' | 'PROXY protocol' | 'Forwarding' | 'Deregistration' | 'Draining' | 'Admin and logs'
 

@@ -20,7 +20,7 @@ import { unmapped } from '../proxy-protocol/address.js'
 import type { HealthResponder } from './health-responder.js'
 import { cachedSourcePolicy } from './source-policy-cache.js'
 import { fdConnectionBudget } from './fd-budget.js'
-import { ConnectionSet } from '../forward/connection-set.js'
+import { ConnectionSet } from './connection-set.js'
 
 export interface IngressOptions {
   listen: HostPort
@@ -203,23 +203,25 @@ export class Ingress {
       socket.destroy()
     },
     local: (socket, head) => {
-      const remote = this.#classified(socket, false)
-      this.#opts.metrics.accepted.healthcheck.inc()
-      this.#opts.metrics.healthChecks.local.inc()
-      this.#opts.observations.healthCheckSeen(remote, 'local', performance.now())
+      this.#healthCheck(socket, 'local')
       this.#opts.health.accept(socket, head)
     },
     empty: (socket) => {
-      const remote = this.#classified(socket, false)
-      this.#opts.metrics.accepted.healthcheck.inc()
-      this.#opts.metrics.healthChecks.empty.inc()
-      this.#opts.observations.healthCheckSeen(remote, 'empty', performance.now())
+      this.#healthCheck(socket, 'empty')
       socket.destroy()
     },
     refused: (socket, by) => {
       this.#classified(socket, false)
       this.#refuse(socket, by)
     },
+  }
+
+  /** A load-balancer health check (a PROXY v2 LOCAL header, or a connection closed without a byte): counted and observed. */
+  #healthCheck(socket: AcceptedSocket, kind: 'local' | 'empty'): void {
+    const remote = this.#classified(socket, false)
+    this.#opts.metrics.accepted.healthcheck.inc()
+    this.#opts.metrics.healthChecks[kind].inc()
+    this.#opts.observations.healthCheckSeen(remote, kind, performance.now())
   }
 
   /** A client connection (PROXY header or direct): counted and observed. */

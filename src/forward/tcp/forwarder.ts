@@ -9,7 +9,7 @@ import type { Metrics } from '../../admin/metrics.js'
 import type { Logger } from '../../log.js'
 import type { UpstreamProbe } from '../upstream-probe.js'
 import { upstreamProxyHeader } from './upstream-header.js'
-import { ConnectionSet } from '../connection-set.js'
+import { ConnectionSet } from '../../ingress/connection-set.js'
 import { connectToApp } from '../app-connection.js'
 
 export interface TcpForwarderOptions {

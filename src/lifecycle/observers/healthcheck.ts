@@ -18,7 +18,7 @@
 
 import type { HealthCheckSource, TrafficObservations } from '../observations.js'
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
-import { ObserverConfigError } from './errors.js'
+import { ObserverConfigError } from '../../errors.js'
 
 export interface HealthcheckObserverOptions {
   observations: TrafficObservations

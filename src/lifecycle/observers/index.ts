@@ -4,7 +4,7 @@
 import type { TrafficObservations } from '../observations.js'
 import type { LagClock } from '../lag-clock.js'
 import { Elbv2Observer, type Elbv2CallHook, type Elbv2ObserverOptions } from './elbv2.js'
-import { ObserverConfigError } from './errors.js'
+import { ObserverConfigError } from '../../errors.js'
 import type { Config } from '../../config.js'
 import { HealthcheckObserver, type HealthcheckObserverOptions } from './healthcheck.js'
 import { OBSERVER_NAMES, silentLogger, type DeregistrationObserver, type ObserverLogger, type ObserverName } from './observer.js'
