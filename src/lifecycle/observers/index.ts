@@ -35,7 +35,9 @@ export interface ObserverDeps {
 export function createObservers (config: ObserverConfig, deps: ObserverDeps): DeregistrationObserver[] {
   const logger = deps.logger ?? silentLogger
   const { observations, lagClock } = deps
-  return config.deregistration.map((name): DeregistrationObserver => {
+  return config.deregistration.map((name) => newObserver(name))
+
+  function newObserver (name: ObserverName): DeregistrationObserver {
     switch (name) {
       case 'traffic':
         return new TrafficObserver({
@@ -59,5 +61,5 @@ export function createObservers (config: ObserverConfig, deps: ObserverDeps): De
       case 'healthcheck':
         return new HealthcheckObserver({ observations, logger, silenceMultiple: config.healthcheckSilenceMultiple })
     }
-  })
+  }
 }
