@@ -1,307 +1,145 @@
-// Every option drainpipe takes is defined once, here: its flag, its environment twin, its
-// type, default, unit and help text. `--help`, the README's reference table and the
-// parser all read this table, so they cannot drift apart.
-import { isIP } from 'node:net'
-import { parseCidrList } from './proxy-protocol/policy.js'
-import type { ProxyProtocolMode } from './proxy-protocol/policy.js'
+// Every option drainpipe takes is defined once, here: its flag, its environment twin, the key
+// and type of its value in `Config`, its default, unit and help text. `Config` is derived from
+// this table; `--help`, docs/configuration.md, the inject annotation table and the parser all
+// read it, so they cannot drift apart. Durations are milliseconds from here on.
 import { describeOverrun, graceBudget } from './lifecycle/grace-budget.js'
+import {
+  InvalidValue, parseArns, parseCidrs, parseEnum, parseHostPort, parseInteger, parseNumber, parseObservers, parseOnOff,
+  parsePositiveSeconds, parseQuietPeriod, parseSeconds, parseText, parseUrl, type HostPort,
+} from './config/values.js'
+import { ConfigError } from './errors.js'
 
-export interface HostPort { host: string; port: number }
-export type ObserverName = 'traffic' | 'elbv2' | 'healthcheck'
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
-
-export interface Config {
-  listen: HostPort
-  upstream: HostPort
-  mode: 'http' | 'tcp'
-  admin: HostPort
-  proxyProtocol: ProxyProtocolMode
-  trustedProxies: string[]
-  headerTimeoutMs: number
-  proxyHeaderMaxBytes: number
-  crcMismatch: 'close' | 'accept'
-  stackedHeaders: 'reject' | 'pass'
-  maxConnections: number
-  xff: 'replace' | 'append'
-  forwardedProto: 'auto' | 'http' | 'https'
-  upstreamProxyProtocol: 'off' | 'v1' | 'v2'
-  upstreamConnectTimeoutMs: number
-  upstreamTimeoutMs: number
-  upstreamProbeIntervalMs: number
-  keepAliveTimeoutMs: number
-  deregistration: ObserverName[]
-  minWaitMs: number
-  maxWaitMs: number
-  quietPeriodMs: number | 'auto'
-  quietPeriodMinMs: number
-  quietPeriodMaxMs: number
-  arrivalHistoryMs: number
-  lbLagMaxMs: number
-  lbUnhealthyLagMaxMs: number
-  healthCheckOnTerminate: 'fail' | 'pass'
-  healthCheckListen: HostPort | undefined
-  lbRateDrop: number
-  lbSources: 'auto' | 'per-source' | 'pooled'
-  connectionCloseOnTerminate: boolean
-  healthcheckSilenceMultiple: number
-  targetId: string | undefined
-  targetPort: number
-  targetGroupArns: string[]
-  awsRegion: string | undefined
-  elbv2Endpoint: string | undefined
-  elbv2PollIntervalMs: number
-  drainTimeoutMs: number
-  gracePeriodMs: number | undefined
-  adminToken: string | undefined
-  logLevel: LogLevel
-}
-
-/** A flag or environment value that cannot be used. `message` is the one line printed before exit 2. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG_INVALID'
-  constructor(message: string, readonly flag?: string) {
-    super(message)
-    this.name = 'ConfigError'
-  }
-}
-
-class InvalidValue extends Error {
-  constructor(readonly accepted: string) { super(accepted) }
-}
+export type { HostPort }
+export { ConfigError }
 
 type Section = 'Network' | 'PROXY protocol' | 'Forwarding' | 'Deregistration' | 'Draining' | 'Admin and logs'
 
-export interface OptionSpec {
+export interface OptionSpec<K extends string = string, V = unknown> {
   /** flag name without the leading dashes */
   readonly flag: string
+  /** its property in Config */
+  readonly key: K
   readonly env: string
   readonly section: Section
   /** what the value looks like, for --help: HOST:PORT, SECONDS, ... */
   readonly placeholder: string
   /** default as text ('' = unset), parsed like a user value */
   readonly default: string
-  /** with default '': where the value comes from instead, for --help and the README */
+  /** with default '': where the value comes from instead, for --help and the docs */
   readonly defaultFrom?: string
   readonly help: string
+  /** given more than once, the parsed lists are joined */
   readonly repeatable?: boolean
   /** never echoed in logs or /status */
   readonly secret?: boolean
-  parse(text: string): unknown
-}
-
-const SECONDS_ACCEPTED = 'seconds as a non-negative number, optionally with a unit: 0.5, 30, 250ms, 2m'
-
-function parseSeconds(text: string): number {
-  const m = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m)?$/.exec(text.trim())
-  if (!m) throw new InvalidValue(SECONDS_ACCEPTED)
-  const n = Number(m[1])
-  const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000
-  if (!Number.isFinite(ms)) throw new InvalidValue(SECONDS_ACCEPTED)
-  return Math.round(ms)
-}
-
-function parsePositiveSeconds(text: string): number {
-  const ms = parseSeconds(text)
-  if (ms <= 0) throw new InvalidValue(`more than 0 ${SECONDS_ACCEPTED.replace('non-negative ', '')}`)
-  return ms
-}
-
-function parseHostPort(text: string): HostPort {
-  const accepted = 'HOST:PORT, [IPv6]:PORT or PORT, with PORT 0-65535'
-  let host = '0.0.0.0'
-  let portText = text
-  const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(text)
-  if (bracket) {
-    host = bracket[1]!
-    portText = bracket[2]!
-    if (isIP(host) !== 6) throw new InvalidValue(accepted)
-  } else if (text.includes(':')) {
-    const i = text.lastIndexOf(':')
-    host = text.slice(0, i) || '0.0.0.0'
-    portText = text.slice(i + 1)
-    if (host.includes(':')) throw new InvalidValue(accepted)
-    if (!/^[A-Za-z0-9.-]+$/.test(host)) throw new InvalidValue(accepted)
-  }
-  if (!/^\d{1,5}$/.test(portText)) throw new InvalidValue(accepted)
-  const port = Number(portText)
-  if (port > 65535) throw new InvalidValue(accepted)
-  return { host, port }
-}
-
-function parseInteger(min: number, max: number) {
-  return (text: string): number => {
-    const accepted = `a whole number from ${min} to ${max}`
-    if (!/^\d+$/.test(text)) throw new InvalidValue(accepted)
-    const n = Number(text)
-    if (n < min || n > max) throw new InvalidValue(accepted)
-    return n
-  }
-}
-
-function parseEnum<T extends string>(values: readonly T[]) {
-  return (text: string): T => {
-    if ((values as readonly string[]).includes(text)) return text as T
-    throw new InvalidValue(`one of ${values.join(', ')}`)
-  }
-}
-
-function parseNumber(min: number, max: number) {
-  return (text: string): number => {
-    // Decimal only: Number() would also take 0x10, 0b11, 1e1 and surrounding blanks.
-    const n = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidValue(`a decimal number from ${min} to ${max}`)
-    return n
-  }
-}
-
-const OBSERVERS: readonly ObserverName[] = ['traffic', 'elbv2', 'healthcheck']
-
-function parseObservers(text: string): ObserverName[] {
-  const accepted = `a comma-separated list of ${OBSERVERS.join(', ')}`
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean)
-  if (names.length === 0) throw new InvalidValue(accepted)
-  for (const n of names) if (!(OBSERVERS as readonly string[]).includes(n)) throw new InvalidValue(accepted)
-  return [...new Set(names as ObserverName[])]
-}
-
-function parseQuietPeriod(text: string): number | 'auto' {
-  if (text === 'auto') return 'auto'
-  try {
-    return parseSeconds(text)
-  } catch {
-    throw new InvalidValue(`auto, or ${SECONDS_ACCEPTED}`)
-  }
-}
-
-function parseCidrs(text: string): string[] {
-  try {
-    return parseCidrList(text)
-  } catch (err) {
-    throw new InvalidValue(`a comma-separated list of IPv4/IPv6 CIDRs such as 10.0.0.0/8,fc00::/7 (${(err as Error).message})`)
-  }
-}
-
-function parseUrl(text: string): string {
-  const accepted = 'an http:// or https:// URL'
-  try {
-    const u = new URL(text)
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidValue(accepted)
-    return text
-  } catch {
-    throw new InvalidValue(accepted)
-  }
-}
-
-function parseArns(text: string): string[] {
-  const accepted = 'target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID), comma-separated or repeated'
-  const arns = text.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const a of arns) if (!/^arn:aws[\w-]*:elasticloadbalancing:[\w-]*:\d*:targetgroup\/[\w-]+\/\w+$/.test(a)) throw new InvalidValue(accepted)
-  return arns
-}
-
-function parseText(text: string): string {
-  if (text.length === 0) throw new InvalidValue('a non-empty string')
-  return text
+  parse(text: string): V
+  /** with default '': the value when nothing sets the option (else it is undefined) */
+  unset?(parsed: { listen: HostPort }): V
 }
 
 export const DEFAULT_TRUSTED_PROXIES = '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7'
 
-const option = (spec: Omit<OptionSpec, 'env'> & { env?: string }): OptionSpec => ({
-  env: `DRAINPIPE_${spec.flag.toUpperCase().replace(/-/g, '_')}`,
-  ...spec,
-})
+/** An option whose default is '' is undefined when unset, unless it says what it is then. */
+function option<const K extends string, T, const D extends string, U = undefined>(
+  spec: Omit<OptionSpec<K, T>, 'env' | 'default' | 'unset'> & { env?: string; default: D; unset?: (parsed: { listen: HostPort }) => U },
+): OptionSpec<K, D extends '' ? T | U : T> {
+  return { env: `DRAINPIPE_${spec.flag.toUpperCase().replace(/-/g, '_')}`, ...spec } as OptionSpec<K, D extends '' ? T | U : T>
+}
 
-/** The option table. Order here is the order of --help and of the README. */
-export const OPTIONS: readonly OptionSpec[] = [
-  option({ flag: 'listen', section: 'Network', placeholder: 'HOST:PORT', default: '0.0.0.0:8080', parse: parseHostPort,
+export const OPTIONS = [
+  option({ flag: 'listen', key: 'listen', section: 'Network', placeholder: 'HOST:PORT', default: '0.0.0.0:8080', parse: parseHostPort,
     help: 'The pod port: where the load balancer connects. Point the Service/target group at this port, not at the app.' }),
-  option({ flag: 'upstream', section: 'Network', placeholder: 'HOST:PORT', default: '127.0.0.1:3000', parse: parseHostPort,
+  option({ flag: 'upstream', key: 'upstream', section: 'Network', placeholder: 'HOST:PORT', default: '127.0.0.1:3000', parse: parseHostPort,
     help: 'The app, reached over the pod\'s loopback. Make the app listen on 127.0.0.1 so only drainpipe reaches it.' }),
-  option({ flag: 'mode', section: 'Network', placeholder: 'http|tcp', default: 'http', parse: parseEnum(['http', 'tcp'] as const),
+  option({ flag: 'mode', key: 'mode', section: 'Network', placeholder: 'http|tcp', default: 'http', parse: parseEnum(['http', 'tcp'] as const),
     help: 'http: parse HTTP/1.1, add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain. tcp: a byte pipe for any protocol (gRPC/TLS passthrough, databases); drain waits for connections to end.' }),
-  option({ flag: 'admin', section: 'Network', placeholder: 'HOST:PORT', default: '0.0.0.0:9901', parse: parseHostPort,
+  option({ flag: 'admin', key: 'admin', section: 'Network', placeholder: 'HOST:PORT', default: '0.0.0.0:9901', parse: parseHostPort,
     help: 'Admin port: /readyz, /livez, /metrics, /status, /prestop. Must be reachable by the kubelet (probes, preStop) and Prometheus.' }),
-  option({ flag: 'health-check-listen', section: 'Network', placeholder: 'HOST:PORT', default: '', parse: parseHostPort,
+  option({ flag: 'health-check-listen', key: 'healthCheckListen', section: 'Network', placeholder: 'HOST:PORT', default: '', parse: parseHostPort,
     help: 'A dedicated port for the load balancer\'s health checks (point service.beta.kubernetes.io/aws-load-balancer-healthcheck-port at it): TCP checks connect, HTTP checks get 200 while serving and the app is reachable, 503 otherwise. It closes when draining starts, or at termination start with --health-check-on-terminate fail: a TCP check can only be failed by refusing it, which the pod port must not do.' }),
-  option({ flag: 'proxy-protocol', section: 'PROXY protocol', placeholder: 'required|optional|off', default: 'optional',
+  option({ flag: 'proxy-protocol', key: 'proxyProtocol', section: 'PROXY protocol', placeholder: 'required|optional|off', default: 'optional',
     parse: parseEnum(['required', 'optional', 'off'] as const),
     help: 'required: a connection from a trusted proxy without a valid v1/v2 header is closed. optional: a header is used when present (in-cluster clients connect without one). off: bytes are payload (ALB, or NLB without proxy_protocol_v2.enabled).' }),
-  option({ flag: 'trusted-proxies', section: 'PROXY protocol', placeholder: 'CIDR,...', default: DEFAULT_TRUSTED_PROXIES, parse: parseCidrs,
+  option({ flag: 'trusted-proxies', key: 'trustedProxies', section: 'PROXY protocol', placeholder: 'CIDR,...', default: DEFAULT_TRUSTED_PROXIES, parse: parseCidrs,
     help: 'Sources allowed to send PROXY headers: the NLB\'s addresses are in your VPC. A header from any other source closes the connection. Narrow it to the VPC\'s CIDRs when pods are reachable from elsewhere.' }),
-  option({ flag: 'header-timeout', section: 'PROXY protocol', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
+  option({ flag: 'header-timeout', key: 'headerTimeoutMs', section: 'PROXY protocol', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
     help: 'How long a new connection may take to send its PROXY header (or, in optional mode, its first byte). The NLB sends the header only with the client\'s first bytes and browsers pre-connect and idle, so keep it well above a few seconds; lower it to shed idle connections sooner.' }),
-  option({ flag: 'proxy-header-max-bytes', section: 'PROXY protocol', placeholder: 'BYTES', default: '4096', parse: parseInteger(232, 65551),
+  option({ flag: 'proxy-header-max-bytes', key: 'proxyHeaderMaxBytes', section: 'PROXY protocol', placeholder: 'BYTES', default: '4096', parse: parseInteger(232, 65551),
     help: 'Largest v2 header accepted (16-byte preamble + length). The NLB sends 100 bytes; raise it only for senders with large TLVs (SSL, unique id).' }),
-  option({ flag: 'crc-mismatch', section: 'PROXY protocol', placeholder: 'close|accept', default: 'close', parse: parseEnum(['close', 'accept'] as const),
+  option({ flag: 'crc-mismatch', key: 'crcMismatch', section: 'PROXY protocol', placeholder: 'close|accept', default: 'close', parse: parseEnum(['close', 'accept'] as const),
     help: 'What a v2 header whose CRC32C TLV does not match does to its connection. accept keeps it and counts the mismatch, for senders with a broken checksum.' }),
-  option({ flag: 'stacked-headers', section: 'PROXY protocol', placeholder: 'reject|pass', default: 'reject', parse: parseEnum(['reject', 'pass'] as const),
+  option({ flag: 'stacked-headers', key: 'stackedHeaders', section: 'PROXY protocol', placeholder: 'reject|pass', default: 'reject', parse: parseEnum(['reject', 'pass'] as const),
     help: 'A second PROXY header right behind the first is one a client sent itself (the NLB does not strip it). reject closes such connections; pass forwards the second header to the app as payload.' }),
-  option({ flag: 'max-connections', section: 'Forwarding', placeholder: 'N', default: '0', parse: parseInteger(0, 10_000_000),
+  option({ flag: 'max-connections', key: 'maxConnections', section: 'Forwarding', placeholder: 'N', default: '0', parse: parseInteger(0, 10_000_000),
     help: 'Cap on open pod-port connections. 0 derives one from the file-descriptor limit, (ulimit -n − descriptors open at start − min(64, limit/4)) / 2, keeping a reserve for the admin port and the app connections. Over the cap a new connection is closed at once, counted (reason max_connections, or fd_limit for the derived cap) and logged at most once a second.' }),
-  option({ flag: 'xff', section: 'Forwarding', placeholder: 'replace|append', default: 'replace', parse: parseEnum(['replace', 'append'] as const),
+  option({ flag: 'xff', key: 'xff', section: 'Forwarding', placeholder: 'replace|append', default: 'replace', parse: parseEnum(['replace', 'append'] as const),
     help: 'http mode: replace drops X-Forwarded-For/Forwarded/X-Real-IP the client sent (behind an L4 NLB they are forgeable) and sets the PROXY header\'s client. append keeps the client\'s values in front, for chains of trusted proxies.' }),
-  option({ flag: 'forwarded-proto', section: 'Forwarding', placeholder: 'auto|http|https', default: 'auto', parse: parseEnum(['auto', 'http', 'https'] as const),
+  option({ flag: 'forwarded-proto', key: 'forwardedProto', section: 'Forwarding', placeholder: 'auto|http|https', default: 'auto', parse: parseEnum(['auto', 'http', 'https'] as const),
     help: 'http mode: the scheme in X-Forwarded-Proto and Forwarded. auto says https when the PROXY header carries an SSL TLV or the client connected to port 443 (an NLB TLS listener), else http; set it when TLS ends at the load balancer on another port, or apps will redirect to https in a loop.' }),
-  option({ flag: 'upstream-proxy-protocol', section: 'Forwarding', placeholder: 'off|v1|v2', default: 'off', parse: parseEnum(['off', 'v1', 'v2'] as const),
+  option({ flag: 'upstream-proxy-protocol', key: 'upstreamProxyProtocol', section: 'Forwarding', placeholder: 'off|v1|v2', default: 'off', parse: parseEnum(['off', 'v1', 'v2'] as const),
     help: 'tcp mode: send a PROXY header to the app carrying the client\'s addresses, for apps that read one themselves.' }),
-  option({ flag: 'upstream-connect-timeout', section: 'Forwarding', placeholder: 'SECONDS', default: '5', parse: parseSeconds,
+  option({ flag: 'upstream-connect-timeout', key: 'upstreamConnectTimeoutMs', section: 'Forwarding', placeholder: 'SECONDS', default: '5', parse: parseSeconds,
     help: 'Time to connect to the app before answering 502 (http) or closing (tcp).' }),
-  option({ flag: 'upstream-timeout', section: 'Forwarding', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
+  option({ flag: 'upstream-timeout', key: 'upstreamTimeoutMs', section: 'Forwarding', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
     help: 'http mode: time for the app to start its response (and between body chunks) before answering 504. Raise it for slow endpoints.' }),
-  option({ flag: 'upstream-probe-interval', section: 'Forwarding', placeholder: 'SECONDS', default: '1', parse: parseSeconds,
+  option({ flag: 'upstream-probe-interval', key: 'upstreamProbeIntervalMs', section: 'Forwarding', placeholder: 'SECONDS', default: '1', parse: parseSeconds,
     help: 'How often the app\'s port is probed in the background; readiness and health-check answers use the last result, so they never wait on the app.' }),
-  option({ flag: 'keep-alive-timeout', section: 'Forwarding', placeholder: 'SECONDS', default: '360', parse: parseSeconds,
+  option({ flag: 'keep-alive-timeout', key: 'keepAliveTimeoutMs', section: 'Forwarding', placeholder: 'SECONDS', default: '360', parse: parseSeconds,
     help: 'http mode: how long an idle client keep-alive connection stays open. Above the NLB\'s 350 s idle timeout, so the client side ends idle connections and drainpipe never races a request with a close.' }),
-  option({ flag: 'deregistration', section: 'Deregistration', placeholder: 'traffic[,elbv2][,healthcheck]', default: 'traffic', parse: parseObservers,
+  option({ flag: 'deregistration', key: 'deregistration', section: 'Deregistration', placeholder: 'traffic[,elbv2][,healthcheck]', default: 'traffic', parse: parseObservers,
     help: 'Observers that must all agree, at the same moment, that the load balancer stopped sending new connections before draining starts. traffic: every LB node quiet for a window sized from its own traffic, or with too little traffic the lag bound (--lb-lag-max) passed. elbv2: DescribeTargetHealth says draining/unused, which starts the lag clock (it never ends the wait by itself). healthcheck: LB probes went silent.' }),
-  option({ flag: 'min-wait', section: 'Deregistration', placeholder: 'SECONDS', default: '0', parse: parseSeconds,
+  option({ flag: 'min-wait', key: 'minWaitMs', section: 'Deregistration', placeholder: 'SECONDS', default: '0', parse: parseSeconds,
     help: 'A floor: serve at least this long after termination starts. It never ends the wait by itself; the observers must still agree.' }),
-  option({ flag: 'max-wait', section: 'Deregistration', placeholder: 'SECONDS', default: '190', parse: parseSeconds,
+  option({ flag: 'max-wait', key: 'maxWaitMs', section: 'Deregistration', placeholder: 'SECONDS', default: '190', parse: parseSeconds,
     help: 'The hard cap: start draining after this long even if the decision is still unsure (logged as a warning naming what was unsure; connections the LB still sends are then refused). Keep it above --lb-lag-max (the default leaves 10 s), plus the controller\'s delay and a poll interval when elbv2 starts the lag clock: a pod with too little traffic to judge by otherwise always ends here, with exit 3.' }),
-  option({ flag: 'quiet-period', section: 'Deregistration', placeholder: 'SECONDS|auto', default: 'auto', parse: parseQuietPeriod,
+  option({ flag: 'quiet-period', key: 'quietPeriodMs', section: 'Deregistration', placeholder: 'SECONDS|auto', default: 'auto', parse: parseQuietPeriod,
     help: 'traffic observer: how long an LB node must send no new connection to count as stopped. auto derives it per node from its arrival rate before termination, long enough that calling a still-sending LB stopped has probability below 10^-6 over the whole termination. A fixed value is your own judgement (bursty or periodic traffic); nodes with no arrivals in the history still wait for the lag bound.' }),
-  option({ flag: 'quiet-period-min', section: 'Deregistration', placeholder: 'SECONDS', default: '2', parse: parsePositiveSeconds,
+  option({ flag: 'quiet-period-min', key: 'quietPeriodMinMs', section: 'Deregistration', placeholder: 'SECONDS', default: '2', parse: parsePositiveSeconds,
     help: 'Floor of the auto quiet window (dense traffic calls for less; a floor absorbs connection set-up jitter).' }),
-  option({ flag: 'quiet-period-max', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parsePositiveSeconds,
+  option({ flag: 'quiet-period-max', key: 'quietPeriodMaxMs', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parsePositiveSeconds,
     help: 'The longest auto quiet window evidence may call for. A node whose traffic is too sparse to support the target within it has no evidence: the decision waits for the lag bound (--lb-lag-max) instead. Raise it to let moderately sparse pods finish before the lag bound.' }),
-  option({ flag: 'arrival-history', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parsePositiveSeconds,
+  option({ flag: 'arrival-history', key: 'arrivalHistoryMs', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parsePositiveSeconds,
     help: 'How far back before termination the arrival rate of each LB node is measured. Longer smooths bursty traffic and gives sparse pods more evidence; shorter follows recent changes in load.' }),
-  option({ flag: 'lb-lag-max', section: 'Deregistration', placeholder: 'SECONDS', default: '180', parse: parseSeconds,
+  option({ flag: 'lb-lag-max', key: 'lbLagMaxMs', section: 'Deregistration', placeholder: 'SECONDS', default: '180', parse: parseSeconds,
     help: 'The longest the load balancer may keep opening new connections after deregistration (NLB: ~90-180 s in field reports). Without enough traffic to judge by, drainpipe waits until deregistration (first draining seen by elbv2, else termination start) plus this. Raise it if your LB lags longer; lowering it trades safety for speed.' }),
-  option({ flag: 'health-check-on-terminate', section: 'Deregistration', placeholder: 'fail|pass', default: 'pass', parse: parseEnum(['fail', 'pass'] as const),
+  option({ flag: 'health-check-on-terminate', key: 'healthCheckOnTerminate', section: 'Deregistration', placeholder: 'fail|pass', default: 'pass', parse: parseEnum(['fail', 'pass'] as const),
     help: 'fail: the fast lane. From termination start the LB\'s HTTP health checks on the pod port get 503 and --health-check-listen closes, while client traffic is still served; the NLB stops new connections to an unhealthy target in ~30-40 s instead of ~2 minutes after deregistration, and the lag bound becomes --lb-unhealthy-lag-max. Needs target_health_state.unhealthy.connection_termination.enabled=false and an unhealthy draining interval that covers the drain; with target groups named (--target-group-arn) both are checked at start-up, and a target group that fails the check sets the mode back to pass. See docs/fast-lane.md.' }),
-  option({ flag: 'lb-unhealthy-lag-max', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
+  option({ flag: 'lb-unhealthy-lag-max', key: 'lbUnhealthyLagMaxMs', section: 'Deregistration', placeholder: 'SECONDS', default: '60', parse: parseSeconds,
     help: 'With --health-check-on-terminate fail: the longest the load balancer may keep opening new connections after termination start, when health checks start failing (the checks\' interval x unhealthy threshold to mark the target unhealthy, plus ~30-40 s observed after that). Replaces --lb-lag-max as the lag bound while the fast lane is on. Raise it with slower or less frequent health checks.' }),
-  option({ flag: 'lb-rate-drop', section: 'Deregistration', placeholder: 'FACTOR', default: '2', parse: parseNumber(1, 100),
+  option({ flag: 'lb-rate-drop', key: 'lbRateDrop', section: 'Deregistration', placeholder: 'FACTOR', default: '2', parse: parseNumber(1, 100),
     help: 'How far a node\'s arrival rate may fall while the LB still routes to the pod: a rolling update\'s surge spreads new connections over more targets (maxSurge 100% halves each pod\'s share). Auto windows assume the rate stays above 1/FACTOR of its rate before termination.' }),
-  option({ flag: 'lb-sources', section: 'Deregistration', placeholder: 'auto|per-source|pooled', default: 'auto', parse: parseEnum(['auto', 'per-source', 'pooled'] as const),
+  option({ flag: 'lb-sources', key: 'lbSources', section: 'Deregistration', placeholder: 'auto|per-source|pooled', default: 'auto', parse: parseEnum(['auto', 'per-source', 'pooled'] as const),
     help: 'per-source: each immediate peer (an LB node, one per AZ) is judged by its own rate, since nodes stop at different moments. pooled: all peers as one, when peers are clients (client IP preservation). auto: per source up to 16 peers in the history, else pooled.' }),
-  option({ flag: 'connection-close-on-terminate', section: 'Deregistration', placeholder: 'on|off', default: 'on', parse: parseEnum(['on', 'off'] as const),
+  option({ flag: 'connection-close-on-terminate', key: 'connectionCloseOnTerminate', section: 'Deregistration', placeholder: 'on|off', default: 'on', parse: parseOnOff,
     help: 'http mode: from termination start every response carries Connection: close, so keep-alive clients reconnect through the LB and the decision sees its routing (their requests count as activity too). Costs a handshake per request during the wait; off keeps keep-alives, whose traffic the decision then cannot see (tcp mode always works that way).' }),
-  option({ flag: 'healthcheck-silence-multiple', section: 'Deregistration', placeholder: 'N', default: '3', parse: parseNumber(1, 100),
+  option({ flag: 'healthcheck-silence-multiple', key: 'healthcheckSilenceMultiple', section: 'Deregistration', placeholder: 'N', default: '3', parse: parseNumber(1, 100),
     help: 'healthcheck observer: an LB node counts as gone once silent for N times its learned probe interval.' }),
-  option({ flag: 'target-id', section: 'Deregistration', placeholder: 'IP', default: '', defaultFrom: '$POD_IP', env: 'DRAINPIPE_TARGET_ID', parse: parseText,
+  option({ flag: 'target-id', key: 'targetId', section: 'Deregistration', placeholder: 'IP', default: '', defaultFrom: '$POD_IP', env: 'DRAINPIPE_TARGET_ID', parse: parseText,
     help: 'elbv2 observer: this pod\'s target id (its IP). Defaults to $POD_IP; set POD_IP from the downward API.' }),
-  option({ flag: 'target-port', section: 'Deregistration', placeholder: 'PORT', default: '', defaultFrom: 'the --listen port', parse: parseInteger(1, 65535),
+  option({ flag: 'target-port', key: 'targetPort', section: 'Deregistration', placeholder: 'PORT', default: '', defaultFrom: 'the --listen port', parse: parseInteger(1, 65535), unset: (c) => c.listen.port,
     help: 'elbv2 observer: the registered target port. Defaults to the --listen port.' }),
-  option({ flag: 'target-group-arn', section: 'Deregistration', placeholder: 'ARN', default: '', parse: parseArns, repeatable: true,
+  option({ flag: 'target-group-arn', key: 'targetGroupArns', section: 'Deregistration', placeholder: 'ARN', default: '', parse: parseArns, repeatable: true, unset: (): string[] => [],
     help: 'elbv2 observer: target groups this pod is registered in (repeat, or comma-separate). Every one must report draining or unused.' }),
-  option({ flag: 'aws-region', section: 'Deregistration', placeholder: 'REGION', default: '', parse: parseText,
+  option({ flag: 'aws-region', key: 'awsRegion', section: 'Deregistration', placeholder: 'REGION', default: '', parse: parseText,
     help: 'elbv2 observer: region. Defaults to the AWS SDK chain ($AWS_REGION, set by IRSA/pod identity).' }),
-  option({ flag: 'elbv2-endpoint', section: 'Deregistration', placeholder: 'URL', default: '', parse: parseUrl,
+  option({ flag: 'elbv2-endpoint', key: 'elbv2Endpoint', section: 'Deregistration', placeholder: 'URL', default: '', parse: parseUrl,
     help: 'elbv2 observer: API endpoint override, for VPC endpoints or an emulator.' }),
-  option({ flag: 'elbv2-poll-interval', section: 'Deregistration', placeholder: 'SECONDS', default: '10', parse: parsePositiveSeconds,
+  option({ flag: 'elbv2-poll-interval', key: 'elbv2PollIntervalMs', section: 'Deregistration', placeholder: 'SECONDS', default: '10', parse: parsePositiveSeconds,
     help: 'elbv2 observer: time between DescribeTargetHealth calls per target group (±20% jitter; doubled on each Throttling, up to 60 s). Describe* calls share one account-wide bucket of 10/s with the controller: keep terminating pods × target groups / interval well under 10.' }),
-  option({ flag: 'drain-timeout', section: 'Draining', placeholder: 'SECONDS', default: '30', parse: parseSeconds,
+  option({ flag: 'drain-timeout', key: 'drainTimeoutMs', section: 'Draining', placeholder: 'SECONDS', default: '30', parse: parseSeconds,
     help: 'Time in-flight requests and open tcp connections get to finish once draining starts; what remains is closed and counted.' }),
-  option({ flag: 'grace-period', section: 'Draining', placeholder: 'SECONDS', default: '', parse: parseSeconds,
+  option({ flag: 'grace-period', key: 'gracePeriodMs', section: 'Draining', placeholder: 'SECONDS', default: '', parse: parseSeconds,
     help: 'The pod\'s terminationGracePeriodSeconds. When set, drainpipe refuses to start (exit 2) if --max-wait + --drain-timeout + a margin (10% of the two, at most 10 s, for the app\'s own exit) does not fit in it: the kubelet would SIGKILL it mid-drain. Set it, so a budget that cannot work fails at deploy time rather than in a rollout.' }),
-  option({ flag: 'admin-token', section: 'Admin and logs', placeholder: 'TOKEN', default: '', parse: parseText, secret: true,
+  option({ flag: 'admin-token', key: 'adminToken', section: 'Admin and logs', placeholder: 'TOKEN', default: '', parse: parseText, secret: true,
     help: 'When set, /prestop requires "Authorization: Bearer TOKEN": the normal posture (the kubelet calls preStop hooks from the node, and under a service mesh any workload reaches the pod from a loopback address). Unset, /prestop answers loopback clients only, except 127.0.0.6 (Istio\'s inbound passthrough), and start-up warns. Pass it via the environment.' }),
-  option({ flag: 'log-level', section: 'Admin and logs', placeholder: 'LEVEL', default: 'info',
+  option({ flag: 'log-level', key: 'logLevel', section: 'Admin and logs', placeholder: 'LEVEL', default: 'info',
     parse: parseEnum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
     help: 'info: lifecycle and errors. debug: one line per connection and request.' }),
-]
+] as const
+
+/** The configuration: one property per option, typed by its parser (durations in ms). */
+export type Config = { -readonly [S in (typeof OPTIONS)[number] as S['key']]: S extends OptionSpec<string, infer V> ? V : never }
+export type LogLevel = Config['logLevel']
 
 export type ParseResult =
   | { kind: 'config'; config: Config; warnings: string[] }
@@ -313,7 +151,7 @@ export type ParseResult =
  * DRAINPIPE_* twins, which win over defaults. Throws ConfigError naming the flag.
  */
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
-  const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]))
+  const byFlag = new Map((OPTIONS as readonly OptionSpec[]).map((o) => [o.flag, o]))
   const given = new Map<string, string[]>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -337,8 +175,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     given.set(name, list)
   }
 
-  const values = new Map<string, unknown>()
-  for (const spec of OPTIONS) {
+  const values: Record<string, unknown> = {}
+  const unset: Array<OptionSpec> = []
+  for (const spec of OPTIONS as readonly OptionSpec[]) {
     let texts = given.get(spec.flag)
     let source = `--${spec.flag}`
     if (!texts && env[spec.env] !== undefined && env[spec.env] !== '') {
@@ -350,6 +189,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       source = 'POD_IP'
     }
     if (!texts) texts = spec.default === '' ? [] : [spec.default]
+    if (texts.length === 0) unset.push(spec)
     const parsed: unknown[] = []
     for (const text of texts) {
       try {
@@ -360,56 +200,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         throw new ConfigError(`invalid ${source} ${shown}: expected ${err.accepted}`, spec.flag)
       }
     }
-    values.set(spec.flag, spec.repeatable ? parsed.flat() : parsed[0])
+    values[spec.key] = spec.repeatable ? parsed.flat() : parsed[0]
   }
-
-  const v = <T>(flag: string) => values.get(flag) as T
-  const listen = v<HostPort>('listen')
-  const config: Config = {
-    listen,
-    upstream: v('upstream'),
-    mode: v('mode'),
-    admin: v('admin'),
-    proxyProtocol: v('proxy-protocol'),
-    trustedProxies: v('trusted-proxies'),
-    headerTimeoutMs: v('header-timeout'),
-    proxyHeaderMaxBytes: v('proxy-header-max-bytes'),
-    crcMismatch: v('crc-mismatch'),
-    stackedHeaders: v('stacked-headers'),
-    maxConnections: v('max-connections'),
-    xff: v('xff'),
-    forwardedProto: v('forwarded-proto'),
-    upstreamProxyProtocol: v('upstream-proxy-protocol'),
-    upstreamConnectTimeoutMs: v('upstream-connect-timeout'),
-    upstreamTimeoutMs: v('upstream-timeout'),
-    upstreamProbeIntervalMs: v('upstream-probe-interval'),
-    keepAliveTimeoutMs: v('keep-alive-timeout'),
-    deregistration: v('deregistration'),
-    minWaitMs: v('min-wait'),
-    maxWaitMs: v('max-wait'),
-    quietPeriodMs: v('quiet-period'),
-    quietPeriodMinMs: v('quiet-period-min'),
-    quietPeriodMaxMs: v('quiet-period-max'),
-    arrivalHistoryMs: v('arrival-history'),
-    lbLagMaxMs: v('lb-lag-max'),
-    lbUnhealthyLagMaxMs: v('lb-unhealthy-lag-max'),
-    healthCheckOnTerminate: v('health-check-on-terminate'),
-    healthCheckListen: v('health-check-listen'),
-    lbRateDrop: v('lb-rate-drop'),
-    lbSources: v('lb-sources'),
-    connectionCloseOnTerminate: v<'on' | 'off'>('connection-close-on-terminate') === 'on',
-    healthcheckSilenceMultiple: v('healthcheck-silence-multiple'),
-    targetId: v('target-id'),
-    targetPort: v<number | undefined>('target-port') ?? listen.port,
-    targetGroupArns: v('target-group-arn') ?? [],
-    awsRegion: v('aws-region'),
-    elbv2Endpoint: v('elbv2-endpoint'),
-    elbv2PollIntervalMs: v('elbv2-poll-interval'),
-    drainTimeoutMs: v('drain-timeout'),
-    gracePeriodMs: v('grace-period'),
-    adminToken: v('admin-token'),
-    logLevel: v('log-level'),
-  }
+  // Every key of the table was set above, each by its own spec's parser: the one cast.
+  const config = values as Config
+  for (const spec of unset) values[spec.key] = spec.unset?.(config)
   return { kind: 'config', config, warnings: crossCheck(config) }
 }
 
@@ -447,45 +242,4 @@ export function redactedConfig(c: Config): Record<string, unknown> {
   return { ...c, adminToken: c.adminToken ? '(set)' : undefined }
 }
 
-export function renderHelp(version: string): string {
-  const lines = [
-    `drainpipe ${version}: graceful-shutdown sidecar for pods behind AWS load balancers`,
-    '',
-    'Usage: drainpipe [--flag VALUE ...]     every flag also reads DRAINPIPE_<FLAG> from the environment; the flag wins',
-  ]
-  let section = ''
-  for (const o of OPTIONS) {
-    if (o.section !== section) {
-      section = o.section
-      lines.push('', `${section}:`)
-    }
-    const def = o.default !== '' ? ` (default ${o.default})` : o.defaultFrom ? ` (default ${o.defaultFrom})` : ''
-    lines.push(`  --${o.flag} ${o.placeholder}${def}${o.repeatable ? ' [repeatable]' : ''}`)
-    lines.push(...wrap(o.help, 72).map((l) => `      ${l}`))
-  }
-  lines.push('', '  --help      print this and exit', '  --version   print the version and exit', '')
-  return lines.join('\n')
-}
-
-/** The README's configuration reference, generated from the table. */
-export function renderMarkdown(): string {
-  const rows = ['| flag | environment | default | what it does |', '| --- | --- | --- | --- |']
-  for (const o of OPTIONS) {
-    const def = o.default !== '' ? `\`${o.default}\`` : o.defaultFrom ? o.defaultFrom.replace(/(\$\w+|--[\w-]+)/g, '`$1`') : 'unset'
-    rows.push(`| \`--${o.flag} ${o.placeholder}\` | \`${o.env}\` | ${def} | ${o.help.replace(/\|/g, '\\|')} |`)
-  }
-  return rows.join('\n')
-}
-
-function wrap(text: string, width: number): string[] {
-  const out: string[] = []
-  let line = ''
-  for (const word of text.split(' ')) {
-    if (line && line.length + word.length + 1 > width) {
-      out.push(line)
-      line = word
-    } else line = line ? `${line} ${word}` : word
-  }
-  if (line) out.push(line)
-  return out
-}
+export { renderHelp, renderMarkdown } from './config/render.js'

@@ -2,7 +2,7 @@
 // watching the observations and commanding the drain; the admin port reading both.
 import { performance } from 'node:perf_hooks'
 import type { AddressInfo } from 'node:net'
-import { redactedConfig, type Config } from './config.js'
+import type { Config } from './config.js'
 import type { Logger } from './log.js'
 import { createMetrics, type Metrics } from './admin/metrics.js'
 import { AdminServer } from './admin/server.js'
@@ -14,14 +14,12 @@ import { HttpForwarder } from './forward/http/forwarder.js'
 import type { Forwarder } from './forward/forwarder.js'
 import { Ingress } from './ingress/server.js'
 import { HealthResponder } from './ingress/health-responder.js'
-import { HealthListener } from './ingress/health-listener.js'
-import { FastLane } from './lifecycle/fast-lane/lane.js'
-import { SafetyCheck } from './lifecycle/fast-lane/safety-check.js'
+import { bindMetricSources, readiness, serving, statusView, type StatusSources } from './admin/status.js'
 import { Lifecycle } from './lifecycle/state.js'
-import { Shutdown, type Trigger, type ShutdownReport } from './lifecycle/shutdown.js'
+import type { Shutdown, Trigger, ShutdownReport } from './lifecycle/shutdown.js'
 import { TrafficObservations } from './lifecycle/observations.js'
-import { LagClock } from './lifecycle/lag-clock.js'
-import { createObservers, Elbv2Observer } from './lifecycle/observers/index.js'
+import { checkAtStartup, newTermination, stopObservers } from './lifecycle/termination.js'
+import { wireFastLane } from './lifecycle/fast-lane/wiring.js'
 import { ContainerRestartWatch } from './lifecycle/container-restart.js'
 
 export interface Sidecar {
@@ -48,15 +46,9 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     ? new TcpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamProxyProtocol: config.upstreamProxyProtocol, probe, metrics, logger })
     : new HttpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamTimeoutMs: config.upstreamTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, xff: config.xff, forwardedProto: config.forwardedProto, probe, metrics, logger, activity: observations })
 
-  // The load balancer's health checks are answered 200 while drainpipe serves traffic and
-  // the app is reachable; during terminating it still serves, so it still says 200, unless the
-  // fast lane (--health-check-on-terminate fail) engaged: then 503 from termination start.
-  const fastLane = newFastLane(config, logger)
-  const serving = () => (lifecycle.state === 'ready' || lifecycle.state === 'terminating') && probe.reachable
-  const passing = () => serving() && !fastLane.lane.failing
-  const health = new HealthResponder(passing)
-  const healthListener = config.healthCheckListen ? new HealthListener(config.healthCheckListen, passing) : undefined
-
+  // Health checks pass while serving, unless the fast lane (--health-check-on-terminate fail)
+  // engaged: then they fail from termination start while clients are still served.
+  const fastLane = wireFastLane(config, lifecycle, logger, () => serving({ lifecycle, probe }))
   const ingress = new Ingress({
     listen: config.listen,
     maxConnections: config.maxConnections,
@@ -68,115 +60,32 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       clientSpeaksFirst: config.mode === 'http',
     },
     forwarder,
-    health,
+    health: new HealthResponder(() => fastLane.passing()),
     observations,
     metrics,
     logger,
   })
 
-  // The lag clock, observers and termination sequence run once; after a container restart (a
-  // /prestop drain no SIGTERM followed, then the app came back) a fresh set serves the next one.
-  const newTermination = () => {
-    const lagClock = new LagClock(config.lbLagMaxMs, config.deregistration.includes('elbv2'), () => fastLane.lane.lagChoice())
-    const observers = newObservers(lagClock)
-    const shutdown = new Shutdown({
-      lifecycle, observers, observations, lagClock, target: ingress, logger, metrics,
-      connectionCloseOnTerminate: config.connectionCloseOnTerminate,
-      minWaitMs: config.minWaitMs, maxWaitMs: config.maxWaitMs, drainTimeoutMs: config.drainTimeoutMs,
-    })
-    return { lagClock, observers, shutdown }
-  }
-  const newObservers = (lagClock: LagClock) => createObservers(config.deregistration, {
-    observations,
-    lagClock,
-    logger: logger.child({ component: 'observer' }),
-    traffic: { quietPeriodMs: config.quietPeriodMs, quietPeriodMinMs: config.quietPeriodMinMs, quietPeriodMaxMs: config.quietPeriodMaxMs, rateDrop: config.lbRateDrop, sources: config.lbSources },
-    healthcheck: { silenceMultiple: config.healthcheckSilenceMultiple },
-    ...(config.deregistration.includes('elbv2') ? {
-      elbv2: {
-        targetGroupArns: config.targetGroupArns,
-        targetId: config.targetId!,
-        targetPort: config.targetPort,
-        pollIntervalSeconds: config.elbv2PollIntervalMs / 1000,
-        ...(config.awsRegion ? { region: config.awsRegion } : {}),
-        ...(config.elbv2Endpoint ? { endpoint: config.elbv2Endpoint } : {}),
-      },
-    } : {}),
-    elbv2Hook: { onCall: (outcome) => metrics.elbv2Calls[outcome].inc() },
-  })
-
-  let { lagClock, observers, shutdown } = newTermination()
+  const newOne = () => newTermination({ config, lifecycle, observations, target: ingress, logger, metrics, lagChoice: () => fastLane.lane.lagChoice() })
+  let termination = newOne()
   let signalled = false
   let closed = false
   const restartWatch = new ContainerRestartWatch(probe, logger, (appDownMs) => void reopen(appDownMs))
   const reopen = async (appDownMs: number) => {
     if (signalled || closed || lifecycle.state !== 'drained') return
-    ;({ lagClock, observers, shutdown } = newTermination())
+    termination = newOne()
     await ingress.resumeAccepting()
     if (signalled || closed) return // the signal's exit closes the port again
     lifecycle.to('ready', 'the app came back after a /prestop drain without SIGTERM: a container restart, serving again', { appDownMs })
   }
 
-  // "After readiness failed" counts are derived: the totals minus a snapshot taken when
-  // termination started. Nothing on the data path needs to know about lifecycle.
-  let clientsAtUnready = 0
-  let requestsAtUnready = 0
-  lifecycle.onChange((state) => {
-    if (state === 'terminating') {
-      clientsAtUnready = ingress.clientConnections
-      requestsAtUnready = forwarder.requests
-      // Before the lag clock starts (shutdown.ts): it asks the lane which bound applies.
-      fastLane.lane.engage()
-      if (fastLane.lane.failing) {
-        healthListener?.close()
-        logger.info({ fastLane: fastLane.lane.view(), ...(healthListener ? { healthCheckListen: healthListener.view() } : {}) },
-          `fast lane: health checks fail from now on (HTTP checks get 503${healthListener ? ', the health-check port is closed' : ''}); client traffic is still served`)
-      }
-    } else if (state === 'draining') {
-      if (healthListener?.listening) {
-        healthListener.close()
-        logger.info({ healthCheckListen: healthListener.view() }, 'health-check port closed: draining')
-      }
-    } else if (state === 'ready') {
-      fastLane.lane.release()
-      if (healthListener && !healthListener.listening) void healthListener.listen().catch((err: Error) => logger.error({ err }, 'could not reopen the health-check port'))
-    }
-  })
-  metrics.bind({
-    state: () => lifecycle.state,
-    activeConnections: () => ingress.active,
-    upstreamReachable: () => probe.reachable,
-    acceptedSinceUnready: () => (lifecycle.terminating ? ingress.clientConnections - clientsAtUnready : 0),
-    requestsSinceUnready: () => (lifecycle.terminating ? forwarder.requests - requestsAtUnready : 0),
-  })
-
-  const ready = () => {
-    if (lifecycle.state !== 'ready') return { ok: false, reason: `not ready: ${lifecycle.state}${lifecycle.state === 'starting' ? ' (app not reachable yet)' : ''}` }
-    if (!probe.reachable) return { ok: false, reason: `not ready: app at ${config.upstream.host}:${config.upstream.port} unreachable` }
-    return { ok: true, reason: 'ready' }
-  }
-
+  const sources: StatusSources = { version, config, lifecycle, probe, ingress, forwarder, restartWatch, termination: () => termination, fastLane: () => fastLane.view() }
+  bindMetricSources(metrics, sources)
   const admin = new AdminServer(config.admin, metrics, createAdminAuth(config.adminToken), {
-    ready,
-    status: () => ({
-      version,
-      state: lifecycle.state,
-      since: lifecycle.sinceWall.toISOString(),
-      ready: ready(),
-      trigger: shutdown.trigger ?? null,
-      // After a /prestop drain: 'armed' (app up), 'app-down' (waiting for it to come back).
-      containerRestartWatch: restartWatch.state,
-      terminationStartedSecondsAgo: shutdown.started ? Math.round(performance.now() - shutdown.startedAt) / 1000 : null,
-      upstream: { address: `${config.upstream.host}:${config.upstream.port}`, reachable: probe.reachable },
-      connections: { active: ingress.active, clientAccepted: ingress.clientConnections, requests: forwarder.requests },
-      observers: Object.fromEntries(observers.map((o) => [o.name, { satisfied: o.satisfied, ...o.view() }])),
-      decision: { waitingFor: shutdown.started && !shutdown.report ? shutdown.decision.pending() : null, lagBound: lagClock.view() },
-      fastLane: { ...fastLane.lane.view(), ...(healthListener ? { healthCheckListen: healthListener.view() } : {}) },
-      drain: shutdown.report ?? null,
-      config: redactedConfig(config),
-    }),
+    ready: () => readiness(sources),
+    status: () => statusView(sources),
     prestop: async () => {
-      const report = await shutdown.begin('prestop')
+      const report = await termination.shutdown.begin('prestop')
       if (!signalled && !closed && lifecycle.state === 'drained') restartWatch.arm()
       return { ...report }
     },
@@ -185,7 +94,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   admin.onError = (err) => logger.error({ err: { code: err.code, message: err.message } }, 'admin port error')
   const listenAddress = await ingress.listen()
   const adminAddress = await admin.listen()
-  const healthCheckAddress = healthListener ? await healthListener.listen() : undefined
+  const healthCheckAddress = await fastLane.listen()
   logger.info({ listen: listenAddress, admin: adminAddress, ...(healthCheckAddress ? { healthCheckListen: healthCheckAddress } : {}), healthCheckOnTerminate: fastLane.lane.mode, maxConnections: ingress.connectionCap || null, mode: config.mode, proxyProtocol: config.proxyProtocol, upstream: config.upstream, deregistration: config.deregistration }, 'listening')
 
   const markReady = () => {
@@ -197,44 +106,27 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   })
   await probe.start()
   markReady()
-  for (const o of observers) if (o instanceof Elbv2Observer) o.checkAtStartup()
-  fastLane.check?.start(Math.min(config.elbv2PollIntervalMs, 5000))
+  checkAtStartup(termination)
+  fastLane.checkAtStartup(Math.min(config.elbv2PollIntervalMs, 5000))
   if (lifecycle.state === 'starting') logger.warn({ upstream: config.upstream }, 'app not reachable yet: readiness fails until it is')
 
   return {
     lifecycle, metrics, listenAddress, adminAddress,
-    get shutdown() { return shutdown },
+    get shutdown() { return termination.shutdown },
     terminate: (trigger) => {
       signalled = true
       restartWatch.disarm()
-      return shutdown.begin(trigger)
+      return termination.shutdown.begin(trigger)
     },
-    endWait: (reason) => shutdown.endWait(reason),
+    endWait: (reason) => termination.shutdown.endWait(reason),
     async close() {
       closed = true
       restartWatch.disarm()
       probe.stop()
-      fastLane.check?.stop()
-      healthListener?.close()
-      for (const o of observers) o.stop()
+      fastLane.stop()
+      stopObservers(termination)
       await admin.close()
       await ingress.close()
     },
   }
-}
-
-/** The fast lane and, when it is asked for, its start-up check of the target groups' attributes. */
-function newFastLane(config: Config, logger: Logger): { lane: FastLane; check: SafetyCheck | undefined } {
-  const log = logger.child({ component: 'fast-lane' })
-  const check = config.healthCheckOnTerminate === 'fail'
-    ? new SafetyCheck({
-      targetGroupArns: config.targetGroupArns,
-      ...(config.awsRegion ? { region: config.awsRegion } : {}),
-      ...(config.elbv2Endpoint ? { endpoint: config.elbv2Endpoint } : {}),
-      needs: { unhealthyLagMs: config.lbUnhealthyLagMaxMs, drainTimeoutMs: config.drainTimeoutMs },
-      logger: log,
-    })
-    : undefined
-  const lane = new FastLane({ requested: config.healthCheckOnTerminate, unhealthyLagMs: config.lbUnhealthyLagMaxMs, lagMs: config.lbLagMaxMs, ...(check ? { check } : {}), logger: log })
-  return { lane, check }
 }

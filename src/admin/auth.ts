@@ -7,11 +7,12 @@
 // cannot be told apart, hence the start-up warning and the token.
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { unmapped } from '../proxy-protocol/address.js'
 
 export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; message: string }
 
 /** Istio's inbound passthrough source: traffic from other pods, relayed by the Envoy sidecar. */
-export const MESH_PASSTHROUGH_SOURCES: readonly string[] = Object.freeze(['127.0.0.6', '::ffff:127.0.0.6'])
+export const MESH_PASSTHROUGH_SOURCES: readonly string[] = Object.freeze(['127.0.0.6'])
 
 export function createAdminAuth(token: string | undefined): (req: IncomingMessage) => AuthResult {
   // Compare digests, so the comparison takes the same time whatever the length of the guess.
@@ -22,7 +23,7 @@ export function createAdminAuth(token: string | undefined): (req: IncomingMessag
       if (given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), expected)) return { ok: true }
       return { ok: false, status: 401, message: 'missing or wrong "Authorization: Bearer" token (--admin-token)\n' }
     }
-    const source = req.socket.remoteAddress ?? ''
+    const source = unmapped(req.socket.remoteAddress ?? '')
     if (MESH_PASSTHROUGH_SOURCES.includes(source)) {
       return { ok: false, status: 403, message: `${source} is a service mesh's inbound passthrough (another workload, relayed by the sidecar proxy), not this pod: set --admin-token to call this through a mesh\n` }
     }
@@ -31,8 +32,9 @@ export function createAdminAuth(token: string | undefined): (req: IncomingMessag
   }
 }
 
+/** `address` as unmapped() gives it: ::1 or 127.0.0.0/8. */
 export function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+  return address === '::1' || address.startsWith('127.')
 }
 
 /** What start-up says about the guard when no token is set (undefined: a token is set). */

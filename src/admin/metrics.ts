@@ -3,14 +3,12 @@
 // read at scrape time through collect() instead of being pushed.
 import client from 'prom-client'
 import { PROXY_ERROR_REASONS } from '../proxy-protocol/errors.js'
-
-export const STATES = ['starting', 'ready', 'terminating', 'draining', 'drained'] as const
-export type State = (typeof STATES)[number]
+import { STATES, type State } from '../lifecycle/state.js'
+import type { Elbv2CallOutcome } from '../lifecycle/observers/elbv2.js'
 
 export type ConnectionKind = 'client' | 'direct' | 'healthcheck'
 export type RefusalReason = 'max_connections' | 'fd_limit' | 'untrusted_source' | 'header_timeout'
 export type UpstreamErrorReason = 'connect' | 'timeout' | 'reset'
-export type Elbv2Outcome = 'ok' | 'throttled' | 'error'
 export const DECISION_BASES = ['evidence', 'fixed', 'lag-bound', 'max-wait', 'operator'] as const
 export type DecisionBasis = (typeof DECISION_BASES)[number]
 
@@ -35,7 +33,7 @@ export interface Metrics {
   readonly upstreamErrors: Record<UpstreamErrorReason, client.Counter.Internal>
   readonly acceptErrors: client.Counter<'code'>
   readonly transitions: client.Counter<'to'>
-  readonly elbv2Calls: Record<Elbv2Outcome, client.Counter.Internal>
+  readonly elbv2Calls: Record<Elbv2CallOutcome, client.Counter.Internal>
   readonly lastConnectionSeconds: client.Gauge
   readonly deregistrationObservedSeconds: client.Gauge
   readonly drainSeconds: client.Gauge

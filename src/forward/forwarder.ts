@@ -1,17 +1,13 @@
 // What ingress hands connections to, and what lifecycle commands during a drain.
-import type { Socket } from 'node:net'
-import type { ClientInfo } from '../ingress/client-info.js'
-import type { StackedHeaderGuard } from '../proxy-protocol/reader.js'
+import type { ClientConnection } from '../ingress/client-info.js'
 
 export interface Forwarder {
   /**
-   * Take over an accepted socket whose PROXY header (if any) was consumed. `head` holds
-   * payload bytes already read past the header; they go first, byte for byte. The socket
-   * is paused. `stackGuard`, when given, has not yet seen any payload: the first bytes go
-   * through it, and a PROXY signature there (a header the client stacked) closes the
-   * connection before anything reaches the app.
+   * Take over a classified client connection: its PROXY header (if any) consumed and checked
+   * by the classifier, stacked headers included. `head` holds payload bytes already read past
+   * the header; they go first, byte for byte. The socket is paused and yields payload only.
    */
-  accept(socket: Socket, client: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void
+  accept(conn: ClientConnection): void
   /** From now on, ask clients to close their connections after each response (http: Connection: close). */
   announceClose(): void
   /**

@@ -3,7 +3,9 @@
 //   client     a PROXY header from a trusted source, or (optional/off mode) no header
 //   local      a PROXY v2 LOCAL header: a load-balancer health check
 //   empty      closed without sending a byte: a TCP health check
-//   refused    closed by us: bad/missing/untrusted header, or the header timeout
+//   refused    closed by us: bad/missing/untrusted header, a stacked header, or the header timeout
+// It owns the whole PROXY decision, the stacked-header check included: what a forwarder gets
+// is a clean connection whose every byte is payload.
 // Data flows one way: socket → header reader → this classifier → a forwarder.
 import type { Socket } from 'node:net'
 import { HeaderReader, StackedHeaderGuard, type ReaderOptions } from '../proxy-protocol/reader.js'
@@ -15,11 +17,10 @@ export type RefusedBy = 'header_timeout' | 'untrusted_source' | ProxyProtocolErr
 
 export interface ClassifySink {
   /**
-   * `stackGuard`: the stacked-header check is still open (the header came alone, as from the
-   * NLB with header placement on_first_ack, or HAProxy): the forwarder must pass the first
-   * payload bytes through it before sending anything to the app.
+   * A client: `head` is the payload read past the header. The socket is paused and yields
+   * payload only (see holdFirstBytes for the one case where the check is still running).
    */
-  client(socket: Socket, header: ProxyHeader | null, head: Buffer, stackGuard: StackedHeaderGuard | null): void
+  client(socket: Socket, header: ProxyHeader | null, head: Buffer): void
   /**
    * A client's PROXY header arrived alone and the connection then ended (or idled past the
    * header timeout) before any payload: the load balancer did open it, so it counts as an
@@ -28,6 +29,7 @@ export interface ClassifySink {
   abandoned(socket: Socket, header: ProxyHeader, by: 'closed' | 'header_timeout'): void
   local(socket: Socket, head: Buffer): void
   empty(socket: Socket): void
+  /** Closed by us. Follows `client` when a client handed over early stacked a header (holdFirstBytes). */
   refused(socket: Socket, by: RefusedBy): void
 }
 
@@ -39,7 +41,7 @@ export interface ClassifyOptions {
   /**
    * The client always speaks first (http mode): when the header came alone, wait here (within
    * the header timeout) for the first payload bytes to finish the stacked-header check.
-   * Otherwise (tcp: server-speaks-first protocols) hand over at once with the check attached.
+   * Otherwise (tcp: server-speaks-first protocols) hand over at once, holding the first bytes.
    */
   clientSpeaksFirst: boolean
 }
@@ -64,7 +66,7 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
   }
   if (policy === 'skip' && opts.eager) {
     socket.pause()
-    sink.client(socket, null, EMPTY, null)
+    sink.client(socket, null, EMPTY)
     return
   }
   const reader = policy === 'skip' ? null : new HeaderReader(opts.reader)
@@ -88,7 +90,7 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
     if (settled) return
     if (reader === null) {
       settle()
-      sink.client(socket, null, chunk, null)
+      sink.client(socket, null, chunk)
       return
     }
     if (guard !== null) {
@@ -97,7 +99,7 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
       if (g.kind === 'more') return
       settle()
       if (g.kind === 'error') sink.refused(socket, g.error)
-      else sink.client(socket, header, g.rest, null)
+      else sink.client(socket, header, g.rest)
       return
     }
     const r = reader.push(chunk)
@@ -107,7 +109,7 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
       case 'none':
         settle()
         if (policy === 'require') sink.refused(socket, new ProxyProtocolError('bad_signature', 'connection from a trusted proxy did not start with a PROXY header (--proxy-protocol required)'))
-        else sink.client(socket, null, r.rest, null)
+        else sink.client(socket, null, r.rest)
         return
       case 'error':
         settle()
@@ -124,7 +126,10 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
         settle()
         if (policy === 'refuse-header') sink.refused(socket, new ProxyProtocolError('untrusted_header', `PROXY header from ${socket.remoteAddress}, which is not in --trusted-proxies`))
         else if (r.header.command === 'LOCAL') sink.local(socket, r.rest)
-        else sink.client(socket, r.header, r.rest, r.stackCheckPending ? new StackedHeaderGuard() : null)
+        else {
+          if (r.stackCheckPending) holdFirstBytes(socket, (err) => sink.refused(socket, err))
+          sink.client(socket, r.header, r.rest)
+        }
     }
   }
 
@@ -150,4 +155,34 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
   socket.on('end', onGone)
   socket.on('close', onGone)
   socket.on('error', onGone)
+}
+
+/**
+ * tcp mode, a PROXY header that came alone: the forwarder takes the connection at once (the app
+ * may speak first), and the client's first bytes pass the stacked-header check before they
+ * enter the socket's stream. The check sits in the socket's push(), where net hands the stream
+ * what it read (and null at the end), for as long as it is undecided (at most a signature's 11
+ * bytes held): whoever reads the socket (pipe, 'data') sees checked payload only. A FIN before
+ * the decision makes what was held payload: it is not a complete signature.
+ */
+function holdFirstBytes(socket: Socket, stacked: (err: ProxyProtocolError) => void): void {
+  const guard = new StackedHeaderGuard()
+  const push = socket.push
+  const decided = (rest: Buffer): boolean => {
+    socket.push = push
+    return rest.length > 0 ? socket.push(rest) : true
+  }
+  socket.push = (chunk: Buffer | null): boolean => {
+    if (chunk === null) {
+      const g = guard.end()
+      decided(g.kind === 'payload' ? g.rest : EMPTY)
+      return socket.push(null)
+    }
+    const g = guard.push(chunk)
+    if (g.kind === 'more') return true
+    if (g.kind === 'payload') return decided(g.rest)
+    socket.push = push
+    stacked(g.error)
+    return false
+  }
 }

@@ -2,6 +2,7 @@
 // header) or, without a header, the socket's own peer.
 import type { Socket } from 'node:net'
 import type { ProxyHeader } from '../proxy-protocol/header.js'
+import { unmapped } from '../proxy-protocol/address.js'
 
 export interface ClientInfo {
   /** The client: PROXY header source, else the socket peer. */
@@ -16,6 +17,17 @@ export interface ClientInfo {
   readonly header: ProxyHeader | null
 }
 
+/**
+ * A classified client connection, as a forwarder receives it (ingress/classify.ts): the socket
+ * is paused, its PROXY header consumed and checked; what it yields from here on is payload,
+ * after `head` (the payload read with the header).
+ */
+export interface ClientConnection {
+  readonly socket: Socket
+  readonly client: ClientInfo
+  readonly head: Buffer
+}
+
 export function clientInfo(socket: Socket, header: ProxyHeader | null): ClientInfo {
   const peerAddress = unmapped(socket.remoteAddress ?? '')
   const src = header?.source
@@ -28,9 +40,4 @@ export function clientInfo(socket: Socket, header: ProxyHeader | null): ClientIn
     peerAddress,
     header,
   }
-}
-
-/** ::ffff:10.0.0.1 → 10.0.0.1, as a dual-stack listener reports IPv4 peers. */
-export function unmapped(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }

@@ -11,7 +11,7 @@ import net, { type AddressInfo, type Socket } from 'node:net'
 import type { HostPort } from '../config.js'
 import { HeaderReader } from '../proxy-protocol/reader.js'
 import { HealthResponder } from './health-responder.js'
-import { ConnectionSet } from '../forward/connection-set.js'
+import { ConnectionSet } from './connection-set.js'
 
 /** A check that sends nothing (or nothing but a PROXY header) gets this long before it is closed. */
 const IDLE_MS = 10_000

@@ -15,11 +15,12 @@ import type { SourcePolicy } from '../proxy-protocol/policy.js'
 import type { ProxyHeader } from '../proxy-protocol/header.js'
 import type { ArrivalSource, TrafficObservations } from '../lifecycle/observations.js'
 import { classify, sentOnlyHeader, type ClassifyOptions, type ClassifySink, type RefusedBy } from './classify.js'
-import { clientInfo, unmapped } from './client-info.js'
+import { clientInfo } from './client-info.js'
+import { unmapped } from '../proxy-protocol/address.js'
 import type { HealthResponder } from './health-responder.js'
 import { cachedSourcePolicy } from './source-policy-cache.js'
 import { fdConnectionBudget } from './fd-budget.js'
-import { ConnectionSet } from '../forward/connection-set.js'
+import { ConnectionSet } from './connection-set.js'
 
 export interface IngressOptions {
   listen: HostPort
@@ -36,8 +37,8 @@ export interface IngressOptions {
 /** A pending connection accepted but sending nothing gets this long, at drain start, to begin. */
 export const PENDING_GRACE_MS = 1000
 
-/** Where a connection came from and when it was accepted, kept on the socket until classified. */
-interface Accepted { readonly source: ArrivalSource; readonly at: number }
+/** Where a connection came from (its peer address, ::ffff: removed) and when it was accepted, kept on the socket until classified. */
+interface Accepted { readonly remote: string; readonly source: ArrivalSource; readonly at: number }
 const kAccepted = Symbol('drainpipe.accepted')
 type AcceptedSocket = Socket & { [kAccepted]?: Accepted }
 
@@ -175,24 +176,25 @@ export class Ingress {
     }
     const remote = unmapped(socket.remoteAddress)
     const at = performance.now()
-    socket[kAccepted] = { source: this.#opts.observations.connectionAccepted(remote, at), at }
+    socket[kAccepted] = { remote, source: this.#opts.observations.connectionAccepted(remote, at), at }
     this.#pending.add(socket)
     classify(socket, this.#sourcePolicy(remote), this.#opts.classify, this.#sink)
   }
 
-  /** The connection is classified: a client arrival (at its accept time) or taken back out. */
-  #classified(socket: AcceptedSocket, client: boolean): void {
+  /** The connection is classified: a client arrival (at its accept time) or taken back out. Returns its peer address. */
+  #classified(socket: AcceptedSocket, client: boolean): string {
     this.#pending.delete(socket)
     const accepted = socket[kAccepted]
-    if (accepted === undefined) return
+    if (accepted === undefined) return unmapped(socket.remoteAddress ?? '')
     socket[kAccepted] = undefined
     this.#opts.observations.connectionClassified(accepted.source, accepted.at, client)
+    return accepted.remote
   }
 
   readonly #sink: ClassifySink = {
-    client: (socket, header, head, stackGuard) => {
+    client: (socket, header, head) => {
       this.#arrived(socket, header)
-      this.#opts.forwarder.accept(socket, clientInfo(socket, header), head, stackGuard)
+      this.#opts.forwarder.accept({ socket, client: clientInfo(socket, header), head })
     },
     abandoned: (socket, header, by) => {
       this.#arrived(socket, header)
@@ -201,25 +203,25 @@ export class Ingress {
       socket.destroy()
     },
     local: (socket, head) => {
-      this.#classified(socket, false)
-      const remote = unmapped(socket.remoteAddress ?? '')
-      this.#opts.metrics.accepted.healthcheck.inc()
-      this.#opts.metrics.healthChecks.local.inc()
-      this.#opts.observations.healthCheckSeen(remote, 'local', performance.now())
+      this.#healthCheck(socket, 'local')
       this.#opts.health.accept(socket, head)
     },
     empty: (socket) => {
-      this.#classified(socket, false)
-      const remote = unmapped(socket.remoteAddress ?? '')
-      this.#opts.metrics.accepted.healthcheck.inc()
-      this.#opts.metrics.healthChecks.empty.inc()
-      this.#opts.observations.healthCheckSeen(remote, 'empty', performance.now())
+      this.#healthCheck(socket, 'empty')
       socket.destroy()
     },
     refused: (socket, by) => {
       this.#classified(socket, false)
       this.#refuse(socket, by)
     },
+  }
+
+  /** A load-balancer health check (a PROXY v2 LOCAL header, or a connection closed without a byte): counted and observed. */
+  #healthCheck(socket: AcceptedSocket, kind: 'local' | 'empty'): void {
+    const remote = this.#classified(socket, false)
+    this.#opts.metrics.accepted.healthcheck.inc()
+    this.#opts.metrics.healthChecks[kind].inc()
+    this.#opts.observations.healthCheckSeen(remote, kind, performance.now())
   }
 
   /** A client connection (PROXY header or direct): counted and observed. */

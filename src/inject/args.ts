@@ -1,7 +1,7 @@
 // Command-line settings of inject and the webhook: the same flags as the annotations, each checked
 // by its option's own parser. A bad flag is a UsageError (exit 2) naming it and what it accepts.
 import { checkSetting, isSettingFlag } from './options.js'
-import { InjectError } from './errors.js'
+import { InjectError } from '../errors.js'
 
 export class UsageError extends Error {
   readonly code = 'ERR_USAGE'

@@ -2,7 +2,7 @@
 // (stdout), notes and errors on stderr. Nothing is written when any object is refused: exit 1.
 import { readFileSync } from 'node:fs'
 import { parseArgs, UsageError } from './args.js'
-import { InjectError } from './errors.js'
+import { InjectError } from '../errors.js'
 import { INJECT_OPTIONS, PASSED_OPTIONS } from './options.js'
 import { newToken } from './token.js'
 import { transform, type Direction } from './transform.js'

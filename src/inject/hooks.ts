@@ -2,7 +2,7 @@
 // kubelet runs it at termination start and sends the app SIGTERM only once it returns, i.e. once
 // drainpipe has drained. A `sleep` preStop (the usual hand-made delay) is what this replaces; any
 // other hook does work of its own, and inject refuses rather than drop it silently.
-import { InjectError } from './errors.js'
+import { InjectError } from '../errors.js'
 import { asObject, type Container } from './pod-spec.js'
 import type { JsonObject, JsonValue } from './json-patch.js'
 

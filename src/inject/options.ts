@@ -6,7 +6,7 @@
 //     DRAINPIPE_* environment twin, except the four inject derives itself (SET_BY_INJECT).
 // `drainpipe inject --help` and the annotation table of docs/inject.md are rendered from here.
 import { OPTIONS, type OptionSpec } from '../config.js'
-import { InjectError } from './errors.js'
+import { InjectError } from '../errors.js'
 
 export const ANNOTATION_PREFIX = 'drainpipe.io/'
 

@@ -3,7 +3,7 @@
 // nothing and a newer drainpipe rewrites its own container from the same original.
 import { ConfigError, OPTIONS, parseConfig, type HostPort } from '../config.js'
 import { drainpipeContainer, drainpipeOptions, DRAINPIPE_CONTAINER, lbPort, lbPortOwner } from './container.js'
-import { InjectError } from './errors.js'
+import { InjectError } from '../errors.js'
 import { gracePeriodSeconds } from './grace.js'
 import { prestopHook, restoreAppPreStop, setAppPreStop } from './hooks.js'
 import type { JsonObject } from './json-patch.js'

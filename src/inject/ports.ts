@@ -2,7 +2,7 @@
 // its targetPort, so drainpipe's new port carries the original port's *name* (the Service reaches
 // drainpipe unchanged) and the app keeps its *number* under a new name (drainpipe reaches it on
 // 127.0.0.1:NUMBER, and nothing in the app changes).
-import { InjectError } from './errors.js'
+import { InjectError } from '../errors.js'
 import { allContainers, portsOf, type Container, type ContainerPort, type PodSpec } from './pod-spec.js'
 
 export interface Takeover {

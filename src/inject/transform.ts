@@ -1,7 +1,7 @@
 // inject/uninject over a set of documents (one input): every pod template, then the Services that
 // select the pods whose port was taken over. Pure: the documents in, new documents and the lines
 // for stderr out. A refused object is an error naming it; the caller decides what to write.
-import { InjectError } from './errors.js'
+import { InjectError } from '../errors.js'
 import type { JsonObject, JsonValue } from './json-patch.js'
 import { injectPod, uninjectPod } from './pod.js'
 import { STATE_ANNOTATIONS, type SettingTexts } from './options.js'

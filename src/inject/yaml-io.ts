@@ -3,7 +3,7 @@
 // Patch operations (json-patch.ts), so its comments, key order and quoting stay. JSON is written
 // with the input's indentation.
 import { isMap, isScalar, isSeq, parseAllDocuments, type Document } from 'yaml'
-import { InjectError } from './errors.js'
+import { InjectError } from '../errors.js'
 import { deepEqual, diff, pathTokens, type JsonValue, type PatchOp } from './json-patch.js'
 
 export interface Input {

@@ -7,7 +7,7 @@
 //
 // All times are `performance.now()` milliseconds.
 
-import { ObserverConfigError } from './observers/errors.js'
+import { ObserverConfigError } from '../errors.js'
 
 export type HealthCheckKind = 'empty' /* TCP probe: connected, sent nothing, closed */ | 'local' /* PROXY v2 LOCAL header */
 

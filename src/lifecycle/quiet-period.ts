@@ -22,7 +22,7 @@
 // When the window this calls for is longer than --quiet-period-max, the traffic cannot support the
 // target (too few arrivals to tell a stopped LB from a slow one): the node has no evidence, and the
 // decision waits for the lag bound instead (see lag-clock.ts). Nothing is clamped to a ceiling.
-import { ObserverConfigError } from './observers/errors.js'
+import { ObserverConfigError } from '../errors.js'
 
 /** The target probability of calling a still-active LB "stopped", per termination. */
 export const FALSE_STOP_PROBABILITY = 1e-6

@@ -10,10 +10,12 @@
 //   terminating: readiness fails, traffic still served until the LB stops sending.
 //   draining: pod port closed, in-flight work finishing.   drained: nothing left open.
 import { performance } from 'node:perf_hooks'
-import { STATES, type State, type Metrics } from '../admin/metrics.js'
+import type { Metrics } from '../admin/metrics.js'
 import type { Logger } from '../log.js'
+import { StateMachineError } from '../errors.js'
 
-export { STATES, type State }
+export const STATES = ['starting', 'ready', 'terminating', 'draining', 'drained'] as const
+export type State = (typeof STATES)[number]
 
 const NEXT: Readonly<Record<State, readonly State[]>> = {
   starting: ['ready', 'terminating'],
@@ -21,10 +23,6 @@ const NEXT: Readonly<Record<State, readonly State[]>> = {
   terminating: ['draining'],
   draining: ['drained'],
   drained: ['ready'],
-}
-
-export class StateMachineError extends Error {
-  readonly code = 'ERR_LIFECYCLE_TRANSITION'
 }
 
 export class Lifecycle {

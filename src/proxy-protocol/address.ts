@@ -138,3 +138,15 @@ export function canonicalIP(text: string): { address: string; family: 4 | 6 } | 
   if (parseIPv6(text, b)) return { address: formatIPv6(b, 0), family: 6 }
   return null
 }
+
+const MAPPED_PREFIX = '::ffff:'
+
+/**
+ * ::ffff:10.0.0.1 → 10.0.0.1: a dual-stack socket's view of an IPv4 peer is that IPv4 peer.
+ * The one place such addresses are normalised; anything else is returned as it is.
+ */
+export function unmapped(address: string): string {
+  return address.length > MAPPED_PREFIX.length && address.slice(0, MAPPED_PREFIX.length).toLowerCase() === MAPPED_PREFIX && address.includes('.')
+    ? address.slice(MAPPED_PREFIX.length)
+    : address
+}

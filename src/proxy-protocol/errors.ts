@@ -1,6 +1,6 @@
-// Errors of the PROXY protocol module. A ProxyProtocolError is about one connection's bytes:
-// its `reason` is a short label from a fixed set (safe as a metrics label), its `code` is
-// `ERR_PP_` + the reason in upper case. Configuration mistakes (a bad CIDR, an option out of
+// Why a PROXY header is refused. A ProxyProtocolError (../errors.ts) is about one connection's
+// bytes: its `reason` is a short label from this fixed set (safe as a metrics label), its `code`
+// is `ERR_PP_` + the reason in upper case. Configuration mistakes (a bad CIDR, an option out of
 // range) are ProxyProtocolConfigError instead: they are not about a connection.
 
 /** Every reason a connection can be refused for. Bounded: metrics use it as a label. */
@@ -24,27 +24,4 @@ export const PROXY_ERROR_REASONS = [
 
 export type ProxyErrorReason = (typeof PROXY_ERROR_REASONS)[number]
 
-export class ProxyProtocolError extends Error {
-  readonly code: string
-  readonly reason: ProxyErrorReason
-
-  constructor(reason: ProxyErrorReason, message: string) {
-    super(message)
-    this.name = 'ProxyProtocolError'
-    this.reason = reason
-    this.code = `ERR_PP_${reason.toUpperCase()}`
-  }
-}
-
-export type ProxyProtocolConfigErrorCode = 'ERR_PP_BAD_CIDR' | 'ERR_PP_BAD_OPTION' | 'ERR_PP_BAD_ENCODE_INPUT'
-
-/** A bad configuration value or encoder input: a programming or operator error, not a connection's. */
-export class ProxyProtocolConfigError extends Error {
-  readonly code: ProxyProtocolConfigErrorCode
-
-  constructor(code: ProxyProtocolConfigErrorCode, message: string) {
-    super(message)
-    this.name = 'ProxyProtocolConfigError'
-    this.code = code
-  }
-}
+export { ProxyProtocolConfigError, ProxyProtocolError, type ProxyProtocolConfigErrorCode } from '../errors.js'

@@ -1,7 +1,7 @@
 // Who may send a PROXY header (go-proxyproto's policy function): decided per connection from
 // the socket's remote address, against CIDRs parsed once at startup.
 import { BlockList } from 'node:net'
-import { canonicalIP } from './address.js'
+import { canonicalIP, unmapped } from './address.js'
 import { ProxyProtocolConfigError } from './errors.js'
 
 /** required: every trusted connection must start with a header. optional: use one if present. off: never read one. */
@@ -15,8 +15,6 @@ export type SourcePolicy =
   | 'reject' // untrusted source in required mode: close at once
 
 export interface Cidr { address: string; prefix: number; family: 4 | 6 }
-
-const MAPPED_PREFIX = '::ffff:'
 
 /**
  * One CIDR ("10.0.0.0/8", "fc00::/7") or bare address (a /32 or /128). IPv4-mapped IPv6
@@ -35,9 +33,8 @@ export function parseCidr(item: string): Cidr {
     if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > max) throw badCidr(item, `prefix length must be 0-${max} for IPv${ip.family}`)
     prefix = Number(p)
   }
-  if (ip.family === 6 && ip.address.startsWith(MAPPED_PREFIX) && ip.address.includes('.') && prefix >= 96) {
-    return { address: ip.address.slice(MAPPED_PREFIX.length), prefix: prefix - 96, family: 4 }
-  }
+  const v4 = unmapped(ip.address)
+  if (v4 !== ip.address && prefix >= 96) return { address: v4, prefix: prefix - 96, family: 4 }
   return { address: ip.address, prefix, family: ip.family }
 }
 
@@ -70,13 +67,9 @@ export function createSourcePolicy(opts: { mode: ProxyProtocolMode; trusted: rea
   }
   const isTrusted = (remote: string): boolean => {
     if (typeof remote !== 'string' || remote === '') return false
-    // ::ffff:10.0.0.1 (a dual-stack socket's view of an IPv4 peer) is the IPv4 peer 10.0.0.1.
-    if (remote.length > MAPPED_PREFIX.length && remote.slice(0, MAPPED_PREFIX.length).toLowerCase() === MAPPED_PREFIX && remote.includes('.')) {
-      return list.check(remote.slice(MAPPED_PREFIX.length), 'ipv4')
-    }
-    const v6 = remote.includes(':')
+    const address = unmapped(remote)
     try {
-      return list.check(remote, v6 ? 'ipv6' : 'ipv4')
+      return list.check(address, address.includes(':') ? 'ipv6' : 'ipv4')
     } catch {
       return false // not an address (e.g. a zone-scoped one Node cannot check)
     }

@@ -70,7 +70,7 @@ const M_NONE = -2
 const M_ERROR = -3
 
 function finalUsed(): Error {
-  return Object.assign(new Error('HeaderReader already returned a final result'), { code: 'ERR_PP_READER_DONE' })
+  return new ProxyProtocolConfigError('ERR_PP_READER_DONE', 'HeaderReader already returned a final result')
 }
 
 /**

@@ -5,23 +5,22 @@
 // arrived (one whose bytes started arriving is answered, with `Connection: close`); pipelined
 // requests already received are all answered; new upgrades are refused with 503.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import net, { type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 // Pool alone, not undici's index: the index also loads fetch, WebSocket, caches and mocks,
 // ~40 ms of start-up for nothing drainpipe uses (undici is pinned to an exact version).
 import Pool from 'undici/lib/dispatcher/pool.js'
 import type { HostPort } from '../../config.js'
 import type { Forwarder } from '../forwarder.js'
-import type { ClientInfo } from '../../ingress/client-info.js'
+import type { ClientConnection, ClientInfo } from '../../ingress/client-info.js'
 import type { Metrics } from '../../admin/metrics.js'
 import type { Logger } from '../../log.js'
 import type { UpstreamProbe } from '../upstream-probe.js'
-import { ConnectionSet } from '../connection-set.js'
+import { ConnectionSet } from '../../ingress/connection-set.js'
 import { forwardedValues, type ForwardedValues, type ForwardedProto } from './forwarded-headers.js'
 import { upstreamHeaders } from './request-headers.js'
 import { ResponseHandler, type ResponseHooks } from './response-handler.js'
-import { checkFirstBytes } from '../stack-guard.js'
-import type { StackedHeaderGuard } from '../../proxy-protocol/reader.js'
+import { connectToApp } from '../app-connection.js'
 
 export interface HttpForwarderOptions {
   upstream: HostPort
@@ -105,25 +104,9 @@ export class HttpForwarder implements Forwarder {
   get active(): number { return this.#clients.size }
   get requests(): number { return this.#requests }
 
-  accept(socket: Socket, info: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void {
+  accept({ socket, client: info, head }: ClientConnection): void {
     ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info, this.#opts.forwardedProto), inFlight: 0, idleSince: performance.now(), receiving: head.length > 0, waiting: [] }
     this.#clients.add(socket)
-    if (stackGuard) {
-      // Normally settled by the classifier (http clients speak first); kept for any caller that does not.
-      checkFirstBytes(socket, stackGuard, (rest, ended) => {
-        if (ended) socket.destroy()
-        else this.#serve(socket, rest)
-      }, (err) => {
-        this.#opts.metrics.headerErrors.labels(err.reason).inc()
-        this.#opts.logger.warn({ client: info.address, code: err.code, reason: err.reason }, `connection closed: ${err.message}`)
-        socket.destroy()
-      })
-      return
-    }
-    this.#serve(socket, head)
-  }
-
-  #serve(socket: Socket, head: Buffer): void {
     if (head.length > 0) socket.unshift(head)
     this.#server.emit('connection', socket)
     watchMessageStarts(socket as ConnSocket)
@@ -224,20 +207,17 @@ export class HttpForwarder implements Forwarder {
     }
     // An upgraded connection is never idle: draining waits for it to end.
     conn.inFlight++
-    const app = net.connect({ host: upstream.host, port: upstream.port, noDelay: true })
+    const app = connectToApp(upstream, this.#opts.connectTimeoutMs)
     const headers = upstreamHeaders(req, conn.fwd, this.#opts.xff === 'append', true)
     let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`
     app.write(text + '\r\n')
     if (head.length > 0) app.write(head)
-    app.setTimeout(this.#opts.connectTimeoutMs)
     app.once('connect', () => {
-      app.setTimeout(0)
       probe.report(true)
       socket.pipe(app)
       app.pipe(socket)
     })
-    app.once('timeout', () => app.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })))
     app.on('error', (err: NodeJS.ErrnoException) => {
       if (app.bytesRead === 0 && !socket.destroyed && socket.writable) {
         metrics.upstreamErrors.connect.inc()

@@ -1,18 +1,16 @@
 // tcp mode: a byte pipe between the client and the app, with backpressure (pipe) and
 // half-close (allowHalfOpen on both sides: a client's FIN reaches the app as a FIN and the
 // app can still answer). Optionally re-emits a PROXY header to apps that read one.
-import net, { type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { HostPort } from '../../config.js'
 import type { Forwarder } from '../forwarder.js'
-import type { ClientInfo } from '../../ingress/client-info.js'
+import type { ClientConnection } from '../../ingress/client-info.js'
 import type { Metrics } from '../../admin/metrics.js'
 import type { Logger } from '../../log.js'
 import type { UpstreamProbe } from '../upstream-probe.js'
 import { upstreamProxyHeader } from './upstream-header.js'
-import { ConnectionSet } from '../connection-set.js'
-import { checkFirstBytes } from '../stack-guard.js'
-import type { StackedHeaderGuard } from '../../proxy-protocol/reader.js'
+import { ConnectionSet } from '../../ingress/connection-set.js'
+import { connectToApp } from '../app-connection.js'
 
 export interface TcpForwarderOptions {
   upstream: HostPort
@@ -34,37 +32,22 @@ export class TcpForwarder implements Forwarder {
   get active(): number { return this.#clients.size }
   get requests(): number { return 0 }
 
-  accept(client: Socket, info: ClientInfo, head: Buffer, stackGuard?: StackedHeaderGuard | null): void {
+  accept({ socket: client, client: info, head }: ClientConnection): void {
     const { upstream, metrics, logger, probe } = this.#opts
     const started = performance.now()
     this.#clients.add(client)
-    const app = net.connect({ host: upstream.host, port: upstream.port, allowHalfOpen: true, noDelay: true })
+    const app = connectToApp(upstream, this.#opts.connectTimeoutMs, { allowHalfOpen: true })
     let connected = false
-    app.setTimeout(this.#opts.connectTimeoutMs)
     if (this.#opts.upstreamProxyProtocol !== 'off') app.write(upstreamProxyHeader(this.#opts.upstreamProxyProtocol, info))
     if (head.length > 0) app.write(head)
 
     app.once('connect', () => {
       connected = true
-      app.setTimeout(0)
       probe.report(true)
       app.pipe(client)
-      if (!stackGuard) {
-        client.pipe(app)
-        client.resume()
-        return
-      }
-      checkFirstBytes(client, stackGuard, (rest, ended) => {
-        if (rest.length > 0) app.write(rest)
-        if (ended) app.end()
-        else client.pipe(app)
-      }, (err) => {
-        metrics.headerErrors.labels(err.reason).inc()
-        logger.warn({ client: info.address, lb: info.peerAddress, code: err.code, reason: err.reason }, `connection closed: ${err.message}`)
-        client.destroy()
-      })
+      client.pipe(app)
+      client.resume()
     })
-    app.once('timeout', () => app.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })))
     app.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected) {
         metrics.upstreamErrors.connect.inc()

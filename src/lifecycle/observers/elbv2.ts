@@ -27,7 +27,6 @@
 // has (about 60 ms to import) and most deployments never poll.
 import type { ElasticLoadBalancingV2Client, ElasticLoadBalancingV2ClientConfig } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
-import { ObserverConfigError } from './errors.js'
 import type { LagClock } from '../lag-clock.js'
 
 export type Elbv2CallOutcome = 'ok' | 'throttled' | 'error'
@@ -54,14 +53,14 @@ export interface Elbv2ObserverOptions {
   endpoint?: string
   /** Static credentials; default: the SDK's chain (env, IRSA web identity, pod identity, IMDS). */
   credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
-  /** Seconds between polls. Default 10. */
-  pollIntervalSeconds?: number
+  /** Time between polls, ms. Default 10 000. */
+  pollIntervalMs?: number
   /** Fraction of random jitter applied to every delay (±). Default 0.2. */
   jitter?: number
-  /** Ceiling of the throttling backoff, seconds. Default max(60, pollIntervalSeconds). */
-  maxBackoffSeconds?: number
-  /** Per-call timeout, seconds. Default min(10, pollIntervalSeconds), at least 1. */
-  requestTimeoutSeconds?: number
+  /** Ceiling of the throttling backoff, ms. Default max(60 000, pollIntervalMs). */
+  maxBackoffMs?: number
+  /** Per-call timeout, ms. Default min(10 000, pollIntervalMs), at least 1000. */
+  requestTimeoutMs?: number
   hook?: Elbv2CallHook
   logger?: ObserverLogger
   /** Told when every group was seen deregistered (or could not tell). */
@@ -154,32 +153,18 @@ export class Elbv2Observer implements DeregistrationObserver {
   #nextPollAt: number | undefined
 
   constructor (opts: Elbv2ObserverOptions) {
+    // The options come checked from the option table (src/config.ts): ARNs, target and a
+    // positive interval are validated there, once, naming the flag.
     const arns = [...new Set(opts.targetGroupArns)]
-    if (arns.length === 0 || arns.some((a) => typeof a !== 'string' || a.length === 0)) {
-      throw new ObserverConfigError('ERR_ELBV2_OPTION', 'elbv2 observer needs at least one non-empty target group ARN')
-    }
-    if (typeof opts.targetId !== 'string' || opts.targetId.length === 0) {
-      throw new ObserverConfigError('ERR_ELBV2_OPTION', 'elbv2 observer needs the target id (the pod IP, env POD_IP)')
-    }
-    if (!Number.isInteger(opts.targetPort) || opts.targetPort < 1 || opts.targetPort > 65535) {
-      throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 target port must be an integer in 1–65535, got ${opts.targetPort}`)
-    }
-    const interval = opts.pollIntervalSeconds ?? 10
-    if (!(Number.isFinite(interval) && interval > 0)) throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 poll interval must be a positive number of seconds, got ${interval}`)
-    const jitter = opts.jitter ?? 0.2
-    if (!(jitter >= 0 && jitter < 1)) throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 jitter must be in [0, 1), got ${jitter}`)
-    const maxBackoff = opts.maxBackoffSeconds ?? Math.max(60, interval)
-    if (!(Number.isFinite(maxBackoff) && maxBackoff >= interval)) throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 max backoff must be ≥ the poll interval, got ${maxBackoff} s`)
-    const timeout = opts.requestTimeoutSeconds ?? Math.max(1, Math.min(10, interval))
-    if (!(Number.isFinite(timeout) && timeout > 0)) throw new ObserverConfigError('ERR_ELBV2_OPTION', `elbv2 request timeout must be a positive number of seconds, got ${timeout}`)
+    const intervalMs = opts.pollIntervalMs ?? 10_000
 
     this.#targetId = opts.targetId
     this.#targetPort = opts.targetPort
     this.#groups = arns.map((arn) => ({ arn, state: null, reason: null, description: null, readAt: null, satisfied: false, everRegistered: false, deregisteredAt: null, failed: null, calls: 0, throttled: 0, errors: 0, lastError: null }))
-    this.#intervalMs = interval * 1000
-    this.#jitter = jitter
-    this.#maxBackoffMs = maxBackoff * 1000
-    this.#requestTimeoutMs = timeout * 1000
+    this.#intervalMs = intervalMs
+    this.#jitter = opts.jitter ?? 0.2
+    this.#maxBackoffMs = opts.maxBackoffMs ?? Math.max(60_000, intervalMs)
+    this.#requestTimeoutMs = opts.requestTimeoutMs ?? Math.max(1000, Math.min(10_000, intervalMs))
     this.#hook = opts.hook
     this.#log = opts.logger ?? silentLogger
     this.#random = opts.random ?? Math.random

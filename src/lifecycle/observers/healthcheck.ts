@@ -7,29 +7,29 @@
 // opt-in and its view reports what it saw either way: per source, probes seen (and how many after
 // termination began), the learned interval and how long it has been silent.
 //
-// A source with fewer than `minGaps` gaps uses `defaultIntervalSeconds` (30 s, the NLB's default
+// A source with fewer than `minGaps` gaps uses `defaultIntervalMs` (30 s, the NLB's default
 // health-check interval; the Load Balancer Controller's default is 10 s, so 30 s errs long). Learned
-// intervals are clamped to [minIntervalSeconds, maxIntervalSeconds] (default 1–300 s: the NLB's
+// intervals are clamped to [minIntervalMs, maxIntervalMs] (default 1–300 s: the NLB's
 // interval range is 5–300 s and several checkers may share one source address). With no source
-// seen at all, the observer is satisfied after silenceMultiple × defaultIntervalSeconds from start.
+// seen at all, the observer is satisfied after silenceMultiple × defaultIntervalMs from start.
 // Silence is measured from the last probe, so a source that was already silent long enough when
 // termination began counts as silent at once. The verdict is live: a probe after "silent" revokes
 // it (looked for every second while satisfied).
 
 import type { HealthCheckSource, TrafficObservations } from '../observations.js'
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
-import { ObserverConfigError } from './errors.js'
+import { ObserverConfigError } from '../../errors.js'
 
 export interface HealthcheckObserverOptions {
   observations: TrafficObservations
   /** A source is silent after this many learned intervals without a probe. Default 3. */
   silenceMultiple?: number
-  /** Interval assumed for a source with too few gaps, seconds. Default 30. */
-  defaultIntervalSeconds?: number
-  /** Floor of the learned interval, seconds. Default 1. */
-  minIntervalSeconds?: number
-  /** Ceiling of the learned interval, seconds. Default 300. */
-  maxIntervalSeconds?: number
+  /** Interval assumed for a source with too few gaps, ms. Default 30 000. */
+  defaultIntervalMs?: number
+  /** Floor of the learned interval, ms. Default 1000. */
+  minIntervalMs?: number
+  /** Ceiling of the learned interval, ms. Default 300 000. */
+  maxIntervalMs?: number
   /** Gaps needed before the learned interval replaces the default. Default 3. */
   minGaps?: number
   logger?: ObserverLogger
@@ -65,17 +65,17 @@ export class HealthcheckObserver implements DeregistrationObserver {
   constructor (opts: HealthcheckObserverOptions) {
     this.#observations = opts.observations
     this.#multiple = opts.silenceMultiple ?? 3
-    const def = opts.defaultIntervalSeconds ?? 30
-    const min = opts.minIntervalSeconds ?? 1
-    const max = opts.maxIntervalSeconds ?? 300
+    const def = opts.defaultIntervalMs ?? 30_000
+    const min = opts.minIntervalMs ?? 1000
+    const max = opts.maxIntervalMs ?? 300_000
     this.#minGaps = opts.minGaps ?? 3
     if (!(Number.isFinite(this.#multiple) && this.#multiple > 0)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck silence multiple must be a positive number, got ${this.#multiple}`)
-    if (!(Number.isFinite(min) && min > 0 && Number.isFinite(max) && max >= min)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck interval bounds must satisfy 0 < min ≤ max, got ${min}–${max} s`)
-    if (!(Number.isFinite(def) && def > 0)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck default interval must be a positive number of seconds, got ${def}`)
+    if (!(Number.isFinite(min) && min > 0 && Number.isFinite(max) && max >= min)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck interval bounds must satisfy 0 < min ≤ max, got ${min}–${max} ms`)
+    if (!(Number.isFinite(def) && def > 0)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck default interval must be a positive number of ms, got ${def}`)
     if (!(Number.isInteger(this.#minGaps) && this.#minGaps >= 1)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck minGaps must be an integer ≥ 1, got ${this.#minGaps}`)
-    this.#defaultMs = def * 1000
-    this.#minMs = min * 1000
-    this.#maxMs = max * 1000
+    this.#defaultMs = def
+    this.#minMs = min
+    this.#maxMs = max
     this.#log = opts.logger ?? silentLogger
   }
 

@@ -1,10 +1,11 @@
 // Builds the deregistration observers named on the command line (--deregistration
-// traffic[,elbv2][,healthcheck]) from a plain options object; the config module maps flags to it.
+// traffic[,elbv2][,healthcheck]) from the checked configuration.
 
 import type { TrafficObservations } from '../observations.js'
 import type { LagClock } from '../lag-clock.js'
 import { Elbv2Observer, type Elbv2CallHook, type Elbv2ObserverOptions } from './elbv2.js'
-import { ObserverConfigError } from './errors.js'
+import { ObserverConfigError } from '../../errors.js'
+import type { Config } from '../../config.js'
 import { HealthcheckObserver, type HealthcheckObserverOptions } from './healthcheck.js'
 import { OBSERVER_NAMES, silentLogger, type DeregistrationObserver, type ObserverLogger, type ObserverName } from './observer.js'
 import { TrafficObserver, type TrafficObserverOptions } from './traffic.js'
@@ -13,43 +14,52 @@ export { Elbv2Observer, HealthcheckObserver, TrafficObserver, ObserverConfigErro
 export type { DeregistrationObserver, ObserverLogger, ObserverName, Elbv2CallHook, Elbv2ObserverOptions, HealthcheckObserverOptions, TrafficObserverOptions }
 export type { Elbv2CallOutcome } from './elbv2.js'
 
+/** The options the observers read, checked at the option table's boundary (src/config.ts). */
+export type ObserverConfig = Pick<Config,
+  | 'deregistration' | 'quietPeriodMs' | 'quietPeriodMinMs' | 'quietPeriodMaxMs' | 'lbRateDrop' | 'lbSources'
+  | 'healthcheckSilenceMultiple' | 'targetGroupArns' | 'targetId' | 'targetPort' | 'awsRegion' | 'elbv2Endpoint' | 'elbv2PollIntervalMs'>
+
 export interface ObserverDeps {
   /** What the ingress records; read by `traffic` and `healthcheck`. */
   observations: TrafficObservations
   /** The lag bound: read by `traffic`, told by `elbv2` when it saw the deregistration. */
   lagClock: LagClock
   logger?: ObserverLogger
-  /** Options of `traffic` (all optional: quiet period 'auto', bounds 2–60 s). */
-  traffic?: Omit<TrafficObserverOptions, 'observations' | 'logger' | 'lagClock'>
-  /** Options of `elbv2`: required when it is named. */
-  elbv2?: Omit<Elbv2ObserverOptions, 'logger' | 'hook' | 'lagClock'>
   /** Counts elbv2 calls by outcome (prom-client in drainpipe). */
   elbv2Hook?: Elbv2CallHook
-  /** Options of `healthcheck` (all optional). */
-  healthcheck?: Omit<HealthcheckObserverOptions, 'observations' | 'logger'>
+  /** Static credentials for elbv2 (tests, the emulator); default: the SDK's chain. */
+  elbv2Credentials?: Elbv2ObserverOptions['credentials']
 }
 
-/** One observer per distinct name, in the order given. Throws ObserverConfigError. */
-export function createObservers (names: readonly string[], deps: ObserverDeps): DeregistrationObserver[] {
+/** One observer per name in --deregistration, in the order given. */
+export function createObservers (config: ObserverConfig, deps: ObserverDeps): DeregistrationObserver[] {
   const logger = deps.logger ?? silentLogger
-  const out: DeregistrationObserver[] = []
-  for (const name of new Set(names)) {
+  const { observations, lagClock } = deps
+  return config.deregistration.map((name) => newObserver(name))
+
+  function newObserver (name: ObserverName): DeregistrationObserver {
     switch (name) {
       case 'traffic':
-        out.push(new TrafficObserver({ ...deps.traffic, observations: deps.observations, lagClock: deps.lagClock, logger }))
-        break
+        return new TrafficObserver({
+          observations, lagClock, logger, quietPeriodMs: config.quietPeriodMs, quietPeriodMinMs: config.quietPeriodMinMs,
+          quietPeriodMaxMs: config.quietPeriodMaxMs, rateDrop: config.lbRateDrop, sources: config.lbSources,
+        })
       case 'elbv2':
-        if (deps.elbv2 === undefined) {
-          throw new ObserverConfigError('ERR_OBSERVER_OPTIONS_MISSING', 'the elbv2 observer needs --target-group-arn (one or more), the target id (--target-id or env POD_IP) and port')
-        }
-        out.push(new Elbv2Observer({ ...deps.elbv2, logger, lagClock: deps.lagClock, ...(deps.elbv2Hook !== undefined ? { hook: deps.elbv2Hook } : {}) }))
-        break
+        return new Elbv2Observer({
+          targetGroupArns: config.targetGroupArns,
+          // crossCheck refuses --deregistration elbv2 without a target id
+          targetId: config.targetId!,
+          targetPort: config.targetPort,
+          pollIntervalMs: config.elbv2PollIntervalMs,
+          ...(config.awsRegion ? { region: config.awsRegion } : {}),
+          ...(config.elbv2Endpoint ? { endpoint: config.elbv2Endpoint } : {}),
+          ...(deps.elbv2Credentials ? { credentials: deps.elbv2Credentials } : {}),
+          ...(deps.elbv2Hook ? { hook: deps.elbv2Hook } : {}),
+          logger,
+          lagClock,
+        })
       case 'healthcheck':
-        out.push(new HealthcheckObserver({ ...deps.healthcheck, observations: deps.observations, logger }))
-        break
-      default:
-        throw new ObserverConfigError('ERR_OBSERVER_UNKNOWN', `unknown deregistration observer '${name}'; expected one or more of ${OBSERVER_NAMES.join(', ')}`)
+        return new HealthcheckObserver({ observations, logger, silenceMultiple: config.healthcheckSilenceMultiple })
     }
   }
-  return out
 }

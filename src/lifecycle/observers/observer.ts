@@ -4,10 +4,9 @@
 // only while it is still true, so an observer whose view changes back (a new arrival after
 // "quiet") simply answers false again. --max-wait is the coordinator's business.
 
-export type { ObserverName } from '../../config.js'
-import type { ObserverName } from '../../config.js'
-
-export const OBSERVER_NAMES: readonly ObserverName[] = Object.freeze(['traffic', 'elbv2', 'healthcheck'])
+/** The observers --deregistration may name. */
+export const OBSERVER_NAMES = Object.freeze(['traffic', 'elbv2', 'healthcheck'] as const)
+export type ObserverName = (typeof OBSERVER_NAMES)[number]
 
 export interface DeregistrationObserver {
   readonly name: ObserverName

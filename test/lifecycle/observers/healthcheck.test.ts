@@ -10,7 +10,7 @@ interface Teardown { teardown (fn: () => unknown): void }
 
 function setup (t: Teardown, opts: Omit<HealthcheckObserverOptions, 'observations'> = {}) {
   const observations = new TrafficObservations()
-  const observer = new HealthcheckObserver({ observations, minIntervalSeconds: 0.01, ...opts })
+  const observer = new HealthcheckObserver({ observations, minIntervalMs: 10, ...opts })
   t.teardown(() => observer.stop())
   let satisfiedAt: number | undefined
   void whenSatisfied(observer).then((at) => { satisfiedAt = at })
@@ -38,7 +38,7 @@ type SourceView = { source: string, probes: number, emptyProbes: number, localPr
 const sources = (o: HealthcheckObserver) => o.view().sources as SourceView[]
 
 t.test('learns each source\'s interval; satisfied once every source went silent for 3 intervals', async (t) => {
-  const { observations, observer, satisfiedAt } = setup(t, { defaultIntervalSeconds: 10 })
+  const { observations, observer, satisfiedAt } = setup(t, { defaultIntervalMs: 10000 })
   const a = checker(observations, '10.0.1.10', 'empty', 50)
   const b = checker(observations, '10.0.2.10', 'local', 80)
   t.teardown(() => { a.stop(); b.stop() })
@@ -70,7 +70,7 @@ t.test('learns each source\'s interval; satisfied once every source went silent 
 })
 
 t.test('a source with too few probes uses the default interval', async (t) => {
-  const { observations, observer, satisfiedAt } = setup(t, { defaultIntervalSeconds: 0.2, silenceMultiple: 2 })
+  const { observations, observer, satisfiedAt } = setup(t, { defaultIntervalMs: 200, silenceMultiple: 2 })
   const first = performance.now()
   observations.healthCheckSeen('10.0.1.10', 'empty', first)
   observer.start(performance.now())
@@ -85,7 +85,7 @@ t.test('a source with too few probes uses the default interval', async (t) => {
 
 t.test('learned intervals are clamped to the floor and ceiling', async (t) => {
   const observations = new TrafficObservations()
-  const observer = new HealthcheckObserver({ observations, minIntervalSeconds: 5, maxIntervalSeconds: 300 })
+  const observer = new HealthcheckObserver({ observations, minIntervalMs: 5000, maxIntervalMs: 300000 })
   t.teardown(() => observer.stop())
   const now = performance.now()
   for (let i = 0; i < 5; i++) observations.healthCheckSeen('fast', 'empty', now - 10_000 + i * 100) // 0.1 s apart
@@ -98,7 +98,7 @@ t.test('learned intervals are clamped to the floor and ceiling', async (t) => {
 })
 
 t.test('no probe ever seen: satisfied after silenceMultiple × default interval from start', async (t) => {
-  const { observer, satisfiedAt } = setup(t, { defaultIntervalSeconds: 0.1, silenceMultiple: 3 })
+  const { observer, satisfiedAt } = setup(t, { defaultIntervalMs: 100, silenceMultiple: 3 })
   const startedAt = performance.now()
   observer.start(startedAt)
   t.same(sources(observer), [])
@@ -107,7 +107,7 @@ t.test('no probe ever seen: satisfied after silenceMultiple × default interval 
 })
 
 t.test('sources already silent when termination began count as silent at once', async (t) => {
-  const { observations, observer } = setup(t, { defaultIntervalSeconds: 1 })
+  const { observations, observer } = setup(t, { defaultIntervalMs: 1000 })
   const now = performance.now()
   for (let i = 0; i < 5; i++) observations.healthCheckSeen('10.0.1.10', 'empty', now - 60_000 + i * 1_000) // stopped 56 s ago, 1 s rhythm
   observer.start(now)
@@ -116,7 +116,7 @@ t.test('sources already silent when termination began count as silent at once', 
 })
 
 t.test('a probe after silence revokes it (the verdict is live), and silence must be earned again', { timeout: 10_000 }, async (t) => {
-  const { observations, observer } = setup(t, { defaultIntervalSeconds: 0.1, silenceMultiple: 2 })
+  const { observations, observer } = setup(t, { defaultIntervalMs: 100, silenceMultiple: 2 })
   observations.healthCheckSeen('10.0.1.10', 'empty', performance.now())
   observer.start(performance.now())
   await whenSatisfied(observer)
@@ -130,7 +130,7 @@ t.test('a probe after silence revokes it (the verdict is live), and silence must
 })
 
 t.test('stop() is idempotent and announces nothing after', async (t) => {
-  const { observer } = setup(t, { defaultIntervalSeconds: 0.05 })
+  const { observer } = setup(t, { defaultIntervalMs: 50 })
   let changes = 0
   observer.onChange(() => { changes++ })
   observer.start(performance.now())
@@ -143,7 +143,7 @@ t.test('stop() is idempotent and announces nothing after', async (t) => {
 t.test('bad options are refused with a code', async (t) => {
   const observations = new TrafficObservations()
   t.throws(() => new HealthcheckObserver({ observations, silenceMultiple: 0 }), { code: 'ERR_HEALTHCHECK_OPTION' })
-  t.throws(() => new HealthcheckObserver({ observations, minIntervalSeconds: 10, maxIntervalSeconds: 5 }), { code: 'ERR_HEALTHCHECK_OPTION' })
-  t.throws(() => new HealthcheckObserver({ observations, defaultIntervalSeconds: -1 }), { code: 'ERR_HEALTHCHECK_OPTION' })
+  t.throws(() => new HealthcheckObserver({ observations, minIntervalMs: 10000, maxIntervalMs: 5000 }), { code: 'ERR_HEALTHCHECK_OPTION' })
+  t.throws(() => new HealthcheckObserver({ observations, defaultIntervalMs: -1000 }), { code: 'ERR_HEALTHCHECK_OPTION' })
   t.throws(() => new HealthcheckObserver({ observations, minGaps: 0 }), { code: 'ERR_HEALTHCHECK_OPTION' })
 })
