@@ -124,9 +124,8 @@ t.test('an agreement revoked during the settle is not final; the decision procee
   const b = new Told('elbv2')
   b.set(true)
   const { decision, decidedAt, logged } = decide(t, [a, b])
-  a.set(true) // agreement: settling
-  await sleep(SETTLE_MS / 3)
-  a.set(false) // a new arrival
+  a.set(true) // agreement: settling starts at once
+  a.set(false) // a new arrival, within the settle (same turn of the loop, so no stall can reorder them)
   await sleep(SETTLE_MS * 3)
   t.equal(decidedAt(), undefined, 'revoked before it was final')
   t.equal(decision.revocations, 1)
