@@ -5,10 +5,8 @@
 // pod from a loopback address, so any workload the mesh lets in looks local. Istio's inbound
 // passthrough uses 127.0.0.6, which is refused outright; other meshes (Linkerd: 127.0.0.1)
 // cannot be told apart, hence the start-up warning and the token.
+import { timingSafeEqual, createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { crypto } from '../builtins.js'
-
-const { timingSafeEqual, createHash } = crypto
 
 export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; message: string }
 
