@@ -1,4 +1,7 @@
 // npm run bench:proxy -- --node 22,24,26 [--rounds N] [--quick] [other bench:proxy flags]
+// npm run bench:proxy -- --node 26,26:--max-semi-space-size=1   (a line with node flags for
+//                                                               drainpipe: a V8 setting, measured
+//                                                               against the same line without it)
 //
 // The same benchmark under each Node line, so the choice of runtime is a measured one. Each
 // line runs bench:proxy in a process tree of its own (drainpipe, the app and the load generator
@@ -59,9 +62,17 @@ function valueOf(argv: string[], flag: string): string | undefined {
   return undefined
 }
 
-function runLine(line: string, args: string[]): Promise<RunJson> {
+/** `26` or `26:--flag=value:--other`: a line, and node flags for drainpipe's own process. */
+function parseEntry(entry: string): { line: string; flags: string[] } {
+  const [line = '', ...flags] = entry.split(':')
+  return { line, flags }
+}
+
+function runLine(entry: string, args: string[]): Promise<RunJson> {
+  const { line, flags } = parseEntry(entry)
+  const nodeArgs = flags.length > 0 ? ['--node-args', flags.join(' ')] : []
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(ROOT, 'scripts/with-node.sh'), line, 'node', join(HERE, 'cli.js'), ...args], {
+    const child = spawn('bash', [join(ROOT, 'scripts/with-node.sh'), line, 'node', join(HERE, 'cli.js'), ...args, ...nodeArgs], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''
@@ -87,9 +98,9 @@ function cpuRatio(run: RunJson, mode: 'tcp' | 'http', keepAlive: boolean): numbe
 
 export async function runRuntimes(linesArg: string, argv: string[]): Promise<number> {
   const lines = linesArg.split(',').map((s) => s.trim()).filter(Boolean)
-  const bad = lines.find((l) => !/^(\d+(\.\d+){0,2}|system)$/.test(l))
+  const bad = lines.find((l) => !/^(\d+(\.\d+){0,2}|system)(:--[a-z0-9-]+(=[A-Za-z0-9._-]+)?)*$/.test(l))
   if (lines.length === 0 || bad !== undefined) {
-    process.stderr.write(`bench:proxy: --node takes Node lines separated by commas (22,24,26; an exact version; or system), not '${linesArg}'\n`)
+    process.stderr.write(`bench:proxy: --node takes Node lines separated by commas (22,24,26; an exact version; or system; each optionally followed by :--node-flag=value), not '${linesArg}'\n`)
     return 2
   }
   const quick = argv.includes('--quick')
@@ -120,7 +131,7 @@ export async function runRuntimes(linesArg: string, argv: string[]): Promise<num
     }
   }
 
-  const versions = lines.map((l) => throughput.get(l)![0]?.node ?? l)
+  const versions = lines.map((l) => `${throughput.get(l)![0]?.node ?? l}${parseEntry(l).flags.map((f) => ` ${f}`).join('')}`)
   const fmt = (v: number | null, digits: number, unit = '') => (v === null || Number.isNaN(v) ? '–' : `${v.toFixed(digits)}${unit}`)
   const medianOf = (line: string, f: (run: RunJson) => number | null) => {
     const xs = throughput.get(line)!.map(f).filter((x): x is number => x !== null)
