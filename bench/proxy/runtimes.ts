@@ -70,7 +70,7 @@ function parseEntry(entry: string): { line: string; flags: string[] } {
 
 function runLine(entry: string, args: string[]): Promise<RunJson> {
   const { line, flags } = parseEntry(entry)
-  const nodeArgs = flags.length > 0 ? ['--node-args', flags.join(' ')] : []
+  const nodeArgs = flags.length > 0 ? [`--node-args=${flags.join(' ')}`] : []
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [join(ROOT, 'scripts/with-node.sh'), line, 'node', join(HERE, 'cli.js'), ...args, ...nodeArgs], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -162,7 +162,7 @@ export async function runRuntimes(linesArg: string, argv: string[]): Promise<num
     )
   }
   const width = Math.max(...rows.map(([name]) => name.length))
-  const colW = Math.max(10, ...versions.map((v) => v.length + 2))
+  const colW = Math.max(10, ...versions.map((v) => v.length + 2), ...rows.flatMap(([, f]) => lines.map((l) => f(l).length + 2)))
   process.stdout.write(`\nbench:proxy per Node line (${rounds} interleaved round(s); ratios from PROXY v2 cells, each within its own run; load ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after)\n`)
   process.stdout.write(`${''.padEnd(width)}  ${versions.map((v) => v.padStart(colW)).join('')}\n`)
   for (const [name, f] of rows) process.stdout.write(`${name.padEnd(width)}  ${lines.map((l) => f(l).padStart(colW)).join('')}\n`)
