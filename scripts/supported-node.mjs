@@ -33,9 +33,13 @@ if (!script) {
   console.error('usage: node scripts/supported-node.mjs SCRIPT [ARGS...]')
   process.exit(2)
 }
+if (!satisfies) {
+  console.error(
+    `drainpipe supports Node ${range}; this is ${process.version}: running ${script} with Node ${FALLBACK_LINE} (scripts/with-node.sh)`,
+  )
+}
 const run = satisfies
   ? spawnSync(process.execPath, [script, ...args], { stdio: 'inherit' })
-  : (console.error(`drainpipe supports Node ${range}; this is ${process.version}: running ${script} with Node ${FALLBACK_LINE} (scripts/with-node.sh)`),
-    spawnSync('bash', [`${here}with-node.sh`, FALLBACK_LINE, 'node', script, ...args], { stdio: 'inherit' }))
+  : spawnSync('bash', [`${here}with-node.sh`, FALLBACK_LINE, 'node', script, ...args], { stdio: 'inherit' })
 if (run.error) throw run.error
 process.exit(run.status ?? 1)

@@ -37,7 +37,17 @@ interface RunJson {
 }
 
 /** Flags of bench:proxy that take a value (to drop --node/--rounds/--paths with theirs). */
-const TAKES_VALUE = new Set(['--duration', '--rounds', '--connections', '--paths', '--idle-connections', '--against', '--requests', '--node-args', '--node'])
+const TAKES_VALUE = new Set([
+  '--duration',
+  '--rounds',
+  '--connections',
+  '--paths',
+  '--idle-connections',
+  '--against',
+  '--requests',
+  '--node-args',
+  '--node',
+])
 
 function without(argv: string[], drop: string[]): string[] {
   const out: string[] = []
@@ -53,7 +63,7 @@ function without(argv: string[], drop: string[]): string[] {
   return out
 }
 
-function valueOf(argv: string[], flag: string): string | undefined {
+function flagValue(argv: string[], flag: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? ''
     if (a === flag) return argv[i + 1]
@@ -76,7 +86,9 @@ function runLine(entry: string, args: string[]): Promise<RunJson> {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8') })
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8')
+    })
     child.on('error', reject)
     child.on('close', (code) => {
       const last = out.trim().split('\n').at(-1) ?? ''
@@ -97,19 +109,24 @@ function cpuRatio(run: RunJson, mode: 'tcp' | 'http', keepAlive: boolean): numbe
 }
 
 export async function runRuntimes(linesArg: string, argv: string[]): Promise<number> {
-  const lines = linesArg.split(',').map((s) => s.trim()).filter(Boolean)
+  const lines = linesArg
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   const bad = lines.find((l) => !/^(\d+(\.\d+){0,2}|system)(:--[a-z0-9-]+(=[A-Za-z0-9._-]+)?)*$/.test(l))
   if (lines.length === 0 || bad !== undefined) {
-    process.stderr.write(`bench:proxy: --node takes Node lines separated by commas (22,24,26; an exact version; or system; each optionally followed by :--node-flag=value), not '${linesArg}'\n`)
+    process.stderr.write(
+      `bench:proxy: --node takes Node lines separated by commas (22,24,26; an exact version; or system; each optionally followed by :--node-flag=value), not '${linesArg}'\n`,
+    )
     return 2
   }
   const quick = argv.includes('--quick')
-  const rounds = Number(valueOf(argv, '--rounds') ?? (quick ? 1 : 2))
+  const rounds = Number(flagValue(argv, '--rounds') ?? (quick ? 1 : 2))
   if (!(Number.isInteger(rounds) && rounds > 0)) {
-    process.stderr.write(`bench:proxy: --rounds takes a whole number above 0, not ${valueOf(argv, '--rounds')}\n`)
+    process.stderr.write(`bench:proxy: --rounds takes a whole number above 0, not ${flagValue(argv, '--rounds')}\n`)
     return 2
   }
-  const paths = valueOf(argv, '--paths') ?? DEFAULT_PATHS
+  const paths = flagValue(argv, '--paths') ?? DEFAULT_PATHS
   const skipExtras = argv.includes('--skip-extras')
   const pass = without(argv, ['--node', '--rounds', '--paths', '--skip-extras'])
   const log = (m: string) => process.stderr.write(`${m}\n`)
@@ -131,39 +148,120 @@ export async function runRuntimes(linesArg: string, argv: string[]): Promise<num
     }
   }
 
-  const versions = lines.map((l) => `${throughput.get(l)![0]?.node ?? l}${parseEntry(l).flags.map((f) => ` ${f}`).join('')}`)
+  const versions = lines.map(
+    (l) =>
+      `${throughput.get(l)![0]?.node ?? l}${parseEntry(l)
+        .flags.map((f) => ` ${f}`)
+        .join('')}`,
+  )
   const fmt = (v: number | null, digits: number, unit = '') => (v === null || Number.isNaN(v) ? '–' : `${v.toFixed(digits)}${unit}`)
   const medianOf = (line: string, f: (run: RunJson) => number | null) => {
-    const xs = throughput.get(line)!.map(f).filter((x): x is number => x !== null)
+    const xs = throughput
+      .get(line)!
+      .map(f)
+      .filter((x): x is number => x !== null)
     return xs.length ? median(xs) : null
   }
   const maxOf = (line: string, f: (run: RunJson) => number | undefined) => {
-    const xs = throughput.get(line)!.map(f).filter((x): x is number => x !== undefined)
+    const xs = throughput
+      .get(line)!
+      .map(f)
+      .filter((x): x is number => x !== undefined)
     return xs.length ? Math.max(...xs) : null
   }
   const rows: Array<[string, (line: string) => string]> = [
-    ['tcp keep-alive CPU/req ×HAProxy (target ≤ 1.2)', (l) => fmt(medianOf(l, (run) => cpuRatio(run, 'tcp', true)), 2, '×')],
-    ['tcp conn/req CPU/req ×HAProxy (target ≤ 1.6)', (l) => fmt(medianOf(l, (run) => cpuRatio(run, 'tcp', false)), 2, '×')],
-    ['http keep-alive CPU/req ×HAProxy', (l) => fmt(medianOf(l, (run) => cpuRatio(run, 'http', true)), 2, '×')],
-    ['http conn/req CPU/req ×HAProxy', (l) => fmt(medianOf(l, (run) => cpuRatio(run, 'http', false)), 2, '×')],
-    ['tcp keep-alive µs/req (drainpipe)', (l) => fmt(medianOf(l, (run) => (cellOf(run, 'drainpipe-tcp', true, true)?.cpuSPer10k ?? NaN) * 100), 1)],
-    ['http keep-alive µs/req (drainpipe)', (l) => fmt(medianOf(l, (run) => (cellOf(run, 'drainpipe-http', true, true)?.cpuSPer10k ?? NaN) * 100), 1)],
-    ['RSS loaded, tcp (MiB, target ≤ 70)', (l) => fmt(maxOf(l, (run) => cellOf(run, 'drainpipe-tcp', true, true)?.rssMiB), 1)],
-    ['RSS loaded, http (MiB, target ≤ 70)', (l) => fmt(maxOf(l, (run) => cellOf(run, 'drainpipe-http', true, true)?.rssMiB), 1)],
+    [
+      'tcp keep-alive CPU/req ×HAProxy (target ≤ 1.2)',
+      (l) =>
+        fmt(
+          medianOf(l, (run) => cpuRatio(run, 'tcp', true)),
+          2,
+          '×',
+        ),
+    ],
+    [
+      'tcp conn/req CPU/req ×HAProxy (target ≤ 1.6)',
+      (l) =>
+        fmt(
+          medianOf(l, (run) => cpuRatio(run, 'tcp', false)),
+          2,
+          '×',
+        ),
+    ],
+    [
+      'http keep-alive CPU/req ×HAProxy',
+      (l) =>
+        fmt(
+          medianOf(l, (run) => cpuRatio(run, 'http', true)),
+          2,
+          '×',
+        ),
+    ],
+    [
+      'http conn/req CPU/req ×HAProxy',
+      (l) =>
+        fmt(
+          medianOf(l, (run) => cpuRatio(run, 'http', false)),
+          2,
+          '×',
+        ),
+    ],
+    [
+      'tcp keep-alive µs/req (drainpipe)',
+      (l) =>
+        fmt(
+          medianOf(l, (run) => (cellOf(run, 'drainpipe-tcp', true, true)?.cpuSPer10k ?? NaN) * 100),
+          1,
+        ),
+    ],
+    [
+      'http keep-alive µs/req (drainpipe)',
+      (l) =>
+        fmt(
+          medianOf(l, (run) => (cellOf(run, 'drainpipe-http', true, true)?.cpuSPer10k ?? NaN) * 100),
+          1,
+        ),
+    ],
+    [
+      'RSS loaded, tcp (MiB, target ≤ 70)',
+      (l) =>
+        fmt(
+          maxOf(l, (run) => cellOf(run, 'drainpipe-tcp', true, true)?.rssMiB),
+          1,
+        ),
+    ],
+    [
+      'RSS loaded, http (MiB, target ≤ 70)',
+      (l) =>
+        fmt(
+          maxOf(l, (run) => cellOf(run, 'drainpipe-http', true, true)?.rssMiB),
+          1,
+        ),
+    ],
   ]
   if (!skipExtras) {
     const idle = (l: string, mode: 'tcp' | 'http') => extras.get(l)?.idle?.[mode] ?? null
     rows.push(
       ['RSS idle, tcp (MiB, target ≤ 45)', (l) => fmt((idle(l, 'tcp')?.rssBeforeKiB ?? NaN) / 1024, 1)],
       ['RSS idle, http (MiB, target ≤ 45)', (l) => fmt((idle(l, 'http')?.rssBeforeKiB ?? NaN) / 1024, 1)],
-      ['RSS with idle connections held, tcp (MiB)', (l) => `${fmt((idle(l, 'tcp')?.rssAfterKiB ?? NaN) / 1024, 1)} (${idle(l, 'tcp')?.connections ?? '–'})`],
-      ['RSS with idle connections held, http (MiB)', (l) => `${fmt((idle(l, 'http')?.rssAfterKiB ?? NaN) / 1024, 1)} (${idle(l, 'http')?.connections ?? '–'})`],
+      [
+        'RSS with idle connections held, tcp (MiB)',
+        (l) => `${fmt((idle(l, 'tcp')?.rssAfterKiB ?? NaN) / 1024, 1)} (${idle(l, 'tcp')?.connections ?? '–'})`,
+      ],
+      [
+        'RSS with idle connections held, http (MiB)',
+        (l) => `${fmt((idle(l, 'http')?.rssAfterKiB ?? NaN) / 1024, 1)} (${idle(l, 'http')?.connections ?? '–'})`,
+      ],
       ['start-up to /readyz 200 (ms, median of 5)', (l) => fmt(extras.get(l)?.startup?.medianMs ?? null, 0)],
     )
   }
   const width = Math.max(...rows.map(([name]) => name.length))
   const colW = Math.max(10, ...versions.map((v) => v.length + 2), ...rows.flatMap(([, f]) => lines.map((l) => f(l).length + 2)))
-  process.stdout.write(`\nbench:proxy per Node line (${rounds} interleaved round(s); ratios from PROXY v2 cells, each within its own run; load ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after)\n`)
+  process.stdout.write(
+    `\nbench:proxy per Node line (${rounds} interleaved round(s); ratios from PROXY v2 cells, each within its own run; load ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before, ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} after)\n`,
+  )
   process.stdout.write(`${''.padEnd(width)}  ${versions.map((v) => v.padStart(colW)).join('')}\n`)
   for (const [name, f] of rows) process.stdout.write(`${name.padEnd(width)}  ${lines.map((l) => f(l).padStart(colW)).join('')}\n`)
   process.stdout.write(
