@@ -2,9 +2,10 @@
 # npm run test:container: build the Dockerfile with podman, run the image with the example app
 # beside it, send traffic, `podman stop` it, and check that it drained and exited 0.
 #
-# Image registries are unreachable here, so the base image is assembled from this machine's own
-# node (scripts/container/node-base.sh) and passed as NODE_IMAGE; the Dockerfile is the one users
-# build against node:22-bookworm-slim. Set NODE_IMAGE to use a real node image instead.
+# Image registries are unreachable here, so the base image is assembled (scripts/container/node-base.sh)
+# from the release binary of the Node line the Dockerfile's NODE_IMAGE names (node:26-… → Node 26,
+# brought by scripts/with-node.sh) and passed as NODE_IMAGE; the Dockerfile is the one users build
+# against the official image. Set NODE_IMAGE to use a real node image instead.
 # The build stages run `npm ci`, so the npm registry must be reachable.
 #
 # Needs root (rootful podman) or podman already installed. Debian's podman runs containers with
@@ -40,8 +41,10 @@ cleanup() {
 trap cleanup EXIT
 
 if [ -z "${NODE_IMAGE:-}" ]; then
-  say "node base image from this machine's node $(node --version) (assembled once, then reused)"
-  NODE_IMAGE=$(bash scripts/container/node-base.sh)
+  line=$(sed -n 's/^ARG NODE_IMAGE=node:\([0-9][0-9]*\)-.*/\1/p' Dockerfile)
+  [ -n "$line" ] || { echo "container-test: no 'ARG NODE_IMAGE=node:<major>-…' line in the Dockerfile" >&2; exit 1; }
+  say "node base image from Node $line's release binary, $(bash scripts/with-node.sh "$line" node --version) (assembled once, then reused)"
+  NODE_IMAGE=$(bash scripts/with-node.sh "$line" bash scripts/container/node-base.sh)
 fi
 say "base: $NODE_IMAGE"
 

@@ -1,5 +1,6 @@
 // npm run bench:proxy [-- --quick] [--duration S] [--rounds N] [--connections N] [--paths a,b]
 //                      [--idle-connections N] [--skip-extras] [--against DIR] [--requests N]
+//                      [--node-args "FLAGS"] [--node 22,24,26]
 //
 //   --quick             1 round of 1.5 s per cell, 3000 idle connections (about a minute in all);
 //                       default 4 rounds of 2 s, 10 000 idle connections (about 5 minutes)
@@ -8,6 +9,9 @@
 //   --skip-extras       only the throughput table (no health-check, idle-memory, start-up runs)
 //   --requests N        end each load run after N requests instead of --duration: a smoke run
 //                       that checks every path works (test/bench); its figures mean nothing
+//   --node-args "FLAGS" node flags for drainpipe's own process (e.g. --max-semi-space-size=1)
+//   --node LINES        run this benchmark under each Node line, interleaved by round, and
+//                       print the figures side by side (bench/proxy/runtimes.ts)
 //
 // What drainpipe costs in the data path, next to HAProxy and a plain http-proxy proxy, on
 // this machine's loopback, in one process tree and bounded in time. See
@@ -47,8 +51,17 @@ const { values } = parseArgs({
     'skip-extras': { type: 'boolean', default: false },
     against: { type: 'string' },
     requests: { type: 'string' },
+    'node-args': { type: 'string' },
+    node: { type: 'string' },
   },
 })
+if (values.node !== undefined) {
+  // Another process per line and round (bench/proxy/runtimes.ts); this one only dispatches.
+  const { runRuntimes } = await import('./runtimes.js')
+  process.exit(await runRuntimes(values.node, process.argv.slice(2)))
+}
+// Flags for drainpipe's node only (the app, load generator and HAProxy are untouched).
+const nodeArgs = values['node-args']?.split(/\s+/).filter(Boolean) ?? []
 // Many short rounds rather than a few long ones: on a shared machine the load changes by the
 // minute, and a median over rounds that each visit every cell cancels more of it.
 const durationS = Number(values.duration ?? (values.quick ? 1.5 : 2))
@@ -103,9 +116,9 @@ async function main(): Promise<void> {
   const app = await startApp(machine, loadCpu)
   const targets = new Map<PathId, Target>([['direct', app]])
   if (paths.includes('drainpipe-tcp'))
-    targets.set('drainpipe-tcp', await startDrainpipe(machine, proxyCpu, { mode: 'tcp', upstreamPort: app.port }))
+    targets.set('drainpipe-tcp', await startDrainpipe(machine, proxyCpu, { mode: 'tcp', upstreamPort: app.port, nodeArgs }))
   if (paths.includes('drainpipe-http'))
-    targets.set('drainpipe-http', await startDrainpipe(machine, proxyCpu, { mode: 'http', upstreamPort: app.port }))
+    targets.set('drainpipe-http', await startDrainpipe(machine, proxyCpu, { mode: 'http', upstreamPort: app.port, nodeArgs }))
   if (against && paths.includes('drainpipe-tcp-base'))
     targets.set(
       'drainpipe-tcp-base',
@@ -235,7 +248,7 @@ async function main(): Promise<void> {
     // Memory per idle connection: a fresh drainpipe, 10k keep-alive connections that each
     // sent a PROXY header and one request, then nothing.
     const idleFor = async (mode: 'http' | 'tcp') => {
-      const dp = await startDrainpipe(machine, proxyCpu, { mode, upstreamPort: app.port })
+      const dp = await startDrainpipe(machine, proxyCpu, { mode, upstreamPort: app.port, nodeArgs })
       try {
         const hold = async (n: number) => {
           const p = start('idle-clients', process.execPath, [join(HERE, 'idle-clients.js'), String(dp.port), String(n)], loadCpu, machine)
@@ -345,6 +358,7 @@ async function main(): Promise<void> {
       date: startedAt.toISOString(),
       command,
       node: process.version,
+      nodeArgs,
       machine: { cpus: machine.cpus, pinned, fdLimit: machine.nofile, loadAvgBefore: loadBefore, loadAvgAfter: loadAfter },
       settings: { durationS, rounds, connections, idleConnections: idleCount },
       cells: summaries,

@@ -152,12 +152,18 @@ if (trigger === 'sigterm') {
   finished = request(admin, '/prestop', auth).then((r) => ({ code: r.status, body: r.body, ms: Date.now() - startedAt }))
 }
 
-// Readiness must turn 503 while new connections are still being served.
-await sleep(300)
-const readyDuring = await request(admin, '/readyz')
-check(readyDuring.status === 503, `/readyz answers 503 once termination began (got ${readyDuring.status || readyDuring.error})`)
+// Readiness must turn 503 while new connections are still being served. Polled, not read once
+// after a fixed pause: `podman stop` is a process of its own that delivers SIGTERM when it gets
+// a CPU, which on a busy machine took longer than the 300 ms this check used to wait.
+const readyDeadline = Date.now() + 5000
+let readyDuring = await request(admin, '/readyz')
+while (readyDuring.status === 200 && Date.now() < readyDeadline) {
+  await sleep(50)
+  readyDuring = await request(admin, '/readyz')
+}
+check(readyDuring.status === 503, `/readyz answers 503 once termination began (got ${readyDuring.status || readyDuring.error}, ${Date.now() - startedAt} ms after the trigger)`)
 
-await sleep(Math.max(0, lagMs - 300))
+await sleep(Math.max(0, lagMs - (Date.now() - startedAt)))
 sending = false
 await stream
 const sentDuringStop = sent

@@ -1,10 +1,23 @@
 // Every metric drainpipe exports, defined in one place. Hot paths get pre-bound label
 // children (no label lookup per event); values that other modules already know are
 // read at scrape time through collect() instead of being pushed.
-import client from 'prom-client'
+import { createRequire } from 'node:module'
+import type * as promClient from 'prom-client'
 import { PROXY_ERROR_REASONS } from '../proxy-protocol/errors.js'
 import { STATES, type State } from '../lifecycle/state.js'
 import type { Elbv2CallOutcome } from '../lifecycle/observers/elbv2.js'
+
+// prom-client's parts, not its index: the index also loads its Pushgateway (https, tls, zlib)
+// and cluster aggregator, which drainpipe never uses: on Node 26, ~3 MiB anonymous memory and
+// ~2 MiB of the node binary paged in, in every pod (docs/performance.md, "Memory"). prom-client
+// is pinned to an exact version because these paths are not its public interface.
+const requireCjs = createRequire(import.meta.url)
+const client = {
+  Registry: requireCjs('prom-client/lib/registry') as typeof promClient.Registry,
+  Counter: requireCjs('prom-client/lib/counter') as typeof promClient.Counter,
+  Gauge: requireCjs('prom-client/lib/gauge') as typeof promClient.Gauge,
+  collectDefaultMetrics: requireCjs('prom-client/lib/defaultMetrics') as typeof promClient.collectDefaultMetrics,
+}
 
 export type ConnectionKind = 'client' | 'direct' | 'healthcheck'
 export type RefusalReason = 'max_connections' | 'fd_limit' | 'untrusted_source' | 'header_timeout'
@@ -22,22 +35,22 @@ export interface DecisionRecord {
 }
 
 export interface Metrics {
-  readonly registry: client.Registry
-  readonly accepted: Record<ConnectionKind, client.Counter.Internal>
-  readonly healthChecks: Record<'empty' | 'local', client.Counter.Internal>
-  readonly refused: Record<RefusalReason, client.Counter.Internal>
-  readonly headerErrors: client.Counter<'reason'>
-  readonly crcMismatchAccepted: client.Counter
-  readonly httpRequests: client.Counter
-  readonly httpResponses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', client.Counter.Internal>
-  readonly upstreamErrors: Record<UpstreamErrorReason, client.Counter.Internal>
-  readonly acceptErrors: client.Counter<'code'>
-  readonly transitions: client.Counter<'to'>
-  readonly elbv2Calls: Record<Elbv2CallOutcome, client.Counter.Internal>
-  readonly lastConnectionSeconds: client.Gauge
-  readonly deregistrationObservedSeconds: client.Gauge
-  readonly drainSeconds: client.Gauge
-  readonly drainCut: client.Counter
+  readonly registry: promClient.Registry
+  readonly accepted: Record<ConnectionKind, promClient.Counter.Internal>
+  readonly healthChecks: Record<'empty' | 'local', promClient.Counter.Internal>
+  readonly refused: Record<RefusalReason, promClient.Counter.Internal>
+  readonly headerErrors: promClient.Counter<'reason'>
+  readonly crcMismatchAccepted: promClient.Counter
+  readonly httpRequests: promClient.Counter
+  readonly httpResponses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', promClient.Counter.Internal>
+  readonly upstreamErrors: Record<UpstreamErrorReason, promClient.Counter.Internal>
+  readonly acceptErrors: promClient.Counter<'code'>
+  readonly transitions: promClient.Counter<'to'>
+  readonly elbv2Calls: Record<Elbv2CallOutcome, promClient.Counter.Internal>
+  readonly lastConnectionSeconds: promClient.Gauge
+  readonly deregistrationObservedSeconds: promClient.Gauge
+  readonly drainSeconds: promClient.Gauge
+  readonly drainCut: promClient.Counter
   recordDecision(d: DecisionRecord): void
   /** Values read at scrape time. */
   bind(sources: MetricSources): void
@@ -76,8 +89,8 @@ export function createMetrics(): Metrics {
 
   // Children are bound once for the hot path and start at 0, so every series is exported
   // (a rate() over a series that appears mid-way misses its first increments).
-  const byLabel = <K extends string>(c: client.Counter<string>, keys: readonly K[]) =>
-    Object.fromEntries(keys.map((k) => { const child = c.labels(k); child.inc(0); return [k, child] })) as Record<K, client.Counter.Internal>
+  const byLabel = <K extends string>(c: promClient.Counter<string>, keys: readonly K[]) =>
+    Object.fromEntries(keys.map((k) => { const child = c.labels(k); child.inc(0); return [k, child] })) as Record<K, promClient.Counter.Internal>
   for (const r of PROXY_ERROR_REASONS) headerErrors.labels(r).inc(0)
 
   const basis = new client.Gauge({ ...reg, name: 'drainpipe_decision_basis', help: 'What the last decision to drain rested on: 1 for evidence (every LB node quiet for its own window), fixed (--quiet-period), lag-bound (--lb-lag-max passed: too little traffic to judge by), max-wait (still unsure) or operator (a second SIGINT ended the wait).', labelNames: ['basis'] })
@@ -85,7 +98,7 @@ export function createMetrics(): Metrics {
   const longestWindow = new client.Gauge({ ...reg, name: 'drainpipe_decision_quiet_window_seconds', help: 'The longest quiet window an LB node needed in the last decision.' })
   const revocations = new client.Gauge({ ...reg, name: 'drainpipe_decision_revocations', help: 'Times "quiet" was revoked by a new connection or request during the last termination.' })
   const lagDeadline = new client.Gauge({ ...reg, name: 'drainpipe_decision_lag_deadline_seconds', help: 'Seconds from termination start to deregistration + --lb-lag-max in the last termination (NaN if deregistration was never seen).' })
-  const setOrNaN = (g: client.Gauge, v: number | null) => g.set(v ?? Number.NaN)
+  const setOrNaN = (g: promClient.Gauge, v: number | null) => g.set(v ?? Number.NaN)
   for (const b of DECISION_BASES) basis.labels(b).set(0)
 
   return {

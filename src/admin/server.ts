@@ -5,7 +5,8 @@
 //   GET  /metrics   Prometheus text
 //   GET  /status    JSON: state, since when, observers, connections
 //   GET|POST /prestop   start termination (token or loopback), answer once drained
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
+import { http } from '../builtins.js'
 import type { AddressInfo } from 'node:net'
 import type { HostPort } from '../config.js'
 import type { Metrics } from './metrics.js'
@@ -19,7 +20,7 @@ export interface AdminHandlers {
 }
 
 export class AdminServer {
-  readonly #server: http.Server
+  readonly #server: HttpServer
   /** Errors of the listening socket after start-up (logged by the owner). */
   onError: ((err: NodeJS.ErrnoException) => void) | undefined
 

@@ -1,11 +1,12 @@
 // Answers load-balancer health checks that arrive behind a PROXY v2 LOCAL header (the NLB's
 // HTTP health check) without touching the app: 200 while drainpipe is serving and the app
 // is reachable (from the background probe, never a request to the app), 503 otherwise.
-import http from 'node:http'
+import type { Server as HttpServer } from 'node:http'
+import { http } from '../builtins.js'
 import type { Socket } from 'node:net'
 
 export class HealthResponder {
-  readonly #server: http.Server
+  readonly #server: HttpServer
 
   constructor(healthy: () => boolean) {
     this.#server = http.createServer({ keepAlive: false }, (req, res) => {

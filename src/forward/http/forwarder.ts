@@ -4,12 +4,12 @@
 // response it owes; idle keep-alives are closed only where no byte of a next request has
 // arrived (one whose bytes started arriving is answered, with `Connection: close`); pipelined
 // requests already received are all answered; new upgrades are refused with 503.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
+import { http } from '../../builtins.js'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-// Pool alone, not undici's index: the index also loads fetch, WebSocket, caches and mocks,
-// ~40 ms of start-up for nothing drainpipe uses (undici is pinned to an exact version).
-import Pool from 'undici/lib/dispatcher/pool.js'
+import { createRequire } from 'node:module'
+import type Pool from 'undici/lib/dispatcher/pool.js'
 import type { HostPort } from '../../config.js'
 import type { Forwarder } from '../forwarder.js'
 import type { ClientConnection, ClientInfo } from '../../ingress/client-info.js'
@@ -21,6 +21,16 @@ import { forwardedValues, type ForwardedValues, type ForwardedProto } from './fo
 import { upstreamHeaders } from './request-headers.js'
 import { ResponseHandler, type ResponseHooks } from './response-handler.js'
 import { connectToApp } from '../app-connection.js'
+
+// undici's Pool alone, not undici's index: the index also loads fetch, WebSocket, caches and
+// mocks, ~40 ms of start-up for nothing drainpipe uses (undici is pinned to an exact version).
+// Loaded when the first http forwarder is built, not when this module is imported: sidecar.ts
+// imports both forwarders, and a tcp-mode pod never needs undici (docs/performance.md, "Memory").
+let pool: typeof Pool | undefined
+function loadPool(): typeof Pool {
+  pool ??= createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool
+  return pool
+}
 
 export interface HttpForwarderOptions {
   upstream: HostPort
@@ -58,7 +68,7 @@ type ConnSocket = Socket & { [kConn]?: Conn }
 
 export class HttpForwarder implements Forwarder {
   readonly #opts: HttpForwarderOptions
-  readonly #server: http.Server
+  readonly #server: HttpServer
   readonly #pool: Pool
   readonly #clients = new ConnectionSet()
   #requests = 0
@@ -91,7 +101,7 @@ export class HttpForwarder implements Forwarder {
         conn.afterLast = reject
       } else reject()
     })
-    this.#pool = new Pool(`http://${opts.upstream.host.includes(':') ? `[${opts.upstream.host}]` : opts.upstream.host}:${opts.upstream.port}`, {
+    this.#pool = new (loadPool())(`http://${opts.upstream.host.includes(':') ? `[${opts.upstream.host}]` : opts.upstream.host}:${opts.upstream.port}`, {
       connections: 256,
       pipelining: 1,
       connect: { timeout: opts.connectTimeoutMs },
