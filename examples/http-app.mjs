@@ -31,7 +31,10 @@ const server = http.createServer((req, res) => {
   if (req.method === 'POST' || req.method === 'PUT') {
     const hash = createHash('sha256')
     let bytes = 0
-    req.on('data', (chunk) => { bytes += chunk.length; hash.update(chunk) })
+    req.on('data', (chunk) => {
+      bytes += chunk.length
+      hash.update(chunk)
+    })
     req.on('end', () => reply(res, 200, { bytes, sha256: hash.digest('hex') }))
     return
   }

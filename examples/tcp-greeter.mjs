@@ -28,7 +28,10 @@ const server = net.createServer((socket) => {
     while ((eol = pending.indexOf('\n')) !== -1) {
       const line = pending.slice(0, eol).replace(/\r$/, '')
       pending = pending.slice(eol + 1)
-      if (line.toUpperCase() === 'QUIT') { socket.end('221 bye\r\n'); return }
+      if (line.toUpperCase() === 'QUIT') {
+        socket.end('221 bye\r\n')
+        return
+      }
       socket.write(`250 ${line.toUpperCase()}\r\n`)
     }
   })

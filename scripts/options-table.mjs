@@ -20,5 +20,5 @@ if (process.argv.includes('--write')) {
   writeFileSync(reference, text)
   console.log('docs/configuration.md updated')
 } else {
-  for (const body of Object.values(blocks)) console.log(body + '\n')
+  for (const body of Object.values(blocks)) console.log(`${body}\n`)
 }

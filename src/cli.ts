@@ -8,8 +8,12 @@
 import type { EarlySignals } from './main.js'
 
 const early: EarlySignals = { received: [], release: () => {} }
-const onTerm = () => { early.received.push('SIGTERM') }
-const onInt = () => { early.received.push('SIGINT') }
+const onTerm = () => {
+  early.received.push('SIGTERM')
+}
+const onInt = () => {
+  early.received.push('SIGINT')
+}
 process.on('SIGTERM', onTerm)
 process.on('SIGINT', onInt)
 early.release = () => {

@@ -17,7 +17,10 @@ export class DrainpipeError<C extends ErrorCode = ErrorCode> extends Error {
 
 /** A flag or environment value that cannot be used. `message` is the one line printed before exit 2. */
 export class ConfigError extends DrainpipeError<'ERR_CONFIG_INVALID'> {
-  constructor(message: string, readonly flag?: string) {
+  constructor(
+    message: string,
+    readonly flag?: string,
+  ) {
     super('ERR_CONFIG_INVALID', message)
   }
 }
@@ -27,16 +30,15 @@ export class ConfigError extends DrainpipeError<'ERR_CONFIG_INVALID'> {
  * (proxy-protocol/errors.ts, safe as a metrics label); the code is ERR_PP_ + the reason.
  */
 export class ProxyProtocolError extends DrainpipeError {
-  constructor(readonly reason: ProxyErrorReason, message: string) {
+  constructor(
+    readonly reason: ProxyErrorReason,
+    message: string,
+  ) {
     super(`ERR_PP_${reason.toUpperCase()}`, message)
   }
 }
 
-export type ProxyProtocolConfigErrorCode =
-  | 'ERR_PP_BAD_CIDR'
-  | 'ERR_PP_BAD_OPTION'
-  | 'ERR_PP_BAD_ENCODE_INPUT'
-  | 'ERR_PP_READER_DONE' // a HeaderReader or StackedHeaderGuard fed again after its final result
+export type ProxyProtocolConfigErrorCode = 'ERR_PP_BAD_CIDR' | 'ERR_PP_BAD_OPTION' | 'ERR_PP_BAD_ENCODE_INPUT' | 'ERR_PP_READER_DONE' // a HeaderReader or StackedHeaderGuard fed again after its final result
 
 /** A bad PROXY protocol setting or encoder input, or a reader misused: not about a connection. */
 export class ProxyProtocolConfigError extends DrainpipeError<ProxyProtocolConfigErrorCode> {}

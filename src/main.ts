@@ -56,7 +56,15 @@ export async function main(early: EarlySignals): Promise<void> {
   logger.info({ version, node: process.version, config: redactedConfig(config) }, 'starting')
   for (const w of warnings) logger.warn(w)
   const budget = graceBudget(config)
-  logger.info({ maxWaitMs: budget.maxWaitMs, drainTimeoutMs: budget.drainTimeoutMs, marginMs: budget.marginMs, gracePeriodMs: budget.gracePeriodMs ?? null }, describePlan(budget))
+  logger.info(
+    {
+      maxWaitMs: budget.maxWaitMs,
+      drainTimeoutMs: budget.drainTimeoutMs,
+      marginMs: budget.marginMs,
+      gracePeriodMs: budget.gracePeriodMs ?? null,
+    },
+    describePlan(budget),
+  )
   const guard = adminGuardNotice(config.adminToken)
   if (guard) logger.warn(guard)
 
@@ -93,7 +101,10 @@ export async function main(early: EarlySignals): Promise<void> {
     if (signals > 1) {
       if (signal === 'SIGINT' && sigints > 1) {
         if (sidecar?.endWait('second SIGINT')) return
-        if (!sidecar) { pendingHurry = true; return }
+        if (!sidecar) {
+          pendingHurry = true
+          return
+        }
       }
       logger.info({ signal, state: sidecar?.lifecycle.state ?? 'starting' }, 'signal received again: ignored, termination is under way')
       return

@@ -42,9 +42,28 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   const observations = new TrafficObservations({ historyMs: config.arrivalHistoryMs })
   const probe = new UpstreamProbe(config.upstream, config.upstreamProbeIntervalMs, Math.min(config.upstreamConnectTimeoutMs, 2000))
 
-  const forwarder: Forwarder = config.mode === 'tcp'
-    ? new TcpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamProxyProtocol: config.upstreamProxyProtocol, probe, metrics, logger })
-    : new HttpForwarder({ upstream: config.upstream, connectTimeoutMs: config.upstreamConnectTimeoutMs, upstreamTimeoutMs: config.upstreamTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, xff: config.xff, forwardedProto: config.forwardedProto, probe, metrics, logger, activity: observations })
+  const forwarder: Forwarder =
+    config.mode === 'tcp'
+      ? new TcpForwarder({
+          upstream: config.upstream,
+          connectTimeoutMs: config.upstreamConnectTimeoutMs,
+          upstreamProxyProtocol: config.upstreamProxyProtocol,
+          probe,
+          metrics,
+          logger,
+        })
+      : new HttpForwarder({
+          upstream: config.upstream,
+          connectTimeoutMs: config.upstreamConnectTimeoutMs,
+          upstreamTimeoutMs: config.upstreamTimeoutMs,
+          keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+          xff: config.xff,
+          forwardedProto: config.forwardedProto,
+          probe,
+          metrics,
+          logger,
+          activity: observations,
+        })
 
   // Health checks pass while serving, unless the fast lane (--health-check-on-terminate fail)
   // engaged: then they fail from termination start while clients are still served.
@@ -66,7 +85,8 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     logger,
   })
 
-  const newOne = () => newTermination({ config, lifecycle, observations, target: ingress, logger, metrics, lagChoice: () => fastLane.lane.lagChoice() })
+  const newOne = () =>
+    newTermination({ config, lifecycle, observations, target: ingress, logger, metrics, lagChoice: () => fastLane.lane.lagChoice() })
   let termination = newOne()
   let signalled = false
   let closed = false
@@ -79,7 +99,17 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     lifecycle.to('ready', 'the app came back after a /prestop drain without SIGTERM: a container restart, serving again', { appDownMs })
   }
 
-  const sources: StatusSources = { version, config, lifecycle, probe, ingress, forwarder, restartWatch, termination: () => termination, fastLane: () => fastLane.view() }
+  const sources: StatusSources = {
+    version,
+    config,
+    lifecycle,
+    probe,
+    ingress,
+    forwarder,
+    restartWatch,
+    termination: () => termination,
+    fastLane: () => fastLane.view(),
+  }
   bindMetricSources(metrics, sources)
   const admin = new AdminServer(config.admin, metrics, createAdminAuth(config.adminToken), {
     ready: () => readiness(sources),
@@ -95,14 +125,31 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   const listenAddress = await ingress.listen()
   const adminAddress = await admin.listen()
   const healthCheckAddress = await fastLane.listen()
-  logger.info({ listen: listenAddress, admin: adminAddress, ...(healthCheckAddress ? { healthCheckListen: healthCheckAddress } : {}), healthCheckOnTerminate: fastLane.lane.mode, maxConnections: ingress.connectionCap || null, mode: config.mode, proxyProtocol: config.proxyProtocol, upstream: config.upstream, deregistration: config.deregistration }, 'listening')
+  logger.info(
+    {
+      listen: listenAddress,
+      admin: adminAddress,
+      ...(healthCheckAddress ? { healthCheckListen: healthCheckAddress } : {}),
+      healthCheckOnTerminate: fastLane.lane.mode,
+      maxConnections: ingress.connectionCap || null,
+      mode: config.mode,
+      proxyProtocol: config.proxyProtocol,
+      upstream: config.upstream,
+      deregistration: config.deregistration,
+    },
+    'listening',
+  )
 
   const markReady = () => {
-    if (lifecycle.state === 'starting' && probe.reachable) lifecycle.to('ready', 'app reachable', { startupMs: Math.round(performance.now() - bootAt) })
+    if (lifecycle.state === 'starting' && probe.reachable)
+      lifecycle.to('ready', 'app reachable', { startupMs: Math.round(performance.now() - bootAt) })
   }
   probe.onChange((reachable) => {
     if (reachable) markReady()
-    logger[reachable ? 'info' : 'warn']({ upstream: config.upstream }, reachable ? 'app reachable' : 'app unreachable: readiness fails until it is back')
+    logger[reachable ? 'info' : 'warn'](
+      { upstream: config.upstream },
+      reachable ? 'app reachable' : 'app unreachable: readiness fails until it is back',
+    )
   })
   await probe.start()
   markReady()
@@ -111,8 +158,13 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   if (lifecycle.state === 'starting') logger.warn({ upstream: config.upstream }, 'app not reachable yet: readiness fails until it is')
 
   return {
-    lifecycle, metrics, listenAddress, adminAddress,
-    get shutdown() { return termination.shutdown },
+    lifecycle,
+    metrics,
+    listenAddress,
+    adminAddress,
+    get shutdown() {
+      return termination.shutdown
+    },
     terminate: (trigger) => {
       signalled = true
       restartWatch.disarm()

@@ -57,7 +57,10 @@ export function feedWith(impl: ReaderImpl, chunks: readonly Buffer[], opts?: Rea
   for (let i = 0; i < chunks.length; i++) {
     const r = reader.push(chunks[i]!)
     maxBuffered = Math.max(maxBuffered, reader.buffered)
-    if (r.kind === 'more') { mores++; continue }
+    if (r.kind === 'more') {
+      mores++
+      continue
+    }
     const after = chunks.slice(i + 1)
     if (r.kind === 'error') return { kind: 'error', reason: r.error.reason, payload: EMPTY, maxBuffered, mores }
     if (r.kind === 'none') return { kind: 'none', payload: Buffer.concat([r.rest, ...after]), maxBuffered, mores }

@@ -22,7 +22,11 @@ export class PropertyViolation extends Error {}
 /** The header's fields in a fixed key order, Buffers as hex, optional fields only when set. */
 export function fields(h: ProxyHeader, opts: { byteLength?: boolean; crc?: boolean } = {}): string {
   const o: Record<string, unknown> = {
-    version: h.version, command: h.command, family: h.family, source: h.source, destination: h.destination,
+    version: h.version,
+    command: h.command,
+    family: h.family,
+    source: h.source,
+    destination: h.destination,
     tlvs: h.tlvs.filter((t) => opts.crc !== false || t.type !== 0x03).map((t) => [t.type, t.value.toString('hex')]),
   }
   if (h.alpn !== undefined) o.alpn = h.alpn
@@ -37,8 +41,12 @@ export function fields(h: ProxyHeader, opts: { byteLength?: boolean; crc?: boole
 }
 
 function same(a: Outcome, b: Outcome): boolean {
-  return a.kind === b.kind && a.reason === b.reason && a.payload.equals(b.payload) &&
+  return (
+    a.kind === b.kind &&
+    a.reason === b.reason &&
+    a.payload.equals(b.payload) &&
     (a.header === undefined ? b.header === undefined : b.header !== undefined && fields(a.header) === fields(b.header))
+  )
 }
 
 function describe(o: Outcome): string {
@@ -53,7 +61,10 @@ function startsWithSignature(p: Buffer): boolean {
 export function checkCase(impl: ReaderImpl, c: FuzzCase): Outcome {
   const cap = Math.max(c.opts.maxHeaderBytes, 107)
   const whole = feedWith(impl, [c.bytes], c.opts)
-  const runs: Array<[string, Outcome]> = [['whole', whole], [`cuts ${c.cuts.join(',')}`, feedWith(impl, splitAt(c.bytes, c.cuts), c.opts)]]
+  const runs: Array<[string, Outcome]> = [
+    ['whole', whole],
+    [`cuts ${c.cuts.join(',')}`, feedWith(impl, splitAt(c.bytes, c.cuts), c.opts)],
+  ]
   if (c.bytewise) runs.push(['bytewise', feedWith(impl, bytewise(c.bytes), c.opts)])
   for (const [name, o] of runs) {
     if (o.maxBuffered > cap) throw new PropertyViolation(`${name}: buffered ${o.maxBuffered} bytes, cap ${cap}`)
@@ -63,10 +74,14 @@ export function checkCase(impl: ReaderImpl, c: FuzzCase): Outcome {
   if (whole.kind === 'error' && !REASONS.has(whole.reason ?? '')) throw new PropertyViolation(`unknown reason ${whole.reason}`)
   if (whole.kind === 'header') {
     const h = whole.header!
-    if (!c.bytes.subarray(h.byteLength).equals(whole.payload)) throw new PropertyViolation(`header of ${h.byteLength}B + payload ${whole.payload.length}B != input ${c.bytes.length}B`)
+    if (!c.bytes.subarray(h.byteLength).equals(whole.payload))
+      throw new PropertyViolation(`header of ${h.byteLength}B + payload ${whole.payload.length}B != input ${c.bytes.length}B`)
     const again = reencode(h)
     const back = feedWith(impl, [again], { maxHeaderBytes: 65551 })
-    if (back.kind !== 'header' || fields(back.header!, { byteLength: false, crc: false }) !== fields(h, { byteLength: false, crc: false })) {
+    if (
+      back.kind !== 'header' ||
+      fields(back.header!, { byteLength: false, crc: false }) !== fields(h, { byteLength: false, crc: false })
+    ) {
       throw new PropertyViolation(`re-encoded header reads back as ${describe(back)}, not ${fields(h)}`)
     }
   }
@@ -77,7 +92,8 @@ export function checkCase(impl: ReaderImpl, c: FuzzCase): Outcome {
     if (e.version === 2 && c.headerLength! > c.opts.maxHeaderBytes) want = 'error too_long'
     else if (c.opts.stackedHeaders === 'reject' && startsWithSignature(payload)) want = 'error stacked_header'
     else want = `header ${fields(e)} payload ${payload.length}B`
-    const got = whole.kind === 'header' ? `header ${fields(whole.header!)} payload ${whole.payload.length}B` : `${whole.kind} ${whole.reason ?? ''}`
+    const got =
+      whole.kind === 'header' ? `header ${fields(whole.header!)} payload ${whole.payload.length}B` : `${whole.kind} ${whole.reason ?? ''}`
     if (got !== want) throw new PropertyViolation(`valid header: got ${got}, want ${want}`)
   }
   return whole
@@ -85,10 +101,17 @@ export function checkCase(impl: ReaderImpl, c: FuzzCase): Outcome {
 
 function reencode(h: ProxyHeader): Buffer {
   if (h.version === 1) {
-    return encodeV1({ family: h.family as 'TCP4' | 'TCP6' | 'UNSPEC', source: h.source ?? undefined, destination: h.destination ?? undefined })
+    return encodeV1({
+      family: h.family as 'TCP4' | 'TCP6' | 'UNSPEC',
+      source: h.source ?? undefined,
+      destination: h.destination ?? undefined,
+    })
   }
   return encodeV2({
-    command: h.command, family: h.family, source: h.source ?? undefined, destination: h.destination ?? undefined,
+    command: h.command,
+    family: h.family,
+    source: h.source ?? undefined,
+    destination: h.destination ?? undefined,
     tlvs: h.tlvs.filter((t) => t.type !== 0x03),
   })
 }

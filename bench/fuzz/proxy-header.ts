@@ -32,18 +32,23 @@ let slowest = 0
 let maxBuffered = 0
 
 const started = performance.now()
-const result = fc.check(fc.property(fuzzCaseArb, (c) => {
-  const t0 = performance.now()
-  const o = checkCase(impl, c)
-  const ms = performance.now() - t0
-  if (ms > slowest) slowest = ms
-  if (o.maxBuffered > maxBuffered) maxBuffered = o.maxBuffered
-  bytes += c.bytes.length
-  bump(`${c.category}\t${o.kind}${o.reason ? ` ${o.reason}` : ''}`)
-}), { numRuns: runs, seed })
+const result = fc.check(
+  fc.property(fuzzCaseArb, (c) => {
+    const t0 = performance.now()
+    const o = checkCase(impl, c)
+    const ms = performance.now() - t0
+    if (ms > slowest) slowest = ms
+    if (o.maxBuffered > maxBuffered) maxBuffered = o.maxBuffered
+    bytes += c.bytes.length
+    bump(`${c.category}\t${o.kind}${o.reason ? ` ${o.reason}` : ''}`)
+  }),
+  { numRuns: runs, seed },
+)
 const elapsed = (performance.now() - started) / 1000
 
-console.log(`PROXY header fuzz: ${result.numRuns} inputs (seed ${seed}), ${(bytes / 1e6).toFixed(1)} MB, ${elapsed.toFixed(1)} s, ${Math.round(result.numRuns / elapsed)} inputs/s`)
+console.log(
+  `PROXY header fuzz: ${result.numRuns} inputs (seed ${seed}), ${(bytes / 1e6).toFixed(1)} MB, ${elapsed.toFixed(1)} s, ${Math.round(result.numRuns / elapsed)} inputs/s`,
+)
 console.log(`slowest input ${slowest.toFixed(2)} ms; most bytes buffered by a reader ${maxBuffered}`)
 const byCategory = new Map<string, Array<[string, number]>>()
 for (const [k, n] of [...tally].sort((a, b) => b[1] - a[1])) {

@@ -309,12 +309,12 @@ async function main(): Promise<void> {
   const loadAfter = loadavg()[0]!
 
   const goals = evaluateGoals(summaries, health, idle, startup)
-  const command = `npm run bench:proxy${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`
+  const command = `npm run bench:proxy${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
   process.stdout.write(`\ndrainpipe bench:proxy — ${startedAt.toISOString()} — ${command}\n`)
   process.stdout.write(
     `${machine.cpus} CPUs; ${pinned ? 'proxy pinned to CPU 1, load generator (autocannon) + app (node:http hello world) on CPU 0' : 'unpinned'}; ${connections} connections; ${durationS} s × ${rounds} round(s) per cell (median shown); 1-min load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (above 2 means other work shared the CPUs)\n\n`,
   )
-  process.stdout.write(renderCells(summaries) + '\n')
+  process.stdout.write(`${renderCells(summaries)}\n`)
   if (health) {
     const row = (m: string, k: 'idle' | 'saturated', r: ProbeResult) =>
       `  ${m.padEnd(5)} ${k.padEnd(10)} LOCAL+GET p50 ${(r.local.p50Us / 1000).toFixed(2)} p99 ${(r.local.p99Us / 1000).toFixed(2)} max ${(r.local.maxUs / 1000).toFixed(2)} ms (${r.local.count} ok, ${r.local.failed} failed) | zero-byte connect p50 ${(r.empty.p50Us / 1000).toFixed(2)} p99 ${(r.empty.p99Us / 1000).toFixed(2)} max ${(r.empty.maxUs / 1000).toFixed(2)} ms (${r.empty.count})`
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
       `\nHealth checks (drainpipe, the data path saturated by a keep-alive PROXY-v2 load on the same port; prober unpinned${machine.renice ? ', at nice -15' : ''}):\n`,
     )
     for (const m of ['http', 'tcp'] as const) {
-      process.stdout.write(row(m, 'idle', health[m].idle) + '\n')
+      process.stdout.write(`${row(m, 'idle', health[m].idle)}\n`)
       process.stdout.write(
         row(m, 'saturated', health[m].saturated) +
           ` at ${Math.round(health[m].saturatingRps)} req/s, drainpipe CPU ${(health[m].drainpipeCpu * 100).toFixed(0)}%\n`,
@@ -353,7 +353,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`\nGoals:\n${renderGoals(goals)}\n`)
   process.stdout.write(
-    JSON.stringify({
+    `${JSON.stringify({
       bench: 'proxy',
       date: startedAt.toISOString(),
       command,
@@ -369,7 +369,7 @@ async function main(): Promise<void> {
       against: values.against ?? null,
       comparisons,
       startupAgainst,
-    }) + '\n',
+    })}\n`,
   )
 }
 

@@ -89,5 +89,5 @@ export function renderTop(t: ProfileTop): string {
 
 if (process.argv[1]?.endsWith('cpuprofile-top.js')) {
   const p = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Profile
-  process.stdout.write(renderTop(topOfProfile(p, Number(process.argv[3] ?? 25))) + '\n')
+  process.stdout.write(`${renderTop(topOfProfile(p, Number(process.argv[3] ?? 25)))}\n`)
 }

@@ -92,7 +92,7 @@ async function run(spec: ProbeSpec): Promise<ProbeResult> {
 
 run(JSON.parse(process.argv[2] ?? '{}') as ProbeSpec).then(
   (r) => {
-    process.stdout.write(JSON.stringify(r) + '\n')
+    process.stdout.write(`${JSON.stringify(r)}\n`)
     process.exit(0)
   },
   (err) => {

@@ -113,7 +113,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
 run(spec).then(
   (r) => {
-    process.stdout.write(JSON.stringify(r) + '\n')
+    process.stdout.write(`${JSON.stringify(r)}\n`)
     process.exit(0)
   },
   (err) => {

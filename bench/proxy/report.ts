@@ -74,7 +74,7 @@ export function renderGoals(goals: Goal[]): string {
   return goals
     .map(
       (g) =>
-        `  [${g.met ? 'met' : 'MISSED'}] ${g.name}: ${g.unit === '×' ? g.value.toFixed(2) + '×' : g.value.toFixed(2) + ' ' + g.unit}${g.detail ? ` — ${g.detail}` : ''}`,
+        `  [${g.met ? 'met' : 'MISSED'}] ${g.name}: ${g.unit === '×' ? `${g.value.toFixed(2)}×` : `${g.value.toFixed(2)} ${g.unit}`}${g.detail ? ` — ${g.detail}` : ''}`,
     )
     .join('\n')
 }

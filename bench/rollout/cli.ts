@@ -5,9 +5,12 @@ import { runLab, summaryJson } from './run.js'
 
 async function main(): Promise<void> {
   const cli = parseCliArgsOrExit(process.argv.slice(2), 'bench:rollout')
-  if (cli.help) { process.stdout.write(renderHelp()); return }
+  if (cli.help) {
+    process.stdout.write(renderHelp())
+    return
+  }
   // With --json, stdout's last line is the summary: progress goes to stderr.
-  const print = cli.json ? (line: string) => process.stderr.write(line + '\n') : (line: string) => process.stdout.write(line + '\n')
+  const print = cli.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`)
   const report = await runLab(cli, print)
   const unit = `seconds are simulated (AWS) seconds; time scale ${cli.lab.timeScale}`
   print('')
@@ -15,7 +18,7 @@ async function main(): Promise<void> {
   print(`(${unit}; rollout = from the update's start until the last old pod exited)`)
   print(`chart: ${report.chartPath}`)
   print(`pod logs and results.json: ${report.runDir}`)
-  if (cli.json) process.stdout.write(summaryJson(report.results) + '\n')
+  if (cli.json) process.stdout.write(`${summaryJson(report.results)}\n`)
   process.exit(0)
 }
 

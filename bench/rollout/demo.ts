@@ -8,7 +8,9 @@ import { runLab } from './run.js'
 
 async function main(): Promise<void> {
   const cli = parseCliArgsOrExit(process.argv.slice(2), 'demo')
-  const print = (line: string): void => { process.stdout.write(line + '\n') }
+  const print = (line: string): void => {
+    process.stdout.write(`${line}\n`)
+  }
   print('drainpipe demo: the same rolling update, under the same load, with each termination strategy.')
   print('The simulated NLB keeps opening new connections to a target for 90-180 s after DeregisterTargets')
   print('(drawn per LB node, as field reports describe); pods that stop serving before that drop requests.')
@@ -18,8 +20,10 @@ async function main(): Promise<void> {
   const report = await runLab(cli, print)
   print('')
   print(report.table)
-  print(`(seconds are simulated AWS seconds at time scale ${cli.lab.timeScale}; rollout = until the last old pod exited; ` +
-    `failed = non-2xx + resets/refused + timeouts, counted by the load generator)`)
+  print(
+    `(seconds are simulated AWS seconds at time scale ${cli.lab.timeScale}; rollout = until the last old pod exited; ` +
+      `failed = non-2xx + resets/refused + timeouts, counted by the load generator)`,
+  )
   print(`wall-clock: ${((Date.now() - started) / 1000).toFixed(0)} s`)
   print(`chart: ${report.chartPath}`)
   process.exit(0)

@@ -19,7 +19,9 @@ export function drainpipeBuild(path: string): DrainpipeBuild {
   const help = spawnSync(process.execPath, [path, '--help'], { encoding: 'utf8', timeout: 20_000 })
   if (help.status !== 0) throw new Error(`${path} --help exited ${help.status ?? help.signal}: ${help.stderr.slice(0, 500)}`)
   const flags = new Set([...help.stdout.matchAll(/^\s{2}--([a-z0-9-]+)/gm)].map((m) => m[1]!))
-  const defaults = new Map([...help.stdout.matchAll(/^\s{2}--([a-z0-9-]+) [A-Z]+ \(default (\d+(?:\.\d+)?)\)/gm)].map((m) => [m[1]!, Number(m[2])]))
+  const defaults = new Map(
+    [...help.stdout.matchAll(/^\s{2}--([a-z0-9-]+) [A-Z]+ \(default (\d+(?:\.\d+)?)\)/gm)].map((m) => [m[1]!, Number(m[2])]),
+  )
   const build = { path, flags, defaults }
   cache.set(path, build)
   return build
@@ -103,7 +105,12 @@ export interface ScaledArgs {
  * window's floor to a wall-clock minimum (a harness stall of that length must not look like
  * the LB stopping); 0 scales it like everything else.
  */
-export function scaledDurationArgs(build: DrainpipeBuild, d: DrainpipeDurations, timeScale: number, opts: { elbv2: boolean, windowFloorWallSeconds: number }): ScaledArgs {
+export function scaledDurationArgs(
+  build: DrainpipeBuild,
+  d: DrainpipeDurations,
+  timeScale: number,
+  opts: { elbv2: boolean; windowFloorWallSeconds: number },
+): ScaledArgs {
   const args: string[] = []
   const unscaled: string[] = []
   const wall = (simSeconds: number): number => Math.round(simSeconds * timeScale * 1000) / 1000
@@ -111,12 +118,16 @@ export function scaledDurationArgs(build: DrainpipeBuild, d: DrainpipeDurations,
     const flag = FLAG[key]
     if (key === 'elbv2PollInterval' && !opts.elbv2) continue
     if (!build.flags.has(flag)) {
-      unscaled.push(`--${flag}: not in this build${key === 'arrivalHistory' ? ' (its arrival history is a fixed 60 s wall-clock, longer than a pod\'s whole simulated life: the rate is averaged over everything seen since start)' : ''}`)
+      unscaled.push(
+        `--${flag}: not in this build${key === 'arrivalHistory' ? " (its arrival history is a fixed 60 s wall-clock, longer than a pod's whole simulated life: the rate is averaged over everything seen since start)" : ''}`,
+      )
       continue
     }
     let value = wall(d[key])
     if (key === 'quietPeriodMin' && value < opts.windowFloorWallSeconds) {
-      unscaled.push(`--quiet-period-min: ${d[key]} s scales to ${value} s wall, raised to ${opts.windowFloorWallSeconds} s wall (${round(opts.windowFloorWallSeconds / timeScale)} simulated s) so a harness stall is not taken for the LB stopping`)
+      unscaled.push(
+        `--quiet-period-min: ${d[key]} s scales to ${value} s wall, raised to ${opts.windowFloorWallSeconds} s wall (${round(opts.windowFloorWallSeconds / timeScale)} simulated s) so a harness stall is not taken for the LB stopping`,
+      )
       value = opts.windowFloorWallSeconds
     }
     if (key === 'quietPeriodMax') value = Math.max(value, wall(d.quietPeriodMin), opts.windowFloorWallSeconds)
@@ -125,4 +136,6 @@ export function scaledDurationArgs(build: DrainpipeBuild, d: DrainpipeDurations,
   return { args, unscaled }
 }
 
-function round(x: number): number { return Math.round(x * 10) / 10 }
+function round(x: number): number {
+  return Math.round(x * 10) / 10
+}

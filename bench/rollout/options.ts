@@ -16,53 +16,161 @@ export interface CliOptions {
 
 export class UsageError extends Error {
   readonly code = 'ERR_LAB_USAGE'
-  constructor(message: string, readonly flag?: string) { super(message) }
+  constructor(
+    message: string,
+    readonly flag?: string,
+  ) {
+    super(message)
+  }
 }
 
 type NumberKey = { [K in keyof LabOptions]: LabOptions[K] extends number ? K : never }[keyof LabOptions]
 
-interface NumberFlag { flag: string, key: NumberKey, help: string, min: number, max: number, integer?: boolean }
+interface NumberFlag {
+  flag: string
+  key: NumberKey
+  help: string
+  min: number
+  max: number
+  integer?: boolean
+}
 
 export const NUMBER_FLAGS: NumberFlag[] = [
   { flag: 'pods', key: 'replicas', help: 'Deployment replicas', min: 1, max: 50, integer: true },
   { flag: 'max-surge', key: 'maxSurge', help: 'rolling update maxSurge (pods)', min: 0, max: 50, integer: true },
   { flag: 'max-unavailable', key: 'maxUnavailable', help: 'rolling update maxUnavailable (pods)', min: 0, max: 50, integer: true },
   { flag: 'time-scale', key: 'timeScale', help: 'wall-clock seconds per simulated second (1 = AWS speed)', min: 0.001, max: 1 },
-  { flag: 'seed', key: 'seed', help: 'seed of every random draw (NLB lags, arrivals, think times, routing picks): a seed reproduces a run\'s schedule', min: 0, max: 2 ** 31, integer: true },
-  { flag: 'lag-stagger', key: 'lagStaggerSeconds', help: 'NLB node i\'s lag is longer by i × this, simulated s (AZs that stop at different times)', min: 0, max: 3600 },
-  { flag: 'deregistration-delay', key: 'deregistrationDelaySeconds', help: 'deregistration_delay.timeout_seconds (AWS default 300)', min: 0, max: 3600 },
+  {
+    flag: 'seed',
+    key: 'seed',
+    help: "seed of every random draw (NLB lags, arrivals, think times, routing picks): a seed reproduces a run's schedule",
+    min: 0,
+    max: 2 ** 31,
+    integer: true,
+  },
+  {
+    flag: 'lag-stagger',
+    key: 'lagStaggerSeconds',
+    help: "NLB node i's lag is longer by i × this, simulated s (AZs that stop at different times)",
+    min: 0,
+    max: 3600,
+  },
+  {
+    flag: 'deregistration-delay',
+    key: 'deregistrationDelaySeconds',
+    help: 'deregistration_delay.timeout_seconds (AWS default 300)',
+    min: 0,
+    max: 3600,
+  },
   { flag: 'hc-interval', key: 'healthCheckIntervalSeconds', help: 'health-check interval, simulated s (LBC default 10)', min: 1, max: 300 },
   { flag: 'hc-healthy-threshold', key: 'healthyThreshold', help: 'healthy threshold (LBC default 2)', min: 1, max: 10, integer: true },
-  { flag: 'hc-unhealthy-threshold', key: 'unhealthyThreshold', help: 'unhealthy threshold (LBC default 2)', min: 1, max: 10, integer: true },
+  {
+    flag: 'hc-unhealthy-threshold',
+    key: 'unhealthyThreshold',
+    help: 'unhealthy threshold (LBC default 2)',
+    min: 1,
+    max: 10,
+    integer: true,
+  },
   { flag: 'lb-nodes', key: 'lbNodes', help: 'NLB nodes (AZs), each health-checks from its own address', min: 1, max: 6, integer: true },
   { flag: 'grace', key: 'gracePeriodSeconds', help: 'terminationGracePeriodSeconds, simulated s', min: 0, max: 3600 },
-  { flag: 'sleep', key: 'sleepSeconds', help: 'the sleep strategy\'s preStop sleep, simulated s', min: 0, max: 3600 },
-  { flag: 'readiness-period', key: 'readinessPeriodSeconds', help: 'readinessProbe.periodSeconds, simulated s (Kubernetes default 10)', min: 1, max: 300 },
-  { flag: 'controller-delay', key: 'controllerQueueDelaySeconds', help: 'controller queue delay before a reconcile, simulated s', min: 0, max: 300 },
-  { flag: 'gate-poll', key: 'gatePollSeconds', help: 'controller re-check interval for pending readiness gates, simulated s (LBC: 15)', min: 0.1, max: 300 },
+  { flag: 'sleep', key: 'sleepSeconds', help: "the sleep strategy's preStop sleep, simulated s", min: 0, max: 3600 },
+  {
+    flag: 'readiness-period',
+    key: 'readinessPeriodSeconds',
+    help: 'readinessProbe.periodSeconds, simulated s (Kubernetes default 10)',
+    min: 1,
+    max: 300,
+  },
+  {
+    flag: 'controller-delay',
+    key: 'controllerQueueDelaySeconds',
+    help: 'controller queue delay before a reconcile, simulated s',
+    min: 0,
+    max: 300,
+  },
+  {
+    flag: 'gate-poll',
+    key: 'gatePollSeconds',
+    help: 'controller re-check interval for pending readiness gates, simulated s (LBC: 15)',
+    min: 0.1,
+    max: 300,
+  },
   { flag: 'load-parallel', key: 'parallel', help: 'concurrent autocannon instances', min: 1, max: 64, integer: true },
   { flag: 'load-connections', key: 'connections', help: 'connections per autocannon instance', min: 1, max: 64, integer: true },
-  { flag: 'load-requests-per-connection', key: 'requestsPerConnection', help: 'requests per connection before it is replaced by a new one', min: 1, max: 100000, integer: true },
-  { flag: 'request-delay-ms', key: 'requestDelayMs', help: 'app time per request, ms (in-flight work during the drain)', min: 0, max: 60000, integer: true },
-  { flag: 'rate', key: 'ratePerPod', help: 'poisson/bursty load: mean new connections per simulated s per replica', min: 0.0001, max: 1000 },
+  {
+    flag: 'load-requests-per-connection',
+    key: 'requestsPerConnection',
+    help: 'requests per connection before it is replaced by a new one',
+    min: 1,
+    max: 100000,
+    integer: true,
+  },
+  {
+    flag: 'request-delay-ms',
+    key: 'requestDelayMs',
+    help: 'app time per request, ms (in-flight work during the drain)',
+    min: 0,
+    max: 60000,
+    integer: true,
+  },
+  {
+    flag: 'rate',
+    key: 'ratePerPod',
+    help: 'poisson/bursty load: mean new connections per simulated s per replica',
+    min: 0.0001,
+    max: 1000,
+  },
   { flag: 'burst-on', key: 'burstOnSeconds', help: 'bursty load: mean length of an "on" period, simulated s', min: 0.1, max: 3600 },
   { flag: 'burst-off', key: 'burstOffSeconds', help: 'bursty load: mean length of an "off" period, simulated s', min: 0.1, max: 3600 },
-  { flag: 'clients', key: 'keepAliveClients', help: 'keepalive load: clients, each on one keep-alive connection', min: 1, max: 1000, integer: true },
-  { flag: 'think', key: 'thinkSeconds', help: 'keepalive load: mean think time between a client\'s requests, simulated s', min: 0.01, max: 3600 },
+  {
+    flag: 'clients',
+    key: 'keepAliveClients',
+    help: 'keepalive load: clients, each on one keep-alive connection',
+    min: 1,
+    max: 1000,
+    integer: true,
+  },
+  {
+    flag: 'think',
+    key: 'thinkSeconds',
+    help: "keepalive load: mean think time between a client's requests, simulated s",
+    min: 0.01,
+    max: 3600,
+  },
   { flag: 'request-timeout', key: 'requestTimeoutSeconds', help: 'open-loop load: request timeout, simulated s', min: 0.1, max: 3600 },
-  { flag: 'warmup', key: 'warmupSeconds', help: 'simulated s of load before the rollout (drainpipe\'s arrival history)', min: 0, max: 3600 },
-  { flag: 'app-keep-alive', key: 'appKeepAliveSeconds', help: 'the app\'s HTTP keep-alive timeout, simulated s', min: 0.1, max: 3600 },
-  { flag: 'window-floor-wall', key: 'windowFloorWallSeconds', help: 'wall-clock floor of drainpipe\'s quiet window (--quiet-period-min), so a harness stall is not taken for the LB stopping; 0 scales it like everything else', min: 0, max: 60 },
+  { flag: 'warmup', key: 'warmupSeconds', help: "simulated s of load before the rollout (drainpipe's arrival history)", min: 0, max: 3600 },
+  { flag: 'app-keep-alive', key: 'appKeepAliveSeconds', help: "the app's HTTP keep-alive timeout, simulated s", min: 0.1, max: 3600 },
+  {
+    flag: 'window-floor-wall',
+    key: 'windowFloorWallSeconds',
+    help: "wall-clock floor of drainpipe's quiet window (--quiet-period-min), so a harness stall is not taken for the LB stopping; 0 scales it like everything else",
+    min: 0,
+    max: 60,
+  },
   { flag: 'describe-burst', key: 'describeBurst', help: 'account-wide Describe* bucket size (AWS: 40)', min: 1, max: 10000, integer: true },
   { flag: 'describe-refill', key: 'describeRefillPerSecond', help: 'Describe* tokens per simulated s (AWS: 10)', min: 0.01, max: 10000 },
-  { flag: 'mutate-burst', key: 'mutateBurst', help: 'account-wide Register/Deregister bucket size (AWS does not publish it)', min: 1, max: 10000, integer: true },
+  {
+    flag: 'mutate-burst',
+    key: 'mutateBurst',
+    help: 'account-wide Register/Deregister bucket size (AWS does not publish it)',
+    min: 1,
+    max: 10000,
+    integer: true,
+  },
   { flag: 'mutate-refill', key: 'mutateRefillPerSecond', help: 'Register/Deregister tokens per simulated s', min: 0.01, max: 10000 },
-  { flag: 'elbv2-poll-interval', key: 'elbv2PollSeconds', help: 'drainpipe+elbv2 and elbv2-only: DescribeTargetHealth poll interval, simulated s', min: 0.1, max: 300 },
+  {
+    flag: 'elbv2-poll-interval',
+    key: 'elbv2PollSeconds',
+    help: 'drainpipe+elbv2 and elbv2-only: DescribeTargetHealth poll interval, simulated s',
+    min: 0.1,
+    max: 300,
+  },
   { flag: 'timeout', key: 'timeoutSeconds', help: 'wall-clock bound per strategy, s', min: 5, max: 3600 },
 ]
 
 /** drainpipe's own durations the lab sets (simulated s; passed scaled). */
-const DRAINPIPE_FLAGS: Array<{ flag: string, key: keyof LabOptions['drainpipe'], help: string }> = [
+const DRAINPIPE_FLAGS: Array<{ flag: string; key: keyof LabOptions['drainpipe']; help: string }> = [
   { flag: 'max-wait', key: 'maxWait', help: 'drainpipe --max-wait' },
   { flag: 'lb-lag-max', key: 'lbLagMax', help: 'drainpipe --lb-lag-max (builds that have it)' },
   { flag: 'min-wait', key: 'minWait', help: 'drainpipe --min-wait' },
@@ -71,15 +179,55 @@ const DRAINPIPE_FLAGS: Array<{ flag: string, key: keyof LabOptions['drainpipe'],
   { flag: 'quiet-period-max', key: 'quietPeriodMax', help: 'drainpipe --quiet-period-max' },
 ]
 
-const CHOICE_FLAGS: Array<{ flag: string, values: string, help: string, def: (o: LabOptions) => string }> = [
-  { flag: 'lag', values: 'SPEC', help: `NLB: how long new connections keep reaching a deregistered target, drawn per node and per target: N, A-B, A-B:W,C-D:W or ${Object.keys(NAMED).join('|')} (field = ${NAMED.field})`, def: (o) => o.lag },
-  { flag: 'unhealthy-lag', values: 'SPEC', help: 'NLB: how long new connections still reach a target marked unhealthy, per node (AWS: 30-40)', def: (o) => o.unhealthyLag },
-  { flag: 'controller-termination-delay', values: 'SPEC', help: 'extra simulated s before the controller acts on a terminating pod, drawn per pod (slow controller: 30-90)', def: (o) => o.controllerTerminationDelay },
-  { flag: 'cross-zone', values: 'on|off', help: 'cross-zone load balancing (NLB default off: a node routes only to targets in its AZ)', def: (o) => (o.crossZone ? 'on' : 'off') },
-  { flag: 'deregistration-termination', values: 'on|off', help: 'deregistration_delay.connection_termination.enabled: reset open flows when the delay ends (the lag goes on regardless)', def: (o) => (o.deregistrationTermination ? 'on' : 'off') },
-  { flag: 'hc-while-draining', values: 'on|off', help: 'assumption: the NLB keeps health-checking draining targets (unverified in AWS)', def: (o) => (o.healthChecksWhileDraining ? 'on' : 'off') },
-  { flag: 'load', values: 'closed|poisson|bursty|keepalive', help: 'closed: autocannon instances (--load-*); poisson/bursty: open-loop new connections at --rate per replica; keepalive: --clients on keep-alive connections with --think', def: (o) => o.load },
-  { flag: 'drainpipe', values: 'PATH', help: 'the drainpipe cli.js the pods run (an older build, to compare); its --help says which duration flags it takes', def: () => 'this repository\'s dist/cli.js' },
+const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o: LabOptions) => string }> = [
+  {
+    flag: 'lag',
+    values: 'SPEC',
+    help: `NLB: how long new connections keep reaching a deregistered target, drawn per node and per target: N, A-B, A-B:W,C-D:W or ${Object.keys(NAMED).join('|')} (field = ${NAMED.field})`,
+    def: (o) => o.lag,
+  },
+  {
+    flag: 'unhealthy-lag',
+    values: 'SPEC',
+    help: 'NLB: how long new connections still reach a target marked unhealthy, per node (AWS: 30-40)',
+    def: (o) => o.unhealthyLag,
+  },
+  {
+    flag: 'controller-termination-delay',
+    values: 'SPEC',
+    help: 'extra simulated s before the controller acts on a terminating pod, drawn per pod (slow controller: 30-90)',
+    def: (o) => o.controllerTerminationDelay,
+  },
+  {
+    flag: 'cross-zone',
+    values: 'on|off',
+    help: 'cross-zone load balancing (NLB default off: a node routes only to targets in its AZ)',
+    def: (o) => (o.crossZone ? 'on' : 'off'),
+  },
+  {
+    flag: 'deregistration-termination',
+    values: 'on|off',
+    help: 'deregistration_delay.connection_termination.enabled: reset open flows when the delay ends (the lag goes on regardless)',
+    def: (o) => (o.deregistrationTermination ? 'on' : 'off'),
+  },
+  {
+    flag: 'hc-while-draining',
+    values: 'on|off',
+    help: 'assumption: the NLB keeps health-checking draining targets (unverified in AWS)',
+    def: (o) => (o.healthChecksWhileDraining ? 'on' : 'off'),
+  },
+  {
+    flag: 'load',
+    values: 'closed|poisson|bursty|keepalive',
+    help: 'closed: autocannon instances (--load-*); poisson/bursty: open-loop new connections at --rate per replica; keepalive: --clients on keep-alive connections with --think',
+    def: (o) => o.load,
+  },
+  {
+    flag: 'drainpipe',
+    values: 'PATH',
+    help: 'the drainpipe cli.js the pods run (an older build, to compare); its --help says which duration flags it takes',
+    def: () => "this repository's dist/cli.js",
+  },
 ]
 
 export function renderHelp(): string {
@@ -94,7 +242,9 @@ export function renderHelp(): string {
     '',
     'Flags (simulated seconds are AWS seconds, run --time-scale times as fast):',
     ...NUMBER_FLAGS.map((f) => `  --${`${f.flag} N`.padEnd(32)} ${f.help} (default ${f.key === 'podSubnet' ? 'random' : DEFAULTS[f.key]})`),
-    ...DRAINPIPE_FLAGS.map((f) => `  --${`drainpipe-${f.flag} N`.padEnd(32)} ${f.help}, simulated s (default: the build's own default, scaled)`),
+    ...DRAINPIPE_FLAGS.map(
+      (f) => `  --${`drainpipe-${f.flag} N`.padEnd(32)} ${f.help}, simulated s (default: the build's own default, scaled)`,
+    ),
     ...CHOICE_FLAGS.map((f) => `  --${`${f.flag} ${f.values}`.padEnd(32)} ${f.help} (default ${f.def(DEFAULTS)})`),
     `  --${'hc-protocol tcp|http'.padEnd(32)} NLB health checks: tcp connects and closes; http sends a LOCAL PROXY header (when enabled) then GET / (default tcp)`,
     `  --${'readiness-gate on|off'.padEnd(32)} the LBC pod readiness gate (default on)`,
@@ -104,7 +254,7 @@ export function renderHelp(): string {
     `  --${'quiet'.padEnd(32)} no progress lines`,
     `  --${'help'.padEnd(32)} this text`,
   ]
-  return lines.join('\n') + '\n'
+  return `${lines.join('\n')}\n`
 }
 
 /** parseCliArgs for a command-line entry point: a usage error exits 2 with one line naming the flag. */
@@ -120,7 +270,16 @@ export function parseCliArgsOrExit(argv: string[], program: string): CliOptions 
   }
 }
 
-export const DEFAULT_STRATEGIES: StrategyName[] = ['none', 'sleep-30', 'sleep-90', 'sleep-130', 'sleep-180', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2']
+export const DEFAULT_STRATEGIES: StrategyName[] = [
+  'none',
+  'sleep-30',
+  'sleep-90',
+  'sleep-130',
+  'sleep-180',
+  'elbv2-only',
+  'drainpipe',
+  'drainpipe+elbv2',
+]
 
 export function parseCliArgs(argv: string[]): CliOptions {
   const lab: LabOptions = { ...DEFAULTS, drainpipe: { ...DEFAULTS.drainpipe } }
@@ -130,7 +289,11 @@ export function parseCliArgs(argv: string[]): CliOptions {
     return v === 'on'
   }
   const distribution = (flag: string, v: string): string => {
-    try { parseDistribution(v) } catch (err) { throw new UsageError(`--${flag}: ${(err as Error).message}`, flag) }
+    try {
+      parseDistribution(v)
+    } catch (err) {
+      throw new UsageError(`--${flag}: ${(err as Error).message}`, flag)
+    }
     return v
   }
   const byFlag = new Map(NUMBER_FLAGS.map((f) => [f.flag, f]))
@@ -146,35 +309,67 @@ export function parseCliArgs(argv: string[]): CliOptions {
       return next
     }
     switch (flag) {
-      case 'help': out.help = true; continue
-      case 'json': out.json = true; continue
-      case 'quiet': out.quiet = true; continue
-      case 'out': out.out = value(); continue
-      case 'drainpipe-log-level': lab.drainpipeLogLevel = value(); continue
+      case 'help':
+        out.help = true
+        continue
+      case 'json':
+        out.json = true
+        continue
+      case 'quiet':
+        out.quiet = true
+        continue
+      case 'out':
+        out.out = value()
+        continue
+      case 'drainpipe-log-level':
+        lab.drainpipeLogLevel = value()
+        continue
       case 'hc-protocol': {
         const v = value().toUpperCase()
         if (v !== 'TCP' && v !== 'HTTP') throw new UsageError(`--hc-protocol must be tcp or http, got ${JSON.stringify(v)}`, flag)
         lab.healthCheckProtocol = v
         continue
       }
-      case 'readiness-gate': lab.readinessGate = onOff(flag, value()); continue
-      case 'cross-zone': lab.crossZone = onOff(flag, value()); continue
-      case 'deregistration-termination': lab.deregistrationTermination = onOff(flag, value()); continue
-      case 'hc-while-draining': lab.healthChecksWhileDraining = onOff(flag, value()); continue
-      case 'lag': lab.lag = distribution(flag, value()); continue
-      case 'unhealthy-lag': lab.unhealthyLag = distribution(flag, value()); continue
-      case 'controller-termination-delay': lab.controllerTerminationDelay = distribution(flag, value()); continue
-      case 'drainpipe': lab.drainpipePath = resolve(value()); continue
+      case 'readiness-gate':
+        lab.readinessGate = onOff(flag, value())
+        continue
+      case 'cross-zone':
+        lab.crossZone = onOff(flag, value())
+        continue
+      case 'deregistration-termination':
+        lab.deregistrationTermination = onOff(flag, value())
+        continue
+      case 'hc-while-draining':
+        lab.healthChecksWhileDraining = onOff(flag, value())
+        continue
+      case 'lag':
+        lab.lag = distribution(flag, value())
+        continue
+      case 'unhealthy-lag':
+        lab.unhealthyLag = distribution(flag, value())
+        continue
+      case 'controller-termination-delay':
+        lab.controllerTerminationDelay = distribution(flag, value())
+        continue
+      case 'drainpipe':
+        lab.drainpipePath = resolve(value())
+        continue
       case 'load': {
         const v = value()
-        if (!['closed', 'poisson', 'bursty', 'keepalive'].includes(v)) throw new UsageError(`--load must be closed, poisson, bursty or keepalive, got ${JSON.stringify(v)}`, flag)
+        if (!['closed', 'poisson', 'bursty', 'keepalive'].includes(v))
+          throw new UsageError(`--load must be closed, poisson, bursty or keepalive, got ${JSON.stringify(v)}`, flag)
         lab.load = v as LoadKind
         continue
       }
       case 'strategies':
       case 'strategy': {
-        const names = value().split(',').map((s) => s.trim()).filter(Boolean)
-        for (const n of names) if (parseStrategy(n) === undefined) throw new UsageError(`--${flag}: unknown strategy ${JSON.stringify(n)} (one of ${STRATEGIES.join(', ')}, sleep-N)`, flag)
+        const names = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+        for (const n of names)
+          if (parseStrategy(n) === undefined)
+            throw new UsageError(`--${flag}: unknown strategy ${JSON.stringify(n)} (one of ${STRATEGIES.join(', ')}, sleep-N)`, flag)
         if (names.length === 0) throw new UsageError(`--${flag} needs at least one strategy`, flag)
         out.strategies = [...new Set(names)] as StrategyName[]
         continue
@@ -184,7 +379,8 @@ export function parseCliArgs(argv: string[]): CliOptions {
     if (dp !== undefined) {
       const text = value()
       const n = Number(text)
-      if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 3600) throw new UsageError(`--${flag} must be a number from 0 to 3600, got ${JSON.stringify(text)}`, flag)
+      if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 3600)
+        throw new UsageError(`--${flag} must be a number from 0 to 3600, got ${JSON.stringify(text)}`, flag)
       lab.drainpipe[dp.key] = n
       continue
     }
@@ -193,10 +389,14 @@ export function parseCliArgs(argv: string[]): CliOptions {
     const text = value()
     const n = Number(text)
     if (text.trim() === '' || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer === true && !Number.isInteger(n))) {
-      throw new UsageError(`--${flag} must be ${spec.integer === true ? 'a whole number' : 'a number'} from ${spec.min} to ${spec.max}, got ${JSON.stringify(text)}`, flag)
+      throw new UsageError(
+        `--${flag} must be ${spec.integer === true ? 'a whole number' : 'a number'} from ${spec.min} to ${spec.max}, got ${JSON.stringify(text)}`,
+        flag,
+      )
     }
     lab[spec.key] = n
   }
-  if (lab.maxSurge === 0 && lab.maxUnavailable === 0) throw new UsageError('--max-surge and --max-unavailable cannot both be 0', 'max-surge')
+  if (lab.maxSurge === 0 && lab.maxUnavailable === 0)
+    throw new UsageError('--max-surge and --max-unavailable cannot both be 0', 'max-surge')
   return out
 }

@@ -79,7 +79,13 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       name: `lab-${index}`,
       port: POD_PORT,
       deregistrationDelaySeconds: o.deregistrationDelaySeconds,
-      healthCheck: { protocol: o.healthCheckProtocol, path: '/', intervalSeconds: o.healthCheckIntervalSeconds, healthyThreshold: o.healthyThreshold, unhealthyThreshold: o.unhealthyThreshold },
+      healthCheck: {
+        protocol: o.healthCheckProtocol,
+        path: '/',
+        intervalSeconds: o.healthCheckIntervalSeconds,
+        healthyThreshold: o.healthyThreshold,
+        unhealthyThreshold: o.unhealthyThreshold,
+      },
       attributes: {
         'proxy_protocol_v2.enabled': String(usesProxyProtocol(name)),
         'deregistration_delay.connection_termination.enabled': String(o.deregistrationTermination),
@@ -99,9 +105,19 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       nodeAddress: (i) => `127.0.100.${i + 1}`,
     })
     controller = new LoadBalancerController({
-      endpoint: emulator.url, targetGroupArn: arn, targetPort: POD_PORT, timeScale: o.timeScale,
-      queueDelaySeconds: o.controllerQueueDelaySeconds, gatePollSeconds: o.gatePollSeconds, readinessGate: o.readinessGate,
-      terminationDelay: { sample: ((d, r) => () => d.sample(r))(parseDistribution(o.controllerTerminationDelay), stream(o.seed, 'controller')) },
+      endpoint: emulator.url,
+      targetGroupArn: arn,
+      targetPort: POD_PORT,
+      timeScale: o.timeScale,
+      queueDelaySeconds: o.controllerQueueDelaySeconds,
+      gatePollSeconds: o.gatePollSeconds,
+      readinessGate: o.readinessGate,
+      terminationDelay: {
+        sample: (
+          (d, r) => () =>
+            d.sample(r)
+        )(parseDistribution(o.controllerTerminationDelay), stream(o.seed, 'controller')),
+      },
     })
     let podNumber = 0
     const ctrl = controller
@@ -114,13 +130,30 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
         podNumber++
         const ip = `127.${o.podSubnet}.${index}.${podNumber}`
         const podName = `${name}-r${revision}-${podNumber}`
-        const pod = new Pod(podName, ip, revision, podSpec(name, {
-          ip, name: podName, timeScale: o.timeScale, gracePeriodSeconds: o.gracePeriodSeconds,
-          readinessPeriodSeconds: o.readinessPeriodSeconds, readinessGate: o.readinessGate, sleepSeconds: o.sleepSeconds,
-          trustedProxies: '127.0.100.0/24', targetGroupArn: arn, elbv2Endpoint: elbv2Url, drainpipeLogLevel: o.drainpipeLogLevel,
-          drainpipePath: o.drainpipePath, durations: { ...o.drainpipe, elbv2PollInterval: o.elbv2PollSeconds },
-          windowFloorWallSeconds: o.windowFloorWallSeconds, appKeepAliveSeconds: o.appKeepAliveSeconds,
-        }), o.timeScale, join(podDir, `${podName}.log`))
+        const pod = new Pod(
+          podName,
+          ip,
+          revision,
+          podSpec(name, {
+            ip,
+            name: podName,
+            timeScale: o.timeScale,
+            gracePeriodSeconds: o.gracePeriodSeconds,
+            readinessPeriodSeconds: o.readinessPeriodSeconds,
+            readinessGate: o.readinessGate,
+            sleepSeconds: o.sleepSeconds,
+            trustedProxies: '127.0.100.0/24',
+            targetGroupArn: arn,
+            elbv2Endpoint: elbv2Url,
+            drainpipeLogLevel: o.drainpipeLogLevel,
+            drainpipePath: o.drainpipePath,
+            durations: { ...o.drainpipe, elbv2PollInterval: o.elbv2PollSeconds },
+            windowFloorWallSeconds: o.windowFloorWallSeconds,
+            appKeepAliveSeconds: o.appKeepAliveSeconds,
+          }),
+          o.timeScale,
+          join(podDir, `${podName}.log`),
+        )
         pod.start()
         ctrl.watch(pod)
         return pod
@@ -133,8 +166,14 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     d.scaleUp()
     while (!(d.readyCount() === o.replicas && n.healthyTargets() === o.replicas)) {
       const crashed = d.pods.find((p) => p.crashed() !== undefined)
-      if (crashed !== undefined) throw new Error(`${name}: pod ${crashed.name} container ${crashed.crashed()} exited during start-up:\n${crashed.tail(crashed.crashed()!)}`)
-      if (Date.now() > deadline) throw new Error(`${name}: pods not ready in time (ready ${d.readyCount()}, healthy targets ${n.healthyTargets()}); pod logs in ${podDir}`)
+      if (crashed !== undefined)
+        throw new Error(
+          `${name}: pod ${crashed.name} container ${crashed.crashed()} exited during start-up:\n${crashed.tail(crashed.crashed()!)}`,
+        )
+      if (Date.now() > deadline)
+        throw new Error(
+          `${name}: pods not ready in time (ready ${d.readyCount()}, healthy targets ${n.healthyTargets()}); pod logs in ${podDir}`,
+        )
       await sleep(20)
     }
 
@@ -143,16 +182,25 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     const url = `http://127.0.0.1:${n.address().port}`
     const path = o.requestDelayMs > 0 ? `/?delay=${o.requestDelayMs}` : '/'
     const open = { url, path, timeline, timeScale: o.timeScale, random: stream(o.seed, 'load'), timeoutSeconds: o.requestTimeoutSeconds }
-    load = o.load === 'closed'
-      ? startLoad({ url, path, timeline, parallel: o.parallel, connections: o.connections, requestsPerConnection: o.requestsPerConnection })
-      : startOpenLoop({
-        ...open,
-        model: o.load === 'keepalive'
-          ? { kind: 'keepalive', clients: o.keepAliveClients, thinkSeconds: o.thinkSeconds }
-          : o.load === 'bursty'
-            ? { kind: 'bursty', ratePerSecond: o.ratePerPod * o.replicas, onSeconds: o.burstOnSeconds, offSeconds: o.burstOffSeconds }
-            : { kind: 'poisson', ratePerSecond: o.ratePerPod * o.replicas },
-      })
+    load =
+      o.load === 'closed'
+        ? startLoad({
+            url,
+            path,
+            timeline,
+            parallel: o.parallel,
+            connections: o.connections,
+            requestsPerConnection: o.requestsPerConnection,
+          })
+        : startOpenLoop({
+            ...open,
+            model:
+              o.load === 'keepalive'
+                ? { kind: 'keepalive', clients: o.keepAliveClients, thinkSeconds: o.thinkSeconds }
+                : o.load === 'bursty'
+                  ? { kind: 'bursty', ratePerSecond: o.ratePerPod * o.replicas, onSeconds: o.burstOnSeconds, offSeconds: o.burstOffSeconds }
+                  : { kind: 'poisson', ratePerSecond: o.ratePerPod * o.replicas },
+          })
     const l = load
     const sample = (): void => {
       timeline.gauge('healthy', n.healthyTargets())
@@ -174,8 +222,10 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       const stall = loopDelay.max / 1e6
       maxStallMs = Math.max(maxStallMs, stall)
       loopDelay.reset()
-      progress(`[${name}] ${timeline.elapsedSeconds().toFixed(1).padStart(5)}s ${phase.padEnd(9)} ready ${d.readyCount()}/${o.replicas} terminating ${d.terminating().length} ` +
-        `healthy targets ${n.healthyTargets()} requests ${s.requests} (+${s.requests - lastRequests}) failed ${s.failed}${restarts(d) > 0 ? ` container restarts ${restarts(d)}` : ''}${stall > 200 ? ` [harness stalled ${Math.round(stall)} ms]` : ''}`)
+      progress(
+        `[${name}] ${timeline.elapsedSeconds().toFixed(1).padStart(5)}s ${phase.padEnd(9)} ready ${d.readyCount()}/${o.replicas} terminating ${d.terminating().length} ` +
+          `healthy targets ${n.healthyTargets()} requests ${s.requests} (+${s.requests - lastRequests}) failed ${s.failed}${restarts(d) > 0 ? ` container restarts ${restarts(d)}` : ''}${stall > 200 ? ` [harness stalled ${Math.round(stall)} ms]` : ''}`,
+      )
       lastRequests = s.requests
     }
     gauges = setInterval(tick, 100)
@@ -211,8 +261,14 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     const lived = oldPods.map((p) => p.livedAfterTermination()).filter((v): v is number => v !== undefined)
     const exits = oldPods.filter((p) => p.terminatedAt !== undefined)
     const lastFlow = (ip: string): number | undefined => n.stats.lastFlowAt[`${ip}:${POD_PORT}`]
-    const exitAfterLast = exits.flatMap((p) => { const at = lastFlow(p.ip); return at === undefined ? [] : [sim(p.terminatedAt! - at)] })
-    const lagEndAfterExit = exits.flatMap((p) => { const ends = n.routing.lagEnds(`${p.ip}:${POD_PORT}`); return ends === undefined ? [] : [sim(Math.max(...ends) - p.terminatedAt!)] })
+    const exitAfterLast = exits.flatMap((p) => {
+      const at = lastFlow(p.ip)
+      return at === undefined ? [] : [sim(p.terminatedAt! - at)]
+    })
+    const lagEndAfterExit = exits.flatMap((p) => {
+      const ends = n.routing.lagEnds(`${p.ip}:${POD_PORT}`)
+      return ends === undefined ? [] : [sim(Math.max(...ends) - p.terminatedAt!)]
+    })
     const stats = emulator.stats()
     const sum = (rec: Record<string, number>): number => Object.values(rec).reduce((a, b) => a + b, 0)
     return {
@@ -239,7 +295,12 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       podLifeSeconds: lived.map(sim),
       exitAfterLastLbConnectionSeconds: exitAfterLast,
       lagEndAfterExitSeconds: lagEndAfterExit,
-      unscaled: unscaledDurations(name, { drainpipePath: o.drainpipePath, durations: o.drainpipe, timeScale: o.timeScale, windowFloorWallSeconds: o.windowFloorWallSeconds }),
+      unscaled: unscaledDurations(name, {
+        drainpipePath: o.drainpipePath,
+        durations: o.drainpipe,
+        timeScale: o.timeScale,
+        windowFloorWallSeconds: o.windowFloorWallSeconds,
+      }),
       maxStallMs: Math.round(maxStallMs),
     }
   } finally {
@@ -252,12 +313,25 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
   }
 }
 
-function restarts(d: Deployment): number { return d.pods.reduce((n, p) => n + p.restartCount(), 0) }
+function restarts(d: Deployment): number {
+  return d.pods.reduce((n, p) => n + p.restartCount(), 0)
+}
 async function withDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
-  await Promise.race([work, new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) })])
+  await Promise.race([
+    work,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+    }),
+  ])
   clearTimeout(timer)
 }
-function sleep(ms: number): Promise<void> { return new Promise((resolve) => setTimeout(resolve, ms)) }
-function mean(xs: number[]): number { return xs.length === 0 ? 0 : round(xs.reduce((a, b) => a + b, 0) / xs.length) }
-function round(x: number): number { return Math.round(x * 10) / 10 }
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+function mean(xs: number[]): number {
+  return xs.length === 0 ? 0 : round(xs.reduce((a, b) => a + b, 0) / xs.length)
+}
+function round(x: number): number {
+  return Math.round(x * 10) / 10
+}

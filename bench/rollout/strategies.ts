@@ -10,14 +10,15 @@ export const DRAINPIPE = fileURLToPath(new URL('../../dist/cli.js', import.meta.
 
 /** Fixed names; `sleep-N` (a preStop sleep of N simulated seconds) is accepted too. */
 export const STRATEGIES = ['none', 'sleep', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2', 'drainpipe-native'] as const
-export type StrategyName = typeof STRATEGIES[number] | `sleep-${number}`
+export type StrategyName = (typeof STRATEGIES)[number] | `sleep-${number}`
 
 export const STRATEGY_HELP: Record<string, string> = {
   none: 'the app owns the pod port and stops on SIGTERM (closes its listener, finishes in-flight requests)',
   sleep: 'the same app with a fixed preStop sleep (--sleep)',
   'sleep-N': 'the same with a preStop sleep of N simulated s (sleep-130)',
-  'elbv2-only': 'a preStop that polls DescribeTargetHealth until draining/unused, then lets the app stop (what "the API says deregistered" is worth)',
-  drainpipe: 'drainpipe in front (classic sidecar) with its default observers; the app\'s preStop GETs /prestop',
+  'elbv2-only':
+    'a preStop that polls DescribeTargetHealth until draining/unused, then lets the app stop (what "the API says deregistered" is worth)',
+  drainpipe: "drainpipe in front (classic sidecar) with its default observers; the app's preStop GETs /prestop",
   'drainpipe+elbv2': 'as drainpipe, with --deregistration traffic,elbv2 (DescribeTargetHealth against the emulator)',
   'drainpipe-native': 'as drainpipe, as a native sidecar (SIGTERM only after the app exited)',
 }
@@ -26,7 +27,7 @@ export const STRATEGY_HELP: Record<string, string> = {
 export function parseStrategy(text: string): StrategyName | undefined {
   if ((STRATEGIES as readonly string[]).includes(text)) return text as StrategyName
   const m = /^sleep-(\d+(?:\.\d+)?)$/.exec(text)
-  return m === null || Number(m[1]) > 3600 ? undefined : text as StrategyName
+  return m === null || Number(m[1]) > 3600 ? undefined : (text as StrategyName)
 }
 
 /** Seconds of preStop sleep for a sleep strategy. */
@@ -36,7 +37,9 @@ export function sleepSecondsOf(strategy: StrategyName, fallback: number): number
   return m === null ? undefined : Number(m[1])
 }
 
-export function isDrainpipe(strategy: StrategyName): boolean { return strategy.startsWith('drainpipe') }
+export function isDrainpipe(strategy: StrategyName): boolean {
+  return strategy.startsWith('drainpipe')
+}
 
 /**
  * Ports inside a pod (each pod has its own loopback address, standing in for its IP). Not the
@@ -74,13 +77,21 @@ export interface PodContext {
 export const ELBV2_MAX_WAIT_SECONDS = 250
 export const ELBV2_GRACE_SECONDS = 310
 
-export function usesProxyProtocol(strategy: StrategyName): boolean { return isDrainpipe(strategy) }
+export function usesProxyProtocol(strategy: StrategyName): boolean {
+  return isDrainpipe(strategy)
+}
 
 /** The duration notes (unscaled, raised) for a strategy's drainpipe, or [] without one. */
-export function unscaledDurations(strategy: StrategyName, ctx: Pick<PodContext, 'drainpipePath' | 'durations' | 'timeScale' | 'windowFloorWallSeconds'>): string[] {
+export function unscaledDurations(
+  strategy: StrategyName,
+  ctx: Pick<PodContext, 'drainpipePath' | 'durations' | 'timeScale' | 'windowFloorWallSeconds'>,
+): string[] {
   if (!isDrainpipe(strategy)) return []
   const build = drainpipeBuild(ctx.drainpipePath)
-  return scaledDurationArgs(build, resolveDurations(build, ctx.durations), ctx.timeScale, { elbv2: strategy === 'drainpipe+elbv2', windowFloorWallSeconds: ctx.windowFloorWallSeconds }).unscaled
+  return scaledDurationArgs(build, resolveDurations(build, ctx.durations), ctx.timeScale, {
+    elbv2: strategy === 'drainpipe+elbv2',
+    windowFloorWallSeconds: ctx.windowFloorWallSeconds,
+  }).unscaled
 }
 
 export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
@@ -88,9 +99,25 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
   const app = (host: string, port: number): ContainerSpec => ({
     name: 'app',
     command: process.execPath,
-    args: [APP, '--host', host, '--port', String(port), '--name', ctx.name, '--on-sigterm', 'close', '--keep-alive-timeout', wallSeconds(ctx.appKeepAliveSeconds)],
+    args: [
+      APP,
+      '--host',
+      host,
+      '--port',
+      String(port),
+      '--name',
+      ctx.name,
+      '--on-sigterm',
+      'close',
+      '--keep-alive-timeout',
+      wallSeconds(ctx.appKeepAliveSeconds),
+    ],
   })
-  const base = { gracePeriodSeconds: ctx.gracePeriodSeconds, readinessPeriodSeconds: ctx.readinessPeriodSeconds, readinessGate: ctx.readinessGate }
+  const base = {
+    gracePeriodSeconds: ctx.gracePeriodSeconds,
+    readinessPeriodSeconds: ctx.readinessPeriodSeconds,
+    readinessGate: ctx.readinessGate,
+  }
   const direct = { readiness: { host: ctx.ip, port: POD_PORT, path: '/' } }
   const sleep = sleepSecondsOf(strategy, ctx.sleepSeconds)
   if (sleep !== undefined) return { ...base, ...direct, containers: [{ ...app(ctx.ip, POD_PORT), preStop: { sleepSeconds: sleep } }] }
@@ -99,8 +126,22 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
       return { ...base, ...direct, containers: [app(ctx.ip, POD_PORT)] }
     case 'elbv2-only':
       return {
-        ...base, ...direct,
-        containers: [{ ...app(ctx.ip, POD_PORT), preStop: { elbv2Draining: { endpoint: ctx.elbv2Endpoint, targetGroupArn: ctx.targetGroupArn, id: ctx.ip, port: POD_PORT, pollSeconds: ctx.durations.elbv2PollInterval ?? 10 } } }],
+        ...base,
+        ...direct,
+        containers: [
+          {
+            ...app(ctx.ip, POD_PORT),
+            preStop: {
+              elbv2Draining: {
+                endpoint: ctx.elbv2Endpoint,
+                targetGroupArn: ctx.targetGroupArn,
+                id: ctx.ip,
+                port: POD_PORT,
+                pollSeconds: ctx.durations.elbv2PollInterval ?? 10,
+              },
+            },
+          },
+        ],
       }
     default: {
       const elbv2 = strategy === 'drainpipe+elbv2'
@@ -109,27 +150,57 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
       // the grace period are those of k8s/nlb-elbv2 (250 s, 310 s here: the lab's margin is the
       // budget's 10%, uncapped at small time scales), unless the regime sets its own.
       const maxWait = ctx.durations.maxWait ?? (elbv2 ? ELBV2_MAX_WAIT_SECONDS : undefined)
-      const gracePeriodSeconds = elbv2 && ctx.durations.maxWait === undefined ? Math.max(ctx.gracePeriodSeconds, ELBV2_GRACE_SECONDS) : ctx.gracePeriodSeconds
+      const gracePeriodSeconds =
+        elbv2 && ctx.durations.maxWait === undefined ? Math.max(ctx.gracePeriodSeconds, ELBV2_GRACE_SECONDS) : ctx.gracePeriodSeconds
       const args = [
         build.path,
-        '--listen', `${ctx.ip}:${POD_PORT}`,
-        '--upstream', `${ctx.ip}:${APP_PORT}`,
-        '--admin', `${ctx.ip}:${ADMIN_PORT}`,
-        '--mode', 'http',
-        '--proxy-protocol', 'required',
-        '--trusted-proxies', ctx.trustedProxies,
-        ...scaledDurationArgs(build, resolveDurations(build, { ...ctx.durations, ...(maxWait === undefined ? {} : { maxWait }), gracePeriod: gracePeriodSeconds }), ctx.timeScale, { elbv2, windowFloorWallSeconds: ctx.windowFloorWallSeconds }).args,
-        '--log-level', ctx.drainpipeLogLevel,
+        '--listen',
+        `${ctx.ip}:${POD_PORT}`,
+        '--upstream',
+        `${ctx.ip}:${APP_PORT}`,
+        '--admin',
+        `${ctx.ip}:${ADMIN_PORT}`,
+        '--mode',
+        'http',
+        '--proxy-protocol',
+        'required',
+        '--trusted-proxies',
+        ctx.trustedProxies,
+        ...scaledDurationArgs(
+          build,
+          resolveDurations(build, { ...ctx.durations, ...(maxWait === undefined ? {} : { maxWait }), gracePeriod: gracePeriodSeconds }),
+          ctx.timeScale,
+          { elbv2, windowFloorWallSeconds: ctx.windowFloorWallSeconds },
+        ).args,
+        '--log-level',
+        ctx.drainpipeLogLevel,
       ]
       if (elbv2) {
-        args.push('--deregistration', 'traffic,elbv2', '--target-id', ctx.ip, '--target-port', String(POD_PORT), '--target-group-arn', ctx.targetGroupArn,
-          '--elbv2-endpoint', ctx.elbv2Endpoint, '--aws-region', 'us-east-1')
+        args.push(
+          '--deregistration',
+          'traffic,elbv2',
+          '--target-id',
+          ctx.ip,
+          '--target-port',
+          String(POD_PORT),
+          '--target-group-arn',
+          ctx.targetGroupArn,
+          '--elbv2-endpoint',
+          ctx.elbv2Endpoint,
+          '--aws-region',
+          'us-east-1',
+        )
       }
       const sidecar: ContainerSpec = {
         name: 'drainpipe',
         command: process.execPath,
         args,
-        env: { AWS_ACCESS_KEY_ID: 'lab', AWS_SECRET_ACCESS_KEY: 'lab', AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        env: {
+          AWS_ACCESS_KEY_ID: 'lab',
+          AWS_SECRET_ACCESS_KEY: 'lab',
+          AWS_EC2_METADATA_DISABLED: 'true',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        },
         nativeSidecar: strategy === 'drainpipe-native',
       }
       return {

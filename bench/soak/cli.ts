@@ -43,7 +43,8 @@ const churnPerS = Number(values.churn)
 const mode = values.mode === 'tcp' ? 'tcp' : 'http'
 const seed = Number(values.seed)
 const settleS = Number(values.settle)
-if (!(durationS > 0) || !(connections > 0) || !(churnPerS >= 0)) throw new Error('--duration, --connections and --churn take positive numbers')
+if (!(durationS > 0) || !(connections > 0) || !(churnPerS >= 0))
+  throw new Error('--duration, --connections and --churn take positive numbers')
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -58,11 +59,26 @@ function prng(s: number): () => number {
   }
 }
 
-const KINDS = [['request', 0.5], ['local', 0.15], ['empty', 0.1], ['bad', 0.1], ['idle', 0.1], ['abandon', 0.05]] as const
+const KINDS = [
+  ['request', 0.5],
+  ['local', 0.15],
+  ['empty', 0.1],
+  ['bad', 0.1],
+  ['idle', 0.1],
+  ['abandon', 0.05],
+] as const
 type Kind = (typeof KINDS)[number][0]
 
-const HEADER = encodeV2({ command: 'PROXY', source: { address: '203.0.113.7', port: 40000 }, destination: { address: '10.0.0.5', port: 80 }, crc32c: true })
-const LOCAL = Buffer.concat([encodeV2({ command: 'LOCAL', family: 'TCP4', padTo: 100 }), Buffer.from('GET /health HTTP/1.1\r\nhost: x\r\n\r\n')])
+const HEADER = encodeV2({
+  command: 'PROXY',
+  source: { address: '203.0.113.7', port: 40000 },
+  destination: { address: '10.0.0.5', port: 80 },
+  crc32c: true,
+})
+const LOCAL = Buffer.concat([
+  encodeV2({ command: 'LOCAL', family: 'TCP4', padTo: 100 }),
+  Buffer.from('GET /health HTTP/1.1\r\nhost: x\r\n\r\n'),
+])
 const REQUEST = Buffer.concat([HEADER, Buffer.from('GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')])
 const BAD = Buffer.concat([HEADER.subarray(0, 12), Buffer.from([0x21, 0x11, 0xff, 0xff, 1, 2, 3])])
 const HALF = Buffer.concat([HEADER, Buffer.from('GET / HTTP/1.1\r\nhost: x\r\n')])
@@ -72,18 +88,48 @@ function churnOne(port: number, kind: Kind, rand: () => number): Promise<boolean
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' })
     let bytes = 0
-    const timer = setTimeout(() => { s.destroy(); resolve(false) }, 10_000)
-    const finish = (ok: boolean) => { clearTimeout(timer); resolve(ok) }
-    s.on('data', (d: Buffer) => { bytes += d.length })
+    const timer = setTimeout(() => {
+      s.destroy()
+      resolve(false)
+    }, 10_000)
+    const finish = (ok: boolean) => {
+      clearTimeout(timer)
+      resolve(ok)
+    }
+    s.on('data', (d: Buffer) => {
+      bytes += d.length
+    })
     s.on('error', () => {})
     s.once('connect', () => {
       switch (kind) {
-        case 'request': s.write(REQUEST); s.once('close', () => finish(bytes > 0)); return
-        case 'local': s.write(LOCAL); s.once('close', () => finish(bytes > 0)); return
-        case 'empty': s.end(); s.once('close', () => finish(true)); return
-        case 'bad': s.write(BAD); s.once('close', () => finish(bytes === 0)); return
-        case 'idle': setTimeout(() => { s.destroy(); finish(true) }, rand() * 500); return
-        case 'abandon': s.write(HALF); setTimeout(() => { s.resetAndDestroy(); finish(true) }, rand() * 100)
+        case 'request':
+          s.write(REQUEST)
+          s.once('close', () => finish(bytes > 0))
+          return
+        case 'local':
+          s.write(LOCAL)
+          s.once('close', () => finish(bytes > 0))
+          return
+        case 'empty':
+          s.end()
+          s.once('close', () => finish(true))
+          return
+        case 'bad':
+          s.write(BAD)
+          s.once('close', () => finish(bytes === 0))
+          return
+        case 'idle':
+          setTimeout(() => {
+            s.destroy()
+            finish(true)
+          }, rand() * 500)
+          return
+        case 'abandon':
+          s.write(HALF)
+          setTimeout(() => {
+            s.resetAndDestroy()
+            finish(true)
+          }, rand() * 100)
       }
     })
   })
@@ -101,7 +147,9 @@ async function main(): Promise<void> {
   const dp = await startDrainpipe(machine, placement, { mode, upstreamPort: app.port, extraArgs: ['--header-timeout', '2'] })
   const pid = dp.proc.pid
   const fds = () => readdirSync(`/proc/${pid}/fd`).length
-  log(`bench:soak: drainpipe ${mode} (pid ${pid}), ${durationS} s, autocannon ${connections} keep-alive connections + ${churnPerS} churn connections/s (seed ${seed})`)
+  log(
+    `bench:soak: drainpipe ${mode} (pid ${pid}), ${durationS} s, autocannon ${connections} keep-alive connections + ${churnPerS} churn connections/s (seed ${seed})`,
+  )
 
   await sleep(1000)
   const before = { rssKiB: rssKiB(pid).rss, fds: fds() }
@@ -111,16 +159,23 @@ async function main(): Promise<void> {
 
   // Keep-alive load.
   const cannonDone = new Promise<autocannon.Result>((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${dp.port}/`, connections, duration: durationS, timeout: 10 }, (err, result) => (err ? reject(err) : resolve(result)))
+    autocannon({ url: `http://127.0.0.1:${dp.port}/`, connections, duration: durationS, timeout: 10 }, (err, result) =>
+      err ? reject(err) : resolve(result),
+    )
   })
 
   // Churn at a steady rate, in 100 ms ticks.
   const rand = prng(seed)
-  const counts = Object.fromEntries(KINDS.map(([k]) => [k, { done: 0, unexpected: 0 }])) as Record<Kind, { done: number; unexpected: number }>
+  const counts = Object.fromEntries(KINDS.map(([k]) => [k, { done: 0, unexpected: 0 }])) as Record<
+    Kind,
+    { done: number; unexpected: number }
+  >
   const inFlight = new Set<Promise<boolean>>()
   const pick = (): Kind => {
     let x = rand()
-    for (const [k, w] of KINDS) { if ((x -= w) < 0) return k }
+    for (const [k, w] of KINDS) {
+      if ((x -= w) < 0) return k
+    }
     return 'request'
   }
   const endAt = t0 + durationS * 1000
@@ -175,14 +230,30 @@ async function main(): Promise<void> {
     `churn: ${churned} connections (${KINDS.map(([k]) => `${k} ${counts[k].done}`).join(', ')}), ${unexpected} not as expected`,
     `descriptors: ${before.fds} before, ${after.fds} after; open connections after: ${active}`,
   ]
-  process.stdout.write(lines.join('\n') + '\n')
-  process.stdout.write(JSON.stringify({
-    mode, durationS, connections, churnPerS, seed,
-    rssMiB: { before: before.rssKiB / 1024, warm: warm / 1024, middle: middle / 1024, end: end / 1024, after: after.rssKiB / 1024 },
-    driftMiB: (end - warm) / 1024, driftPct: ((end - warm) / warm) * 100, slopeMiBPerMin: slopeKiBPerMin / 1024,
-    requests: result.requests.total, rps: result.requests.average, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts,
-    churn: counts, churned, unexpected, fds: { before: before.fds, after: after.fds }, activeAfter: active,
-  }) + '\n')
+  process.stdout.write(`${lines.join('\n')}\n`)
+  process.stdout.write(
+    `${JSON.stringify({
+      mode,
+      durationS,
+      connections,
+      churnPerS,
+      seed,
+      rssMiB: { before: before.rssKiB / 1024, warm: warm / 1024, middle: middle / 1024, end: end / 1024, after: after.rssKiB / 1024 },
+      driftMiB: (end - warm) / 1024,
+      driftPct: ((end - warm) / warm) * 100,
+      slopeMiBPerMin: slopeKiBPerMin / 1024,
+      requests: result.requests.total,
+      rps: result.requests.average,
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      churn: counts,
+      churned,
+      unexpected,
+      fds: { before: before.fds, after: after.fds },
+      activeAfter: active,
+    })}\n`,
+  )
   await dp.proc.kill()
   await app.proc.kill()
 }
@@ -195,11 +266,17 @@ function slope(points: Array<[number, number]>): number {
   const my = points.reduce((a, p) => a + p[1], 0) / n
   let num = 0
   let den = 0
-  for (const [x, y] of points) { num += (x - mx) * (y - my); den += (x - mx) ** 2 }
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my)
+    den += (x - mx) ** 2
+  }
   return den === 0 ? 0 : num / den
 }
 
-main().then(() => process.exit(0), (err) => {
-  process.stderr.write(`bench:soak: ${(err as Error).stack ?? err}\n`)
-  process.exit(1)
-})
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench:soak: ${(err as Error).stack ?? err}\n`)
+    process.exit(1)
+  },
+)

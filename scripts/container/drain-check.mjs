@@ -54,7 +54,9 @@ function request(port, path, headers = {}) {
     const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       let body = ''
       res.setEncoding('utf8')
-      res.on('data', (d) => { body += d })
+      res.on('data', (d) => {
+        body += d
+      })
       res.on('end', () => resolve({ status: res.statusCode, body }))
       res.on('error', (err) => resolve({ status: 0, error: err.message }))
     })
@@ -87,8 +89,12 @@ function proxyV2(src, srcPort, dst, dstPort) {
   const sig = Buffer.from('0d0a0d0a000d0a515549540a', 'hex')
   const head = Buffer.from([0x21, 0x11, 0x00, 12])
   const addr = Buffer.alloc(12)
-  src.split('.').forEach((o, i) => { addr[i] = Number(o) })
-  dst.split('.').forEach((o, i) => { addr[4 + i] = Number(o) })
+  src.split('.').forEach((o, i) => {
+    addr[i] = Number(o)
+  })
+  dst.split('.').forEach((o, i) => {
+    addr[4 + i] = Number(o)
+  })
   addr.writeUInt16BE(srcPort, 8)
   addr.writeUInt16BE(dstPort, 10)
   return Buffer.concat([sig, head, addr])
@@ -100,7 +106,10 @@ const podman = (...args) => execFileSync('podman', args, { encoding: 'utf8' }).t
 const readyBy = Date.now() + 30_000
 let ready = false
 while (Date.now() < readyBy) {
-  if ((await request(admin, '/readyz')).status === 200) { ready = true; break }
+  if ((await request(admin, '/readyz')).status === 200) {
+    ready = true
+    break
+  }
   await sleep(200)
 }
 check(ready, 'drainpipe answers /readyz 200 (app reachable)')
@@ -111,8 +120,13 @@ if (!ready) {
 
 const viaProxy = await rawRequest(listen, proxyV2('203.0.113.7', 40000, '10.0.0.5', 8080))
 let seen = {}
-try { seen = JSON.parse(viaProxy.body) } catch {}
-check(viaProxy.status === 200 && seen.xForwardedFor === '203.0.113.7', `PROXY v2 client 203.0.113.7 reaches the app as X-Forwarded-For (app saw ${JSON.stringify(seen.xForwardedFor)})`)
+try {
+  seen = JSON.parse(viaProxy.body)
+} catch {}
+check(
+  viaProxy.status === 200 && seen.xForwardedFor === '203.0.113.7',
+  `PROXY v2 client 203.0.113.7 reaches the app as X-Forwarded-For (app saw ${JSON.stringify(seen.xForwardedFor)})`,
+)
 
 const hostPid = podman('inspect', '--format', '{{.State.Pid}}', name)
 const status = readFileSync(`/proc/${hostPid}/status`, 'utf8')
@@ -161,7 +175,10 @@ while (readyDuring.status === 200 && Date.now() < readyDeadline) {
   await sleep(50)
   readyDuring = await request(admin, '/readyz')
 }
-check(readyDuring.status === 503, `/readyz answers 503 once termination began (got ${readyDuring.status || readyDuring.error}, ${Date.now() - startedAt} ms after the trigger)`)
+check(
+  readyDuring.status === 503,
+  `/readyz answers 503 once termination began (got ${readyDuring.status || readyDuring.error}, ${Date.now() - startedAt} ms after the trigger)`,
+)
 
 await sleep(Math.max(0, lagMs - (Date.now() - startedAt)))
 sending = false
@@ -170,29 +187,57 @@ const sentDuringStop = sent
 const slowResult = await slow
 const done = await finished
 
-check(errors.length === 0 && okCount === sent, `every request succeeded: ${okCount}/${sent} (${lagMs} ms of new connections after termination began)${errors.length ? `; errors: ${errors.slice(0, 3).join(', ')}` : ''}`)
-check(slowResult.status === 200, `the request in flight when termination began (${slowMs} ms) completed with ${slowResult.status || slowResult.error}`)
+check(
+  errors.length === 0 && okCount === sent,
+  `every request succeeded: ${okCount}/${sent} (${lagMs} ms of new connections after termination began)${errors.length ? `; errors: ${errors.slice(0, 3).join(', ')}` : ''}`,
+)
+check(
+  slowResult.status === 200,
+  `the request in flight when termination began (${slowMs} ms) completed with ${slowResult.status || slowResult.error}`,
+)
 
 let stop = done
 if (trigger === 'prestop') {
   check(done.code === 200, `/prestop answered ${done.code} after ${(done.ms / 1000).toFixed(1)} s, once drained`)
-  check(podman('inspect', '--format', '{{.State.Running}}', name) === 'true', 'the container stays up after a /prestop-driven drain (a native sidecar that exits is restarted)')
+  check(
+    podman('inspect', '--format', '{{.State.Running}}', name) === 'true',
+    'the container stays up after a /prestop-driven drain (a native sidecar that exits is restarted)',
+  )
   const after = await request(listen, '/')
   check(after.status === 0, `the pod port is closed (${after.error ?? after.status})`)
   const t0 = Date.now()
-  const code = await new Promise((resolve) => spawn('podman', ['stop', '-t', String(stopTimeout), name], { stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', resolve))
+  const code = await new Promise((resolve) =>
+    spawn('podman', ['stop', '-t', String(stopTimeout), name], { stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', resolve),
+  )
   stop = { code, ms: Date.now() - t0 }
   check(stop.ms < 5000, `SIGTERM after the drain: exit within ${(stop.ms / 1000).toFixed(1)} s`)
 }
 const exitCode = podman('inspect', '--format', '{{.State.ExitCode}}', name)
 check(stop.code === 0 && exitCode === '0', `the container exited 0 (podman stop rc ${stop.code}, exit code ${exitCode})`)
-check(stop.ms < stopTimeout * 1000 - 5000, `it exited by itself ${(stop.ms / 1000).toFixed(1)} s after SIGTERM, not killed at the ${stopTimeout} s timeout`)
+check(
+  stop.ms < stopTimeout * 1000 - 5000,
+  `it exited by itself ${(stop.ms / 1000).toFixed(1)} s after SIGTERM, not killed at the ${stopTimeout} s timeout`,
+)
 
-const logs = podman('logs', name).split('\n').flatMap((l) => { try { return [JSON.parse(l)] } catch { return [] } })
+const logs = podman('logs', name)
+  .split('\n')
+  .flatMap((l) => {
+    try {
+      return [JSON.parse(l)]
+    } catch {
+      return []
+    }
+  })
 const transitions = logs.filter((l) => l.from && l.to).map((l) => `${l.from}→${l.to}`)
-check(['ready→terminating', 'terminating→draining'].every((t) => transitions.includes(t)), `drainpipe went through terminating and draining: ${transitions.join(', ')}`)
+check(
+  ['ready→terminating', 'terminating→draining'].every((t) => transitions.includes(t)),
+  `drainpipe went through terminating and draining: ${transitions.join(', ')}`,
+)
 const report = logs.find((l) => l.report)?.report
-check(report !== undefined && report.cut === 0 && String(report.trigger).toLowerCase() === trigger, `exit report: ${JSON.stringify(report)}`)
+check(
+  report !== undefined && report.cut === 0 && String(report.trigger).toLowerCase() === trigger,
+  `exit report: ${JSON.stringify(report)}`,
+)
 
 console.log(JSON.stringify({ trigger, requests: sentDuringStop, secondsToDrained: done.ms / 1000, report }))
 if (failures.length > 0) {

@@ -21,9 +21,13 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1
 const seconds = Number(values.seconds)
 const ticks = 100 // USER_HZ on Linux
 
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
-})
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
 
 const [appPort, listenPort, adminPort] = [await freePort(), await freePort(), await freePort()]
 const children = []
@@ -32,14 +36,28 @@ const start = (args) => {
   children.push(p)
   return p
 }
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL') })
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
 
 start(['examples/http-app.mjs', '--host', '127.0.0.1', '--port', String(appPort)])
-const dp = start(['dist/cli.js', '--listen', `127.0.0.1:${listenPort}`, '--upstream', `127.0.0.1:${appPort}`,
-  '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'warn'])
+const dp = start([
+  'dist/cli.js',
+  '--listen',
+  `127.0.0.1:${listenPort}`,
+  '--upstream',
+  `127.0.0.1:${appPort}`,
+  '--admin',
+  `127.0.0.1:${adminPort}`,
+  '--log-level',
+  'warn',
+])
 
 for (let i = 0; i < 100; i++) {
-  const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.ok, () => false)
+  const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
+    (r) => r.ok,
+    () => false,
+  )
   if (ok) break
   await sleep(100)
 }
@@ -65,7 +83,7 @@ async function scenario(name, opts) {
   }
   clearInterval(timer)
   const last = sample(dp.pid)
-  const cpuM = ((last.cpuTicks - first.cpuTicks) / ticks) / ((last.t - first.t) / 1000) * 1000
+  const cpuM = ((last.cpuTicks - first.cpuTicks) / ticks / ((last.t - first.t) / 1000)) * 1000
   const avg = rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length)
   return {
     scenario: name,

@@ -25,7 +25,11 @@ export function createAdminAuth(token: string | undefined): (req: IncomingMessag
     }
     const source = unmapped(req.socket.remoteAddress ?? '')
     if (MESH_PASSTHROUGH_SOURCES.includes(source)) {
-      return { ok: false, status: 403, message: `${source} is a service mesh's inbound passthrough (another workload, relayed by the sidecar proxy), not this pod: set --admin-token to call this through a mesh\n` }
+      return {
+        ok: false,
+        status: 403,
+        message: `${source} is a service mesh's inbound passthrough (another workload, relayed by the sidecar proxy), not this pod: set --admin-token to call this through a mesh\n`,
+      }
     }
     if (isLoopback(source)) return { ok: true }
     return { ok: false, status: 403, message: 'only loopback clients may call this without --admin-token\n' }
@@ -40,7 +44,9 @@ export function isLoopback(address: string): boolean {
 /** What start-up says about the guard when no token is set (undefined: a token is set). */
 export function adminGuardNotice(token: string | undefined): string | undefined {
   if (token !== undefined) return undefined
-  return 'no --admin-token: /prestop is guarded by source address only (loopback callers may take this pod out of service). ' +
+  return (
+    'no --admin-token: /prestop is guarded by source address only (loopback callers may take this pod out of service). ' +
     'Under a service mesh (Istio, Linkerd) traffic from other workloads reaches the pod from a loopback address, so any of them could; ' +
-    'Istio\'s 127.0.0.6 is refused, others cannot be told apart. Set --admin-token (the manifests in k8s/ do) and send it from the preStop hook.'
+    "Istio's 127.0.0.6 is refused, others cannot be told apart. Set --admin-token (the manifests in k8s/ do) and send it from the preStop hook."
+  )
 }

@@ -70,34 +70,130 @@ export function createMetrics(): Metrics {
   let sources: MetricSources | undefined
   const reg = { registers: [registry] }
 
-  const accepted = new client.Counter({ ...reg, name: 'drainpipe_connections_accepted_total', help: 'Pod-port connections by kind: client (PROXY header), direct (no header), healthcheck (zero-byte probe or LOCAL header).', labelNames: ['kind'] })
-  const healthChecks = new client.Counter({ ...reg, name: 'drainpipe_health_checks_total', help: 'Load-balancer health checks answered without touching the app, by type: empty (TCP connect+close), local (PROXY v2 LOCAL header).', labelNames: ['type'] })
-  const refused = new client.Counter({ ...reg, name: 'drainpipe_connections_refused_total', help: 'Connections closed before forwarding, by reason.', labelNames: ['reason'] })
-  const headerErrors = new client.Counter({ ...reg, name: 'drainpipe_proxy_header_errors_total', help: 'Connections closed for an invalid PROXY header, by reason.', labelNames: ['reason'] })
-  const upstreamErrors = new client.Counter({ ...reg, name: 'drainpipe_upstream_errors_total', help: 'Failures talking to the app: connect (refused/unreachable, 502), timeout (504), reset (app closed mid-response).', labelNames: ['reason'] })
-  const httpResponses = new client.Counter({ ...reg, name: 'drainpipe_http_responses_total', help: 'http mode: responses sent to clients by status class.', labelNames: ['class'] })
-  const elbv2Calls = new client.Counter({ ...reg, name: 'drainpipe_elbv2_calls_total', help: 'DescribeTargetHealth calls by outcome (throttled = the account-wide API bucket said Throttling).', labelNames: ['outcome'] })
-
-  new client.Gauge({ ...reg, name: 'drainpipe_connections_active', help: 'Open pod-port connections (reading a header, forwarding, or draining).', collect() { this.set(sources?.activeConnections() ?? 0) } })
-  new client.Gauge({ ...reg, name: 'drainpipe_upstream_reachable', help: '1 when the last background probe reached the app.', collect() { this.set(sources?.upstreamReachable() ? 1 : 0) } })
-  new client.Gauge({
-    ...reg, name: 'drainpipe_state', help: 'Lifecycle state: 1 for the current one.', labelNames: ['state'],
-    collect() { const now = sources?.state(); for (const s of STATES) this.labels(s).set(s === now ? 1 : 0) },
+  const accepted = new client.Counter({
+    ...reg,
+    name: 'drainpipe_connections_accepted_total',
+    help: 'Pod-port connections by kind: client (PROXY header), direct (no header), healthcheck (zero-byte probe or LOCAL header).',
+    labelNames: ['kind'],
   })
-  new client.Gauge({ ...reg, name: 'drainpipe_connections_after_unready', help: 'Client connections accepted after readiness failed (termination started): the load balancer was still sending.', collect() { this.set(sources?.acceptedSinceUnready() ?? 0) } })
-  new client.Gauge({ ...reg, name: 'drainpipe_requests_after_unready', help: 'http mode: requests received after readiness failed.', collect() { this.set(sources?.requestsSinceUnready() ?? 0) } })
+  const healthChecks = new client.Counter({
+    ...reg,
+    name: 'drainpipe_health_checks_total',
+    help: 'Load-balancer health checks answered without touching the app, by type: empty (TCP connect+close), local (PROXY v2 LOCAL header).',
+    labelNames: ['type'],
+  })
+  const refused = new client.Counter({
+    ...reg,
+    name: 'drainpipe_connections_refused_total',
+    help: 'Connections closed before forwarding, by reason.',
+    labelNames: ['reason'],
+  })
+  const headerErrors = new client.Counter({
+    ...reg,
+    name: 'drainpipe_proxy_header_errors_total',
+    help: 'Connections closed for an invalid PROXY header, by reason.',
+    labelNames: ['reason'],
+  })
+  const upstreamErrors = new client.Counter({
+    ...reg,
+    name: 'drainpipe_upstream_errors_total',
+    help: 'Failures talking to the app: connect (refused/unreachable, 502), timeout (504), reset (app closed mid-response).',
+    labelNames: ['reason'],
+  })
+  const httpResponses = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http_responses_total',
+    help: 'http mode: responses sent to clients by status class.',
+    labelNames: ['class'],
+  })
+  const elbv2Calls = new client.Counter({
+    ...reg,
+    name: 'drainpipe_elbv2_calls_total',
+    help: 'DescribeTargetHealth calls by outcome (throttled = the account-wide API bucket said Throttling).',
+    labelNames: ['outcome'],
+  })
+
+  new client.Gauge({
+    ...reg,
+    name: 'drainpipe_connections_active',
+    help: 'Open pod-port connections (reading a header, forwarding, or draining).',
+    collect() {
+      this.set(sources?.activeConnections() ?? 0)
+    },
+  })
+  new client.Gauge({
+    ...reg,
+    name: 'drainpipe_upstream_reachable',
+    help: '1 when the last background probe reached the app.',
+    collect() {
+      this.set(sources?.upstreamReachable() ? 1 : 0)
+    },
+  })
+  new client.Gauge({
+    ...reg,
+    name: 'drainpipe_state',
+    help: 'Lifecycle state: 1 for the current one.',
+    labelNames: ['state'],
+    collect() {
+      const now = sources?.state()
+      for (const s of STATES) this.labels(s).set(s === now ? 1 : 0)
+    },
+  })
+  new client.Gauge({
+    ...reg,
+    name: 'drainpipe_connections_after_unready',
+    help: 'Client connections accepted after readiness failed (termination started): the load balancer was still sending.',
+    collect() {
+      this.set(sources?.acceptedSinceUnready() ?? 0)
+    },
+  })
+  new client.Gauge({
+    ...reg,
+    name: 'drainpipe_requests_after_unready',
+    help: 'http mode: requests received after readiness failed.',
+    collect() {
+      this.set(sources?.requestsSinceUnready() ?? 0)
+    },
+  })
 
   // Children are bound once for the hot path and start at 0, so every series is exported
   // (a rate() over a series that appears mid-way misses its first increments).
   const byLabel = <K extends string>(c: promClient.Counter<string>, keys: readonly K[]) =>
-    Object.fromEntries(keys.map((k) => { const child = c.labels(k); child.inc(0); return [k, child] })) as Record<K, promClient.Counter.Internal>
+    Object.fromEntries(
+      keys.map((k) => {
+        const child = c.labels(k)
+        child.inc(0)
+        return [k, child]
+      }),
+    ) as Record<K, promClient.Counter.Internal>
   for (const r of PROXY_ERROR_REASONS) headerErrors.labels(r).inc(0)
 
-  const basis = new client.Gauge({ ...reg, name: 'drainpipe_decision_basis', help: 'What the last decision to drain rested on: 1 for evidence (every LB node quiet for its own window), fixed (--quiet-period), lag-bound (--lb-lag-max passed: too little traffic to judge by), max-wait (still unsure) or operator (a second SIGINT ended the wait).', labelNames: ['basis'] })
-  const falseStop = new client.Gauge({ ...reg, name: 'drainpipe_decision_false_stop_bound', help: 'Probability bound, under the stated assumptions, that the last evidence-based decision called a still-sending LB stopped (NaN when it did not rest on evidence).' })
-  const longestWindow = new client.Gauge({ ...reg, name: 'drainpipe_decision_quiet_window_seconds', help: 'The longest quiet window an LB node needed in the last decision.' })
-  const revocations = new client.Gauge({ ...reg, name: 'drainpipe_decision_revocations', help: 'Times "quiet" was revoked by a new connection or request during the last termination.' })
-  const lagDeadline = new client.Gauge({ ...reg, name: 'drainpipe_decision_lag_deadline_seconds', help: 'Seconds from termination start to deregistration + --lb-lag-max in the last termination (NaN if deregistration was never seen).' })
+  const basis = new client.Gauge({
+    ...reg,
+    name: 'drainpipe_decision_basis',
+    help: 'What the last decision to drain rested on: 1 for evidence (every LB node quiet for its own window), fixed (--quiet-period), lag-bound (--lb-lag-max passed: too little traffic to judge by), max-wait (still unsure) or operator (a second SIGINT ended the wait).',
+    labelNames: ['basis'],
+  })
+  const falseStop = new client.Gauge({
+    ...reg,
+    name: 'drainpipe_decision_false_stop_bound',
+    help: 'Probability bound, under the stated assumptions, that the last evidence-based decision called a still-sending LB stopped (NaN when it did not rest on evidence).',
+  })
+  const longestWindow = new client.Gauge({
+    ...reg,
+    name: 'drainpipe_decision_quiet_window_seconds',
+    help: 'The longest quiet window an LB node needed in the last decision.',
+  })
+  const revocations = new client.Gauge({
+    ...reg,
+    name: 'drainpipe_decision_revocations',
+    help: 'Times "quiet" was revoked by a new connection or request during the last termination.',
+  })
+  const lagDeadline = new client.Gauge({
+    ...reg,
+    name: 'drainpipe_decision_lag_deadline_seconds',
+    help: 'Seconds from termination start to deregistration + --lb-lag-max in the last termination (NaN if deregistration was never seen).',
+  })
   const setOrNaN = (g: promClient.Gauge, v: number | null) => g.set(v ?? Number.NaN)
   for (const b of DECISION_BASES) basis.labels(b).set(0)
 
@@ -114,17 +210,49 @@ export function createMetrics(): Metrics {
     healthChecks: byLabel(healthChecks, ['empty', 'local']),
     refused: byLabel(refused, ['max_connections', 'fd_limit', 'untrusted_source', 'header_timeout']),
     headerErrors,
-    crcMismatchAccepted: new client.Counter({ ...reg, name: 'drainpipe_proxy_crc_mismatch_accepted_total', help: 'v2 headers whose CRC32C did not match, kept because --crc-mismatch accept.' }),
+    crcMismatchAccepted: new client.Counter({
+      ...reg,
+      name: 'drainpipe_proxy_crc_mismatch_accepted_total',
+      help: 'v2 headers whose CRC32C did not match, kept because --crc-mismatch accept.',
+    }),
     httpRequests: new client.Counter({ ...reg, name: 'drainpipe_http_requests_total', help: 'http mode: requests received from clients.' }),
     httpResponses: byLabel(httpResponses, ['1xx', '2xx', '3xx', '4xx', '5xx']),
     upstreamErrors: byLabel(upstreamErrors, ['connect', 'timeout', 'reset']),
-    acceptErrors: new client.Counter({ ...reg, name: 'drainpipe_accept_errors_total', help: 'Errors from accept() on the pod port (EMFILE: out of file descriptors), by code.', labelNames: ['code'] }),
-    transitions: new client.Counter({ ...reg, name: 'drainpipe_state_transitions_total', help: 'Lifecycle transitions, by the state entered.', labelNames: ['to'] }),
+    acceptErrors: new client.Counter({
+      ...reg,
+      name: 'drainpipe_accept_errors_total',
+      help: 'Errors from accept() on the pod port (EMFILE: out of file descriptors), by code.',
+      labelNames: ['code'],
+    }),
+    transitions: new client.Counter({
+      ...reg,
+      name: 'drainpipe_state_transitions_total',
+      help: 'Lifecycle transitions, by the state entered.',
+      labelNames: ['to'],
+    }),
     elbv2Calls: byLabel(elbv2Calls, ['ok', 'throttled', 'error']),
-    lastConnectionSeconds: new client.Gauge({ ...reg, name: 'drainpipe_termination_last_connection_seconds', help: 'Seconds from termination start to the last new client connection (how long the LB kept sending).' }),
-    deregistrationObservedSeconds: new client.Gauge({ ...reg, name: 'drainpipe_termination_deregistration_observed_seconds', help: 'Seconds from termination start until every observer agreed the LB stopped (or --max-wait).' }),
-    drainSeconds: new client.Gauge({ ...reg, name: 'drainpipe_drain_duration_seconds', help: 'Seconds the last drain took, from closing the pod port to the last connection closed.' }),
-    drainCut: new client.Counter({ ...reg, name: 'drainpipe_drain_connections_cut_total', help: 'Connections still open at --drain-timeout, closed by drainpipe.' }),
-    bind(s) { sources = s },
+    lastConnectionSeconds: new client.Gauge({
+      ...reg,
+      name: 'drainpipe_termination_last_connection_seconds',
+      help: 'Seconds from termination start to the last new client connection (how long the LB kept sending).',
+    }),
+    deregistrationObservedSeconds: new client.Gauge({
+      ...reg,
+      name: 'drainpipe_termination_deregistration_observed_seconds',
+      help: 'Seconds from termination start until every observer agreed the LB stopped (or --max-wait).',
+    }),
+    drainSeconds: new client.Gauge({
+      ...reg,
+      name: 'drainpipe_drain_duration_seconds',
+      help: 'Seconds the last drain took, from closing the pod port to the last connection closed.',
+    }),
+    drainCut: new client.Counter({
+      ...reg,
+      name: 'drainpipe_drain_connections_cut_total',
+      help: 'Connections still open at --drain-timeout, closed by drainpipe.',
+    }),
+    bind(s) {
+      sources = s
+    },
   }
 }

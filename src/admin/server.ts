@@ -24,7 +24,12 @@ export class AdminServer {
   /** Errors of the listening socket after start-up (logged by the owner). */
   onError: ((err: NodeJS.ErrnoException) => void) | undefined
 
-  constructor(private readonly address: HostPort, private readonly metrics: Metrics, private readonly auth: (req: IncomingMessage) => AuthResult, private readonly handlers: AdminHandlers) {
+  constructor(
+    private readonly address: HostPort,
+    private readonly metrics: Metrics,
+    private readonly auth: (req: IncomingMessage) => AuthResult,
+    private readonly handlers: AdminHandlers,
+  ) {
     this.#server = http.createServer((req, res) => {
       this.#route(req, res).catch((err: Error) => {
         if (!res.headersSent) send(res, 500, `${err.message}\n`)
@@ -51,9 +56,15 @@ export class AdminServer {
   /** Stop listening and wait (at most `capMs`) for answers in flight, such as /prestop's. */
   close(capMs = 1000): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.#server.closeAllConnections(); resolve() }, capMs)
+      const timer = setTimeout(() => {
+        this.#server.closeAllConnections()
+        resolve()
+      }, capMs)
       timer.unref()
-      this.#server.close(() => { clearTimeout(timer); resolve() })
+      this.#server.close(() => {
+        clearTimeout(timer)
+        resolve()
+      })
       this.#server.closeIdleConnections()
     })
   }
@@ -77,14 +88,14 @@ export class AdminServer {
       }
       case '/status':
         if (!isRead(method)) return notAllowed(res, 'GET')
-        return send(res, 200, JSON.stringify(this.handlers.status(), null, 2) + '\n', 'application/json')
+        return send(res, 200, `${JSON.stringify(this.handlers.status(), null, 2)}\n`, 'application/json')
       case '/prestop': {
         if (method !== 'GET' && method !== 'POST') return notAllowed(res, 'GET, POST')
         const auth = this.auth(req)
         if (!auth.ok) return send(res, auth.status, auth.message)
         req.resume()
         const report = await this.handlers.prestop()
-        return send(res, 200, JSON.stringify(report) + '\n', 'application/json')
+        return send(res, 200, `${JSON.stringify(report)}\n`, 'application/json')
       }
       default:
         return send(res, 404, 'not found: try /readyz /livez /metrics /status /prestop\n')

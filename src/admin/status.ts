@@ -23,11 +23,15 @@ export interface StatusSources {
   fastLane(): Record<string, unknown>
 }
 
-export interface Readiness { ok: boolean; reason: string }
+export interface Readiness {
+  ok: boolean
+  reason: string
+}
 
 /** Ready: the lifecycle says so and the app is reachable. */
 export function readiness({ lifecycle, probe, config }: StatusSources): Readiness {
-  if (lifecycle.state !== 'ready') return { ok: false, reason: `not ready: ${lifecycle.state}${lifecycle.state === 'starting' ? ' (app not reachable yet)' : ''}` }
+  if (lifecycle.state !== 'ready')
+    return { ok: false, reason: `not ready: ${lifecycle.state}${lifecycle.state === 'starting' ? ' (app not reachable yet)' : ''}` }
   if (!probe.reachable) return { ok: false, reason: `not ready: app at ${config.upstream.host}:${config.upstream.port} unreachable` }
   return { ok: true, reason: 'ready' }
 }

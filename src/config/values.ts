@@ -5,10 +5,15 @@ import { isIP } from 'node:net'
 import { parseCidrList } from '../proxy-protocol/policy.js'
 import { OBSERVER_NAMES, type ObserverName } from '../lifecycle/observers/observer.js'
 
-export interface HostPort { host: string; port: number }
+export interface HostPort {
+  host: string
+  port: number
+}
 
 export class InvalidValue extends Error {
-  constructor(readonly accepted: string) { super(accepted) }
+  constructor(readonly accepted: string) {
+    super(accepted)
+  }
 }
 
 const SECONDS_ACCEPTED = 'seconds as a non-negative number, optionally with a unit: 0.5, 30, 250ms, 2m'
@@ -78,7 +83,10 @@ export function parseNumber(min: number, max: number) {
 
 export function parseObservers(text: string): ObserverName[] {
   const accepted = `a comma-separated list of ${OBSERVER_NAMES.join(', ')}`
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean)
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   if (names.length === 0) throw new InvalidValue(accepted)
   for (const n of names) if (!(OBSERVER_NAMES as readonly string[]).includes(n)) throw new InvalidValue(accepted)
   return [...new Set(names as ObserverName[])]
@@ -114,8 +122,12 @@ export function parseUrl(text: string): string {
 
 export function parseArns(text: string): string[] {
   const accepted = 'target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID), comma-separated or repeated'
-  const arns = text.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const a of arns) if (!/^arn:aws[\w-]*:elasticloadbalancing:[\w-]*:\d*:targetgroup\/[\w-]+\/\w+$/.test(a)) throw new InvalidValue(accepted)
+  const arns = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  for (const a of arns)
+    if (!/^arn:aws[\w-]*:elasticloadbalancing:[\w-]*:\d*:targetgroup\/[\w-]+\/\w+$/.test(a)) throw new InvalidValue(accepted)
   return arns
 }
 

@@ -12,11 +12,19 @@ export class UpstreamProbe {
   #resolveFirst!: () => void
   #listeners = new Set<(reachable: boolean) => void>()
 
-  constructor(private readonly target: HostPort, private readonly intervalMs: number, private readonly timeoutMs: number) {
-    this.#firstResult = new Promise((resolve) => { this.#resolveFirst = resolve })
+  constructor(
+    private readonly target: HostPort,
+    private readonly intervalMs: number,
+    private readonly timeoutMs: number,
+  ) {
+    this.#firstResult = new Promise((resolve) => {
+      this.#resolveFirst = resolve
+    })
   }
 
-  get reachable(): boolean { return this.#reachable }
+  get reachable(): boolean {
+    return this.#reachable
+  }
 
   /** Resolves after the first probe answered, either way. */
   start(): Promise<void> {
@@ -42,7 +50,9 @@ export class UpstreamProbe {
     this.#timer.unref()
   }
 
-  onChange(fn: (reachable: boolean) => void): void { this.#listeners.add(fn) }
+  onChange(fn: (reachable: boolean) => void): void {
+    this.#listeners.add(fn)
+  }
 
   /** A forwarder reached, or failed to reach, the app. */
   report(reachable: boolean): void {

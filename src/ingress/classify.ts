@@ -108,7 +108,14 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
         return
       case 'none':
         settle()
-        if (policy === 'require') sink.refused(socket, new ProxyProtocolError('bad_signature', 'connection from a trusted proxy did not start with a PROXY header (--proxy-protocol required)'))
+        if (policy === 'require')
+          sink.refused(
+            socket,
+            new ProxyProtocolError(
+              'bad_signature',
+              'connection from a trusted proxy did not start with a PROXY header (--proxy-protocol required)',
+            ),
+          )
         else sink.client(socket, null, r.rest)
         return
       case 'error':
@@ -124,7 +131,11 @@ export function classify(socket: Socket, policy: SourcePolicy, opts: ClassifyOpt
           return
         }
         settle()
-        if (policy === 'refuse-header') sink.refused(socket, new ProxyProtocolError('untrusted_header', `PROXY header from ${socket.remoteAddress}, which is not in --trusted-proxies`))
+        if (policy === 'refuse-header')
+          sink.refused(
+            socket,
+            new ProxyProtocolError('untrusted_header', `PROXY header from ${socket.remoteAddress}, which is not in --trusted-proxies`),
+          )
         else if (r.header.command === 'LOCAL') sink.local(socket, r.rest)
         else {
           if (r.stackCheckPending) holdFirstBytes(socket, (err) => sink.refused(socket, err))

@@ -34,9 +34,9 @@ export function clientInfo(socket: Socket, header: ProxyHeader | null): ClientIn
   const dst = header?.destination
   return {
     address: src ? src.address : peerAddress,
-    port: src ? src.port : socket.remotePort ?? 0,
+    port: src ? src.port : (socket.remotePort ?? 0),
     destAddress: dst ? dst.address : unmapped(socket.localAddress ?? ''),
-    destPort: dst ? dst.port : socket.localPort ?? 0,
+    destPort: dst ? dst.port : (socket.localPort ?? 0),
     peerAddress,
     header,
   }

@@ -6,7 +6,9 @@ export class ConnectionSet {
   readonly #sockets = new Set<Socket>()
   #waiters: Array<() => void> = []
 
-  get size(): number { return this.#sockets.size }
+  get size(): number {
+    return this.#sockets.size
+  }
 
   add(socket: Socket): void {
     this.#sockets.add(socket)
@@ -23,7 +25,9 @@ export class ConnectionSet {
     }
   }
 
-  [Symbol.iterator](): IterableIterator<Socket> { return this.#sockets.values() }
+  [Symbol.iterator](): IterableIterator<Socket> {
+    return this.#sockets.values()
+  }
 
   whenEmpty(): Promise<void> {
     if (this.#sockets.size === 0) return Promise.resolve()
@@ -34,7 +38,10 @@ export class ConnectionSet {
   destroyAll(finGraceMs = 200): number {
     const n = this.#sockets.size
     for (const s of this.#sockets) s.end()
-    if (n > 0) setTimeout(() => { for (const s of this.#sockets) s.destroy() }, finGraceMs).unref()
+    if (n > 0)
+      setTimeout(() => {
+        for (const s of this.#sockets) s.destroy()
+      }, finGraceMs).unref()
     return n
   }
 }

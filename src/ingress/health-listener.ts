@@ -25,17 +25,21 @@ export class HealthListener {
   #tcpChecks = 0
   #httpChecks = 0
 
-  constructor (listen: HostPort, healthy: () => boolean) {
+  constructor(listen: HostPort, healthy: () => boolean) {
     this.#listen = listen
     this.#responder = new HealthResponder(healthy)
     this.#server = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket))
   }
 
-  get listening (): boolean { return this.#server.listening }
-  get address (): AddressInfo | undefined { return this.#bound }
+  get listening(): boolean {
+    return this.#server.listening
+  }
+  get address(): AddressInfo | undefined {
+    return this.#bound
+  }
 
   /** Open (again: the same port as first bound). Resolves with the bound address. */
-  listen (): Promise<AddressInfo> {
+  listen(): Promise<AddressInfo> {
     if (this.#server.listening) return Promise.resolve(this.#server.address() as AddressInfo)
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err)
@@ -49,17 +53,22 @@ export class HealthListener {
   }
 
   /** Stop accepting (checks now fail with a refused connection) and end the checks in progress. */
-  close (): void {
+  close(): void {
     if (this.#server.listening) this.#server.close()
     for (const socket of this.#open) socket.destroy()
     this.#responder.close()
   }
 
-  view (): Record<string, unknown> {
-    return { address: this.#bound ? `${this.#bound.address}:${this.#bound.port}` : null, open: this.#server.listening, tcpChecks: this.#tcpChecks, httpChecks: this.#httpChecks }
+  view(): Record<string, unknown> {
+    return {
+      address: this.#bound ? `${this.#bound.address}:${this.#bound.port}` : null,
+      open: this.#server.listening,
+      tcpChecks: this.#tcpChecks,
+      httpChecks: this.#httpChecks,
+    }
   }
 
-  #onConnection (socket: Socket): void {
+  #onConnection(socket: Socket): void {
     this.#open.add(socket)
     socket.setTimeout(IDLE_MS, () => socket.destroy())
     socket.on('error', () => {})
@@ -77,11 +86,21 @@ export class HealthListener {
     const onData = (chunk: Buffer) => {
       const r = reader.push(chunk)
       if (r.kind === 'more') return
-      if (r.kind === 'error') { done(); socket.destroy(); return }
-      if (r.kind === 'none' || r.rest.length > 0) { serve(r.rest); return }
+      if (r.kind === 'error') {
+        done()
+        socket.destroy()
+        return
+      }
+      if (r.kind === 'none' || r.rest.length > 0) {
+        serve(r.rest)
+        return
+      }
       // A header alone (a TCP check behind PROXY protocol, or an HTTP check whose request follows).
       socket.removeListener('data', onData)
-      socket.once('data', (next: Buffer) => { socket.removeListener('end', onEnd); serve(next) })
+      socket.once('data', (next: Buffer) => {
+        socket.removeListener('end', onEnd)
+        serve(next)
+      })
     }
     const onEnd = () => {
       this.#tcpChecks++

@@ -38,7 +38,11 @@ export interface IngressOptions {
 export const PENDING_GRACE_MS = 1000
 
 /** Where a connection came from (its peer address, ::ffff: removed) and when it was accepted, kept on the socket until classified. */
-interface Accepted { readonly remote: string; readonly source: ArrivalSource; readonly at: number }
+interface Accepted {
+  readonly remote: string
+  readonly source: ArrivalSource
+  readonly at: number
+}
 const kAccepted = Symbol('drainpipe.accepted')
 type AcceptedSocket = Socket & { [kAccepted]?: Accepted }
 
@@ -73,9 +77,12 @@ export class Ingress {
       const now = Date.now()
       if (now - dropLoggedAt < 1000) return // a flood must not become a log flood
       dropLoggedAt = now
-      opts.logger.warn({ client: data?.remoteAddress, cap: this.connectionCap, refused: dropsSinceLog }, capped
-        ? 'connection refused: --max-connections reached'
-        : 'connection refused: at the cap derived from the file-descriptor limit (ulimit -n); set --max-connections or raise the limit')
+      opts.logger.warn(
+        { client: data?.remoteAddress, cap: this.connectionCap, refused: dropsSinceLog },
+        capped
+          ? 'connection refused: --max-connections reached'
+          : 'connection refused: at the cap derived from the file-descriptor limit (ulimit -n); set --max-connections or raise the limit',
+      )
       dropsSinceLog = 0
     })
     // accept() failures (EMFILE when out of file descriptors) must neither crash nor spin:
@@ -106,16 +113,22 @@ export class Ingress {
   /** Serve again after a drain: the app restarted and the pod is to become ready again. */
   async resumeAccepting(): Promise<AddressInfo> {
     this.#opts.forwarder.resume()
-    return this.#server.listening ? this.#server.address() as AddressInfo : this.listen()
+    return this.#server.listening ? (this.#server.address() as AddressInfo) : this.listen()
   }
 
-  get listening(): boolean { return this.#server.listening }
+  get listening(): boolean {
+    return this.#server.listening
+  }
 
   /** Open connections: being classified, or forwarded. */
-  get active(): number { return this.#pending.size + this.#opts.forwarder.active }
+  get active(): number {
+    return this.#pending.size + this.#opts.forwarder.active
+  }
 
   /** Client and direct connections accepted so far. */
-  get clientConnections(): number { return this.#clientConnections }
+  get clientConnections(): number {
+    return this.#clientConnections
+  }
 
   /** From now on responses ask clients to close their connections (http). */
   announceClose(): void {
@@ -137,7 +150,9 @@ export class Ingress {
    * way), then are closed like idle keep-alives, not counted as cut. Resolves when all are gone.
    */
   async drain(): Promise<void> {
-    const idle = setTimeout(() => { for (const socket of this.#pending) if (socket.bytesRead === 0 || sentOnlyHeader(socket)) socket.destroy() }, PENDING_GRACE_MS)
+    const idle = setTimeout(() => {
+      for (const socket of this.#pending) if (socket.bytesRead === 0 || sentOnlyHeader(socket)) socket.destroy()
+    }, PENDING_GRACE_MS)
     idle.unref()
     const forwarded = this.#opts.forwarder.drain()
     await this.#pending.whenEmpty()
@@ -199,7 +214,10 @@ export class Ingress {
     abandoned: (socket, header, by) => {
       this.#arrived(socket, header)
       if (by === 'header_timeout') this.#opts.metrics.refused.header_timeout.inc()
-      this.#opts.logger.debug({ client: header.source?.address, lb: socket.remoteAddress, by }, 'connection ended after its PROXY header, before sending anything')
+      this.#opts.logger.debug(
+        { client: header.source?.address, lb: socket.remoteAddress, by },
+        'connection ended after its PROXY header, before sending anything',
+      )
       socket.destroy()
     },
     local: (socket, head) => {

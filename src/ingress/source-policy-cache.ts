@@ -9,7 +9,10 @@ import type { SourcePolicy } from '../proxy-protocol/policy.js'
 /** Distinct source addresses remembered before the cache is cleared. */
 export const SOURCE_POLICY_CACHE_MAX = 4096
 
-export function cachedSourcePolicy(decide: (remoteAddress: string) => SourcePolicy, max = SOURCE_POLICY_CACHE_MAX): (remoteAddress: string) => SourcePolicy {
+export function cachedSourcePolicy(
+  decide: (remoteAddress: string) => SourcePolicy,
+  max = SOURCE_POLICY_CACHE_MAX,
+): (remoteAddress: string) => SourcePolicy {
   const seen = new Map<string, SourcePolicy>()
   return (remote) => {
     let policy = seen.get(remote)

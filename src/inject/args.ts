@@ -19,8 +19,14 @@ export function parseArgs(argv: readonly string[], ownFlags: readonly string[] =
   const out: ParsedArgs = { settings: new Map(), own: new Map(), positional: [], help: false }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    if (arg === '--help' || arg === '-h') { out.help = true; continue }
-    if (arg === '-' || !arg.startsWith('--')) { out.positional.push(arg); continue }
+    if (arg === '--help' || arg === '-h') {
+      out.help = true
+      continue
+    }
+    if (arg === '-' || !arg.startsWith('--')) {
+      out.positional.push(arg)
+      continue
+    }
     const eq = arg.indexOf('=')
     const flag = arg.slice(2, eq === -1 ? undefined : eq)
     const own = ownFlags.includes(flag)

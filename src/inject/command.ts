@@ -12,7 +12,8 @@ export async function runInject(direction: Direction, argv: readonly string[], v
   let args
   try {
     args = parseArgs(argv)
-    if (direction === 'uninject' && args.settings.size > 0) throw new UsageError('uninject takes no settings: it undoes what inject recorded')
+    if (direction === 'uninject' && args.settings.size > 0)
+      throw new UsageError('uninject takes no settings: it undoes what inject recorded')
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     process.stderr.write(`drainpipe ${direction}: ${err.message}\n`)
@@ -45,7 +46,12 @@ export async function runInject(direction: Direction, argv: readonly string[], v
     return 1
   }
   // One transform over every file: a Service in one file is matched with the pods of another.
-  const result = transform(inputs.flatMap((i) => i.docs), direction, { given: args.settings, version, newToken }, sources)
+  const result = transform(
+    inputs.flatMap((i) => i.docs),
+    direction,
+    { given: args.settings, version, newToken },
+    sources,
+  )
   for (const n of result.notes) process.stderr.write(`drainpipe ${direction}: note: ${n}\n`)
   for (const e of result.errors) process.stderr.write(`drainpipe ${direction}: error: ${e.message}\n`)
   if (result.errors.length > 0) {
@@ -59,10 +65,14 @@ export async function runInject(direction: Direction, argv: readonly string[], v
     return input.render(docs)
   })
   // Several files become one stream: YAML documents separated by ---, JSON values one after another.
-  process.stdout.write(outputs.map((o, i) => {
-    const sep = i > 0 && inputs[i]!.format === 'yaml' && !o.startsWith('---') ? '---\n' : ''
-    return sep + (o.endsWith('\n') || o === '' ? o : `${o}\n`)
-  }).join(''))
+  process.stdout.write(
+    outputs
+      .map((o, i) => {
+        const sep = i > 0 && inputs[i]!.format === 'yaml' && !o.startsWith('---') ? '---\n' : ''
+        return sep + (o.endsWith('\n') || o === '' ? o : `${o}\n`)
+      })
+      .join(''),
+  )
   return 0
 }
 
@@ -74,13 +84,26 @@ async function readStdin(): Promise<string> {
 
 export function renderInjectHelp(direction: Direction, version: string): string {
   if (direction === 'uninject') {
-    return [`drainpipe ${version}`, '', 'Usage: drainpipe uninject [FILE ...]   (no FILE, or -: stdin)', '',
-      'Removes what `drainpipe inject` added, from the drainpipe.io/undo annotation it left, and writes the', 'manifests to stdout.', ''].join('\n')
+    return [
+      `drainpipe ${version}`,
+      '',
+      'Usage: drainpipe uninject [FILE ...]   (no FILE, or -: stdin)',
+      '',
+      'Removes what `drainpipe inject` added, from the drainpipe.io/undo annotation it left, and writes the',
+      'manifests to stdout.',
+      '',
+    ].join('\n')
   }
-  const lines = [`drainpipe ${version}`, '', 'Usage: drainpipe inject [--setting VALUE ...] [FILE ...]   (no FILE, or -: stdin)', '',
+  const lines = [
+    `drainpipe ${version}`,
+    '',
+    'Usage: drainpipe inject [--setting VALUE ...] [FILE ...]   (no FILE, or -: stdin)',
+    '',
     'Adds drainpipe to every pod template of the Kubernetes YAML or JSON it reads (Pod, Deployment,',
     'StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, List) and writes it to stdout. Each setting is',
-    'also a pod annotation, drainpipe.io/SETTING, which wins over the flag. Settings:', '']
+    'also a pod annotation, drainpipe.io/SETTING, which wins over the flag. Settings:',
+    '',
+  ]
   for (const o of INJECT_OPTIONS) {
     lines.push(`  --${o.flag} ${o.placeholder} (default ${o.default || o.defaultFrom})`, `      ${o.help}`)
   }

@@ -33,7 +33,8 @@ export function drainpipeOptions(settings: InjectSettings, takeover: Takeover, g
   given.set('listen', `0.0.0.0:${takeover.listenPort}`)
   given.set('upstream', `127.0.0.1:${takeover.appPort}`)
   given.set('grace-period', String(graceS))
-  for (const pinned of ['admin', 'max-wait', 'drain-timeout']) if (!given.has(pinned)) given.set(pinned, OPTIONS.find((o) => o.flag === pinned)!.default)
+  for (const pinned of ['admin', 'max-wait', 'drain-timeout'])
+    if (!given.has(pinned)) given.set(pinned, OPTIONS.find((o) => o.flag === pinned)!.default)
   const o = new Map<string, string>()
   for (const spec of OPTIONS) if (given.has(spec.flag)) o.set(spec.flag, given.get(spec.flag)!)
   return o
@@ -62,10 +63,7 @@ export function drainpipeContainer(plan: DrainpipeContainerPlan, native: boolean
     name: DRAINPIPE_CONTAINER,
     image: settings.image,
     // A native sidecar's LB-facing port is declared on the app container instead (lbPortOwner).
-    ports: [
-      ...(native ? [] : [lbPort(takeover)]),
-      { name: ADMIN_PORT_NAME, containerPort: adminPort },
-    ],
+    ports: [...(native ? [] : [lbPort(takeover)]), { name: ADMIN_PORT_NAME, containerPort: adminPort }],
     env,
     ...drainpipeProbes(ADMIN_PORT_NAME, native),
     // The same call as the app's: drainpipe is stopped only once it has drained.

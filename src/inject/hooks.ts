@@ -42,9 +42,15 @@ export function prestopHook(adminPort: number, token: string): JsonObject {
 export function setAppPreStop(app: Container, hook: JsonObject, what: string, note: (line: string) => void): JsonObject | undefined {
   const existing = existingPreStop(app)
   if (existing.kind === 'other') {
-    throw new InjectError('ERR_INJECT_HOOK', `${what}: container ${app.name} already has a preStop hook ${existing.describe}; drainpipe needs that hook to call its /prestop (the app gets SIGTERM once drainpipe has drained), and inject will not drop yours. Move that work into the app's SIGTERM handling (it now runs after the drain) and remove the hook, then inject again`)
+    throw new InjectError(
+      'ERR_INJECT_HOOK',
+      `${what}: container ${app.name} already has a preStop hook ${existing.describe}; drainpipe needs that hook to call its /prestop (the app gets SIGTERM once drainpipe has drained), and inject will not drop yours. Move that work into the app's SIGTERM handling (it now runs after the drain) and remove the hook, then inject again`,
+    )
   }
-  if (existing.kind === 'sleep') note(`${what}: container ${app.name}: preStop ${existing.describe} replaced by the call to drainpipe's /prestop, which waits until the load balancer stopped sending instead of a fixed time`)
+  if (existing.kind === 'sleep')
+    note(
+      `${what}: container ${app.name}: preStop ${existing.describe} replaced by the call to drainpipe's /prestop, which waits until the load balancer stopped sending instead of a fixed time`,
+    )
   const lifecycle = asObject(app.lifecycle) ?? {}
   lifecycle.preStop = hook
   app.lifecycle = lifecycle

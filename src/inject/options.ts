@@ -52,10 +52,12 @@ function parsePort(text: string): number {
   if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 65535) return Number(text)
   throw new Invalid('a port number 1-65535')
 }
-const parseEnum = (values: readonly string[]) => (text: string): string => {
-  if (values.includes(text)) return text
-  throw new Invalid(`one of ${values.join(', ')}`)
-}
+const parseEnum =
+  (values: readonly string[]) =>
+  (text: string): string => {
+    if (values.includes(text)) return text
+    throw new Invalid(`one of ${values.join(', ')}`)
+  }
 function parseImage(text: string): string {
   if (/^[a-z0-9][\w.\-/:@]*$/i.test(text) && !/\s/.test(text)) return text
   throw new Invalid('a container image reference such as registry.example.com/drainpipe:0.1.0')
@@ -71,22 +73,65 @@ function parseMargin(text: string): number {
 }
 
 export const INJECT_OPTIONS: readonly InjectOptionSpec[] = [
-  { flag: 'port', placeholder: 'NAME|PORT', default: '', defaultFrom: 'the pod\'s only TCP port, else the one named http', parse: parsePortRef,
-    help: 'The app\'s container port the load balancer reaches. drainpipe takes it over: it listens on a new port carrying this port\'s name, and the app keeps its number under a new name (NAME-app).' },
-  { flag: 'listen-port', placeholder: 'PORT', default: '', defaultFrom: 'the app port + 10000, else the first free port from 20000', parse: parsePort,
-    help: 'The number of drainpipe\'s new LB-facing port. Set it when the derived one is taken by something the pod spec does not show (a service mesh\'s proxy ports).' },
-  { flag: 'sidecar', placeholder: 'native|classic', default: 'native', parse: parseEnum(['native', 'classic']),
-    help: 'native: an init container with restartPolicy Always (Kubernetes >= 1.29): it starts before the app and stops after it. classic: a second entry in containers, for older clusters (not for Jobs: a classic sidecar never lets a Job complete).' },
-  { flag: 'image', placeholder: 'IMAGE', default: '', defaultFrom: 'drainpipe:VERSION, this drainpipe\'s own version', parse: parseImage,
-    help: 'drainpipe\'s image: where you pushed the image built from this repository\'s Dockerfile.' },
-  { flag: 'cpu-request', placeholder: 'QUANTITY', default: '100m', parse: parseQuantity,
-    help: 'drainpipe\'s CPU request: measured 75m at 1000 req/s (http mode); raise it with traffic. No CPU limit is set: throttling a proxy delays every request.' },
-  { flag: 'memory-request', placeholder: 'QUANTITY', default: '128Mi', parse: parseQuantity,
-    help: 'drainpipe\'s memory request: measured RSS 71 MiB idle, 113 MiB with 2000 open keep-alive connections.' },
-  { flag: 'memory-limit', placeholder: 'QUANTITY', default: '256Mi', parse: parseQuantity,
-    help: 'drainpipe\'s memory limit: about twice the peak measured. Raise it for many thousands of open connections.' },
-  { flag: 'grace-margin', placeholder: 'SECONDS', default: '30', parse: parseMargin,
-    help: 'Added to --max-wait + --drain-timeout to size terminationGracePeriodSeconds (never lowered): the app\'s own shutdown after its SIGTERM, hook start-up, log flushing. At least 10.' },
+  {
+    flag: 'port',
+    placeholder: 'NAME|PORT',
+    default: '',
+    defaultFrom: "the pod's only TCP port, else the one named http",
+    parse: parsePortRef,
+    help: "The app's container port the load balancer reaches. drainpipe takes it over: it listens on a new port carrying this port's name, and the app keeps its number under a new name (NAME-app).",
+  },
+  {
+    flag: 'listen-port',
+    placeholder: 'PORT',
+    default: '',
+    defaultFrom: 'the app port + 10000, else the first free port from 20000',
+    parse: parsePort,
+    help: "The number of drainpipe's new LB-facing port. Set it when the derived one is taken by something the pod spec does not show (a service mesh's proxy ports).",
+  },
+  {
+    flag: 'sidecar',
+    placeholder: 'native|classic',
+    default: 'native',
+    parse: parseEnum(['native', 'classic']),
+    help: 'native: an init container with restartPolicy Always (Kubernetes >= 1.29): it starts before the app and stops after it. classic: a second entry in containers, for older clusters (not for Jobs: a classic sidecar never lets a Job complete).',
+  },
+  {
+    flag: 'image',
+    placeholder: 'IMAGE',
+    default: '',
+    defaultFrom: "drainpipe:VERSION, this drainpipe's own version",
+    parse: parseImage,
+    help: "drainpipe's image: where you pushed the image built from this repository's Dockerfile.",
+  },
+  {
+    flag: 'cpu-request',
+    placeholder: 'QUANTITY',
+    default: '100m',
+    parse: parseQuantity,
+    help: "drainpipe's CPU request: measured 75m at 1000 req/s (http mode); raise it with traffic. No CPU limit is set: throttling a proxy delays every request.",
+  },
+  {
+    flag: 'memory-request',
+    placeholder: 'QUANTITY',
+    default: '128Mi',
+    parse: parseQuantity,
+    help: "drainpipe's memory request: measured RSS 71 MiB idle, 113 MiB with 2000 open keep-alive connections.",
+  },
+  {
+    flag: 'memory-limit',
+    placeholder: 'QUANTITY',
+    default: '256Mi',
+    parse: parseQuantity,
+    help: "drainpipe's memory limit: about twice the peak measured. Raise it for many thousands of open connections.",
+  },
+  {
+    flag: 'grace-margin',
+    placeholder: 'SECONDS',
+    default: '30',
+    parse: parseMargin,
+    help: "Added to --max-wait + --drain-timeout to size terminationGracePeriodSeconds (never lowered): the app's own shutdown after its SIGTERM, hook start-up, log flushing. At least 10.",
+  },
 ]
 
 /** drainpipe options a pod annotation or an inject flag may set. */
@@ -134,8 +179,10 @@ export function resolveSettings(given: SettingTexts, annotations: Record<string,
   for (const [key, value] of Object.entries(annotations ?? {})) {
     if (!key.startsWith(ANNOTATION_PREFIX) || known.has(key)) continue
     const flag = key.slice(ANNOTATION_PREFIX.length)
-    if (SET_BY_INJECT.has(flag)) throw new InjectError('ERR_INJECT_SETTING', `annotation ${key}: inject sets --${flag} itself (see docs/inject.md)`)
-    if (!byFlag.has(flag)) throw new InjectError('ERR_INJECT_SETTING', `unknown annotation ${key} (the drainpipe.io/ annotations are listed in docs/inject.md)`)
+    if (SET_BY_INJECT.has(flag))
+      throw new InjectError('ERR_INJECT_SETTING', `annotation ${key}: inject sets --${flag} itself (see docs/inject.md)`)
+    if (!byFlag.has(flag))
+      throw new InjectError('ERR_INJECT_SETTING', `unknown annotation ${key} (the drainpipe.io/ annotations are listed in docs/inject.md)`)
     checkSetting(flag, value, `annotation ${key}`)
     texts.set(flag, value)
   }
@@ -164,12 +211,14 @@ export function renderAnnotationTable(): string {
   const rows = ['| annotation | `drainpipe inject` flag | default | what it does |', '| --- | --- | --- | --- |']
   const cell = (s: string) => s.replace(/\|/g, '\\|')
   for (const o of INJECT_OPTIONS) {
-    const def = o.default !== '' ? `\`${o.default}\`` : o.defaultFrom ?? 'unset'
+    const def = o.default !== '' ? `\`${o.default}\`` : (o.defaultFrom ?? 'unset')
     rows.push(`| \`${annotationOf(o.flag)}\` | \`--${o.flag} ${cell(o.placeholder)}\` | ${cell(def)} | ${cell(o.help)} |`)
   }
   for (const o of PASSED_OPTIONS) {
     const def = o.default !== '' ? `\`${o.default}\`` : o.defaultFrom ? o.defaultFrom.replace(/(\$\w+|--[\w-]+)/g, '`$1`') : 'unset'
-    rows.push(`| \`${annotationOf(o.flag)}\` | \`--${o.flag} ${cell(o.placeholder)}\` | ${cell(def)} | drainpipe's \`--${o.flag}\` (\`${o.env}\`): ${cell(o.help)} |`)
+    rows.push(
+      `| \`${annotationOf(o.flag)}\` | \`--${o.flag} ${cell(o.placeholder)}\` | ${cell(def)} | drainpipe's \`--${o.flag}\` (\`${o.env}\`): ${cell(o.help)} |`,
+    )
   }
   return rows.join('\n')
 }

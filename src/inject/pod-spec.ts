@@ -2,12 +2,20 @@
 // these types are open (index signatures) and say only what inject relies on.
 import type { JsonObject, JsonValue } from './json-patch.js'
 
-export interface ContainerPort extends JsonObject { containerPort: number }
+export interface ContainerPort extends JsonObject {
+  containerPort: number
+}
 export interface ProbeAction extends JsonObject {}
 export interface Probe extends JsonObject {}
-export interface Container extends JsonObject { name: string }
-export interface PodSpec extends JsonObject { containers: Container[] }
-export interface PodTemplate extends JsonObject { spec: PodSpec }
+export interface Container extends JsonObject {
+  name: string
+}
+export interface PodSpec extends JsonObject {
+  containers: Container[]
+}
+export interface PodTemplate extends JsonObject {
+  spec: PodSpec
+}
 
 export const PROBES = ['readinessProbe', 'livenessProbe', 'startupProbe'] as const
 

@@ -38,7 +38,10 @@ interface Undo {
 }
 
 const optionDefault = (flag: string) => OPTIONS.find((o) => o.flag === flag)!
-const parsed = <T>(flag: string, text: string | undefined): T => { const o = optionDefault(flag); return o.parse(text ?? o.default) as T }
+const parsed = <T>(flag: string, text: string | undefined): T => {
+  const o = optionDefault(flag)
+  return o.parse(text ?? o.default) as T
+}
 
 export const isInjected = (tpl: PodTemplate): boolean => annotationsOf(tpl)[STATE_ANNOTATIONS.undo] !== undefined
 
@@ -53,16 +56,25 @@ export function injectPod(input: PodTemplate, ctx: PodContext): { tpl: PodTempla
     token = existing ? tokenOf(existing) : undefined
     tpl = uninjectPod(tpl, ctx.what)
   } else if (allContainers(tpl.spec).some((c) => c.name === DRAINPIPE_CONTAINER)) {
-    throw new InjectError('ERR_INJECT_FOREIGN', `${ctx.what}: already has a container named ${DRAINPIPE_CONTAINER} that inject did not add (no ${STATE_ANNOTATIONS.undo} annotation); remove it to let inject manage drainpipe, or keep maintaining it by hand`)
+    throw new InjectError(
+      'ERR_INJECT_FOREIGN',
+      `${ctx.what}: already has a container named ${DRAINPIPE_CONTAINER} that inject did not add (no ${STATE_ANNOTATIONS.undo} annotation); remove it to let inject manage drainpipe, or keep maintaining it by hand`,
+    )
   }
   const settings = resolveSettings(ctx.given, annotationsOf(tpl), ctx.version)
   const native = settings.sidecar === 'native'
   if (!native && ctx.job) {
-    throw new InjectError('ERR_INJECT_PLACEMENT', `${ctx.what}: a classic sidecar keeps running after the job's container ends, so the Job never completes; use drainpipe.io/sidecar: native (Kubernetes >= 1.29)`)
+    throw new InjectError(
+      'ERR_INJECT_PLACEMENT',
+      `${ctx.what}: a classic sidecar keeps running after the job's container ends, so the Job never completes; use drainpipe.io/sidecar: native (Kubernetes >= 1.29)`,
+    )
   }
   const spec = tpl.spec
   if (spec.hostNetwork === true) {
-    throw new InjectError('ERR_INJECT_PLACEMENT', `${ctx.what}: hostNetwork pods share the node's ports, and load balancers in IP target mode do not reach them by pod IP; drainpipe is not for them`)
+    throw new InjectError(
+      'ERR_INJECT_PLACEMENT',
+      `${ctx.what}: hostNetwork pods share the node's ports, and load balancers in IP target mode do not reach them by pod IP; drainpipe is not for them`,
+    )
   }
   const admin = parsed<HostPort>('admin', settings.drainpipe.get('admin'))
   const takeover = planTakeover(spec, settings.port, settings.listenPort, admin.port, ctx.what)
@@ -76,7 +88,10 @@ export function injectPod(input: PodTemplate, ctx: PodContext): { tpl: PodTempla
   const maxWaitMs = parsed<number>('max-wait', settings.drainpipe.get('max-wait'))
   const drainTimeoutMs = parsed<number>('drain-timeout', settings.drainpipe.get('drain-timeout'))
   const grace = gracePeriodSeconds(before, maxWaitMs, drainTimeoutMs, settings.graceMarginMs)
-  if (grace !== before) note(`${ctx.what}: terminationGracePeriodSeconds ${before ?? '(default 30)'} -> ${grace}: --max-wait ${maxWaitMs / 1000} s + --drain-timeout ${drainTimeoutMs / 1000} s + margin ${settings.graceMarginMs / 1000} s`)
+  if (grace !== before)
+    note(
+      `${ctx.what}: terminationGracePeriodSeconds ${before ?? '(default 30)'} -> ${grace}: --max-wait ${maxWaitMs / 1000} s + --drain-timeout ${drainTimeoutMs / 1000} s + margin ${settings.graceMarginMs / 1000} s`,
+    )
   spec.terminationGracePeriodSeconds = grace
 
   const options = drainpipeOptions(settings, takeover, grace)
@@ -106,7 +121,8 @@ function checkWithConfigParser(options: ReadonlyMap<string, string>, token: stri
     parseConfig([], env)
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
-    const hint = err.flag && !['listen', 'upstream', 'grace-period'].includes(err.flag) ? ` (set with the annotation ${annotationOf(err.flag)})` : ''
+    const hint =
+      err.flag && !['listen', 'upstream', 'grace-period'].includes(err.flag) ? ` (set with the annotation ${annotationOf(err.flag)})` : ''
     throw new InjectError('ERR_INJECT_SETTING', `${what}: drainpipe would refuse this configuration: ${err.message}${hint}`)
   }
 }
@@ -119,7 +135,10 @@ export function uninjectPod(input: PodTemplate, what: string): PodTemplate {
   try {
     undo = JSON.parse(annotationsOf(tpl)[STATE_ANNOTATIONS.undo]!) as Undo
   } catch {
-    throw new InjectError('ERR_INJECT_INPUT', `${what}: annotation ${STATE_ANNOTATIONS.undo} is not the JSON inject wrote; remove drainpipe by hand`)
+    throw new InjectError(
+      'ERR_INJECT_INPUT',
+      `${what}: annotation ${STATE_ANNOTATIONS.undo} is not the JSON inject wrote; remove drainpipe by hand`,
+    )
   }
   const spec = tpl.spec
   spec.containers = spec.containers.filter((c) => c.name !== DRAINPIPE_CONTAINER)
@@ -129,7 +148,11 @@ export function uninjectPod(input: PodTemplate, what: string): PodTemplate {
     else delete spec.initContainers
   }
   const app = spec.containers.find((c) => c.name === undo.container)
-  if (!app) throw new InjectError('ERR_INJECT_INPUT', `${what}: container ${undo.container}, which inject changed, is gone; remove drainpipe by hand`)
+  if (!app)
+    throw new InjectError(
+      'ERR_INJECT_INPUT',
+      `${what}: container ${undo.container}, which inject changed, is gone; remove drainpipe by hand`,
+    )
   if (undo.lbPort) {
     const declared = portsOf(app).findIndex((p) => p.name === undo.lbPort!.name && p.containerPort === undo.lbPort!.containerPort)
     if (declared !== -1) portsOf(app).splice(declared, 1)

@@ -33,7 +33,12 @@ function* objects(doc: JsonValue): Generator<JsonObject> {
   if (isList(o)) for (const item of o.items as JsonValue[]) yield* objects(item)
 }
 
-export function transform(input: readonly JsonValue[], direction: Direction, opts: TransformOptions, sources: readonly string[]): TransformResult {
+export function transform(
+  input: readonly JsonValue[],
+  direction: Direction,
+  opts: TransformOptions,
+  sources: readonly string[],
+): TransformResult {
   const notes: string[] = []
   const errors: InjectError[] = []
   const takenOver: TakenOver[] = []
@@ -49,7 +54,14 @@ export function transform(input: readonly JsonValue[], direction: Direction, opt
         }
         if (direction === 'uninject') out = setTemplate(out, ref, uninjectPod(tpl, what))
         else {
-          const done = injectPod(tpl, { what, given: opts.given, version: opts.version, job: ref.job, newToken: opts.newToken, note: (l) => notes.push(l) })
+          const done = injectPod(tpl, {
+            what,
+            given: opts.given,
+            version: opts.version,
+            job: ref.job,
+            newToken: opts.newToken,
+            note: (l) => notes.push(l),
+          })
           out = setTemplate(out, ref, done.tpl)
           const labels = (asObject(asObject(done.tpl.metadata)?.labels) ?? {}) as Record<string, string>
           takenOver.push({ what, namespace: ref.namespace, labels, takeover: done.takeover })

@@ -38,7 +38,12 @@ export function podTemplates(doc: JsonValue, base: string[] = []): PodTemplateRe
   if (!o || typeof o.kind !== 'string') return []
   if (isList(o)) return (o.items as JsonValue[]).flatMap((item, i) => podTemplates(item, [...base, 'items', String(i)]))
   const metadata = asObject(o.metadata)
-  const name = typeof metadata?.name === 'string' ? metadata.name : typeof metadata?.generateName === 'string' ? `${metadata.generateName}*` : '(unnamed)'
+  const name =
+    typeof metadata?.name === 'string'
+      ? metadata.name
+      : typeof metadata?.generateName === 'string'
+        ? `${metadata.generateName}*`
+        : '(unnamed)'
   const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : undefined
   if (o.kind === 'Pod') {
     if (!asObject(o.spec)) return []

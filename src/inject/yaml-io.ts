@@ -33,7 +33,8 @@ function readJson(text: string, source: string): Input {
   return {
     format: 'json',
     docs,
-    render: (out) => deepEqual(out, docs) ? text : JSON.stringify(Array.isArray(value) ? out : out[0], null, indent || undefined) + trailing,
+    render: (out) =>
+      deepEqual(out, docs) ? text : JSON.stringify(Array.isArray(value) ? out : out[0], null, indent || undefined) + trailing,
   }
 }
 
@@ -55,13 +56,16 @@ function readYaml(text: string, source: string): Input {
   return {
     format: 'yaml',
     docs: values,
-    render: (out) => docs.map((doc, i) => {
-      const ops = diff(values[i]!, out[i]!)
-      if (ops.length === 0) return segments[i]!
-      const edited = doc.clone()
-      for (const op of ops) applyToYaml(edited, op)
-      return edited.toString({ lineWidth: 0, flowCollectionPadding: false })
-    }).join('') + tail,
+    render: (out) =>
+      docs
+        .map((doc, i) => {
+          const ops = diff(values[i]!, out[i]!)
+          if (ops.length === 0) return segments[i]!
+          const edited = doc.clone()
+          for (const op of ops) applyToYaml(edited, op)
+          return edited.toString({ lineWidth: 0, flowCollectionPadding: false })
+        })
+        .join('') + tail,
   }
 }
 
@@ -70,7 +74,13 @@ export function applyToYaml(doc: Document, op: PatchOp): void {
   const tokens = pathTokens(op.path)
   const last = tokens.pop()
   if (last === undefined) throw new Error('cannot patch the document root of a YAML document')
-  const parent = tokens.length === 0 ? doc.contents : doc.getIn(tokens.map((t, i) => keyFor(doc, tokens.slice(0, i), t)), true)
+  const parent =
+    tokens.length === 0
+      ? doc.contents
+      : doc.getIn(
+          tokens.map((t, i) => keyFor(doc, tokens.slice(0, i), t)),
+          true,
+        )
   if (isSeq(parent)) {
     const i = last === '-' ? parent.items.length : Number(last)
     if (op.op === 'remove') parent.items.splice(i, 1)
@@ -88,7 +98,13 @@ export function applyToYaml(doc: Document, op: PatchOp): void {
 }
 
 function keyFor(doc: Document, path: string[], token: string): string | number {
-  const node = path.length === 0 ? doc.contents : doc.getIn(path.map((t, i) => keyFor(doc, path.slice(0, i), t)), true)
+  const node =
+    path.length === 0
+      ? doc.contents
+      : doc.getIn(
+          path.map((t, i) => keyFor(doc, path.slice(0, i), t)),
+          true,
+        )
   return isSeq(node) ? Number(token) : token
 }
 

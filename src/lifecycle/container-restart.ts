@@ -28,11 +28,17 @@ export class ContainerRestartWatch {
   #state: RestartWatchState = 'idle'
   #downAt = 0
 
-  constructor(private readonly probe: ReachabilityProbe, private readonly logger: Logger, private readonly onRestart: (downForMs: number) => void) {
+  constructor(
+    private readonly probe: ReachabilityProbe,
+    private readonly logger: Logger,
+    private readonly onRestart: (downForMs: number) => void,
+  ) {
     probe.onChange((reachable) => this.#onReachability(reachable))
   }
 
-  get state(): RestartWatchState { return this.#state }
+  get state(): RestartWatchState {
+    return this.#state
+  }
 
   /** A /prestop drain finished: from now on an app that goes down and comes back is a restart. */
   arm(): void {

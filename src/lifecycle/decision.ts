@@ -36,19 +36,23 @@ export class Decision {
   readonly #agreed: Promise<void>
   readonly #timers = new Set<NodeJS.Timeout>()
 
-  constructor (opts: DecisionOptions) {
+  constructor(opts: DecisionOptions) {
     this.#opts = opts
     this.#needsLagBound = !opts.observers.some((o) => o.name === 'traffic')
-    this.#agreed = new Promise((resolve) => { this.#resolve = resolve })
+    this.#agreed = new Promise((resolve) => {
+      this.#resolve = resolve
+    })
     for (const o of opts.observers) o.onChange(() => this.#evaluate())
     opts.lagClock.onChange(() => this.#lagKnown())
   }
 
   /** Agreements revoked between the first look and the confirming one. */
-  get revocations (): number { return this.#revocations }
+  get revocations(): number {
+    return this.#revocations
+  }
 
   /** Termination began: watch. Observers and the lag clock are started by the caller. */
-  start (startedAt: number): void {
+  start(startedAt: number): void {
     if (this.#startedAt !== undefined) return
     this.#startedAt = startedAt
     this.#at(startedAt + this.#opts.minWaitMs)
@@ -57,27 +61,29 @@ export class Decision {
   }
 
   /** Resolves at the first moment of agreement. */
-  whenAgreed (): Promise<void> { return this.#agreed }
+  whenAgreed(): Promise<void> {
+    return this.#agreed
+  }
 
   /** Which conditions hold now: for the max-wait warning and /status. */
-  pending (now = performance.now()): string[] {
+  pending(now = performance.now()): string[] {
     const out = this.#opts.observers.filter((o) => !o.satisfied).map((o) => o.name as string)
     if (this.#startedAt !== undefined && now < this.#startedAt + this.#opts.minWaitMs) out.push('min-wait')
     if (this.#needsLagBound && !this.#opts.lagClock.passed(now)) out.push('lag-bound')
     return out
   }
 
-  stop (): void {
+  stop(): void {
     this.#stopped = true
     for (const t of this.#timers) clearTimeout(t)
     this.#timers.clear()
   }
 
-  #agreedNow (): boolean {
+  #agreedNow(): boolean {
     return this.#startedAt !== undefined && this.pending().length === 0
   }
 
-  #lagKnown (): void {
+  #lagKnown(): void {
     const deadline = this.#opts.lagClock.deadline
     if (this.#needsLagBound && deadline !== undefined) this.#at(deadline)
   }
@@ -87,16 +93,19 @@ export class Decision {
    * performance.now() (the loop's clock counts whole milliseconds); then --min-wait or the lag
    * bound would not have passed yet and nothing would look again: so look again until it has.
    */
-  #at (at: number): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer)
-      if (performance.now() < at) this.#at(at)
-      else this.#evaluate()
-    }, Math.max(1, Math.ceil(at - performance.now())))
+  #at(at: number): void {
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer)
+        if (performance.now() < at) this.#at(at)
+        else this.#evaluate()
+      },
+      Math.max(1, Math.ceil(at - performance.now())),
+    )
     this.#timers.add(timer)
   }
 
-  #evaluate (): void {
+  #evaluate(): void {
     if (this.#stopped || this.#decided || this.#settling || !this.#agreedNow()) return
     this.#settling = true
     const timer = setTimeout(() => {

@@ -20,7 +20,8 @@ export function exitStatus(report: ShutdownReport | undefined): { code: number; 
   if (!report) return { code: EXIT_CLEAN, meaning: 'no termination sequence ran' }
   const early = report.waitEnded !== 'observers'
   const cut = report.cut > 0
-  if (early && cut) return { code: EXIT_BOTH, meaning: `wait ended by ${report.waitEnded} and ${report.cut} connection(s) cut at --drain-timeout` }
+  if (early && cut)
+    return { code: EXIT_BOTH, meaning: `wait ended by ${report.waitEnded} and ${report.cut} connection(s) cut at --drain-timeout` }
   if (early) return { code: EXIT_WAIT_CUT_SHORT, meaning: `wait ended by ${report.waitEnded} before the load balancer was seen to stop` }
   if (cut) return { code: EXIT_CONNECTIONS_CUT, meaning: `${report.cut} connection(s) cut at --drain-timeout` }
   return { code: EXIT_CLEAN, meaning: 'clean: the load balancer stopped, every connection finished' }

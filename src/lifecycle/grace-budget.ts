@@ -46,14 +46,17 @@ const s = (ms: number) => `${Math.round(ms) / 1000} s`
 
 /** The one line printed at start-up: what termination may take, and when SIGKILL comes. */
 export function describePlan(b: GraceBudget): string {
-  const kill = b.gracePeriodMs === undefined
-    ? 'SIGKILL expected at the pod\'s terminationGracePeriodSeconds (unknown: set --grace-period to have it checked)'
-    : `SIGKILL expected at ${s(b.gracePeriodMs)}`
+  const kill =
+    b.gracePeriodMs === undefined
+      ? "SIGKILL expected at the pod's terminationGracePeriodSeconds (unknown: set --grace-period to have it checked)"
+      : `SIGKILL expected at ${s(b.gracePeriodMs)}`
   return `on termination: will wait at most ${s(b.maxWaitMs)} for the load balancer, drain at most ${s(b.drainTimeoutMs)}; ${kill}`
 }
 
 /** Why a budget does not fit, naming every number (the ConfigError message). */
 export function describeOverrun(b: GraceBudget): string {
-  return `--grace-period ${s(b.gracePeriodMs ?? 0)} is too short: --max-wait ${s(b.maxWaitMs)} + --drain-timeout ${s(b.drainTimeoutMs)} + ${s(b.marginMs)} margin = ${s(b.neededMs)}; ` +
+  return (
+    `--grace-period ${s(b.gracePeriodMs ?? 0)} is too short: --max-wait ${s(b.maxWaitMs)} + --drain-timeout ${s(b.drainTimeoutMs)} + ${s(b.marginMs)} margin = ${s(b.neededMs)}; ` +
     `raise terminationGracePeriodSeconds (and --grace-period) to at least ${Math.ceil(b.neededMs / 1000)}, or lower --max-wait/--drain-timeout`
+  )
 }

@@ -13,7 +13,11 @@
 // from termination start with that bound, whatever elbv2 later reports.
 import { performance } from 'node:perf_hooks'
 
-export type DeregistrationSource = 'termination start' | 'elbv2' | 'termination start (elbv2 could not tell)' | 'termination start (health checks failing)'
+export type DeregistrationSource =
+  | 'termination start'
+  | 'elbv2'
+  | 'termination start (elbv2 could not tell)'
+  | 'termination start (health checks failing)'
 
 /** Which lag bound applies, chosen at termination start. */
 export interface LagBoundChoice {
@@ -40,7 +44,7 @@ export class LagClock {
    * `waitForElbv2`: the elbv2 observer runs and will report when it saw the deregistration.
    * `choose`: asked at start() which bound applies (the fast lane); undefined keeps `lagMs`.
    */
-  constructor (lagMs: number, waitForElbv2: boolean, choose?: () => LagBoundChoice | undefined) {
+  constructor(lagMs: number, waitForElbv2: boolean, choose?: () => LagBoundChoice | undefined) {
     this.#lagMs = lagMs
     this.#choice = { lane: 'deregistration', flag: '--lb-lag-max', lagMs, why: 'the LB stops after deregistration' }
     this.#choose = choose
@@ -48,11 +52,15 @@ export class LagClock {
   }
 
   /** The bound in force: --lb-lag-max, or --lb-unhealthy-lag-max once the fast lane engaged. */
-  get lagMs (): number { return this.#lagMs }
+  get lagMs(): number {
+    return this.#lagMs
+  }
 
-  get choice (): LagBoundChoice { return this.#choice }
+  get choice(): LagBoundChoice {
+    return this.#choice
+  }
 
-  start (startedAt: number): void {
+  start(startedAt: number): void {
     if (this.#startedAt !== undefined) return
     this.#startedAt = startedAt
     const choice = this.#choose?.()
@@ -65,33 +73,38 @@ export class LagClock {
   }
 
   /** The elbv2 observer saw every target group deregistered at `at` (or could not tell: `fellBack`). */
-  deregistered (at: number, fellBack: boolean): void {
+  deregistered(at: number, fellBack: boolean): void {
     if (this.#deregisteredAt !== undefined || this.#startedAt === undefined) return
     this.#set(fellBack ? this.#startedAt : Math.max(at, this.#startedAt), fellBack ? 'termination start (elbv2 could not tell)' : 'elbv2')
   }
 
   /** When the LB may have stopped at the latest (performance.now() ms), once deregistration is known. */
-  get deadline (): number | undefined {
+  get deadline(): number | undefined {
     return this.#deregisteredAt === undefined ? undefined : this.#deregisteredAt + this.lagMs
   }
 
-  get deregisteredAt (): number | undefined { return this.#deregisteredAt }
+  get deregisteredAt(): number | undefined {
+    return this.#deregisteredAt
+  }
 
-  passed (now: number): boolean {
+  passed(now: number): boolean {
     const d = this.deadline
     return d !== undefined && now >= d
   }
 
-  onChange (fn: () => void): void { this.#listeners.add(fn) }
+  onChange(fn: () => void): void {
+    this.#listeners.add(fn)
+  }
 
-  view (now = performance.now()): Record<string, unknown> {
+  view(now = performance.now()): Record<string, unknown> {
     const start = this.#startedAt
     return {
       bound: this.#choice.flag,
       why: this.#choice.why,
       lagMaxSeconds: this.lagMs / 1000,
       deregistration: this.#source ?? (start === undefined ? null : 'waiting for elbv2'),
-      deregisteredAfterSeconds: start === undefined || this.#deregisteredAt === undefined ? null : Math.round(this.#deregisteredAt - start) / 1000,
+      deregisteredAfterSeconds:
+        start === undefined || this.#deregisteredAt === undefined ? null : Math.round(this.#deregisteredAt - start) / 1000,
       deadlineInSeconds: this.deadline === undefined ? null : Math.round(Math.max(0, this.deadline - now)) / 1000,
     }
   }
@@ -100,7 +113,7 @@ export class LagClock {
    * For the draining log line: the bound that applied and, when new connections came after its
    * deadline (`lastArrivalAt`), that the LB kept sending past it (fail-open, or checks ignored).
    */
-  summary (lastArrivalAt: number | undefined): Record<string, unknown> {
+  summary(lastArrivalAt: number | undefined): Record<string, unknown> {
     const deadline = this.deadline
     const late = deadline !== undefined && lastArrivalAt !== undefined && lastArrivalAt >= deadline
     return {
@@ -109,11 +122,15 @@ export class LagClock {
       why: this.#choice.why,
       deregistration: this.#source ?? null,
       connectionsAfterDeadline: late,
-      ...(late ? { afterDeadline: `new connections came ${Math.round(lastArrivalAt - deadline) / 1000} s after the lag bound (${this.#choice.lane === 'unhealthy' ? 'the NLB fails open when every target is unhealthy, or ignored the failing health checks' : 'the LB lagged longer than assumed'}): served until they stopped` } : {}),
+      ...(late
+        ? {
+            afterDeadline: `new connections came ${Math.round(lastArrivalAt - deadline) / 1000} s after the lag bound (${this.#choice.lane === 'unhealthy' ? 'the NLB fails open when every target is unhealthy, or ignored the failing health checks' : 'the LB lagged longer than assumed'}): served until they stopped`,
+          }
+        : {}),
     }
   }
 
-  #set (at: number, source: DeregistrationSource): void {
+  #set(at: number, source: DeregistrationSource): void {
     this.#deregisteredAt = at
     this.#source = source
     for (const fn of this.#listeners) fn()

@@ -54,7 +54,7 @@ export class ArrivalSource {
   /** Newest arrival or request on an open connection; NaN until the first. */
   lastActivityAt = Number.NaN
 
-  constructor (source: string, id: number) {
+  constructor(source: string, id: number) {
     this.source = source
     this.id = id
   }
@@ -75,14 +75,14 @@ export class HealthCheckSource {
   /** How many gaps were ever recorded (the ring holds min(gapCount, HEALTH_CHECK_GAPS_KEPT)). */
   gapCount = 0
 
-  constructor (source: string, now: number) {
+  constructor(source: string, now: number) {
     this.source = source
     this.firstAt = now
     this.lastAt = now
   }
 
   /** Median of the remembered gaps in ms, or undefined with fewer than `minGaps` gaps. */
-  medianGapMs (minGaps = 1): number | undefined {
+  medianGapMs(minGaps = 1): number | undefined {
     const n = Math.min(this.gapCount, HEALTH_CHECK_GAPS_KEPT)
     if (n < Math.max(1, minGaps)) return undefined
     const sorted = Array.from(this.gaps.subarray(0, n)).sort((a, b) => a - b)
@@ -124,13 +124,16 @@ export class TrafficObservations {
   readonly #healthSources = new Map<string, HealthCheckSource>()
   #lastHealthCheckAt = Number.NEGATIVE_INFINITY
 
-  constructor (opts: TrafficObservationsOptions = {}) {
+  constructor(opts: TrafficObservationsOptions = {}) {
     const historyMs = opts.historyMs ?? 60_000
     const capacity = opts.arrivalCapacity ?? 8192
     const maxSources = opts.maxSources ?? 64
-    if (!(historyMs > 0) || !Number.isFinite(historyMs)) throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `historyMs must be a positive number of ms, got ${historyMs}`)
-    if (!Number.isInteger(capacity) || capacity < 2) throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `arrivalCapacity must be an integer ≥ 2, got ${capacity}`)
-    if (!Number.isInteger(maxSources) || maxSources < 1 || maxSources > 60_000) throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `maxSources must be an integer from 1 to 60000, got ${maxSources}`)
+    if (!(historyMs > 0) || !Number.isFinite(historyMs))
+      throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `historyMs must be a positive number of ms, got ${historyMs}`)
+    if (!Number.isInteger(capacity) || capacity < 2)
+      throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `arrivalCapacity must be an integer ≥ 2, got ${capacity}`)
+    if (!Number.isInteger(maxSources) || maxSources < 1 || maxSources > 60_000)
+      throw new ObserverConfigError('ERR_OBSERVATIONS_OPTION', `maxSources must be an integer from 1 to 60000, got ${maxSources}`)
     this.historyMs = historyMs
     this.maxSources = maxSources
     this.since = opts.since ?? performance.now()
@@ -144,7 +147,7 @@ export class TrafficObservations {
    * A connection from `source` was accepted at `now`: until it is classified it may be a client,
    * so it counts as activity from its accept time (see connectionClassified).
    */
-  connectionAccepted (source: string, now: number): ArrivalSource {
+  connectionAccepted(source: string, now: number): ArrivalSource {
     const rec = this.#arrivalSources.get(source) ?? this.#newArrivalSource(source)
     if (!(now <= rec.lastAcceptedAt)) rec.lastAcceptedAt = now
     rec.pending++
@@ -157,14 +160,14 @@ export class TrafficObservations {
    * The connection accepted from `rec` at `acceptedAt` is classified: a client (counted as an
    * arrival at its accept time) or not (a health check or a refused connection: taken back out).
    */
-  connectionClassified (rec: ArrivalSource, acceptedAt: number, client: boolean): void {
+  connectionClassified(rec: ArrivalSource, acceptedAt: number, client: boolean): void {
     rec.pending--
     this.#pending--
     if (client) this.clientArrived(rec, acceptedAt)
   }
 
   /** A new client connection (with a PROXY header, or a direct one) arrived from `rec` at `now`. */
-  clientArrived (rec: ArrivalSource | string, now: number): void {
+  clientArrived(rec: ArrivalSource | string, now: number): void {
     if (typeof rec === 'string') rec = this.#arrivalSources.get(rec) ?? this.#newArrivalSource(rec)
     const times = this.#times
     times[this.#head] = now
@@ -180,19 +183,19 @@ export class TrafficObservations {
   }
 
   /** A request arrived on an open connection from `source` (http mode): activity, not an arrival. */
-  requestSeen (source: string, now: number): void {
+  requestSeen(source: string, now: number): void {
     // A request comes on an accepted connection: a source not tracked by name was folded into
     // the overflow record when it was accepted.
     const rec = this.#arrivalSources.get(source) ?? this.#arrivalSources.get(OVERFLOW_SOURCE)
     if (rec !== undefined) this.#activity(rec, now)
   }
 
-  #activity (rec: ArrivalSource, now: number): void {
+  #activity(rec: ArrivalSource, now: number): void {
     if (!(now <= rec.lastActivityAt)) rec.lastActivityAt = now
     this.#notify()
   }
 
-  #notify (): void {
+  #notify(): void {
     const watch = this.#onActivity
     if (watch !== undefined) {
       this.#onActivity = undefined
@@ -201,7 +204,7 @@ export class TrafficObservations {
   }
 
   /** An LB health-check probe arrived from `source`. */
-  healthCheckSeen (source: string, kind: HealthCheckKind, now: number): void {
+  healthCheckSeen(source: string, kind: HealthCheckKind, now: number): void {
     let rec = this.#healthSources.get(source)
     if (rec === undefined) rec = this.#newHealthSource(source, now)
     else {
@@ -221,29 +224,37 @@ export class TrafficObservations {
   // ---- read side (not on the hot path) ----------------------------------------------------
 
   /** Client arrivals ever recorded. */
-  get totalArrivals (): number { return this.#total }
+  get totalArrivals(): number {
+    return this.#total
+  }
 
   /** Connections accepted and not classified yet, from every source. */
-  get pendingConnections (): number { return this.#pending }
+  get pendingConnections(): number {
+    return this.#pending
+  }
 
   /** Call `fn` once, at the next accepted connection, arrival or request (replaces a previous watch). */
-  watchActivity (fn: () => void): void { this.#onActivity = fn }
+  watchActivity(fn: () => void): void {
+    this.#onActivity = fn
+  }
 
   /** Drop the activity watch. */
-  unwatchActivity (): void { this.#onActivity = undefined }
+  unwatchActivity(): void {
+    this.#onActivity = undefined
+  }
 
   /** Time of the newest client arrival, or undefined if none. */
-  get lastArrivalAt (): number | undefined {
+  get lastArrivalAt(): number | undefined {
     return this.#total === 0 ? undefined : this.#lastArrivalAt
   }
 
   /** Time of the newest health-check probe from any source, or undefined if none. */
-  get lastHealthCheckAt (): number | undefined {
+  get lastHealthCheckAt(): number | undefined {
     return this.#healthSources.size === 0 ? undefined : this.#lastHealthCheckAt
   }
 
   /** Client arrivals with `from < t ≤ to`, counted from the ring (so at most its capacity). */
-  arrivalsBetween (from: number, to: number): number {
+  arrivalsBetween(from: number, to: number): number {
     let n = 0
     this.#forEachNewestFirst((t) => {
       if (t <= from) return false
@@ -258,7 +269,7 @@ export class TrafficObservations {
    * at max(at − historyMs, since) — nothing was observed before `since` — or, when more arrivals
    * than the ring holds fell in the window, at the oldest arrival still held.
    */
-  sampleBefore (at: number): ArrivalSample {
+  sampleBefore(at: number): ArrivalSample {
     const windowStart = Math.max(at - this.historyMs, this.since)
     let count = 0
     let scanned = 0
@@ -284,26 +295,28 @@ export class TrafficObservations {
   }
 
   /** Per-source client arrival records (live objects; do not mutate). */
-  arrivalSources (): IterableIterator<ArrivalSource> {
+  arrivalSources(): IterableIterator<ArrivalSource> {
     return this.#arrivalSources.values()
   }
 
   /** The record of `source`, if it was ever seen. */
-  arrivalSource (source: string): ArrivalSource | undefined {
+  arrivalSource(source: string): ArrivalSource | undefined {
     return this.#arrivalSources.get(source)
   }
 
   /** Per-source health-check records (live objects; do not mutate). */
-  healthCheckSources (): IterableIterator<HealthCheckSource> {
+  healthCheckSources(): IterableIterator<HealthCheckSource> {
     return this.#healthSources.values()
   }
 
   /** Number of distinct health-check source records. */
-  get healthCheckSourceCount (): number { return this.#healthSources.size }
+  get healthCheckSourceCount(): number {
+    return this.#healthSources.size
+  }
 
   // ---- internals --------------------------------------------------------------------------
 
-  #forEachNewestFirst (fn: (t: number, sourceId: number) => boolean): void {
+  #forEachNewestFirst(fn: (t: number, sourceId: number) => boolean): void {
     const times = this.#times
     const ids = this.#sourceIds
     let i = this.#head
@@ -313,7 +326,7 @@ export class TrafficObservations {
     }
   }
 
-  #newArrivalSource (source: string): ArrivalSource {
+  #newArrivalSource(source: string): ArrivalSource {
     return boundedRecord(this.#arrivalSources, this.maxSources, source, (name) => {
       const rec = new ArrivalSource(name, this.#sourcesById.length)
       this.#sourcesById.push(rec)
@@ -321,7 +334,7 @@ export class TrafficObservations {
     })
   }
 
-  #newHealthSource (source: string, now: number): HealthCheckSource {
+  #newHealthSource(source: string, now: number): HealthCheckSource {
     return boundedRecord(this.#healthSources, this.maxSources, source, (name) => new HealthCheckSource(name, now))
   }
 }
@@ -330,7 +343,7 @@ export class TrafficObservations {
  * A new per-source record in `map`, or, once `max` sources are tracked, the shared
  * OVERFLOW_SOURCE record (created on first need), so memory stays bounded.
  */
-function boundedRecord<R> (map: Map<string, R>, max: number, source: string, make: (source: string) => R): R {
+function boundedRecord<R>(map: Map<string, R>, max: number, source: string, make: (source: string) => R): R {
   if (map.size >= max) {
     let other = map.get(OVERFLOW_SOURCE)
     if (other === undefined) {

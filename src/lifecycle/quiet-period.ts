@@ -46,60 +46,71 @@ export interface EvidenceOptions {
 /** How one source's quiet window was chosen: JSON-safe, shown in GET /status. */
 export type SourceWindow =
   | {
-    basis: 'evidence'
-    /** The window used, ms (at least the floor). */
-    windowMs: number
-    /** What the evidence called for before the floor, ms. */
-    requiredMs: number
-    /** Arrivals in the history span, and the span, ms. */
-    sampleSize: number
-    sampleSpanMs: number
-    /** False-stop probability of this window over the whole lag (≤ the node's share). */
-    falseStopBound: number
-  }
+      basis: 'evidence'
+      /** The window used, ms (at least the floor). */
+      windowMs: number
+      /** What the evidence called for before the floor, ms. */
+      requiredMs: number
+      /** Arrivals in the history span, and the span, ms. */
+      sampleSize: number
+      sampleSpanMs: number
+      /** False-stop probability of this window over the whole lag (≤ the node's share). */
+      falseStopBound: number
+    }
   | {
-    basis: 'fixed'
-    windowMs: number
-    sampleSize: number
-    sampleSpanMs: number
-  }
+      basis: 'fixed'
+      windowMs: number
+      sampleSize: number
+      sampleSpanMs: number
+    }
   | {
-    basis: 'lag-bound'
-    /** Why the evidence could not decide. */
-    why: 'no arrivals in the history span' | 'too few arrivals: the window needed exceeds --quiet-period-max' | 'first seen after termination began'
-    sampleSize: number
-    sampleSpanMs: number
-    /** What the evidence would have called for, ms (when there was a sample). */
-    requiredMs?: number
-  }
+      basis: 'lag-bound'
+      /** Why the evidence could not decide. */
+      why:
+        | 'no arrivals in the history span'
+        | 'too few arrivals: the window needed exceeds --quiet-period-max'
+        | 'first seen after termination began'
+      sampleSize: number
+      sampleSpanMs: number
+      /** What the evidence would have called for, ms (when there was a sample). */
+      requiredMs?: number
+    }
 
 /** Validates the options; throws ObserverConfigError. */
-export function checkEvidenceOptions (o: EvidenceOptions): void {
+export function checkEvidenceOptions(o: EvidenceOptions): void {
   if (!(Number.isFinite(o.minMs) && o.minMs > 0 && Number.isFinite(o.maxMs) && o.maxMs >= o.minMs)) {
-    throw new ObserverConfigError('ERR_QUIET_PERIOD_BOUNDS', `quiet period bounds must satisfy 0 < min ≤ max, got min ${o.minMs} ms, max ${o.maxMs} ms`)
+    throw new ObserverConfigError(
+      'ERR_QUIET_PERIOD_BOUNDS',
+      `quiet period bounds must satisfy 0 < min ≤ max, got min ${o.minMs} ms, max ${o.maxMs} ms`,
+    )
   }
   if (!(o.falseStopProbability > 0 && o.falseStopProbability < 1)) {
     throw new ObserverConfigError('ERR_QUIET_PERIOD_PROBABILITY', `false-stop probability must be in (0, 1), got ${o.falseStopProbability}`)
   }
-  if (!(Number.isFinite(o.rateDrop) && o.rateDrop >= 1)) throw new ObserverConfigError('ERR_QUIET_PERIOD', `rate drop must be a number ≥ 1, got ${o.rateDrop}`)
-  if (!(Number.isFinite(o.lagMs) && o.lagMs >= 0)) throw new ObserverConfigError('ERR_QUIET_PERIOD', `lag bound must be a non-negative number of ms, got ${o.lagMs}`)
+  if (!(Number.isFinite(o.rateDrop) && o.rateDrop >= 1))
+    throw new ObserverConfigError('ERR_QUIET_PERIOD', `rate drop must be a number ≥ 1, got ${o.rateDrop}`)
+  if (!(Number.isFinite(o.lagMs) && o.lagMs >= 0))
+    throw new ObserverConfigError('ERR_QUIET_PERIOD', `lag bound must be a non-negative number of ms, got ${o.lagMs}`)
 }
 
 /**
  * The false-stop probability of a window of `windowMs` for a node that sent `n` connections over
  * `spanMs`, over the whole lag (see the header). Increasing in the window's x = T/(T+W/κ).
  */
-export function falseStopBound (n: number, spanMs: number, windowMs: number, rateDrop: number, lagMs: number): number {
+export function falseStopBound(n: number, spanMs: number, windowMs: number, rateDrop: number, lagMs: number): number {
   const x = spanMs / (spanMs + windowMs / rateDrop)
   const first = Math.exp(n * Math.log(x))
   return first + (lagMs / rateDrop) * (n / spanMs) * first * x
 }
 
 /** The shortest window whose false-stop bound is at most q, ms (bisection on x, 60 steps). */
-export function requiredWindowMs (n: number, spanMs: number, q: number, rateDrop: number, lagMs: number): number {
+export function requiredWindowMs(n: number, spanMs: number, q: number, rateDrop: number, lagMs: number): number {
   let lo = 0 // x = 0: an infinitely long window, bound 0
   let hi = 1 // x = 1: a zero window, bound ≥ 1
-  const bound = (x: number) => { const first = Math.exp(n * Math.log(x)); return first + (lagMs / rateDrop) * (n / spanMs) * first * x }
+  const bound = (x: number) => {
+    const first = Math.exp(n * Math.log(x))
+    return first + (lagMs / rateDrop) * (n / spanMs) * first * x
+  }
   for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2
     if (bound(mid) <= q) lo = mid
@@ -109,18 +120,32 @@ export function requiredWindowMs (n: number, spanMs: number, q: number, rateDrop
 }
 
 /** The window for a source with `n` arrivals over `spanMs` before termination. */
-export function evidenceWindow (n: number, spanMs: number, o: EvidenceOptions): SourceWindow {
-  if (!(n > 0) || !(spanMs > 0)) return { basis: 'lag-bound', why: 'no arrivals in the history span', sampleSize: Math.max(0, n), sampleSpanMs: Math.max(0, spanMs) }
+export function evidenceWindow(n: number, spanMs: number, o: EvidenceOptions): SourceWindow {
+  if (!(n > 0) || !(spanMs > 0))
+    return { basis: 'lag-bound', why: 'no arrivals in the history span', sampleSize: Math.max(0, n), sampleSpanMs: Math.max(0, spanMs) }
   const requiredMs = requiredWindowMs(n, spanMs, o.falseStopProbability, o.rateDrop, o.lagMs)
   if (!(requiredMs <= o.maxMs)) {
-    return { basis: 'lag-bound', why: 'too few arrivals: the window needed exceeds --quiet-period-max', sampleSize: n, sampleSpanMs: spanMs, requiredMs }
+    return {
+      basis: 'lag-bound',
+      why: 'too few arrivals: the window needed exceeds --quiet-period-max',
+      sampleSize: n,
+      sampleSpanMs: spanMs,
+      requiredMs,
+    }
   }
   const windowMs = Math.max(o.minMs, requiredMs)
-  return { basis: 'evidence', windowMs, requiredMs, sampleSize: n, sampleSpanMs: spanMs, falseStopBound: falseStopBound(n, spanMs, windowMs, o.rateDrop, o.lagMs) }
+  return {
+    basis: 'evidence',
+    windowMs,
+    requiredMs,
+    sampleSize: n,
+    sampleSpanMs: spanMs,
+    falseStopBound: falseStopBound(n, spanMs, windowMs, o.rateDrop, o.lagMs),
+  }
 }
 
 /** A configured fixed window (--quiet-period SECONDS) for a source that sent in the history span. */
-export function fixedWindow (windowMs: number, n: number, spanMs: number): SourceWindow {
+export function fixedWindow(windowMs: number, n: number, spanMs: number): SourceWindow {
   if (!(Number.isFinite(windowMs) && windowMs >= 0)) {
     throw new ObserverConfigError('ERR_QUIET_PERIOD', `quiet period must be a non-negative number of ms or 'auto', got ${windowMs}`)
   }
@@ -129,6 +154,6 @@ export function fixedWindow (windowMs: number, n: number, spanMs: number): Sourc
 }
 
 /** The plug-in window ln(1/p) / (n/T), ms: the naive single-window estimate, kept for comparison. */
-export function plugInWindowMs (n: number, spanMs: number, p = FALSE_STOP_PROBABILITY): number {
+export function plugInWindowMs(n: number, spanMs: number, p = FALSE_STOP_PROBABILITY): number {
   return -Math.log(p) / (n / spanMs)
 }

@@ -73,12 +73,22 @@ export class Shutdown {
     this.#decision = new Decision({ observers: opts.observers, lagClock: opts.lagClock, minWaitMs: opts.minWaitMs, logger: opts.logger })
   }
 
-  get decision(): Decision { return this.#decision }
+  get decision(): Decision {
+    return this.#decision
+  }
 
-  get started(): boolean { return this.#running !== undefined }
-  get trigger(): Trigger | undefined { return this.#trigger }
-  get startedAt(): number { return this.#startedAt }
-  get report(): ShutdownReport | undefined { return this.#report }
+  get started(): boolean {
+    return this.#running !== undefined
+  }
+  get trigger(): Trigger | undefined {
+    return this.#trigger
+  }
+  get startedAt(): number {
+    return this.#startedAt
+  }
+  get report(): ShutdownReport | undefined {
+    return this.#report
+  }
 
   /**
    * End the wait for the load balancer now and start draining (an operator's second Ctrl-C).
@@ -86,7 +96,10 @@ export class Shutdown {
    */
   endWait(reason: string): boolean {
     if (!this.#endWait) return false
-    this.#opts.logger.warn({ reason, sinceStartMs: Math.round(performance.now() - this.#startedAt) }, `${reason}: ending the wait for the load balancer now; it may still be sending new connections`)
+    this.#opts.logger.warn(
+      { reason, sinceStartMs: Math.round(performance.now() - this.#startedAt) },
+      `${reason}: ending the wait for the load balancer now; it may still be sending new connections`,
+    )
     this.#endWait('operator')
     this.#endWait = undefined
     return true
@@ -94,7 +107,7 @@ export class Shutdown {
 
   /** Start the sequence, or join the one running. Resolves when drained. */
   begin(trigger: Trigger): Promise<ShutdownReport> {
-    if (this.#running) {
+    if (this.#running !== undefined) {
       this.#opts.logger.info({ trigger, running: this.#trigger, state: this.#opts.lifecycle.state }, 'termination already in progress')
       return this.#running
     }
@@ -107,13 +120,17 @@ export class Shutdown {
     const { lifecycle, observers, target, logger, metrics } = this.#opts
     const startedAt = performance.now()
     this.#startedAt = startedAt
-    lifecycle.to('terminating', trigger === 'prestop' ? 'preStop hook called' : `${trigger} received`, { observers: observers.map((o) => o.name) })
+    lifecycle.to('terminating', trigger === 'prestop' ? 'preStop hook called' : `${trigger} received`, {
+      observers: observers.map((o) => o.name),
+    })
     if (this.#opts.connectionCloseOnTerminate) target.announceClose()
     this.#opts.lagClock.start(startedAt)
     for (const o of observers) o.start(startedAt)
     this.#decision.start(startedAt)
 
-    const cutShort = new Promise<'operator'>((resolve) => { this.#endWait = resolve })
+    const cutShort = new Promise<'operator'>((resolve) => {
+      this.#endWait = resolve
+    })
     const waitEnded = await Promise.race([this.#waitForLoadBalancer(startedAt), cutShort])
     this.#endWait = undefined
     const waitedMs = performance.now() - startedAt
@@ -122,7 +139,7 @@ export class Shutdown {
     const lastConnectionMs = last !== undefined && last >= startedAt ? last - startedAt : null
     if (lastConnectionMs !== null) metrics.lastConnectionSeconds.set(lastConnectionMs / 1000)
     const summaries = Object.assign({}, ...observers.map((o) => o.summary())) as Record<string, unknown>
-    const basis: DecisionBasis = waitEnded !== 'observers' ? waitEnded : (summaries.basis as DecisionBasis | undefined) ?? 'lag-bound'
+    const basis: DecisionBasis = waitEnded !== 'observers' ? waitEnded : ((summaries.basis as DecisionBasis | undefined) ?? 'lag-bound')
     for (const o of observers) o.stop()
     this.#decision.stop()
     const deadline = this.#opts.lagClock.deadline
@@ -147,18 +164,29 @@ export class Shutdown {
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([
       target.drain().then(() => false),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), this.#opts.drainTimeoutMs) }),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.#opts.drainTimeoutMs)
+      }),
     ])
     clearTimeout(timer)
     let cut = 0
     if (timedOut) {
       cut = target.abort()
       metrics.drainCut.inc(cut)
-      if (cut > 0) logger.warn({ cut, drainTimeoutMs: this.#opts.drainTimeoutMs }, `--drain-timeout reached: closed ${cut} connection(s) still open`)
+      if (cut > 0)
+        logger.warn({ cut, drainTimeoutMs: this.#opts.drainTimeoutMs }, `--drain-timeout reached: closed ${cut} connection(s) still open`)
     }
     const drainMs = performance.now() - drainStarted
     metrics.drainSeconds.set(drainMs / 1000)
-    this.#report = { trigger, waitedMs: Math.round(waitedMs), waitEnded, basis, lastConnectionMs: lastConnectionMs === null ? null : Math.round(lastConnectionMs), drainMs: Math.round(drainMs), cut }
+    this.#report = {
+      trigger,
+      waitedMs: Math.round(waitedMs),
+      waitEnded,
+      basis,
+      lastConnectionMs: lastConnectionMs === null ? null : Math.round(lastConnectionMs),
+      drainMs: Math.round(drainMs),
+      cut,
+    }
     lifecycle.to('drained', timedOut ? 'drain timeout' : 'all connections finished', { drainMs: Math.round(drainMs), cut })
     return this.#report
   }
@@ -166,19 +194,24 @@ export class Shutdown {
   async #waitForLoadBalancer(startedAt: number): Promise<'observers' | 'max-wait'> {
     const { observers, maxWaitMs, logger } = this.#opts
     let timer: NodeJS.Timeout | undefined
-    const capped = new Promise<'max-wait'>((resolve) => { timer = setTimeout(() => resolve('max-wait'), Math.max(0, startedAt + maxWaitMs - performance.now())) })
+    const capped = new Promise<'max-wait'>((resolve) => {
+      timer = setTimeout(() => resolve('max-wait'), Math.max(0, startedAt + maxWaitMs - performance.now()))
+    })
     const ended = await Promise.race([this.#decision.whenAgreed().then(() => 'observers' as const), capped])
     clearTimeout(timer)
     if (ended === 'max-wait') {
       const waiting = this.#decision.pending()
       const unsure = observers.filter((o) => waiting.includes(o.name))
-      logger.warn({
-        maxWaitMs,
-        waitingFor: waiting,
-        views: Object.fromEntries(unsure.map((o) => [o.name, o.view()])),
-        lagBound: this.#opts.lagClock.view(),
-        sinceStartMs: Math.round(performance.now() - startedAt),
-      }, `--max-wait reached while ${waiting.join(', ') || 'nothing'} still unsure: draining anyway; new connections the LB still sends will be refused`)
+      logger.warn(
+        {
+          maxWaitMs,
+          waitingFor: waiting,
+          views: Object.fromEntries(unsure.map((o) => [o.name, o.view()])),
+          lagBound: this.#opts.lagClock.view(),
+          sinceStartMs: Math.round(performance.now() - startedAt),
+        },
+        `--max-wait reached while ${waiting.join(', ') || 'nothing'} still unsure: draining anyway; new connections the LB still sends will be refused`,
+      )
     }
     return ended
   }
@@ -186,12 +219,17 @@ export class Shutdown {
 
 function drainReason(basis: DecisionBasis, lagFlag: string): string {
   switch (basis) {
-    case 'evidence': return 'load balancer stopped sending new connections: every LB node quiet for its window'
-    case 'fixed': return 'no new connection for the configured --quiet-period from any LB node'
-    case 'lag-bound': return lagFlag === '--lb-lag-max'
-      ? '--lb-lag-max passed since deregistration with no new connection since (too little traffic to judge by)'
-      : `${lagFlag} passed since health checks started failing with no new connection since (too little traffic to judge by)`
-    case 'max-wait': return '--max-wait reached'
-    case 'operator': return 'wait ended by the operator'
+    case 'evidence':
+      return 'load balancer stopped sending new connections: every LB node quiet for its window'
+    case 'fixed':
+      return 'no new connection for the configured --quiet-period from any LB node'
+    case 'lag-bound':
+      return lagFlag === '--lb-lag-max'
+        ? '--lb-lag-max passed since deregistration with no new connection since (too little traffic to judge by)'
+        : `${lagFlag} passed since health checks started failing with no new connection since (too little traffic to judge by)`
+    case 'max-wait':
+      return '--max-wait reached'
+    case 'operator':
+      return 'wait ended by the operator'
   }
 }

@@ -31,15 +31,26 @@ export class Lifecycle {
   #sinceWall = new Date()
   readonly #listeners = new Set<(state: State) => void>()
 
-  constructor(private readonly logger: Logger, private readonly metrics: Metrics) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
 
-  get state(): State { return this.#state }
+  get state(): State {
+    return this.#state
+  }
   /** performance.now() when the current state was entered. */
-  get since(): number { return this.#since }
-  get sinceWall(): Date { return this.#sinceWall }
+  get since(): number {
+    return this.#since
+  }
+  get sinceWall(): Date {
+    return this.#sinceWall
+  }
 
   /** True once termination began: readiness fails from then on. */
-  get terminating(): boolean { return this.#state !== 'starting' && this.#state !== 'ready' }
+  get terminating(): boolean {
+    return this.#state !== 'starting' && this.#state !== 'ready'
+  }
 
   to(next: State, reason: string, extra: Record<string, unknown> = {}): void {
     if (!NEXT[this.#state].includes(next)) throw new StateMachineError(`no transition ${this.#state} → ${next}`)
@@ -54,5 +65,7 @@ export class Lifecycle {
     for (const fn of this.#listeners) fn(next)
   }
 
-  onChange(fn: (state: State) => void): void { this.#listeners.add(fn) }
+  onChange(fn: (state: State) => void): void {
+    this.#listeners.add(fn)
+  }
 }

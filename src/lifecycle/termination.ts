@@ -10,7 +10,8 @@ import { LagClock, type LagBoundChoice } from './lag-clock.js'
 import { Shutdown, type DrainTarget } from './shutdown.js'
 import { createObservers, Elbv2Observer, type DeregistrationObserver, type ObserverConfig } from './observers/index.js'
 
-export type TerminationConfig = ObserverConfig & Pick<Config, 'lbLagMaxMs' | 'connectionCloseOnTerminate' | 'minWaitMs' | 'maxWaitMs' | 'drainTimeoutMs'>
+export type TerminationConfig = ObserverConfig &
+  Pick<Config, 'lbLagMaxMs' | 'connectionCloseOnTerminate' | 'minWaitMs' | 'maxWaitMs' | 'drainTimeoutMs'>
 
 export interface TerminationDeps {
   config: TerminationConfig
@@ -38,9 +39,17 @@ export function newTermination({ config, lifecycle, observations, target, logger
     elbv2Hook: { onCall: (outcome) => metrics.elbv2Calls[outcome].inc() },
   })
   const shutdown = new Shutdown({
-    lifecycle, observers, observations, lagClock, target, logger, metrics,
+    lifecycle,
+    observers,
+    observations,
+    lagClock,
+    target,
+    logger,
+    metrics,
     connectionCloseOnTerminate: config.connectionCloseOnTerminate,
-    minWaitMs: config.minWaitMs, maxWaitMs: config.maxWaitMs, drainTimeoutMs: config.drainTimeoutMs,
+    minWaitMs: config.minWaitMs,
+    maxWaitMs: config.maxWaitMs,
+    drainTimeoutMs: config.drainTimeoutMs,
   })
   return { lagClock, observers, shutdown }
 }

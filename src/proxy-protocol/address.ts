@@ -19,7 +19,10 @@ export function formatIPv6(b: Uint8Array, off: number): string {
       if (curBase < 0) curBase = i
     } else if (curBase >= 0) {
       const len = i - curBase
-      if (len > bestLen) { bestBase = curBase; bestLen = len }
+      if (len > bestLen) {
+        bestBase = curBase
+        bestLen = len
+      }
       curBase = -1
     }
   }
@@ -146,7 +149,9 @@ const MAPPED_PREFIX = '::ffff:'
  * The one place such addresses are normalised; anything else is returned as it is.
  */
 export function unmapped(address: string): string {
-  return address.length > MAPPED_PREFIX.length && address.slice(0, MAPPED_PREFIX.length).toLowerCase() === MAPPED_PREFIX && address.includes('.')
+  return address.length > MAPPED_PREFIX.length &&
+    address.slice(0, MAPPED_PREFIX.length).toLowerCase() === MAPPED_PREFIX &&
+    address.includes('.')
     ? address.slice(MAPPED_PREFIX.length)
     : address
 }

@@ -5,12 +5,23 @@ import { canonicalIP, parseIPv4, parseIPv6 } from './address.js'
 import { crc32c } from './crc32c.js'
 import { ProxyProtocolConfigError } from './errors.js'
 import {
-  PP2_SUBTYPE_AWS_VPCE_ID, PP2_TYPE_AWS, PP2_TYPE_CRC32C, PP2_TYPE_NOOP, V2_ADDRESS_BYTES,
-  V2_FAMILY_NIBBLE, V2_FIXED_BYTES, V2_MAX_BYTES, V2_SIGNATURE,
+  PP2_SUBTYPE_AWS_VPCE_ID,
+  PP2_TYPE_AWS,
+  PP2_TYPE_CRC32C,
+  PP2_TYPE_NOOP,
+  V2_ADDRESS_BYTES,
+  V2_FAMILY_NIBBLE,
+  V2_FIXED_BYTES,
+  V2_MAX_BYTES,
+  V2_SIGNATURE,
 } from './header.js'
 import type { Command, Endpoint, Family, Tlv } from './header.js'
 
-export interface V1Input { family: 'TCP4' | 'TCP6' | 'UNSPEC'; source?: Endpoint; destination?: Endpoint }
+export interface V1Input {
+  family: 'TCP4' | 'TCP6' | 'UNSPEC'
+  source?: Endpoint
+  destination?: Endpoint
+}
 
 export interface V2Input {
   command: Command
@@ -105,7 +116,10 @@ function writeAddresses(b: Buffer, off: number, family: Family, h: V2Input): voi
   if (family === 'UNSPEC') return
   const { source, destination } = h
   if (family === 'UNIX') {
-    for (const [ep, at] of [[source, off], [destination, off + 108]] as const) {
+    for (const [ep, at] of [
+      [source, off],
+      [destination, off + 108],
+    ] as const) {
       if (!ep) continue
       const path = Buffer.from(ep.address, 'utf8')
       if (path.length > 108) throw bad(`UNIX path of ${path.length} bytes (at most 108)`)
@@ -119,7 +133,10 @@ function writeAddresses(b: Buffer, off: number, family: Family, h: V2Input): voi
   }
   const v4 = family === 'TCP4'
   const size = v4 ? 4 : 16
-  for (const [ep, at] of [[source, off], [destination, off + size]] as const) {
+  for (const [ep, at] of [
+    [source, off],
+    [destination, off + size],
+  ] as const) {
     const ok = v4 ? parseIPv4(ep.address, b, at) : parseIPv6(ep.address, b, at)
     if (!ok) throw bad(`${JSON.stringify(ep.address)} is not an IPv${v4 ? 4 : 6} address for family ${family}`)
     checkPort(ep.port)

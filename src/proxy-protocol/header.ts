@@ -6,10 +6,16 @@ export type Command = 'PROXY' | 'LOCAL'
 export type Family = 'TCP4' | 'TCP6' | 'UNIX' | 'UNSPEC'
 
 /** `address` is in Node's canonical text form: what `socket.remoteAddress` would show. */
-export interface Endpoint { address: string; port: number }
+export interface Endpoint {
+  address: string
+  port: number
+}
 
 /** `value` is a view into the bytes the header was read from (no copy). */
-export interface Tlv { type: number; value: Buffer }
+export interface Tlv {
+  type: number
+  value: Buffer
+}
 
 export interface SslInfo {
   client: number

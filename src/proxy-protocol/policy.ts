@@ -14,7 +14,11 @@ export type SourcePolicy =
   | 'refuse-header' // untrusted source, optional mode: a header is a reason to close; served headerless
   | 'reject' // untrusted source in required mode: close at once
 
-export interface Cidr { address: string; prefix: number; family: 4 | 6 }
+export interface Cidr {
+  address: string
+  prefix: number
+  family: 4 | 6
+}
 
 /**
  * One CIDR ("10.0.0.0/8", "fc00::/7") or bare address (a /32 or /128). IPv4-mapped IPv6

@@ -51,10 +51,7 @@ export type ReadResult =
   | { kind: 'none'; rest: Buffer }
   | { kind: 'error'; error: ProxyProtocolError }
 
-export type GuardResult =
-  | { kind: 'more' }
-  | { kind: 'payload'; rest: Buffer }
-  | { kind: 'error'; error: ProxyProtocolError }
+export type GuardResult = { kind: 'more' } | { kind: 'payload'; rest: Buffer } | { kind: 'error'; error: ProxyProtocolError }
 
 export const DEFAULT_MAX_HEADER_BYTES = 4096
 export const MIN_MAX_HEADER_BYTES = 232
@@ -82,7 +79,9 @@ export class StackedHeaderGuard {
   private stashLen = 0
   private done = false
 
-  get buffered(): number { return this.stashLen }
+  get buffered(): number {
+    return this.stashLen
+  }
 
   push(chunk: Buffer): GuardResult {
     if (this.done) throw finalUsed()
@@ -95,12 +94,21 @@ export class StackedHeaderGuard {
       const m = Math.min(total, sig.length)
       let diverged = false
       for (let i = stashLen; i < m; i++) {
-        if (chunk[i - stashLen] !== sig[i]) { diverged = true; break }
+        if (chunk[i - stashLen] !== sig[i]) {
+          diverged = true
+          break
+        }
       }
       if (!diverged) {
         if (total >= sig.length) {
           this.done = true
-          return { kind: 'error', error: new ProxyProtocolError('stacked_header', `a second PROXY ${sig === V1_SIGNATURE ? 'v1' : 'v2'} header follows the first`) }
+          return {
+            kind: 'error',
+            error: new ProxyProtocolError(
+              'stacked_header',
+              `a second PROXY ${sig === V1_SIGNATURE ? 'v1' : 'v2'} header follows the first`,
+            ),
+          }
         }
         this.stash ??= Buffer.allocUnsafe(V2_SIGNATURE.length)
         chunk.copy(this.stash, stashLen)
@@ -142,7 +150,10 @@ export class HeaderReader {
   constructor(opts: ReaderOptions = {}) {
     const max = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES
     if (!Number.isInteger(max) || max < MIN_MAX_HEADER_BYTES || max > V2_MAX_BYTES) {
-      throw new ProxyProtocolConfigError('ERR_PP_BAD_OPTION', `maxHeaderBytes must be an integer ${MIN_MAX_HEADER_BYTES}..${V2_MAX_BYTES}, got ${max}`)
+      throw new ProxyProtocolConfigError(
+        'ERR_PP_BAD_OPTION',
+        `maxHeaderBytes must be an integer ${MIN_MAX_HEADER_BYTES}..${V2_MAX_BYTES}, got ${max}`,
+      )
     }
     this.maxHeaderBytes = max
     this.crcMismatch = opts.crcMismatch ?? 'close'
@@ -189,7 +200,8 @@ export class HeaderReader {
     for (;;) {
       const m = this.measure(this.pending!, this.have)
       if (m >= 0) return this.afterHeader(this.pending!, m, chunk.subarray(used))
-      if (m === M_NONE) return this.finish({ kind: 'none', rest: before === 0 ? chunk : Buffer.concat([this.pending!.subarray(0, before), chunk]) })
+      if (m === M_NONE)
+        return this.finish({ kind: 'none', rest: before === 0 ? chunk : Buffer.concat([this.pending!.subarray(0, before), chunk]) })
       if (m === M_ERROR) return this.fail()
       if (used === chunk.length) return MORE
       used += this.copyNeeded(chunk, used)
@@ -231,7 +243,10 @@ export class HeaderReader {
       for (let i = 1; i < n; i++) if (b[i] !== V2_SIGNATURE[i]) return M_NONE
       if (have <= V2_SIGNATURE.length) return M_MORE
       const err = checkV2Fixed(b, have, this.maxHeaderBytes)
-      if (err !== null) { this.error = err; return M_ERROR }
+      if (err !== null) {
+        this.error = err
+        return M_ERROR
+      }
       if (have < V2_FIXED_BYTES) return M_MORE
       const total = v2TotalLength(b)
       return have >= total ? total : M_MORE

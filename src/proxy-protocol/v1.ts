@@ -27,7 +27,8 @@ export function parseV1(b: Buffer, n: number): ProxyHeader | ProxyProtocolError 
   const fields = line.split(' ')
   const proto = fields[0]!
   if (proto !== 'TCP4' && proto !== 'TCP6') {
-    if (/^[A-Za-z0-9]+$/.test(proto)) return new ProxyProtocolError('bad_family', `v1 protocol ${JSON.stringify(proto)} (TCP4, TCP6 or UNKNOWN)`)
+    if (/^[A-Za-z0-9]+$/.test(proto))
+      return new ProxyProtocolError('bad_family', `v1 protocol ${JSON.stringify(proto)} (TCP4, TCP6 or UNKNOWN)`)
     return syntax('v1 line does not have a protocol after "PROXY "')
   }
   if (fields.length !== 5) return syntax(`v1 ${proto} line has ${fields.length - 1} fields separated by single spaces (must be 4)`)
@@ -68,7 +69,10 @@ function syntax(message: string): ProxyProtocolError {
 }
 
 function badAddress(text: string, proto: string): ProxyProtocolError {
-  return new ProxyProtocolError('bad_address', `v1 ${proto} address ${JSON.stringify(text.slice(0, 45))} is not valid ${proto === 'TCP4' ? 'IPv4' : 'IPv6'} text`)
+  return new ProxyProtocolError(
+    'bad_address',
+    `v1 ${proto} address ${JSON.stringify(text.slice(0, 45))} is not valid ${proto === 'TCP4' ? 'IPv4' : 'IPv6'} text`,
+  )
 }
 
 function badPort(text: string): ProxyProtocolError {

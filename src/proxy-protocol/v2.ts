@@ -4,9 +4,21 @@ import { formatIPv4, formatIPv6 } from './address.js'
 import { crc32cWithZeroedField } from './crc32c.js'
 import { ProxyProtocolError } from './errors.js'
 import {
-  PP2_SUBTYPE_AWS_VPCE_ID, PP2_SUBTYPE_SSL_CIPHER, PP2_SUBTYPE_SSL_CN, PP2_SUBTYPE_SSL_KEY_ALG,
-  PP2_SUBTYPE_SSL_SIG_ALG, PP2_SUBTYPE_SSL_VERSION, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, PP2_TYPE_AWS,
-  PP2_TYPE_CRC32C, PP2_TYPE_NETNS, PP2_TYPE_SSL, PP2_TYPE_UNIQUE_ID, V2_ADDRESS_BYTES, V2_FIXED_BYTES,
+  PP2_SUBTYPE_AWS_VPCE_ID,
+  PP2_SUBTYPE_SSL_CIPHER,
+  PP2_SUBTYPE_SSL_CN,
+  PP2_SUBTYPE_SSL_KEY_ALG,
+  PP2_SUBTYPE_SSL_SIG_ALG,
+  PP2_SUBTYPE_SSL_VERSION,
+  PP2_TYPE_ALPN,
+  PP2_TYPE_AUTHORITY,
+  PP2_TYPE_AWS,
+  PP2_TYPE_CRC32C,
+  PP2_TYPE_NETNS,
+  PP2_TYPE_SSL,
+  PP2_TYPE_UNIQUE_ID,
+  V2_ADDRESS_BYTES,
+  V2_FIXED_BYTES,
 } from './header.js'
 import type { Family, ProxyHeader, SslInfo, Tlv } from './header.js'
 
@@ -33,7 +45,8 @@ export function checkV2Fixed(b: Uint8Array, have: number, maxHeaderBytes: number
       const family = v2Family(fam)
       if (family === null) return new ProxyProtocolError('bad_family', `v2 header with address family ${fam >> 4}`)
       const transport = fam & 0x0f
-      if (transport === 2) return new ProxyProtocolError('bad_transport', 'v2 header for a DGRAM (UDP) connection: drainpipe proxies TCP only')
+      if (transport === 2)
+        return new ProxyProtocolError('bad_transport', 'v2 header for a DGRAM (UDP) connection: drainpipe proxies TCP only')
       if (transport > 2) return new ProxyProtocolError('bad_transport', `v2 header with transport ${transport}`)
     }
     if (have >= V2_FIXED_BYTES) {
@@ -133,7 +146,10 @@ export function parseV2(b: Buffer, total: number, crcMismatch: 'close' | 'accept
     const actual = crc32cWithZeroedField(b, 0, total, crcAt)
     if (expected !== actual) {
       if (crcMismatch === 'close') {
-        return new ProxyProtocolError('bad_crc', `CRC32C mismatch: header says 0x${expected.toString(16)}, bytes give 0x${actual.toString(16)}`)
+        return new ProxyProtocolError(
+          'bad_crc',
+          `CRC32C mismatch: header says 0x${expected.toString(16)}, bytes give 0x${actual.toString(16)}`,
+        )
       }
       header.crc32c = 'mismatch'
     } else {
@@ -155,11 +171,21 @@ function parseSsl(v: Buffer): SslInfo | null {
     if (end > v.length) return null
     const text = (enc: BufferEncoding) => v.toString(enc, off + 3, end)
     switch (type) {
-      case PP2_SUBTYPE_SSL_VERSION: ssl.version = text('latin1'); break
-      case PP2_SUBTYPE_SSL_CN: ssl.cn = text('utf8'); break
-      case PP2_SUBTYPE_SSL_CIPHER: ssl.cipher = text('latin1'); break
-      case PP2_SUBTYPE_SSL_SIG_ALG: ssl.sigAlg = text('latin1'); break
-      case PP2_SUBTYPE_SSL_KEY_ALG: ssl.keyAlg = text('latin1'); break
+      case PP2_SUBTYPE_SSL_VERSION:
+        ssl.version = text('latin1')
+        break
+      case PP2_SUBTYPE_SSL_CN:
+        ssl.cn = text('utf8')
+        break
+      case PP2_SUBTYPE_SSL_CIPHER:
+        ssl.cipher = text('latin1')
+        break
+      case PP2_SUBTYPE_SSL_SIG_ALG:
+        ssl.sigAlg = text('latin1')
+        break
+      case PP2_SUBTYPE_SSL_KEY_ALG:
+        ssl.keyAlg = text('latin1')
+        break
       default: // unknown sub-TLVs are skipped
     }
     off = end

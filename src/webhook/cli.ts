@@ -13,17 +13,24 @@ export async function runWebhook(argv: readonly string[], version: string): Prom
   try {
     args = parseArgs(argv, OWN)
     if (args.positional.length > 0) throw new UsageError(`unexpected argument ${args.positional[0]}`)
-    for (const f of ['tls-cert', 'tls-key']) if (!args.help && !args.own.has(f)) throw new UsageError(`--${f} FILE is required (PEM; from cert-manager or the chart)`)
+    for (const f of ['tls-cert', 'tls-key'])
+      if (!args.help && !args.own.has(f)) throw new UsageError(`--${f} FILE is required (PEM; from cert-manager or the chart)`)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     process.stderr.write(`drainpipe webhook: ${err.message}\n`)
     return 2
   }
   if (args.help) {
-    process.stdout.write(['Usage: drainpipe webhook --tls-cert FILE --tls-key FILE [--webhook-listen HOST:PORT] [inject settings]', '',
-      'Serves AdmissionReview v1 on POST /mutate/namespace (pods of namespaces labelled drainpipe.io/inject=enabled)',
-      'and /mutate/annotated (pods annotated drainpipe.io/inject: "true"), GET /healthz. Default listen 0.0.0.0:8443.',
-      'Inject settings: see drainpipe inject --help.', ''].join('\n'))
+    process.stdout.write(
+      [
+        'Usage: drainpipe webhook --tls-cert FILE --tls-key FILE [--webhook-listen HOST:PORT] [inject settings]',
+        '',
+        'Serves AdmissionReview v1 on POST /mutate/namespace (pods of namespaces labelled drainpipe.io/inject=enabled)',
+        'and /mutate/annotated (pods annotated drainpipe.io/inject: "true"), GET /healthz. Default listen 0.0.0.0:8443.',
+        'Inject settings: see drainpipe inject --help.',
+        '',
+      ].join('\n'),
+    )
     return 0
   }
   const listen = args.own.get('webhook-listen') ?? '0.0.0.0:8443'
@@ -34,7 +41,14 @@ export async function runWebhook(argv: readonly string[], version: string): Prom
   }
   let server
   try {
-    server = createWebhookServer({ certFile: args.own.get('tls-cert')!, keyFile: args.own.get('tls-key')!, given: args.settings, version, newToken, log })
+    server = createWebhookServer({
+      certFile: args.own.get('tls-cert')!,
+      keyFile: args.own.get('tls-key')!,
+      given: args.settings,
+      version,
+      newToken,
+      log,
+    })
   } catch (err) {
     process.stderr.write(`drainpipe webhook: cannot load the certificate: ${(err as Error).message}\n`)
     return 1
@@ -47,7 +61,11 @@ export async function runWebhook(argv: readonly string[], version: string): Prom
   log(`drainpipe ${version} webhook listening on ${typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : listen}`)
   // Serve until SIGTERM; the API server retries elsewhere (2 replicas), failurePolicy Ignore covers the rest.
   await new Promise<void>((resolve) => {
-    const stop = () => { log('stopping'); server.close(() => resolve()); server.closeIdleConnections() }
+    const stop = () => {
+      log('stopping')
+      server.close(() => resolve())
+      server.closeIdleConnections()
+    }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })

@@ -32,12 +32,21 @@ export class BadReview extends Error {
 const WARNING_MAX = 256
 const warning = (text: string) => (text.length <= WARNING_MAX ? text : `${text.slice(0, WARNING_MAX - 1)}…`)
 
-export function review(body: unknown, selection: Selection, opts: ReviewOptions): { apiVersion: string; kind: string; response: AdmissionResponse } {
+export function review(
+  body: unknown,
+  selection: Selection,
+  opts: ReviewOptions,
+): { apiVersion: string; kind: string; response: AdmissionResponse } {
   const b = asObject(body as JsonValue)
-  if (!b || b.apiVersion !== 'admission.k8s.io/v1' || b.kind !== 'AdmissionReview') throw new BadReview('expected an admission.k8s.io/v1 AdmissionReview')
+  if (!b || b.apiVersion !== 'admission.k8s.io/v1' || b.kind !== 'AdmissionReview')
+    throw new BadReview('expected an admission.k8s.io/v1 AdmissionReview')
   const request = asObject(b.request)
   if (!request || typeof request.uid !== 'string') throw new BadReview('AdmissionReview without request.uid')
-  const respond = (extra: Partial<AdmissionResponse> = {}) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: request.uid as string, allowed: true as const, ...extra } })
+  const respond = (extra: Partial<AdmissionResponse> = {}) => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: request.uid as string, allowed: true as const, ...extra },
+  })
 
   const pod = asObject(request.object)
   if (asObject(request.kind)?.kind !== 'Pod' || !pod) return respond()

@@ -80,7 +80,7 @@ async function headerReportingApp(t: Parameters<Parameters<typeof t.test>[1]>[0]
       } else payload = Buffer.concat([payload, chunk])
       if (payload.includes(0x0a) || error !== null) {
         socket.end(
-          JSON.stringify({
+          `${JSON.stringify({
             version: header?.version,
             command: header?.command,
             source: header?.source,
@@ -88,7 +88,7 @@ async function headerReportingApp(t: Parameters<Parameters<typeof t.test>[1]>[0]
             payload: payload.toString('latin1'),
             error,
             peer: socket.remoteAddress,
-          }) + '\n',
+          })}\n`,
         )
       }
     })

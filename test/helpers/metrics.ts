@@ -1,6 +1,10 @@
 // Reading drainpipe's /metrics (Prometheus text) in tests.
 
-export interface Sample { name: string; labels: Record<string, string>; value: number }
+export interface Sample {
+  name: string
+  labels: Record<string, string>
+  value: number
+}
 
 export function parseMetrics(text: string): Sample[] {
   const out: Sample[] = []
@@ -26,7 +30,9 @@ export function metricValue(samples: readonly Sample[], name: string, labels: Re
 }
 
 /** GET /metrics from an admin URL and parse it. */
-export async function scrapeMetrics(adminUrl: string): Promise<{ text: string; samples: Sample[]; value(name: string, labels?: Record<string, string>): number }> {
+export async function scrapeMetrics(
+  adminUrl: string,
+): Promise<{ text: string; samples: Sample[]; value(name: string, labels?: Record<string, string>): number }> {
   const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })
   const text = await res.text()
   const samples = parseMetrics(text)

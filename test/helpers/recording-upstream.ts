@@ -5,9 +5,16 @@ import http, { type IncomingMessage } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo, Socket } from 'node:net'
 
-interface Teardown { teardown(fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
-export interface RecordedRequest { method: string; url: string; rawHeaders: string[]; body: Buffer }
+export interface RecordedRequest {
+  method: string
+  url: string
+  rawHeaders: string[]
+  body: Buffer
+}
 
 export interface RecordingUpstream {
   readonly port: number
@@ -20,7 +27,10 @@ export interface RecordingUpstream {
   close(): Promise<void>
 }
 
-export async function startRecordingUpstream(t: Teardown, opts: { host?: string; respond?: (req: IncomingMessage, body: Buffer) => { status?: number; body?: string } } = {}): Promise<RecordingUpstream> {
+export async function startRecordingUpstream(
+  t: Teardown,
+  opts: { host?: string; respond?: (req: IncomingMessage, body: Buffer) => { status?: number; body?: string } } = {},
+): Promise<RecordingUpstream> {
   const connections: Buffer[][] = []
   const requests: RecordedRequest[] = []
   const sockets = new Set<Socket>()

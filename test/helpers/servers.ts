@@ -2,7 +2,9 @@
 import net from 'node:net'
 import { once } from 'node:events'
 
-interface Teardown { teardown(fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
 export interface TcpServer {
   readonly port: number
@@ -15,7 +17,11 @@ export interface TcpServer {
 }
 
 /** A raw TCP server; `onConnection` gets each socket (allowHalfOpen is on). */
-export async function startTcpServer(t: Teardown, onConnection: (socket: net.Socket) => void = () => {}, host = '127.0.0.1'): Promise<TcpServer> {
+export async function startTcpServer(
+  t: Teardown,
+  onConnection: (socket: net.Socket) => void = () => {},
+  host = '127.0.0.1',
+): Promise<TcpServer> {
   const sockets: net.Socket[] = []
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.push(socket)
@@ -24,11 +30,22 @@ export async function startTcpServer(t: Teardown, onConnection: (socket: net.Soc
   })
   server.listen(0, host)
   await once(server, 'listening')
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy()
-    server.close(() => resolve())
-  }))
-  return { port: (server.address() as net.AddressInfo).port, host, sockets, get accepted() { return sockets.length }, server }
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  )
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    host,
+    sockets,
+    get accepted() {
+      return sockets.length
+    },
+    server,
+  }
 }
 
 /** Raw header pairs → lower-cased name → values in order. */

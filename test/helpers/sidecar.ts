@@ -10,7 +10,9 @@ import { pino } from 'pino'
 import { parseConfig } from '../../src/config.js'
 import { startSidecar, type Sidecar } from '../../src/sidecar.js'
 
-interface Teardown { teardown(fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
 export interface InProcessDrainpipe {
   readonly sidecar: Sidecar
@@ -30,7 +32,11 @@ export interface InProcessDrainpipe {
  * The CLI's flags, parsed by the same parseConfig; --listen and --admin default to
  * 127.0.0.1:0. Closed in t.teardown.
  */
-export async function startInProcess(t: Teardown, args: string[], opts: { env?: NodeJS.ProcessEnv; waitReady?: boolean } = {}): Promise<InProcessDrainpipe> {
+export async function startInProcess(
+  t: Teardown,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; waitReady?: boolean } = {},
+): Promise<InProcessDrainpipe> {
   const full = [...args]
   const has = (flag: string) => full.some((a) => a === flag || a.startsWith(`${flag}=`))
   if (!has('--listen')) full.push('--listen', '127.0.0.1:0')
@@ -46,7 +52,11 @@ export async function startInProcess(t: Teardown, args: string[], opts: { env?: 
         if (!text) continue
         const line = JSON.parse(text) as Record<string, unknown>
         logs.push(line)
-        for (const w of waiters) if (w.match(line)) { waiters.delete(w); w.resolve(line) }
+        for (const w of waiters)
+          if (w.match(line)) {
+            waiters.delete(w)
+            w.resolve(line)
+          }
       }
       done()
     },
@@ -60,8 +70,19 @@ export async function startInProcess(t: Teardown, args: string[], opts: { env?: 
     const found = logs.find(match)
     if (found) return Promise.resolve(found)
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const waiter = { match, resolve: (l: Record<string, unknown>) => { clearTimeout(timer); resolve(l) } }
-      const timer = setTimeout(() => { waiters.delete(waiter); reject(new Error(`drainpipe (in-process): no matching log line within ${timeoutMs} ms; last logs: ${JSON.stringify(logs.slice(-5))}`)) }, timeoutMs)
+      const waiter = {
+        match,
+        resolve: (l: Record<string, unknown>) => {
+          clearTimeout(timer)
+          resolve(l)
+        },
+      }
+      const timer = setTimeout(() => {
+        waiters.delete(waiter)
+        reject(
+          new Error(`drainpipe (in-process): no matching log line within ${timeoutMs} ms; last logs: ${JSON.stringify(logs.slice(-5))}`),
+        )
+      }, timeoutMs)
       waiters.add(waiter)
     })
   }

@@ -53,22 +53,33 @@ t.test('without --admin-token: /prestop only from loopback; forged headers do no
   t.equal(status.state, 'ready', 'nothing started termination')
 })
 
-t.test('without --admin-token: a mutation from 127.0.0.6 (Istio\'s inbound passthrough) gets 403; start-up says the guard is by source only', async (t) => {
-  const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
-  // Under Istio, another workload's request reaches the pod from 127.0.0.6: loopback, but not local.
-  const mesh = parseResponse((await rawExchange(dp.adminPort, req('GET', '/prestop'), { localAddress: '127.0.0.6' })).data)
-  t.equal(mesh.status, 403, 'GET /prestop from 127.0.0.6: 403')
-  t.match(mesh.body, /--admin-token/, 'the answer says to set the token')
-  t.equal(parseResponse((await rawExchange(dp.adminPort, req('POST', '/prestop'), { localAddress: '127.0.0.6' })).data).status, 403, 'POST likewise')
-  t.equal(parseResponse((await rawExchange(dp.adminPort, req('GET', '/readyz'), { localAddress: '127.0.0.6' })).data).status, 200, 'probes still answer it')
-  const status = JSON.parse(parseResponse((await rawExchange(dp.adminPort, req('GET', '/status'))).data).body) as { state: string }
-  t.equal(status.state, 'ready', 'nothing started termination')
-  const notice = dp.logs.find((l) => /guarded by source address only/.test(String(l.msg)))
-  t.ok(notice, 'start-up warns that mutations are guarded by source address only')
-  t.equal(notice?.level, 40, 'as a warning')
-  t.match(String(notice?.msg), /mesh/, 'and says what that means under a service mesh')
-})
+t.test(
+  "without --admin-token: a mutation from 127.0.0.6 (Istio's inbound passthrough) gets 403; start-up says the guard is by source only",
+  async (t) => {
+    const app = await startApp(t)
+    const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`])
+    // Under Istio, another workload's request reaches the pod from 127.0.0.6: loopback, but not local.
+    const mesh = parseResponse((await rawExchange(dp.adminPort, req('GET', '/prestop'), { localAddress: '127.0.0.6' })).data)
+    t.equal(mesh.status, 403, 'GET /prestop from 127.0.0.6: 403')
+    t.match(mesh.body, /--admin-token/, 'the answer says to set the token')
+    t.equal(
+      parseResponse((await rawExchange(dp.adminPort, req('POST', '/prestop'), { localAddress: '127.0.0.6' })).data).status,
+      403,
+      'POST likewise',
+    )
+    t.equal(
+      parseResponse((await rawExchange(dp.adminPort, req('GET', '/readyz'), { localAddress: '127.0.0.6' })).data).status,
+      200,
+      'probes still answer it',
+    )
+    const status = JSON.parse(parseResponse((await rawExchange(dp.adminPort, req('GET', '/status'))).data).body) as { state: string }
+    t.equal(status.state, 'ready', 'nothing started termination')
+    const notice = dp.logs.find((l) => /guarded by source address only/.test(String(l.msg)))
+    t.ok(notice, 'start-up warns that mutations are guarded by source address only')
+    t.equal(notice?.level, 40, 'as a warning')
+    t.match(String(notice?.msg), /mesh/, 'and says what that means under a service mesh')
+  },
+)
 
 t.test('with --admin-token: 401 without or with a wrong token, even from loopback; the token is never shown', async (t) => {
   const app = await startApp(t)
@@ -94,7 +105,10 @@ t.test('with --admin-token: 401 without or with a wrong token, even from loopbac
   t.notOk(status.includes(TOKEN), '/status does not contain the token')
   t.match(status, /"adminToken": "\(set\)"/, '/status says only that one is set')
   t.equal(JSON.parse(status).state, 'ready', 'the refused calls started nothing')
-  t.notOk(dp.logs.some((l) => /guarded by source address only/.test(String(l.msg))), 'no source-only warning with a token')
+  t.notOk(
+    dp.logs.some((l) => /guarded by source address only/.test(String(l.msg))),
+    'no source-only warning with a token',
+  )
 
   const ok = await rawExchange(dp.adminPort, req('GET', '/prestop', `authorization: Bearer ${TOKEN}\r\n`), { timeoutMs: 15_000 })
   t.equal(parseResponse(ok.data).status, 200, 'the right token: 200 once drained')

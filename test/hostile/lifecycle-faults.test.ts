@@ -34,37 +34,40 @@ t.test('SIGTERM during an app outage: requests meanwhile get 502, drainpipe stil
   )
 })
 
-t.test('repeated signals: SIGTERMs and one SIGINT after the first are logged and ignored; the sequence still runs its course and exits 0', async (t) => {
-  const app = await startApp(t)
-  const dp = await startDrainpipe(t, [
-    '--upstream',
-    `127.0.0.1:${app.port}`,
-    '--quiet-period',
-    '0.2',
-    '--min-wait',
-    '1.5',
-    '--drain-timeout',
-    '2',
-  ])
-  // A slow request in flight must still complete despite the signal storm.
-  const slow = rawExchange(dp.port, 'GET /?delay=1000 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', { timeoutMs: 15_000 })
-  await new Promise((r) => setTimeout(r, 100))
-  const signalledAt = performance.now()
-  dp.proc.kill('SIGTERM')
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    // One SIGINT among them: only a second SIGINT ends the wait (signals.test.ts).
-    dp.proc.kill(i === 4 ? 'SIGINT' : 'SIGTERM')
-  }
-  t.equal(parseResponse((await slow).data).status, 200, 'the in-flight request completed')
-  const exit = await within(dp.exited, 15_000)
-  const after = performance.now() - signalledAt
-  t.same(exit, { code: 0, signal: null }, 'exit 0')
-  t.ok(after >= 1400, `exited ${Math.round(after)} ms after the first signal: the later ones did not cut --min-wait 1.5 short`)
-  const ignored = dp.logs.filter((l) => /again: ignored/.test(String(l.msg)))
-  t.equal(ignored.length, 10, 'each later signal logged as ignored')
-  t.equal(dp.logs.filter((l) => l.to === 'terminating').length, 1, 'one termination')
-})
+t.test(
+  'repeated signals: SIGTERMs and one SIGINT after the first are logged and ignored; the sequence still runs its course and exits 0',
+  async (t) => {
+    const app = await startApp(t)
+    const dp = await startDrainpipe(t, [
+      '--upstream',
+      `127.0.0.1:${app.port}`,
+      '--quiet-period',
+      '0.2',
+      '--min-wait',
+      '1.5',
+      '--drain-timeout',
+      '2',
+    ])
+    // A slow request in flight must still complete despite the signal storm.
+    const slow = rawExchange(dp.port, 'GET /?delay=1000 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', { timeoutMs: 15_000 })
+    await new Promise((r) => setTimeout(r, 100))
+    const signalledAt = performance.now()
+    dp.proc.kill('SIGTERM')
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      // One SIGINT among them: only a second SIGINT ends the wait (signals.test.ts).
+      dp.proc.kill(i === 4 ? 'SIGINT' : 'SIGTERM')
+    }
+    t.equal(parseResponse((await slow).data).status, 200, 'the in-flight request completed')
+    const exit = await within(dp.exited, 15_000)
+    const after = performance.now() - signalledAt
+    t.same(exit, { code: 0, signal: null }, 'exit 0')
+    t.ok(after >= 1400, `exited ${Math.round(after)} ms after the first signal: the later ones did not cut --min-wait 1.5 short`)
+    const ignored = dp.logs.filter((l) => /again: ignored/.test(String(l.msg)))
+    t.equal(ignored.length, 10, 'each later signal logged as ignored')
+    t.equal(dp.logs.filter((l) => l.to === 'terminating').length, 1, 'one termination')
+  },
+)
 
 t.test('/prestop twice at once: one drain, both answered 200 with the same report; SIGTERM afterwards exits 0 at once', async (t) => {
   const app = await startApp(t)

@@ -213,50 +213,53 @@ t.test(
   },
 )
 
-t.test('tcp mode, header alone: a stacked signature split over segments is caught; a signature prefix then FIN reaches the app as payload, FIN included', async (t) => {
-  // The app records what it receives and whether the client's FIN reached it.
-  const conns: Array<{ bytes: Buffer[]; ended: boolean }> = []
-  const app = net.createServer({ allowHalfOpen: true }, (s) => {
-    const c = { bytes: [] as Buffer[], ended: false }
-    conns.push(c)
-    s.on('data', (d: Buffer) => c.bytes.push(d))
-    s.on('end', () => {
-      c.ended = true
-      s.end()
+t.test(
+  'tcp mode, header alone: a stacked signature split over segments is caught; a signature prefix then FIN reaches the app as payload, FIN included',
+  async (t) => {
+    // The app records what it receives and whether the client's FIN reached it.
+    const conns: Array<{ bytes: Buffer[]; ended: boolean }> = []
+    const app = net.createServer({ allowHalfOpen: true }, (s) => {
+      const c = { bytes: [] as Buffer[], ended: false }
+      conns.push(c)
+      s.on('data', (d: Buffer) => c.bytes.push(d))
+      s.on('end', () => {
+        c.ended = true
+        s.end()
+      })
+      s.on('error', () => {})
     })
-    s.on('error', () => {})
-  })
-  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r))
-  t.teardown(() => app.close())
-  const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${(app.address() as net.AddressInfo).port}`, '--mode', 'tcp'])
-  const send = async (parts: Buffer[], end: boolean) => {
-    const socket = net.connect({ port: dp.port, host: '127.0.0.1', allowHalfOpen: true })
-    socket.on('error', () => {})
-    socket.on('end', () => socket.end())
-    await once(socket, 'connect')
-    socket.write(v2From('203.0.113.7'))
-    for (const p of parts) {
-      await new Promise((r) => setTimeout(r, 50))
-      if (!socket.destroyed) socket.write(p)
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r))
+    t.teardown(() => app.close())
+    const dp = await startInProcess(t, ['--upstream', `127.0.0.1:${(app.address() as net.AddressInfo).port}`, '--mode', 'tcp'])
+    const send = async (parts: Buffer[], end: boolean) => {
+      const socket = net.connect({ port: dp.port, host: '127.0.0.1', allowHalfOpen: true })
+      socket.on('error', () => {})
+      socket.on('end', () => socket.end())
+      await once(socket, 'connect')
+      socket.write(v2From('203.0.113.7'))
+      for (const p of parts) {
+        await new Promise((r) => setTimeout(r, 50))
+        if (!socket.destroyed) socket.write(p)
+      }
+      if (end && !socket.destroyed) socket.end()
+      socket.resume()
+      const timer = setTimeout(() => socket.destroy(), 5000) // a connection left open fails the checks below
+      await once(socket, 'close')
+      clearTimeout(timer)
     }
-    if (end && !socket.destroyed) socket.end()
-    socket.resume()
-    const timer = setTimeout(() => socket.destroy(), 5000) // a connection left open fails the checks below
-    await once(socket, 'close')
-    clearTimeout(timer)
-  }
-  await send([v1Forged.subarray(0, 3), v1Forged.subarray(3, 5), Buffer.concat([v1Forged.subarray(5), Buffer.from(GET)])], false)
-  const prefix = Buffer.from('\r\n\r\n\0')
-  await send([prefix], true)
-  await new Promise((r) => setTimeout(r, 200))
-  // (The background app probe connects too: those connections carry nothing.)
-  const received = conns.map((c) => ({ bytes: Buffer.concat(c.bytes), ended: c.ended })).filter((c) => c.bytes.length > 0)
-  t.equal(received.length, 1, 'the split stacked header: not a byte reached the app')
-  t.same(received[0]?.bytes, prefix, 'a signature prefix then FIN: payload, byte for byte')
-  t.ok(received[0]?.ended, 'and the FIN reached the app')
-  const m = await scrapeMetrics(dp.adminUrl)
-  t.equal(m.value('drainpipe_proxy_header_errors_total', { reason: 'stacked_header' }), 1)
-})
+    await send([v1Forged.subarray(0, 3), v1Forged.subarray(3, 5), Buffer.concat([v1Forged.subarray(5), Buffer.from(GET)])], false)
+    const prefix = Buffer.from('\r\n\r\n\0')
+    await send([prefix], true)
+    await new Promise((r) => setTimeout(r, 200))
+    // (The background app probe connects too: those connections carry nothing.)
+    const received = conns.map((c) => ({ bytes: Buffer.concat(c.bytes), ended: c.ended })).filter((c) => c.bytes.length > 0)
+    t.equal(received.length, 1, 'the split stacked header: not a byte reached the app')
+    t.same(received[0]?.bytes, prefix, 'a signature prefix then FIN: payload, byte for byte')
+    t.ok(received[0]?.ended, 'and the FIN reached the app')
+    const m = await scrapeMetrics(dp.adminUrl)
+    t.equal(m.value('drainpipe_proxy_header_errors_total', { reason: 'stacked_header' }), 1)
+  },
+)
 
 t.test('forged X-Forwarded-For, Forwarded, X-Real-IP, X-Amzn-Vpce-Id never reach the app (--xff replace)', async (t) => {
   const app = await startRecordingUpstream(t)

@@ -19,7 +19,7 @@ const drainpipe = (args: string[], input?: string) => {
 
 const tokensIn = (yaml: string) => [...yaml.matchAll(/DRAINPIPE_ADMIN_TOKEN\n\s+value: (\S+)/g)].map((m) => m[1]!)
 
-t.test('files in, manifests out; one random token per workload, the same in the app\'s preStop', async (t) => {
+t.test("files in, manifests out; one random token per workload, the same in the app's preStop", async (t) => {
   const r = drainpipe(['inject', fixture('named-port-deployment.yaml'), fixture('cronjob.yaml')])
   t.equal(r.code, 0, r.stderr)
   const tokens = tokensIn(r.stdout)
@@ -27,10 +27,14 @@ t.test('files in, manifests out; one random token per workload, the same in the 
   t.not(tokens[0], tokens[1], 'tokens differ between workloads')
   for (const tok of tokens) {
     t.match(tok, /^[A-Za-z0-9_-]{32}$/, '24 random bytes, base64url')
-    t.equal(r.stdout.split(`Bearer ${tok}`).length - 1, 2, 'in the app\'s and drainpipe\'s preStop headers')
+    t.equal(r.stdout.split(`Bearer ${tok}`).length - 1, 2, "in the app's and drainpipe's preStop headers")
   }
   const docs = parseAllDocuments(r.stdout).map((d) => d.toJS())
-  t.same(docs.map((d) => d.kind), ['Deployment', 'Service', 'Service', 'ConfigMap', 'CronJob'], 'the files, in order, as one stream')
+  t.same(
+    docs.map((d) => d.kind),
+    ['Deployment', 'Service', 'Service', 'ConfigMap', 'CronJob'],
+    'the files, in order, as one stream',
+  )
   t.match(r.stderr, /note: Deployment web .*preStop .* replaced/)
   t.match(r.stderr, /note: CronJob nightly .*Services not in this input/)
 
@@ -51,17 +55,32 @@ t.test('a Service in another file is matched with the pods it selects', async (t
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /targetPort: 18080/, 'the numeric targetPort in the other file is rewritten')
   t.notMatch(r.stderr, /Services not in this input/, 'nothing left to report')
-  t.same(parseAllDocuments(r.stdout).map((d) => d.toJS().kind), ['Deployment', 'Service', 'Service', 'ConfigMap'])
+  t.same(
+    parseAllDocuments(r.stdout).map((d) => d.toJS().kind),
+    ['Deployment', 'Service', 'Service', 'ConfigMap'],
+  )
 })
 
 t.test('flags are fleet defaults; a pod annotation wins', async (t) => {
-  const r = drainpipe(['inject', '--mode', 'tcp', '--sidecar=classic', '--image', 'registry.example.com/drainpipe:9', fixture('numeric-port-statefulset.yaml')])
+  const r = drainpipe([
+    'inject',
+    '--mode',
+    'tcp',
+    '--sidecar=classic',
+    '--image',
+    'registry.example.com/drainpipe:9',
+    fixture('numeric-port-statefulset.yaml'),
+  ])
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /DRAINPIPE_MODE\n\s+value: tcp/)
   t.match(r.stdout, /image: registry.example.com\/drainpipe:9/)
   t.notMatch(r.stdout, /restartPolicy: Always/, 'classic placement from the flag')
   const annotated = drainpipe(['inject', '--drain-timeout', '5', fixture('numeric-port-statefulset.yaml')])
-  t.match(annotated.stdout, /DRAINPIPE_DRAIN_TIMEOUT\n\s+value: "60"/, 'the annotation drainpipe.io/drain-timeout: "60" wins over --drain-timeout 5')
+  t.match(
+    annotated.stdout,
+    /DRAINPIPE_DRAIN_TIMEOUT\n\s+value: "60"/,
+    'the annotation drainpipe.io/drain-timeout: "60" wins over --drain-timeout 5',
+  )
 })
 
 t.test('a refused workload: exit 1, the reason, nothing on stdout', async (t) => {
@@ -87,7 +106,7 @@ t.test('a bad flag exits 2 naming it and what it accepts', async (t) => {
   t.match(drainpipe(['inject', '--max-wait', 'soon']).stderr, /invalid --max-wait "soon": expected seconds/)
 })
 
-t.test('--help lists inject\'s settings', async (t) => {
+t.test("--help lists inject's settings", async (t) => {
   const r = drainpipe(['inject', '--help'])
   t.equal(r.code, 0)
   t.match(r.stdout, /--port NAME\|PORT/)

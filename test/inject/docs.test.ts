@@ -11,7 +11,7 @@ t.test('the annotation table matches the settings (npm run docs:annotations -- -
   t.equal(block, renderAnnotationTable())
 })
 
-t.test('every setting has its row: inject\'s own and every drainpipe option inject does not set itself', async (t) => {
+t.test("every setting has its row: inject's own and every drainpipe option inject does not set itself", async (t) => {
   for (const o of INJECT_OPTIONS) t.match(block, `\`drainpipe.io/${o.flag}\``)
   for (const o of OPTIONS) {
     if (SET_BY_INJECT.has(o.flag)) t.notMatch(block, `\`drainpipe.io/${o.flag}\``, `--${o.flag} is inject's to set`)

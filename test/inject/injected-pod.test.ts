@@ -30,11 +30,13 @@ function get(port: number, p: string, headers: Record<string, string> = {}): Pro
       res.setEncoding('utf8')
       res.on('data', (c: string) => (body += c))
       res.on('end', () => resolve({ status: res.statusCode!, body }))
-    }).on('error', reject).end()
+    })
+      .on('error', reject)
+      .end()
   })
 }
 
-t.test('an injected pod: drainpipe starts from its env, serves the port, drains on the app\'s preStop', async (t) => {
+t.test("an injected pod: drainpipe starts from its env, serves the port, drains on the app's preStop", async (t) => {
   const app: Server = createServer((_req, res) => res.end('from the app'))
   app.listen(0, '127.0.0.1')
   await once(app, 'listening')
@@ -46,13 +48,16 @@ t.test('an injected pod: drainpipe starts from its env, serves the port, drains 
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: 'p', annotations: {
-      'drainpipe.io/listen-port': String(listenPort),
-      'drainpipe.io/admin': `127.0.0.1:${adminPort}`,
-      'drainpipe.io/max-wait': '3',
-      'drainpipe.io/quiet-period': '0.3',
-      'drainpipe.io/drain-timeout': '2',
-    } },
+    metadata: {
+      name: 'p',
+      annotations: {
+        'drainpipe.io/listen-port': String(listenPort),
+        'drainpipe.io/admin': `127.0.0.1:${adminPort}`,
+        'drainpipe.io/max-wait': '3',
+        'drainpipe.io/quiet-period': '0.3',
+        'drainpipe.io/drain-timeout': '2',
+      },
+    },
     spec: { containers: [{ name: 'app', image: 'x', ports: [{ name: 'http', containerPort: appPort }] }] },
   }
   const out = run(stringify(pod), 'pod.yaml')
@@ -64,7 +69,9 @@ t.test('an injected pod: drainpipe starts from its env, serves the port, drains 
   for (const e of drainpipe.env) env[e.name] = e.value ?? '127.0.0.1' // POD_IP from the downward API
   const proc = spawn(process.execPath, [CLI], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
-  t.teardown(() => { if (proc.exitCode === null) proc.kill('SIGKILL') })
+  t.teardown(() => {
+    if (proc.exitCode === null) proc.kill('SIGKILL')
+  })
   let logs = ''
   proc.stdout.on('data', (c) => (logs += c))
   proc.stderr.on('data', (c) => (logs += c))
@@ -76,10 +83,10 @@ t.test('an injected pod: drainpipe starts from its env, serves the port, drains 
     if (i > 100) throw new Error(`drainpipe never became ready: ${logs}`)
     await new Promise((r) => setTimeout(r, 50))
   }
-  t.pass('drainpipe\'s readiness probe, as written in the spec, passes')
+  t.pass("drainpipe's readiness probe, as written in the spec, passes")
 
   const takenOver = injected.spec.containers[0].ports.find((p: any) => p.name === 'http').containerPort
-  t.equal(takenOver, listenPort, 'the port named http (declared in containers, where Services resolve names) is drainpipe\'s')
+  t.equal(takenOver, listenPort, "the port named http (declared in containers, where Services resolve names) is drainpipe's")
   t.same(await get(takenOver, '/'), { status: 200, body: 'from the app' }, 'traffic on it reaches the app')
 
   const hook = injected.spec.containers[0].lifecycle.preStop.httpGet
@@ -87,7 +94,7 @@ t.test('an injected pod: drainpipe starts from its env, serves the port, drains 
   const headers = Object.fromEntries(hook.httpHeaders.map((h: any) => [h.name, h.value]))
   const started = Date.now()
   const prestop = await get(hook.port, hook.path, headers)
-  t.equal(prestop.status, 200, 'the app\'s preStop, with its token, drains drainpipe and returns')
+  t.equal(prestop.status, 200, "the app's preStop, with its token, drains drainpipe and returns")
   t.ok(Date.now() - started < injected.spec.terminationGracePeriodSeconds * 1000, 'within the grace period')
   proc.kill('SIGTERM')
   t.equal(await exited, 0, 'drainpipe exits 0 on the SIGTERM that follows')

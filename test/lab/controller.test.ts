@@ -7,18 +7,41 @@ import { startElbv2Emulator, type Elbv2EmulatorOptions } from '../../bench/rollo
 import { LoadBalancerController } from '../../bench/rollout/kube/controller.js'
 import { Pod } from '../../bench/rollout/kube/pod.js'
 
-interface Teardown { teardown(fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
 // A pod without containers: the controller only sees its IP, readiness and termination.
 function pod(ip: string): Pod {
-  return new Pod(`pod-${ip}`, ip, 1, { containers: [], readiness: { host: ip, port: 1, path: '/' }, readinessGate: true, gracePeriodSeconds: 30, readinessPeriodSeconds: 10 }, 1)
+  return new Pod(
+    `pod-${ip}`,
+    ip,
+    1,
+    {
+      containers: [],
+      readiness: { host: ip, port: 1, path: '/' },
+      readinessGate: true,
+      gracePeriodSeconds: 30,
+      readinessPeriodSeconds: 10,
+    },
+    1,
+  )
 }
 
 async function setup(t: Teardown, opts: Elbv2EmulatorOptions) {
   const emu = await startElbv2Emulator({ consistencyLagMs: 0, ...opts })
   const arn = emu.createTargetGroup({ name: 'tg', port: 8080 })
-  const controller = new LoadBalancerController({ endpoint: emu.url, targetGroupArn: arn, targetPort: 8080, timeScale: 0.01, readinessGate: true })
-  t.teardown(async () => { await controller.stop(); await emu.close() })
+  const controller = new LoadBalancerController({
+    endpoint: emu.url,
+    targetGroupArn: arn,
+    targetPort: 8080,
+    timeScale: 0.01,
+    readinessGate: true,
+  })
+  t.teardown(async () => {
+    await controller.stop()
+    await emu.close()
+  })
   return { emu, arn, group: emu.targetGroup(arn), controller }
 }
 
@@ -38,7 +61,10 @@ t.test('registers a new pod, opens its readiness gate once healthy, deregisters 
   group.setHealth('10.0.0.7', 8080, 'healthy')
   t.ok(await until(() => p.gateReady), 'gate opened after the target turned healthy')
   void p.terminate()
-  t.ok(await until(() => group.get('10.0.0.7', 8080)?.health.state === 'draining' || group.get('10.0.0.7', 8080) === undefined), 'deregistered')
+  t.ok(
+    await until(() => group.get('10.0.0.7', 8080)?.health.state === 'draining' || group.get('10.0.0.7', 8080) === undefined),
+    'deregistered',
+  )
   // The emulator changes state when DeregisterTargets arrives; the controller counts the call
   // when its answer comes back, a moment later.
   t.ok(await until(() => controller.stats.deregistered > 0), 'the controller saw the call succeed')
@@ -53,7 +79,12 @@ t.test('a throttled Describe* bucket delays deregistration', async (t) => {
   group.setHealth('10.0.0.8', 8080, 'healthy')
   p.gateReady = true
   // Someone else (another pod polling) takes the token just before the termination.
-  const other = new ElasticLoadBalancingV2Client({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 })
+  const other = new ElasticLoadBalancingV2Client({
+    region: 'us-east-1',
+    endpoint: emu.url,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    maxAttempts: 1,
+  })
   t.teardown(() => other.destroy())
   await sleep(1100)
   await other.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }))

@@ -6,7 +6,9 @@ import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pod, type PodSpec, type ContainerSpec } from '../../bench/rollout/kube/pod.js'
 
-interface Teardown { teardown (fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
 // A container that, on SIGTERM, exits 50 ms later ('exit') or not at all ('ignore').
 function container(name: string, onTerm: 'exit' | 'ignore', extra: Partial<ContainerSpec> = {}): ContainerSpec {
@@ -19,10 +21,16 @@ function container(name: string, onTerm: 'exit' | 'ignore', extra: Partial<Conta
 
 async function hookServer(t: Teardown, holdMs: number) {
   const calls: number[] = []
-  const server = http.createServer((req, res) => { calls.push(Date.now()); setTimeout(() => res.end('drained'), holdMs) })
+  const server = http.createServer((req, res) => {
+    calls.push(Date.now())
+    setTimeout(() => res.end('drained'), holdMs)
+  })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  t.teardown(() => { server.closeAllConnections(); server.close() })
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
   return { calls, port: (server.address() as { port: number }).port }
 }
 
@@ -33,11 +41,20 @@ t.before(async () => {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   readyPort = (server.address() as { port: number }).port
-  t.teardown(() => { server.closeAllConnections(); server.close() })
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
 })
 
 function spec(containers: ContainerSpec[], gracePeriodSeconds = 100): PodSpec {
-  return { containers, readiness: { host: '127.0.0.1', port: readyPort, path: '/' }, readinessGate: false, gracePeriodSeconds, readinessPeriodSeconds: 1 }
+  return {
+    containers,
+    readiness: { host: '127.0.0.1', port: readyPort, path: '/' },
+    readinessGate: false,
+    gracePeriodSeconds,
+    readinessPeriodSeconds: 1,
+  }
 }
 
 async function started(t: Teardown, pod: Pod): Promise<void> {
@@ -56,12 +73,18 @@ function at(events: string[], pattern: RegExp): number {
   return Number(/\+(\d+\.\d+)s/.exec(line)![1])
 }
 
-t.test('classic sidecar: the sidecar gets SIGTERM at once while the app\'s preStop still runs', async (t) => {
+t.test("classic sidecar: the sidecar gets SIGTERM at once while the app's preStop still runs", async (t) => {
   const hook = await hookServer(t, 400)
-  const pod = new Pod('classic', '127.0.0.1', 1, spec([
-    container('proxy', 'exit'),
-    container('app', 'exit', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/prestop' } } }),
-  ]), 0.01)
+  const pod = new Pod(
+    'classic',
+    '127.0.0.1',
+    1,
+    spec([
+      container('proxy', 'exit'),
+      container('app', 'exit', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/prestop' } } }),
+    ]),
+    0.01,
+  )
   await started(t, pod)
   await pod.terminate()
   t.ok(at(pod.events, /proxy SIGTERM/) < 0.2, 'proxy signalled at once')
@@ -72,10 +95,16 @@ t.test('classic sidecar: the sidecar gets SIGTERM at once while the app\'s preSt
 
 t.test('native sidecar: SIGTERM only after the app exited', async (t) => {
   const hook = await hookServer(t, 300)
-  const pod = new Pod('native', '127.0.0.1', 1, spec([
-    container('proxy', 'exit', { nativeSidecar: true }),
-    container('app', 'exit', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/prestop' } } }),
-  ]), 0.01)
+  const pod = new Pod(
+    'native',
+    '127.0.0.1',
+    1,
+    spec([
+      container('proxy', 'exit', { nativeSidecar: true }),
+      container('app', 'exit', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/prestop' } } }),
+    ]),
+    0.01,
+  )
   await started(t, pod)
   await pod.terminate()
   t.ok(at(pod.events, /proxy SIGTERM/) >= at(pod.events, /app exited/), `proxy after app exit:\n${pod.events.join('\n')}`)
@@ -85,10 +114,16 @@ t.test('native sidecar: SIGTERM only after the app exited', async (t) => {
 t.test('a container that ignores SIGTERM is killed when the grace period ends; a preStop overrun gets 2 s more', async (t) => {
   const hook = await hookServer(t, 10_000)
   // timeScale 0.01: grace 100 s → 1 s; the 2 s overrun → 20 ms.
-  const pod = new Pod('stubborn', '127.0.0.1', 1, spec([
-    container('app', 'ignore', { preStop: { sleepSeconds: 30 } }),
-    container('hooked', 'ignore', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/slow' } } }),
-  ]), 0.01)
+  const pod = new Pod(
+    'stubborn',
+    '127.0.0.1',
+    1,
+    spec([
+      container('app', 'ignore', { preStop: { sleepSeconds: 30 } }),
+      container('hooked', 'ignore', { preStop: { httpGet: { host: '127.0.0.1', port: hook.port, path: '/slow' } } }),
+    ]),
+    0.01,
+  )
   await started(t, pod)
   const t0 = Date.now()
   await pod.terminate()

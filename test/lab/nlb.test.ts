@@ -10,9 +10,16 @@ import { crc32c } from '../../src/proxy-protocol/crc32c.js'
 import { parseDistribution } from '../../bench/rollout/model/distribution.js'
 import { seededRandom } from '../../bench/rollout/model/random.js'
 
-interface Teardown { teardown (fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
-interface Seen { remote: string, bytes: Buffer, closed: boolean, socket: net.Socket }
+interface Seen {
+  remote: string
+  bytes: Buffer
+  closed: boolean
+  socket: net.Socket
+}
 
 /** A raw TCP target on a loopback address: records every connection and its bytes. */
 async function target(t: Teardown, host: string, reply?: (seen: Seen) => void) {
@@ -20,13 +27,22 @@ async function target(t: Teardown, host: string, reply?: (seen: Seen) => void) {
   const server = net.createServer((socket) => {
     const s: Seen = { remote: socket.remoteAddress ?? '', bytes: Buffer.alloc(0), closed: false, socket }
     seen.push(s)
-    socket.on('data', (chunk) => { s.bytes = Buffer.concat([s.bytes, chunk]); reply?.(s) })
+    socket.on('data', (chunk) => {
+      s.bytes = Buffer.concat([s.bytes, chunk])
+      reply?.(s)
+    })
     socket.on('error', () => {})
-    socket.on('close', () => { s.closed = true })
+    socket.on('close', () => {
+      s.closed = true
+    })
   })
   server.listen(0, host)
   await once(server, 'listening')
-  t.teardown(() => { server.closeAllConnections?.(); for (const s of seen) s.socket.destroy(); server.close() })
+  t.teardown(() => {
+    server.closeAllConnections?.()
+    for (const s of seen) s.socket.destroy()
+    server.close()
+  })
   return { server, seen, port: (server.address() as net.AddressInfo).port }
 }
 
@@ -35,7 +51,10 @@ async function lab(t: Teardown, nlbOpts: Partial<NlbOptions> = {}, attributes: R
   const arn = emu.createTargetGroup({ name: 'tg', port: 8080, attributes })
   const group = emu.targetGroup(arn)
   const nlb = await startNlb({ targetGroup: group, healthChecks: false, ...nlbOpts })
-  t.teardown(async () => { await nlb.close(); await emu.close() })
+  t.teardown(async () => {
+    await nlb.close()
+    await emu.close()
+  })
   return { emu, arn, group, nlb, port: nlb.address().port }
 }
 
@@ -88,7 +107,11 @@ t.test('PROXY v2 header exactly as an NLB sends it, with the first payload', asy
 
 t.test('on_first_ack sends the header right after the handshake', async (t) => {
   const tgt = await target(t, '127.0.0.22')
-  const { group, port } = await lab(t, {}, { 'proxy_protocol_v2.enabled': 'true', 'proxy_protocol_v2.client_to_server.header_placement': 'on_first_ack' })
+  const { group, port } = await lab(
+    t,
+    {},
+    { 'proxy_protocol_v2.enabled': 'true', 'proxy_protocol_v2.client_to_server.header_placement': 'on_first_ack' },
+  )
   group.setHealth('127.0.0.22', tgt.port, 'healthy')
   const client = await connect(port)
   t.teardown(() => client.destroy())
@@ -108,7 +131,10 @@ t.test('TCP health checks: from each LB node, no bytes; initial → healthy → 
   const sources = new Set(tgt.seen.map((s) => s.remote))
   t.same([...sources].sort(), ['127.0.100.1', '127.0.100.2', '127.0.100.3'], 'one checker per node, each from its own address')
   await sleep(50)
-  t.ok(tgt.seen.every((s) => s.bytes.length === 0), 'TCP checks send nothing')
+  t.ok(
+    tgt.seen.every((s) => s.bytes.length === 0),
+    'TCP checks send nothing',
+  )
   t.equal(nlb.healthyTargets(), 1)
   tgt.server.close()
   t.ok(await until(() => group.get('127.0.0.23', tgt.port)!.health.state === 'unhealthy'), 'unhealthy once checks fail')
@@ -120,17 +146,28 @@ t.test('HTTP health checks send a LOCAL header then GET', async (t) => {
     if (s.bytes.includes('\r\n\r\n')) s.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
   })
   const emu = await startElbv2Emulator({ timeScale: 0.01 })
-  const arn = emu.createTargetGroup({ name: 'tg', port: 8080, healthCheck: { protocol: 'HTTP', path: '/healthz' }, attributes: { 'proxy_protocol_v2.enabled': 'true' } })
+  const arn = emu.createTargetGroup({
+    name: 'tg',
+    port: 8080,
+    healthCheck: { protocol: 'HTTP', path: '/healthz' },
+    attributes: { 'proxy_protocol_v2.enabled': 'true' },
+  })
   const group = emu.targetGroup(arn)
   const nlb = await startNlb({ targetGroup: group })
-  t.teardown(async () => { await nlb.close(); await emu.close() })
+  t.teardown(async () => {
+    await nlb.close()
+    await emu.close()
+  })
   group.register('127.0.0.24', tgt.port)
   t.ok(await until(() => group.get('127.0.0.24', tgt.port)!.health.state === 'healthy'))
   const b = tgt.seen[0]!.bytes
   t.equal(b[12], 0x20, 'LOCAL command')
   t.equal(b[13], 0x11, 'family byte still TCP4')
   t.equal(b.readUInt16BE(14), 84)
-  t.ok(b.subarray(16, 28).every((x) => x === 0), 'no addresses')
+  t.ok(
+    b.subarray(16, 28).every((x) => x === 0),
+    'no addresses',
+  )
   t.match(b.subarray(100).toString(), /^GET \/healthz HTTP\/1\.1\r\n/)
 })
 
@@ -145,8 +182,13 @@ t.test('after DeregisterTargets new connections keep arriving for the lag, then 
   t.equal(group.get('127.0.0.25', a.port)!.health.state, 'draining')
   const deregisteredAt = Date.now()
   const clients: net.Socket[] = []
-  t.teardown(() => { for (const c of clients) c.destroy() })
-  while (Date.now() - deregisteredAt < 900) { clients.push(await connect(port)); await sleep(5) }
+  t.teardown(() => {
+    for (const c of clients) c.destroy()
+  })
+  while (Date.now() - deregisteredAt < 900) {
+    clients.push(await connect(port))
+    await sleep(5)
+  }
   await sleep(50)
   const during = a.seen.length
   t.ok(during > 0, `the draining target still got ${during} new connections during the lag`)
@@ -169,7 +211,10 @@ t.test('fail-open when every target is unhealthy; reset when there is no target 
   t.ok(await until(() => a.seen.length === 1), 'routed to the unhealthy target (fail-open)')
   group.deregister('127.0.0.27', a.port)
   const d = net.connect(port, '127.0.0.1')
-  const err = await once(d, 'error').then(([e]) => e as NodeJS.ErrnoException, () => undefined)
+  const err = await once(d, 'error').then(
+    ([e]) => e as NodeJS.ErrnoException,
+    () => undefined,
+  )
   t.equal(err?.code, 'ECONNRESET', 'no target: the client is reset')
   t.equal(nlb.stats.resets['no-target'], 1)
 })
@@ -190,16 +235,22 @@ t.test('connection termination at the end of the deregistration delay, only when
   for (const enabled of [true, false]) {
     const a = await target(t, enabled ? '127.0.0.29' : '127.0.0.30')
     // timeScale 0.01: delay 10 s → 100 ms.
-    const { group, port, nlb } = await lab(t, {}, {
-      'deregistration_delay.timeout_seconds': '10',
-      'deregistration_delay.connection_termination.enabled': String(enabled),
-    })
+    const { group, port, nlb } = await lab(
+      t,
+      {},
+      {
+        'deregistration_delay.timeout_seconds': '10',
+        'deregistration_delay.connection_termination.enabled': String(enabled),
+      },
+    )
     const ip = enabled ? '127.0.0.29' : '127.0.0.30'
     group.setHealth(ip, a.port, 'healthy')
     const c = await connect(port)
     t.teardown(() => c.destroy())
     let error: string | undefined
-    c.on('error', (e: NodeJS.ErrnoException) => { error = e.code })
+    c.on('error', (e: NodeJS.ErrnoException) => {
+      error = e.code
+    })
     c.write('x')
     t.ok(await until(() => a.seen.length === 1))
     group.deregister(ip, a.port)
@@ -240,7 +291,9 @@ t.test('half-close passes through: the target still answers after the client end
   await once(c, 'connect')
   c.end('hello')
   let reply = ''
-  c.on('data', (chunk: Buffer) => { reply += chunk.toString() })
+  c.on('data', (chunk: Buffer) => {
+    reply += chunk.toString()
+  })
   await once(c, 'end')
   t.equal(reply, 'got 5 bytes')
 })
@@ -249,29 +302,43 @@ t.test('the lag outlives a short deregistration delay, per node; the last new co
   const a = await target(t, '127.0.0.33')
   const b = await target(t, '127.0.0.34')
   // timeScale 0.01: delay 10 s → 100 ms; node lags 60 s and 60 + 40 s → 0.6 s and 1.0 s.
-  const { group, nlb, port } = await lab(t, {
-    nodes: 2, crossZone: true, deregistrationLag: parseDistribution('60'), lagStaggerSeconds: 40, random: seededRandom(7), lagRandom: seededRandom(8),
-  }, { 'deregistration_delay.timeout_seconds': '10' })
+  const { group, nlb, port } = await lab(
+    t,
+    {
+      nodes: 2,
+      crossZone: true,
+      deregistrationLag: parseDistribution('60'),
+      lagStaggerSeconds: 40,
+      random: seededRandom(7),
+      lagRandom: seededRandom(8),
+    },
+    { 'deregistration_delay.timeout_seconds': '10' },
+  )
   group.setHealth('127.0.0.33', a.port, 'healthy')
   group.setHealth('127.0.0.34', b.port, 'healthy')
   group.deregister('127.0.0.33', a.port)
   const deregisteredAt = Date.now()
   t.ok(await until(() => group.get('127.0.0.33', a.port) === undefined), 'removed from the group after the 100 ms delay')
-  const ends = nlb.routing.lagEnds('127.0.0.33:' + String(a.port))!
+  const ends = nlb.routing.lagEnds(`127.0.0.33:${String(a.port)}`)!
   t.equal(ends.length, 2, 'one lag per node')
   t.ok(Math.abs(ends[1]! - ends[0]! - 400) < 20, `node 1 stops ~400 ms after node 0 (${ends[1]! - ends[0]!} ms)`)
   const clients: net.Socket[] = []
-  t.teardown(() => { for (const c of clients) c.destroy() })
-  while (Date.now() - deregisteredAt < 550) { clients.push(await connect(port)); await sleep(5) }
+  t.teardown(() => {
+    for (const c of clients) c.destroy()
+  })
+  while (Date.now() - deregisteredAt < 550) {
+    clients.push(await connect(port))
+    await sleep(5)
+  }
   await sleep(50)
   const early = a.seen.length
   t.ok(early > 0, `${early} new connections reached the removed target during the lag`)
-  t.ok(nlb.stats.lastFlowAt['127.0.0.33:' + String(a.port)]! >= deregisteredAt, 'its last new connection is recorded')
+  t.ok(nlb.stats.lastFlowAt[`127.0.0.33:${String(a.port)}`]! >= deregisteredAt, 'its last new connection is recorded')
   await sleep(Math.max(0, ends[1]! + 50 - Date.now()))
   const before = a.seen.length
   for (let i = 0; i < 30; i++) clients.push(await connect(port))
   await sleep(50)
-  t.equal(a.seen.length, before, 'none once every node\'s lag ended')
+  t.equal(a.seen.length, before, "none once every node's lag ended")
 })
 
 t.test('cross-zone off (the NLB default): a node routes only to targets in its own AZ', async (t) => {
@@ -281,11 +348,19 @@ t.test('cross-zone off (the NLB default): a node routes only to targets in its o
   group.setHealth('127.0.0.36', a.port, 'healthy')
   group.setHealth('127.0.0.37', b.port, 'healthy')
   const clients: net.Socket[] = []
-  t.teardown(() => { for (const c of clients) c.destroy() })
+  t.teardown(() => {
+    for (const c of clients) c.destroy()
+  })
   for (let i = 0; i < 30; i++) clients.push(await connect(port))
   t.ok(await until(() => a.seen.length + b.seen.length === 30))
-  t.ok(a.seen.every((s) => s.remote === '127.0.100.1'), 'AZ 0 target: only from node 0')
-  t.ok(b.seen.every((s) => s.remote === '127.0.100.2'), 'AZ 1 target: only from node 1 (node 2 has no target and is out of DNS)')
+  t.ok(
+    a.seen.every((s) => s.remote === '127.0.100.1'),
+    'AZ 0 target: only from node 0',
+  )
+  t.ok(
+    b.seen.every((s) => s.remote === '127.0.100.2'),
+    'AZ 1 target: only from node 1 (node 2 has no target and is out of DNS)',
+  )
 })
 
 t.test('lag distributions: parse, bounds, seeded draws reproduce', async (t) => {
@@ -295,7 +370,11 @@ t.test('lag distributions: parse, bounds, seeded draws reproduce', async (t) => 
   const r1 = seededRandom(42)
   const r2 = seededRandom(42)
   const xs = Array.from({ length: 2000 }, () => d.sample(r1))
-  t.same(Array.from({ length: 2000 }, () => d.sample(r2)), xs, 'same seed, same draws')
+  t.same(
+    Array.from({ length: 2000 }, () => d.sample(r2)),
+    xs,
+    'same seed, same draws',
+  )
   t.ok(xs.every((x) => x >= 90 && x <= 180))
   const tail = xs.filter((x) => x > 150).length / xs.length
   t.ok(tail > 0.1 && tail < 0.2, `about 15% in the tail (${tail})`)

@@ -21,8 +21,30 @@ t.test('flags set the lab options; defaults are the AWS values', async (t) => {
   t.equal(d.lab.deregistrationDelaySeconds, 300)
   t.equal(d.lab.describeBurst, 40)
   t.equal(d.lab.describeRefillPerSecond, 10)
-  const o = parseCliArgs(['--pods', '5', '--time-scale=0.1', '--lag', '60-90', '--strategies', 'none,drainpipe-native,sleep-130', '--readiness-gate', 'off', '--hc-protocol', 'http', '--json',
-    '--load', 'keepalive', '--cross-zone', 'on', '--drainpipe-max-wait', '300', '--seed', '9', '--drainpipe', '/tmp/old/cli.js'])
+  const o = parseCliArgs([
+    '--pods',
+    '5',
+    '--time-scale=0.1',
+    '--lag',
+    '60-90',
+    '--strategies',
+    'none,drainpipe-native,sleep-130',
+    '--readiness-gate',
+    'off',
+    '--hc-protocol',
+    'http',
+    '--json',
+    '--load',
+    'keepalive',
+    '--cross-zone',
+    'on',
+    '--drainpipe-max-wait',
+    '300',
+    '--seed',
+    '9',
+    '--drainpipe',
+    '/tmp/old/cli.js',
+  ])
   t.equal(o.lab.replicas, 5)
   t.equal(o.lab.timeScale, 0.1)
   t.equal(o.lab.lag, '60-90')
@@ -55,7 +77,14 @@ t.test('bad input names the flag', async (t) => {
     [['--max-surge', '0', '--max-unavailable', '0'], 'max-surge', /cannot both be 0/],
   ]
   for (const [argv, flag, message] of cases) {
-    const err = (() => { try { parseCliArgs(argv); return undefined } catch (e) { return e } })()
+    const err = (() => {
+      try {
+        parseCliArgs(argv)
+        return undefined
+      } catch (e) {
+        return e
+      }
+    })()
     t.ok(err instanceof UsageError, argv.join(' '))
     t.equal((err as UsageError).flag, flag)
     t.match((err as UsageError).message, message)

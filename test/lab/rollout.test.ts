@@ -11,7 +11,9 @@ import { installExitHooks } from '../../bench/rollout/kube/processes.js'
 installExitHooks()
 const runDir = mkdtempSync(join(tmpdir(), 'drainpipe-rollout-test-'))
 // Pod logs are kept when a test failed, for the diagnosis.
-t.teardown(() => { if (t.passing()) rmSync(runDir, { recursive: true, force: true }) })
+t.teardown(() => {
+  if (t.passing()) rmSync(runDir, { recursive: true, force: true })
+})
 
 const lab: LabOptions = {
   ...DEFAULTS,
@@ -45,8 +47,21 @@ t.test('drainpipe: the same rollout under the same load, zero failed requests', 
   t.ok(r.requests > 200, `${r.requests} requests under load`)
   t.ok(r.flowsToDeregistered > 0, `${r.flowsToDeregistered} new connections reached deregistered targets, and were served`)
   t.equal(r.failed, 0, 'no failed request', { errorsByCode: r.errorsByCode, podEvents: r.podEvents, logs: runDir })
-  t.ok(r.meanSecondsAfterTermination >= 120, `old pods served ${r.meanSecondsAfterTermination} simulated s after SIGTERM, past the 120 s lag`)
-  t.ok(r.exitAfterLastLbConnectionSeconds.every((s) => s >= 0), `each old pod exited after the LB's last new connection to it (${r.exitAfterLastLbConnectionSeconds.join(', ')} s)`)
-  t.ok(r.podEvents.some((e) => /preStop GET \/prestop: 200/.test(e)), 'the app\'s preStop waited on drainpipe\'s /prestop')
-  t.ok(r.podEvents.filter((e) => / exited /.test(e)).every((e) => / exited 0$/.test(e)), 'every container exited 0', { podEvents: r.podEvents })
+  t.ok(
+    r.meanSecondsAfterTermination >= 120,
+    `old pods served ${r.meanSecondsAfterTermination} simulated s after SIGTERM, past the 120 s lag`,
+  )
+  t.ok(
+    r.exitAfterLastLbConnectionSeconds.every((s) => s >= 0),
+    `each old pod exited after the LB's last new connection to it (${r.exitAfterLastLbConnectionSeconds.join(', ')} s)`,
+  )
+  t.ok(
+    r.podEvents.some((e) => /preStop GET \/prestop: 200/.test(e)),
+    "the app's preStop waited on drainpipe's /prestop",
+  )
+  t.ok(
+    r.podEvents.filter((e) => / exited /.test(e)).every((e) => / exited 0$/.test(e)),
+    'every container exited 0',
+    { podEvents: r.podEvents },
+  )
 })

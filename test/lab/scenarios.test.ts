@@ -16,7 +16,9 @@ import { matrixJson } from '../../bench/rollout/matrix/report.js'
 installExitHooks()
 const runDir = mkdtempSync(join(tmpdir(), 'drainpipe-scenarios-test-'))
 // Pod logs are kept when a test failed, for the diagnosis.
-t.teardown(() => { if (t.passing()) rmSync(runDir, { recursive: true, force: true }) })
+t.teardown(() => {
+  if (t.passing()) rmSync(runDir, { recursive: true, force: true })
+})
 
 t.test('dense and sparse: none loses requests, drainpipe loses none', async (t) => {
   const lines: string[] = []
@@ -39,15 +41,36 @@ t.test('dense and sparse: none loses requests, drainpipe loses none', async (t) 
     t.equal(row.incomplete, 0, `${row.regime}/${row.strategy}: the rollout completed`, context)
     t.ok(row.requests > 0, `${row.regime}/${row.strategy}: ${row.requests} requests`)
     if (row.strategy === 'none') {
-      t.ok(row.failed > 0, `${row.regime}/none: ${row.failed} of ${row.requests} requests failed (the NLB kept routing to stopped pods)`, context)
-      t.ok(row.exitAfterLastLbConnectionSeconds.p50 < 0, `${row.regime}/none: the LB sent new connections after the pods were gone`, context)
+      t.ok(
+        row.failed > 0,
+        `${row.regime}/none: ${row.failed} of ${row.requests} requests failed (the NLB kept routing to stopped pods)`,
+        context,
+      )
+      t.ok(
+        row.exitAfterLastLbConnectionSeconds.p50 < 0,
+        `${row.regime}/none: the LB sent new connections after the pods were gone`,
+        context,
+      )
     } else {
       t.equal(row.failed, 0, `${row.regime}/drainpipe: no failed request`, context)
-      t.ok(row.exitAfterLastLbConnectionSeconds.max >= 0 && row.exitAfterLastLbConnectionSeconds.p50 >= 0,
-        `${row.regime}/drainpipe: every pod exited after the LB's last new connection to it (p50 ${row.exitAfterLastLbConnectionSeconds.p50} s)`, context)
+      t.ok(
+        row.exitAfterLastLbConnectionSeconds.max >= 0 && row.exitAfterLastLbConnectionSeconds.p50 >= 0,
+        `${row.regime}/drainpipe: every pod exited after the LB's last new connection to it (p50 ${row.exitAfterLastLbConnectionSeconds.p50} s)`,
+        context,
+      )
     }
   }
   const json = JSON.parse(matrixJson(report.rows)) as { scenarios: Array<Record<string, unknown>> }
-  t.same(Object.keys(json.scenarios[0]!), ['regime', 'strategy', 'seeds', 'requests', 'failed', 'seedsWithFailures', 'podLifeSeconds', 'exitAfterLastLbConnectionSeconds', 'expectedToFail'])
+  t.same(Object.keys(json.scenarios[0]!), [
+    'regime',
+    'strategy',
+    'seeds',
+    'requests',
+    'failed',
+    'seedsWithFailures',
+    'podLifeSeconds',
+    'exitAfterLastLbConnectionSeconds',
+    'expectedToFail',
+  ])
   t.same(Object.keys(json.scenarios[0]!.podLifeSeconds as object), ['p50', 'max'])
 })

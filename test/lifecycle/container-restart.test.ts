@@ -16,7 +16,10 @@ const GET = 'GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'
 
 function connects(port: number): Promise<string> {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve('connected') })
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.destroy()
+      resolve('connected')
+    })
     s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
   })
 }
@@ -38,7 +41,11 @@ t.test('/prestop, then the app restarts without a SIGTERM: the pod port reopens 
 
   // The app still up after its hook (a pod being deleted, its SIGTERM on the way) is no restart.
   await sleep(600)
-  t.equal(((await (await fetch(`${dp.adminUrl}/status`)).json()) as { state: string }).state, 'drained', 'still drained while the app merely stays up')
+  t.equal(
+    ((await (await fetch(`${dp.adminUrl}/status`)).json()) as { state: string }).state,
+    'drained',
+    'still drained while the app merely stays up',
+  )
 
   // The kubelet SIGTERMs the app container once the hook returned; it exits and is started again.
   app.proc.kill('SIGTERM')
@@ -80,5 +87,8 @@ t.test('/prestop, app down, then SIGTERM: exits at once, without reopening when 
   await startApp(t, { port: app.port, name: 'app-restarted' })
   const exit = await within(dp.exited, 5000)
   t.same(exit, { code: 0, signal: null }, 'exit 0')
-  t.notOk(dp.logs.some((l) => l.from === 'drained' && l.to === 'ready'), 'never went back to ready')
+  t.notOk(
+    dp.logs.some((l) => l.from === 'drained' && l.to === 'ready'),
+    'never went back to ready',
+  )
 })

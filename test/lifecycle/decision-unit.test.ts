@@ -14,29 +14,50 @@ class Told implements DeregistrationObserver {
   readonly name: ObserverName
   #satisfied = false
   readonly #fns: Array<() => void> = []
-  constructor (name: ObserverName) { this.name = name }
-  get satisfied (): boolean { return this.#satisfied }
-  set (v: boolean, announce = true): void {
+  constructor(name: ObserverName) {
+    this.name = name
+  }
+  get satisfied(): boolean {
+    return this.#satisfied
+  }
+  set(v: boolean, announce = true): void {
     this.#satisfied = v
     if (announce) for (const fn of this.#fns) fn()
   }
-  onChange (fn: () => void): void { this.#fns.push(fn) }
-  start (): void {}
-  view (): Record<string, unknown> { return { satisfied: this.#satisfied } }
-  summary (): Record<string, unknown> { return {} }
-  stop (): void {}
+  onChange(fn: () => void): void {
+    this.#fns.push(fn)
+  }
+  start(): void {}
+  view(): Record<string, unknown> {
+    return { satisfied: this.#satisfied }
+  }
+  summary(): Record<string, unknown> {
+    return {}
+  }
+  stop(): void {}
 }
 
-interface Teardown { teardown (fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
-function decide (t: Teardown, observers: Told[], opts: { minWaitMs?: number, lagMs?: number, waitForElbv2?: boolean } = {}) {
+function decide(t: Teardown, observers: Told[], opts: { minWaitMs?: number; lagMs?: number; waitForElbv2?: boolean } = {}) {
   const lagClock = new LagClock(opts.lagMs ?? 0, opts.waitForElbv2 ?? false)
   const logged: string[] = []
-  const logger = { info (_o: object, msg?: string) { logged.push(msg ?? '') }, warn () {}, error () {}, debug () {} }
+  const logger = {
+    info(_o: object, msg?: string) {
+      logged.push(msg ?? '')
+    },
+    warn() {},
+    error() {},
+    debug() {},
+  }
   const decision = new Decision({ observers, lagClock, minWaitMs: opts.minWaitMs ?? 0, logger })
   t.teardown(() => decision.stop())
   let decidedAt: number | undefined
-  void decision.whenAgreed().then(() => { decidedAt = performance.now() })
+  void decision.whenAgreed().then(() => {
+    decidedAt = performance.now()
+  })
   const startedAt = performance.now()
   lagClock.start(startedAt) // as shutdown.ts does: the lag clock, then the observers, then the decision
   decision.start(startedAt)
@@ -110,7 +131,7 @@ t.test('without a traffic observer and deregistration unknown: waits until elbv2
   t.ok(decidedAt()! - toldAt >= 200, `decided ${(decidedAt()! - toldAt).toFixed(0)} ms after deregistration: after the lag`)
 })
 
-t.test('with a traffic observer the lag bound is the traffic observer\'s business', async (t) => {
+t.test("with a traffic observer the lag bound is the traffic observer's business", async (t) => {
   const a = new Told('traffic')
   a.set(true)
   const { decision, startedAt, decidedAt } = decide(t, [a], { lagMs: 60_000 })
@@ -162,10 +183,17 @@ t.test('stop() before agreement: never decides', async (t) => {
 
 t.test('nothing is decided before start()', async (t) => {
   const a = new Told('traffic')
-  const decision = new Decision({ observers: [a], lagClock: new LagClock(0, false), minWaitMs: 0, logger: { info () {}, warn () {}, error () {}, debug () {} } })
+  const decision = new Decision({
+    observers: [a],
+    lagClock: new LagClock(0, false),
+    minWaitMs: 0,
+    logger: { info() {}, warn() {}, error() {}, debug() {} },
+  })
   t.teardown(() => decision.stop())
   let decided = false
-  void decision.whenAgreed().then(() => { decided = true })
+  void decision.whenAgreed().then(() => {
+    decided = true
+  })
   a.set(true)
   await sleep(SETTLE_MS * 3)
   t.equal(decided, false)

@@ -12,7 +12,10 @@ import { startElbv2Emulator } from '../../bench/rollout/elbv2/index.js'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'us-east-1' }
 
-interface Outcome { at: number; status: number | string }
+interface Outcome {
+  at: number
+  status: number | string
+}
 
 /** GET on a fresh connection from `localAddress`; resolves with the status or the error code. */
 function freshGet(port: number, localAddress = '127.0.0.1'): Promise<number | string> {
@@ -22,18 +25,23 @@ function freshGet(port: number, localAddress = '127.0.0.1'): Promise<number | st
       res.on('end', () => resolve(res.statusCode ?? 0))
       res.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
     })
-    req.on('timeout', () => { req.destroy(); resolve('TIMEOUT') })
+    req.on('timeout', () => {
+      req.destroy()
+      resolve('TIMEOUT')
+    })
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
   })
 }
 
 /** New connections at fixed offsets (ms) from `from`; resolves with every outcome. */
 async function arrivals(port: number, from: number, offsetsMs: number[], localAddress?: string): Promise<Outcome[]> {
-  return Promise.all(offsetsMs.map(async (offset) => {
-    await sleep(Math.max(0, from + offset - performance.now()))
-    const at = performance.now() - from
-    return { at, status: await freshGet(port, localAddress) }
-  }))
+  return Promise.all(
+    offsetsMs.map(async (offset) => {
+      await sleep(Math.max(0, from + offset - performance.now()))
+      const at = performance.now() - from
+      return { at, status: await freshGet(port, localAddress) }
+    }),
+  )
 }
 
 const every = (fromMs: number, toMs: number, stepMs: number): number[] => {
@@ -48,7 +56,11 @@ function drainedAfter(dp: Drainpipe, sigtermWall: number): number {
   return line === undefined ? Number.NaN : Date.parse(line.time as string) - sigtermWall
 }
 
-function assertAllServed(t: { same: (found: unknown, wanted: unknown, message: string) => unknown }, outcomes: Outcome[], what: string): void {
+function assertAllServed(
+  t: { same: (found: unknown, wanted: unknown, message: string) => unknown },
+  outcomes: Outcome[],
+  what: string,
+): void {
   const failed = outcomes.filter((o) => o.status !== 200)
   t.same(failed, [], `${what}: every connection that arrived after termination was served (${outcomes.length})`)
 }
@@ -59,12 +71,32 @@ t.test('traffic,elbv2: arrivals after the API says draining keep the pod serving
   const arn = emu.createTargetGroup({ name: 'tg-latch', port: 8080 })
   emu.setTargetHealth(arn, '10.0.3.1', 8080, 'healthy')
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, [
-    '--upstream', `127.0.0.1:${app.port}`,
-    '--deregistration', 'traffic,elbv2', '--quiet-period-min', '0.3', '--quiet-period-max', '0.5', '--lb-lag-max', '2.5',
-    '--target-group-arn', arn, '--target-id', '10.0.3.1', '--target-port', '8080',
-    '--elbv2-endpoint', emu.url, '--elbv2-poll-interval', '0.1',
-  ], { env: AWS_ENV })
+  const dp = await startDrainpipe(
+    t,
+    [
+      '--upstream',
+      `127.0.0.1:${app.port}`,
+      '--deregistration',
+      'traffic,elbv2',
+      '--quiet-period-min',
+      '0.3',
+      '--quiet-period-max',
+      '0.5',
+      '--lb-lag-max',
+      '2.5',
+      '--target-group-arn',
+      arn,
+      '--target-id',
+      '10.0.3.1',
+      '--target-port',
+      '8080',
+      '--elbv2-endpoint',
+      emu.url,
+      '--elbv2-poll-interval',
+      '0.1',
+    ],
+    { env: AWS_ENV },
+  )
   const from = performance.now()
   const sigtermWall = Date.now()
   dp.proc.kill('SIGTERM')
@@ -83,7 +115,18 @@ t.test('traffic,elbv2: arrivals after the API says draining keep the pod serving
 
 t.test('--min-wait is a floor: arrivals after it keep the pod serving', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--min-wait', '1', '--quiet-period-min', '0.3', '--quiet-period-max', '0.5', '--lb-lag-max', '0.5'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--min-wait',
+    '1',
+    '--quiet-period-min',
+    '0.3',
+    '--quiet-period-max',
+    '0.5',
+    '--lb-lag-max',
+    '0.5',
+  ])
   const from = performance.now()
   const sigtermWall = Date.now()
   dp.proc.kill('SIGTERM')
@@ -111,7 +154,18 @@ t.test('no traffic history: the pod waits the lag bound instead of a short floor
 
 t.test('sparse traffic: too few arrivals to judge a gap means the lag bound, not the window ceiling', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period-min', '0.3', '--quiet-period-max', '1', '--arrival-history', '3', '--lb-lag-max', '3.5'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--quiet-period-min',
+    '0.3',
+    '--quiet-period-max',
+    '1',
+    '--arrival-history',
+    '3',
+    '--lb-lag-max',
+    '3.5',
+  ])
   // 2 connections/s for the 3 s before termination.
   const warm = performance.now()
   await arrivals(dp.port, warm, every(0, 2900, 500))
@@ -127,7 +181,18 @@ t.test('sparse traffic: too few arrivals to judge a gap means the lag bound, not
 
 t.test('keep-alive traffic: responses ask clients to reconnect, and their reconnects keep the pod serving', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period-min', '0.3', '--quiet-period-max', '0.5', '--arrival-history', '0.5', '--lb-lag-max', '1'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--quiet-period-min',
+    '0.3',
+    '--quiet-period-max',
+    '0.5',
+    '--arrival-history',
+    '0.5',
+    '--lb-lag-max',
+    '1',
+  ])
   // Two keep-alive clients, a request every 20 ms each; their connections are older than the
   // arrival history when termination starts.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 })
@@ -158,14 +223,32 @@ t.test('keep-alive traffic: responses ask clients to reconnect, and their reconn
   const terminating = Date.parse((await dp.waitForLog((l) => l.to === 'terminating')).time as string)
   const after = results.filter((r) => r.sentAt > terminating)
   t.ok(after.length > 20, `${after.length} requests after termination`)
-  t.same(after.filter((r) => r.status !== 200), [], 'every request after termination answered 200')
-  t.ok(after.every((r) => r.connection === 'close'), 'every response after termination carries Connection: close')
-  t.ok(drainedAfter(dp, sigtermWall) > 2500, 'draining began after the clients\' last reconnect')
+  t.same(
+    after.filter((r) => r.status !== 200),
+    [],
+    'every request after termination answered 200',
+  )
+  t.ok(
+    after.every((r) => r.connection === 'close'),
+    'every response after termination carries Connection: close',
+  )
+  t.ok(drainedAfter(dp, sigtermWall) > 2500, "draining began after the clients' last reconnect")
 })
 
 t.test('two LB nodes stopping at different times: each is judged by its own rate', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period-min', '0.2', '--quiet-period-max', '0.5', '--arrival-history', '2', '--lb-lag-max', '3.5'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--quiet-period-min',
+    '0.2',
+    '--quiet-period-max',
+    '0.5',
+    '--arrival-history',
+    '2',
+    '--lb-lag-max',
+    '3.5',
+  ])
   // Node A (127.0.0.2) sends 50 new connections/s, node B (127.0.0.3) one every 400 ms: A's rate
   // calls for a short window; B's for one beyond --quiet-period-max, so B waits for the lag bound.
   const warm = performance.now()
@@ -175,11 +258,14 @@ t.test('two LB nodes stopping at different times: each is judged by its own rate
   dp.proc.kill('SIGTERM')
   // A stops at +0.5 s; B goes on at its own pace until +3 s (within the lag bound). Pooled, the
   // total rate would call B's 400 ms gaps a stop.
-  const [a, b] = await Promise.all([arrivals(dp.port, from, every(0, 500, 20), '127.0.0.2'), arrivals(dp.port, from, every(200, 3000, 400), '127.0.0.3')])
+  const [a, b] = await Promise.all([
+    arrivals(dp.port, from, every(0, 500, 20), '127.0.0.2'),
+    arrivals(dp.port, from, every(200, 3000, 400), '127.0.0.3'),
+  ])
   t.equal((await dp.exited).code, 0)
   assertAllServed(t, a!, 'node A')
   assertAllServed(t, b!, 'node B')
-  t.ok(drainedAfter(dp, sigtermWall) > 3000, 'draining began after node B\'s last connection')
+  t.ok(drainedAfter(dp, sigtermWall) > 3000, "draining began after node B's last connection")
   const status = dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining')
   t.match(status, { sourcesJudged: 'per-source' })
 })
@@ -195,7 +281,10 @@ t.test('a connection accepted before the quiet window ends, whose request comes 
   const socket = net.connect({ host: '127.0.0.1', port: dp.port })
   const chunks: Buffer[] = []
   socket.on('data', (d: Buffer) => chunks.push(d))
-  const closed = new Promise<string>((resolve) => { socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error')); socket.on('close', () => resolve('closed')) })
+  const closed = new Promise<string>((resolve) => {
+    socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
+    socket.on('close', () => resolve('closed'))
+  })
   await new Promise((r) => socket.once('connect', r))
   await sleep(1000)
   socket.write('GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
@@ -204,24 +293,41 @@ t.test('a connection accepted before the quiet window ends, whose request comes 
   t.equal((await dp.exited).code, 0)
 })
 
-t.test('dense traffic from three LB nodes: drains within the longest node window + 1 s of the last new connection, on evidence', async (t) => {
-  const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period-min', '0.3', '--quiet-period-max', '5', '--arrival-history', '2', '--lb-lag-max', '5'])
-  const nodes = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
-  const warm = performance.now()
-  await Promise.all(nodes.map((n) => arrivals(dp.port, warm, every(0, 2000, 40), n)))
-  const from = performance.now()
-  const sigtermWall = Date.now()
-  dp.proc.kill('SIGTERM')
-  const outcomes = (await Promise.all(nodes.map((n) => arrivals(dp.port, from, every(0, 1500, 40), n)))).flat()
-  const lastAt = Math.max(...outcomes.map((o) => o.at))
-  t.equal((await dp.exited).code, 0)
-  assertAllServed(t, outcomes, 'dense')
-  const line = dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining')!
-  t.match(line, { basis: 'evidence', sourcesJudged: 'per-source', sources: 3 })
-  const windowMs = (line.longestWindowSeconds as number) * 1000
-  const drainedAt = drainedAfter(dp, sigtermWall)
-  t.ok(windowMs < 5000, `each node's rate supported a window under the 5 s ceiling (${windowMs} ms)`)
-  t.ok(drainedAt >= lastAt, `drained after the last connection (+${drainedAt} ms vs +${Math.round(lastAt)} ms)`)
-  t.ok(drainedAt - lastAt <= windowMs + 1000, `drained ${Math.round(drainedAt - lastAt)} ms after the last connection: within the window (${windowMs} ms) + 1 s`)
-})
+t.test(
+  'dense traffic from three LB nodes: drains within the longest node window + 1 s of the last new connection, on evidence',
+  async (t) => {
+    const app = await startApp(t)
+    const dp = await startDrainpipe(t, [
+      '--upstream',
+      `127.0.0.1:${app.port}`,
+      '--quiet-period-min',
+      '0.3',
+      '--quiet-period-max',
+      '5',
+      '--arrival-history',
+      '2',
+      '--lb-lag-max',
+      '5',
+    ])
+    const nodes = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
+    const warm = performance.now()
+    await Promise.all(nodes.map((n) => arrivals(dp.port, warm, every(0, 2000, 40), n)))
+    const from = performance.now()
+    const sigtermWall = Date.now()
+    dp.proc.kill('SIGTERM')
+    const outcomes = (await Promise.all(nodes.map((n) => arrivals(dp.port, from, every(0, 1500, 40), n)))).flat()
+    const lastAt = Math.max(...outcomes.map((o) => o.at))
+    t.equal((await dp.exited).code, 0)
+    assertAllServed(t, outcomes, 'dense')
+    const line = dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining')!
+    t.match(line, { basis: 'evidence', sourcesJudged: 'per-source', sources: 3 })
+    const windowMs = (line.longestWindowSeconds as number) * 1000
+    const drainedAt = drainedAfter(dp, sigtermWall)
+    t.ok(windowMs < 5000, `each node's rate supported a window under the 5 s ceiling (${windowMs} ms)`)
+    t.ok(drainedAt >= lastAt, `drained after the last connection (+${drainedAt} ms vs +${Math.round(lastAt)} ms)`)
+    t.ok(
+      drainedAt - lastAt <= windowMs + 1000,
+      `drained ${Math.round(drainedAt - lastAt)} ms after the last connection: within the window (${windowMs} ms) + 1 s`,
+    )
+  },
+)

@@ -10,18 +10,29 @@ t.test('the budget: max-wait + drain-timeout + margin (10%, at most 10 s) agains
   const d = graceBudget({ maxWaitMs: 180_000, drainTimeoutMs: 30_000, gracePeriodMs: 30_000 })
   t.equal(d.marginMs, GRACE_MARGIN_MAX_MS, 'defaults: the margin is capped at 10 s')
   t.equal(d.neededMs, 220_000)
-  t.notOk(d.fits, 'the defaults do not fit Kubernetes\' default 30 s grace period')
+  t.notOk(d.fits, "the defaults do not fit Kubernetes' default 30 s grace period")
   t.ok(graceBudget({ maxWaitMs: 180_000, drainTimeoutMs: 30_000, gracePeriodMs: 220_000 }).fits, 'an exact fit fits')
   t.notOk(graceBudget({ maxWaitMs: 180_000, drainTimeoutMs: 30_000, gracePeriodMs: 219_999 }).fits, 'a millisecond short does not')
   t.ok(graceBudget({ maxWaitMs: 180_000, drainTimeoutMs: 30_000 }).fits, 'no grace period known: nothing to check')
   const scaled = graceBudget({ maxWaitMs: 9_000, drainTimeoutMs: 1_500, gracePeriodMs: 12_000 })
   t.equal(scaled.marginMs, 1_050, 'a time-scaled lab (x0.05) keeps the same proportions')
   t.ok(scaled.fits, 'and fits its scaled 240 s grace period')
-  t.equal(minimumGracePeriodSeconds({ maxWaitMs: 20_500, drainTimeoutMs: 5_000 }), 29, 'the smallest whole grace period that fits, for pod-spec writers')
+  t.equal(
+    minimumGracePeriodSeconds({ maxWaitMs: 20_500, drainTimeoutMs: 5_000 }),
+    29,
+    'the smallest whole grace period that fits, for pod-spec writers',
+  )
 })
 
 t.test('parseConfig: a grace period too short is a ConfigError naming every number', async (t) => {
-  const err = (() => { try { parseConfig(['--grace-period', '30']); return null } catch (e) { return e } })()
+  const err = (() => {
+    try {
+      parseConfig(['--grace-period', '30'])
+      return null
+    } catch (e) {
+      return e
+    }
+  })()
   t.ok(err instanceof ConfigError, 'rejected')
   t.equal((err as ConfigError).flag, 'grace-period')
   t.match((err as ConfigError).message, /--grace-period 30 s is too short: --max-wait 190 s \+ --drain-timeout 30 s \+ 10 s margin = 230 s/)
@@ -37,8 +48,21 @@ t.test('the binary: a too-small --grace-period exits 2 before serving; a fitting
   t.match(lines[0] ?? '', /^drainpipe: --grace-period 30 s is too short: --max-wait 190 s \+ --drain-timeout 30 s \+ 10 s margin = 230 s/)
 
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--max-wait', '100', '--drain-timeout', '20', '--grace-period', '150'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--max-wait',
+    '100',
+    '--drain-timeout',
+    '20',
+    '--grace-period',
+    '150',
+  ])
   const plan = dp.logs.find((l) => /^on termination: will wait at most/.test(String(l.msg)))
-  t.equal(plan?.msg, 'on termination: will wait at most 100 s for the load balancer, drain at most 20 s; SIGKILL expected at 150 s', 'the plan at start-up')
+  t.equal(
+    plan?.msg,
+    'on termination: will wait at most 100 s for the load balancer, drain at most 20 s; SIGKILL expected at 150 s',
+    'the plan at start-up',
+  )
   t.equal(plan?.level, 30, 'at info')
 })

@@ -10,14 +10,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** An NLB TCP health check: connect, send nothing, close. */
 function probe(port: number, localAddress: string): Promise<void> {
   return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => { s.end(); resolve() })
+    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => {
+      s.end()
+      resolve()
+    })
     s.on('error', () => resolve())
   })
 }
 
 t.test('healthcheck: keeps serving while LB nodes probe, drains after they all went silent', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--deregistration', 'healthcheck', '--healthcheck-silence-multiple', '3', '--max-wait', '30'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--deregistration',
+    'healthcheck',
+    '--healthcheck-silence-multiple',
+    '3',
+    '--max-wait',
+    '30',
+  ])
   const nodes = ['127.0.0.21', '127.0.0.22', '127.0.0.23']
   let probing = true
   const probes = (async () => {
@@ -44,5 +56,8 @@ t.test('healthcheck: keeps serving while LB nodes probe, drains after they all w
   const took = (performance.now() - silentAt) / 1000
   t.equal(exit.code, 0, 'exit 0')
   t.ok(took < 10, `drained ${took.toFixed(2)} s after the probes stopped`)
-  t.match(dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining'), { basis: 'lag-bound' })
+  t.match(
+    dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining'),
+    { basis: 'lag-bound' },
+  )
 })

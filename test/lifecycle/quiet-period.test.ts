@@ -4,17 +4,37 @@
 import t from 'tap'
 import { TrafficObservations } from '../../src/lifecycle/observations.js'
 import {
-  checkEvidenceOptions, evidenceWindow, falseStopBound, fixedWindow, plugInWindowMs, requiredWindowMs,
-  DEFAULT_RATE_DROP, FALSE_STOP_PROBABILITY, type EvidenceOptions, type SourceWindow
+  checkEvidenceOptions,
+  evidenceWindow,
+  falseStopBound,
+  fixedWindow,
+  plugInWindowMs,
+  requiredWindowMs,
+  DEFAULT_RATE_DROP,
+  FALSE_STOP_PROBABILITY,
+  type EvidenceOptions,
+  type SourceWindow,
 } from '../../src/lifecycle/quiet-period.js'
 
 const T = 60_000 // history span, ms
 const L = 180_000 // --lb-lag-max, ms
-const WIDE: EvidenceOptions = { minMs: 1e-9, maxMs: 1e15, rateDrop: DEFAULT_RATE_DROP, lagMs: L, falseStopProbability: FALSE_STOP_PROBABILITY }
-const DEFAULTS: EvidenceOptions = { minMs: 2_000, maxMs: 60_000, rateDrop: DEFAULT_RATE_DROP, lagMs: L, falseStopProbability: FALSE_STOP_PROBABILITY }
+const WIDE: EvidenceOptions = {
+  minMs: 1e-9,
+  maxMs: 1e15,
+  rateDrop: DEFAULT_RATE_DROP,
+  lagMs: L,
+  falseStopProbability: FALSE_STOP_PROBABILITY,
+}
+const DEFAULTS: EvidenceOptions = {
+  minMs: 2_000,
+  maxMs: 60_000,
+  rateDrop: DEFAULT_RATE_DROP,
+  lagMs: L,
+  falseStopProbability: FALSE_STOP_PROBABILITY,
+}
 
 /** mulberry32: small, seeded, good enough for simulation. */
-function seeded (seed: number): () => number {
+function seeded(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -26,39 +46,50 @@ function seeded (seed: number): () => number {
 }
 
 /** Arrival times of a Poisson process of `perSecond` on (from, to), ms. */
-function poisson (rand: () => number, perSecond: number, from: number, to: number): number[] {
+function poisson(rand: () => number, perSecond: number, from: number, to: number): number[] {
   const out: number[] = []
   const meanGapMs = 1000 / perSecond
-  for (let at = from - Math.log(1 - rand()) * meanGapMs; at < to; at -= Math.log(1 - rand()) * meanGapMs) out.push(at)
+  for (let at = from - Math.log(1 - rand()) * meanGapMs; at < to; at += -Math.log(1 - rand()) * meanGapMs) out.push(at)
   return out
 }
 
 /** How many arrivals a Poisson process of `perSecond` sends over `spanMs` (counted, not kept). */
-function poissonCount (rand: () => number, perSecond: number, spanMs: number): number {
+function poissonCount(rand: () => number, perSecond: number, spanMs: number): number {
   let n = 0
   const meanGapMs = 1000 / perSecond
-  for (let at = -Math.log(1 - rand()) * meanGapMs; at < spanMs; at -= Math.log(1 - rand()) * meanGapMs) n++
+  for (let at = -Math.log(1 - rand()) * meanGapMs; at < spanMs; at += -Math.log(1 - rand()) * meanGapMs) n++
   return n
 }
 
-const windowMs = (w: SourceWindow): number => 'windowMs' in w ? w.windowMs : Number.NaN
+const windowMs = (w: SourceWindow): number => ('windowMs' in w ? w.windowMs : Number.NaN)
 
 t.test('the window shrinks as the rate grows, and grows with the lag, the rate drop and a tighter target', async (t) => {
   let previous = Number.POSITIVE_INFINITY
   for (const n of [20, 50, 100, 200, 400, 800]) {
     const w = evidenceWindow(n, T, WIDE)
     t.equal(w.basis, 'evidence')
-    t.ok(windowMs(w) < previous, `${n} arrivals in 60 s → ${(windowMs(w) / 1000).toFixed(3)} s, shorter than ${(previous / 1000).toFixed(3)} s`)
+    t.ok(
+      windowMs(w) < previous,
+      `${n} arrivals in 60 s → ${(windowMs(w) / 1000).toFixed(3)} s, shorter than ${(previous / 1000).toFixed(3)} s`,
+    )
     previous = windowMs(w)
   }
-  t.ok(requiredWindowMs(100, 2 * T, 1e-6, 2, L) > requiredWindowMs(100, T, 1e-6, 2, L), 'same count over a longer span: a lower rate, a longer window')
+  t.ok(
+    requiredWindowMs(100, 2 * T, 1e-6, 2, L) > requiredWindowMs(100, T, 1e-6, 2, L),
+    'same count over a longer span: a lower rate, a longer window',
+  )
   t.ok(requiredWindowMs(100, T, 1e-6, 2, 2 * L) > requiredWindowMs(100, T, 1e-6, 2, L), 'a longer lag: more gaps that could fool us')
   t.ok(requiredWindowMs(100, T, 1e-6, 4, L) > requiredWindowMs(100, T, 1e-6, 2, L), 'a larger rate drop')
   t.ok(requiredWindowMs(100, T, 1e-9, 2, L) > requiredWindowMs(100, T, 1e-6, 2, L), 'a tighter target')
 })
 
 t.test('the bisection finds the shortest window that holds the bound', async (t) => {
-  for (const [n, q] of [[5, 1e-3], [30, 1e-6], [300, 1e-6], [3000, 3.3e-7]] as const) {
+  for (const [n, q] of [
+    [5, 1e-3],
+    [30, 1e-6],
+    [300, 1e-6],
+    [3000, 3.3e-7],
+  ] as const) {
     const w = requiredWindowMs(n, T, q, 2, L)
     const at = falseStopBound(n, T, w, 2, L)
     // Equal up to rounding: W is derived back from the bisection's x.
@@ -69,7 +100,7 @@ t.test('the bisection finds the shortest window that holds the bound', async (t)
   // formula: xⁿ = q with x = T/(T+W), so W = T·(q^(−1/n) − 1).
   for (const n of [1, 10, 100]) {
     const w = requiredWindowMs(n, T, 1e-6, 1, 0)
-    const closed = T * (Math.pow(1e-6, -1 / n) - 1)
+    const closed = T * (1e-6 ** (-1 / n) - 1)
     t.ok(Math.abs(w / closed - 1) < 1e-9, `n=${n}: ${w.toFixed(1)} ms = ${closed.toFixed(1)} ms`)
   }
   // A target below what the bisection can resolve (x ≥ 2⁻⁶⁰) gives ∞, not a made-up number.
@@ -80,12 +111,15 @@ t.test('the bisection finds the shortest window that holds the bound', async (t)
 t.test('large samples converge on κ·(ln(1/q) + ln(λL/κ))/λ; small samples are longer than the plug-in', async (t) => {
   const n = 1_000_000
   const lambda = n / T // per ms
-  const asymptote = DEFAULT_RATE_DROP * (Math.log(1 / 1e-6) + Math.log(lambda * L / DEFAULT_RATE_DROP)) / lambda
+  const asymptote = (DEFAULT_RATE_DROP * (Math.log(1 / 1e-6) + Math.log((lambda * L) / DEFAULT_RATE_DROP))) / lambda
   const w = requiredWindowMs(n, T, 1e-6, DEFAULT_RATE_DROP, L)
   t.ok(Math.abs(w / asymptote - 1) < 1e-3, `${w.toFixed(4)} ms ≈ ${asymptote.toFixed(4)} ms`)
   for (const k of [1, 5, 30, 300]) {
     const e = evidenceWindow(k, T, WIDE)
-    t.ok(windowMs(e) > plugInWindowMs(k, T), `n=${k}: ${(windowMs(e) / 1000).toFixed(2)} s > plug-in ${(plugInWindowMs(k, T) / 1000).toFixed(2)} s`)
+    t.ok(
+      windowMs(e) > plugInWindowMs(k, T),
+      `n=${k}: ${(windowMs(e) / 1000).toFixed(2)} s > plug-in ${(plugInWindowMs(k, T) / 1000).toFixed(2)} s`,
+    )
     t.equal(e.sampleSize, k)
     t.equal(e.sampleSpanMs, T)
   }
@@ -101,7 +135,10 @@ t.test('evidence: the floor applies to the window, the bound printed is the one 
   if (mid.basis !== 'evidence') throw new Error('expected evidence')
   t.equal(mid.windowMs, mid.requiredMs, 'between the bounds: the required window itself')
   t.ok(mid.windowMs > 2_000 && mid.windowMs < 60_000, `${(mid.windowMs / 1000).toFixed(2)} s`)
-  t.ok(mid.falseStopBound <= 1e-6 * (1 + 1e-9) && mid.falseStopBound > 0.5e-6, `bound ${mid.falseStopBound.toExponential(2)} holds the target, tightly`)
+  t.ok(
+    mid.falseStopBound <= 1e-6 * (1 + 1e-9) && mid.falseStopBound > 0.5e-6,
+    `bound ${mid.falseStopBound.toExponential(2)} holds the target, tightly`,
+  )
 })
 
 t.test('no evidence is not evidence: no arrivals, no span, or too few → lag-bound, never a floor or a clamped ceiling', async (t) => {
@@ -148,15 +185,21 @@ t.test('bad settings are refused with codes', async (t) => {
  * last arrival) + its window; a lag-bound node from the lag deadline). A false stop: some node
  * sends after that moment.
  */
-interface SimNode { perSecond: number, drop: number, stopsAtMs: number, window: (n: number) => number /* ms; ∞ = lag-bound */ }
+interface SimNode {
+  perSecond: number
+  drop: number
+  stopsAtMs: number
+  window: (n: number) => number /* ms; ∞ = lag-bound */
+}
 
-function falseStop (rand: () => number, nodes: SimNode[]): boolean {
+function falseStop(rand: () => number, nodes: SimNode[]): boolean {
   const lists = nodes.map((node) => {
     const w = node.window(poissonCount(rand, node.perSecond, T))
     const arrivals = poisson(rand, node.perSecond / node.drop, 0, node.stopsAtMs)
     // Quiet intervals [from, to): after start and after each arrival, when the gap is long enough.
     const quiet: Array<[number, number]> = []
-    if (!Number.isFinite(w)) quiet.push([L, Number.POSITIVE_INFINITY]) // lag-bound: the deadline (arrivals all come before it)
+    if (!Number.isFinite(w))
+      quiet.push([L, Number.POSITIVE_INFINITY]) // lag-bound: the deadline (arrivals all come before it)
     else {
       let last = 0
       for (const a of arrivals) {
@@ -170,57 +213,82 @@ function falseStop (rand: () => number, nodes: SimNode[]): boolean {
   // The first moment inside one quiet interval of every node.
   let at = 0
   const idx = lists.map(() => 0)
-  for (let moved = true; moved;) {
+  for (let moved = true; moved; ) {
     moved = false
     lists.forEach((l, i) => {
       while (l.quiet[idx[i]!]![1] <= at) idx[i]!++
       const [from] = l.quiet[idx[i]!]!
-      if (from > at) { at = from; moved = true }
+      if (from > at) {
+        at = from
+        moved = true
+      }
     })
   }
   return lists.some((l) => l.lastArrival > at)
 }
 
 /** The evidence window for a node given its share q of the target, ms (∞ when lag-bound). */
-const evidence = (o: EvidenceOptions) => (n: number): number => {
-  const w = evidenceWindow(n, T, o)
-  return w.basis === 'evidence' ? w.windowMs : Number.POSITIVE_INFINITY
-}
+const evidence =
+  (o: EvidenceOptions) =>
+  (n: number): number => {
+    const w = evidenceWindow(n, T, o)
+    return w.basis === 'evidence' ? w.windowMs : Number.POSITIVE_INFINITY
+  }
 
 /** Count of false stops in `trials` terminations, with a 95% upper confidence bound on the rate. */
-function measure (rand: () => number, trials: number, make: () => SimNode[]): { rate: number, upper95: number, count: number } {
+function measure(rand: () => number, trials: number, make: () => SimNode[]): { rate: number; upper95: number; count: number } {
   let count = 0
   for (let i = 0; i < trials; i++) if (falseStop(rand, make())) count++
   const rate = count / trials
-  return { rate, count, upper95: rate + 1.96 * Math.sqrt(Math.max(count, 1)) / trials }
+  return { rate, count, upper95: rate + (1.96 * Math.sqrt(Math.max(count, 1))) / trials }
 }
 
-t.test('per-node windows hold the false-stop target over the whole lag, with rates dropping and nodes stopping apart (seeded)', async (t) => {
-  // A target loose enough to count false stops directly: 1e-2 per termination, a third per node.
-  // The nodes' rates drop by the full κ at termination (the worst the window allows for) and
-  // each stops somewhere in the second half of the lag.
-  const p = 1e-2
-  const rand = seeded(0x5eed)
-  const trials = 12_000
-  for (const rates of [[1, 1, 1], [0.7, 2, 6]]) {
-    const o = { ...DEFAULTS, falseStopProbability: p / rates.length }
-    let lagBound = 0
-    const make = (): SimNode[] => rates.map((perSecond) => ({
-      perSecond,
-      drop: DEFAULT_RATE_DROP,
-      stopsAtMs: L * (0.5 + 0.5 * rand()),
-      window: (n: number) => { const w = evidence(o)(n); if (!Number.isFinite(w)) lagBound++; return w }
-    }))
-    const achieved = measure(rand, trials, make)
-    t.comment(`nodes at ${rates.join(', ')}/s, rate halved during the lag: ${achieved.count} false stops in ${trials} terminations = ${achieved.rate.toExponential(2)} (95% ≤ ${achieved.upper95.toExponential(2)}), target ${p}; ${lagBound} of ${trials * rates.length} node windows fell back to the lag bound`)
-    t.ok(achieved.count < p * trials, `achieved ${achieved.rate.toExponential(2)} < ${p}`)
+t.test(
+  'per-node windows hold the false-stop target over the whole lag, with rates dropping and nodes stopping apart (seeded)',
+  async (t) => {
+    // A target loose enough to count false stops directly: 1e-2 per termination, a third per node.
+    // The nodes' rates drop by the full κ at termination (the worst the window allows for) and
+    // each stops somewhere in the second half of the lag.
+    const p = 1e-2
+    const rand = seeded(0x5eed)
+    const trials = 12_000
+    for (const rates of [
+      [1, 1, 1],
+      [0.7, 2, 6],
+    ]) {
+      const o = { ...DEFAULTS, falseStopProbability: p / rates.length }
+      let lagBound = 0
+      const make = (): SimNode[] =>
+        rates.map((perSecond) => ({
+          perSecond,
+          drop: DEFAULT_RATE_DROP,
+          stopsAtMs: L * (0.5 + 0.5 * rand()),
+          window: (n: number) => {
+            const w = evidence(o)(n)
+            if (!Number.isFinite(w)) lagBound++
+            return w
+          },
+        }))
+      const achieved = measure(rand, trials, make)
+      t.comment(
+        `nodes at ${rates.join(', ')}/s, rate halved during the lag: ${achieved.count} false stops in ${trials} terminations = ${achieved.rate.toExponential(2)} (95% ≤ ${achieved.upper95.toExponential(2)}), target ${p}; ${lagBound} of ${trials * rates.length} node windows fell back to the lag bound`,
+      )
+      t.ok(achieved.count < p * trials, `achieved ${achieved.rate.toExponential(2)} < ${p}`)
 
-    // The plug-in estimate ln(1/p)/(n/T), tried once per termination as the old code did: far worse.
-    const plugIn = measure(rand, trials / 4, () => rates.map((perSecond) => ({ perSecond, drop: DEFAULT_RATE_DROP, stopsAtMs: L * (0.5 + 0.5 * rand()), window: (n: number) => n > 0 ? plugInWindowMs(n, T, p) : Number.POSITIVE_INFINITY })))
-    t.comment(`  the plug-in window would give ${plugIn.rate.toExponential(2)}`)
-    t.ok(plugIn.rate > 5 * p, `the plug-in fails the target: ${plugIn.rate.toExponential(2)} > ${p}`)
-  }
-})
+      // The plug-in estimate ln(1/p)/(n/T), tried once per termination as the old code did: far worse.
+      const plugIn = measure(rand, trials / 4, () =>
+        rates.map((perSecond) => ({
+          perSecond,
+          drop: DEFAULT_RATE_DROP,
+          stopsAtMs: L * (0.5 + 0.5 * rand()),
+          window: (n: number) => (n > 0 ? plugInWindowMs(n, T, p) : Number.POSITIVE_INFINITY),
+        })),
+      )
+      t.comment(`  the plug-in window would give ${plugIn.rate.toExponential(2)}`)
+      t.ok(plugIn.rate > 5 * p, `the plug-in fails the target: ${plugIn.rate.toExponential(2)} > ${p}`)
+    }
+  },
+)
 
 t.test('at the real target (1e-6) the per-node bound holds on average over simulated histories (seeded)', async (t) => {
   // Too rare to count: instead, for each simulated history, the exact expected number of gaps of
@@ -236,11 +304,16 @@ t.test('at the real target (1e-6) the per-node bound holds on average over simul
     let lagBound = 0
     for (let i = 0; i < trials; i++) {
       const w = evidenceWindow(poissonCount(rand, perSecond, T), T, o)
-      if (w.basis !== 'evidence') { lagBound++; continue } // waits for the deadline: no false stop within the lag
+      if (w.basis !== 'evidence') {
+        lagBound++
+        continue
+      } // waits for the deadline: no false stop within the lag
       if (w.windowMs < L) expected += mu * (L - w.windowMs) * Math.exp(-mu * w.windowMs)
     }
     const achieved = expected / trials
-    t.comment(`node at ${perSecond}/s: ${achieved.toExponential(2)} expected false stops per termination, ${(achieved / (FALSE_STOP_PROBABILITY / nodes)).toFixed(3)} of its share ${(FALSE_STOP_PROBABILITY / nodes).toExponential(2)}; ${lagBound} of ${trials} histories fell back to the lag bound`)
+    t.comment(
+      `node at ${perSecond}/s: ${achieved.toExponential(2)} expected false stops per termination, ${(achieved / (FALSE_STOP_PROBABILITY / nodes)).toFixed(3)} of its share ${(FALSE_STOP_PROBABILITY / nodes).toExponential(2)}; ${lagBound} of ${trials} histories fell back to the lag bound`,
+    )
     t.ok(achieved <= FALSE_STOP_PROBABILITY / nodes, `${perSecond}/s: under the node's share`)
     // The plug-in ln(1/p)/(n/T): one window, no lag, no drop.
     let plugIn = 0
@@ -262,15 +335,21 @@ t.test('a node too sparse for evidence gets the lag bound, not a clamped window 
     const whys = new Set<string>()
     for (let i = 0; i < trials; i++) {
       const w = evidenceWindow(poissonCount(rand, perSecond, T), T, DEFAULTS)
-      if (w.basis === 'lag-bound') { lagBound++; whys.add(w.why) }
+      if (w.basis === 'lag-bound') {
+        lagBound++
+        whys.add(w.why)
+      }
       // What the old code's 60 s ceiling would have done over the lag, rate halved.
       if (falseStop(rand, [{ perSecond, drop: DEFAULT_RATE_DROP, stopsAtMs: L, window: () => DEFAULTS.maxMs }])) clampedFalse++
     }
     // And the lag bound itself: the decision waits for the deadline, so nothing the LB sends
     // within the lag is refused.
     let lagFalse = 0
-    for (let i = 0; i < trials / 4; i++) if (falseStop(rand, [{ perSecond, drop: DEFAULT_RATE_DROP, stopsAtMs: L, window: () => Number.POSITIVE_INFINITY }])) lagFalse++
-    t.comment(`${perSecond}/s: ${lagBound}/${trials} lag-bound (${[...whys].join('; ')}); a clamped 60 s window would false-stop ${(clampedFalse / trials).toExponential(2)} of terminations, the lag bound ${lagFalse}`)
+    for (let i = 0; i < trials / 4; i++)
+      if (falseStop(rand, [{ perSecond, drop: DEFAULT_RATE_DROP, stopsAtMs: L, window: () => Number.POSITIVE_INFINITY }])) lagFalse++
+    t.comment(
+      `${perSecond}/s: ${lagBound}/${trials} lag-bound (${[...whys].join('; ')}); a clamped 60 s window would false-stop ${(clampedFalse / trials).toExponential(2)} of terminations, the lag bound ${lagFalse}`,
+    )
     t.equal(lagBound, trials, `${perSecond}/s: every history falls back to the lag bound`)
     t.equal(lagFalse, 0)
     t.ok(clampedFalse / trials > 0.01, 'the clamp hid a real risk')

@@ -21,18 +21,21 @@ import { within } from '../helpers/wait.js'
  */
 function slowImports(holdMs: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'drainpipe-slow-imports-'))
-  writeFileSync(join(dir, 'hooks.mjs'), [
-    "import { writeSync } from 'node:fs'",
-    'let held = false',
-    'export async function load(url, context, next) {',
-    "  if (!held && url.includes('/dist/') && !url.endsWith('/dist/cli.js')) {",
-    '    held = true',
-    "    writeSync(2, `holding ${url}\\n`)",
-    `    await new Promise((r) => setTimeout(r, ${holdMs}))`,
-    '  }',
-    '  return next(url, context)',
-    '}',
-  ].join('\n'))
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    [
+      "import { writeSync } from 'node:fs'",
+      'let held = false',
+      'export async function load(url, context, next) {',
+      "  if (!held && url.includes('/dist/') && !url.endsWith('/dist/cli.js')) {",
+      '    held = true',
+      '    writeSync(2, `holding ${url}\\n`)',
+      `    await new Promise((r) => setTimeout(r, ${holdMs}))`,
+      '  }',
+      '  return next(url, context)',
+      '}',
+    ].join('\n'),
+  )
   writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module'\nregister('./hooks.mjs', import.meta.url)\n")
   return pathToFileURL(join(dir, 'register.mjs')).href
 }
@@ -40,11 +43,32 @@ function slowImports(holdMs: number): string {
 t.test('SIGTERM while the modules are still loading: drains and exits 0', async (t) => {
   const app = await startApp(t)
   const register = slowImports(400)
-  const p = spawn(process.execPath, ['--import', register, CLI, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--upstream', `127.0.0.1:${app.port}`, ...shortWait(0.2), '--drain-timeout', '2'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const p = spawn(
+    process.execPath,
+    [
+      '--import',
+      register,
+      CLI,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--upstream',
+      `127.0.0.1:${app.port}`,
+      ...shortWait(0.2),
+      '--drain-timeout',
+      '2',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let out = ''
   let err = ''
-  p.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  t.teardown(() => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL') })
+  p.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d
+  })
+  t.teardown(() => {
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
+  })
   const exited = once(p, 'close') as Promise<[number | null, NodeJS.Signals | null]>
   const holding = new Promise<string>((resolve) => {
     p.stderr.setEncoding('utf8').on('data', (d: string) => {
@@ -58,13 +82,35 @@ t.test('SIGTERM while the modules are still loading: drains and exits 0', async 
   p.kill('SIGTERM')
   const res = await within(exited, 15_000)
   t.same(res, [0, null], 'exit 0, not killed by the signal', { stderr: err.slice(-500) })
-  const states = out.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { to?: string } } catch { return {} } }).filter((l) => l.to).map((l) => l.to)
+  const states = out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { to?: string }
+      } catch {
+        return {}
+      }
+    })
+    .filter((l) => l.to)
+    .map((l) => l.to)
   t.same(states.slice(-3), ['terminating', 'draining', 'drained'], 'the termination sequence ran')
 })
 
 t.test('a second SIGINT ends the wait for the load balancer and drains at once; exit 3', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period', '60', '--lb-lag-max', '60', '--max-wait', '120', '--drain-timeout', '2'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--quiet-period',
+    '60',
+    '--lb-lag-max',
+    '60',
+    '--max-wait',
+    '120',
+    '--drain-timeout',
+    '2',
+  ])
   dp.proc.kill('SIGINT')
   await dp.waitForLog((l) => l.to === 'terminating')
   await new Promise((r) => setTimeout(r, 200))
@@ -82,7 +128,18 @@ t.test('a second SIGINT ends the wait for the load balancer and drains at once; 
 
 t.test('--max-wait reached: exit 3, so the kubelet records that the load balancer was not seen to stop', async (t) => {
   const app = await startApp(t)
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period', '60', '--lb-lag-max', '60', '--max-wait', '0.5', '--drain-timeout', '2'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--quiet-period',
+    '60',
+    '--lb-lag-max',
+    '60',
+    '--max-wait',
+    '0.5',
+    '--drain-timeout',
+    '2',
+  ])
   dp.proc.kill('SIGTERM')
   const exit = await within(dp.exited, 10_000)
   t.same(exit, { code: 3, signal: null }, 'exit 3')

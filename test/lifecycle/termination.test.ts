@@ -6,7 +6,12 @@ import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { startApp, startDrainpipe } from '../helpers/processes.js'
 
-interface Outcome { ok: boolean; status?: number; error?: string; connection?: string }
+interface Outcome {
+  ok: boolean
+  status?: number
+  error?: string
+  connection?: string
+}
 
 /** One GET on a brand-new connection (what a load balancer does per flow). */
 function getOnNewConnection(port: number, path = '/'): Promise<Outcome> {
@@ -53,10 +58,12 @@ t.test('SIGTERM under a steady stream of new connections', async (t) => {
   const keepAliveDone = (async () => {
     for (let i = 0; i < 1000; i++) {
       const o = await new Promise<Outcome>((resolve) => {
-        http.get({ host: '127.0.0.1', port: dp.port, path: '/', agent }, (res) => {
-          res.resume()
-          res.on('end', () => resolve({ ok: res.statusCode === 200, status: res.statusCode, connection: res.headers.connection }))
-        }).on('error', (err) => resolve({ ok: false, error: err.message }))
+        http
+          .get({ host: '127.0.0.1', port: dp.port, path: '/', agent }, (res) => {
+            res.resume()
+            res.on('end', () => resolve({ ok: res.statusCode === 200, status: res.statusCode, connection: res.headers.connection }))
+          })
+          .on('error', (err) => resolve({ ok: false, error: err.message }))
       })
       keepAlive.push(o)
       if (!o.ok || o.connection === 'close') return
@@ -72,7 +79,10 @@ t.test('SIGTERM under a steady stream of new connections', async (t) => {
   dp.proc.kill('SIGTERM')
   let unreadyAfterMs = -1
   for (let i = 0; i < 100; i++) {
-    if ((await readyz(dp.adminPort)) === 503) { unreadyAfterMs = performance.now() - killedAt; break }
+    if ((await readyz(dp.adminPort)) === 503) {
+      unreadyAfterMs = performance.now() - killedAt
+      break
+    }
     await sleep(5)
   }
   t.ok(unreadyAfterMs >= 0 && unreadyAfterMs < 100, `/readyz turned 503 ${unreadyAfterMs.toFixed(1)} ms after SIGTERM (< 100 ms)`)
@@ -92,17 +102,26 @@ t.test('SIGTERM under a steady stream of new connections', async (t) => {
   t.equal(exit.code, 0, 'exit status 0')
   const afterLast = (exitedAt - lastConnectionAt) / 1000
   t.ok(afterLast >= QUIET_S, `exited ${afterLast.toFixed(2)} s after the last new connection: not before the ${QUIET_S} s quiet period`)
-  t.ok(afterLast <= QUIET_S + 1 + 1, `exited within quiet period + in-flight time + 1 s of the last new connection (${afterLast.toFixed(2)} s)`)
+  t.ok(
+    afterLast <= QUIET_S + 1 + 1,
+    `exited within quiet period + in-flight time + 1 s of the last new connection (${afterLast.toFixed(2)} s)`,
+  )
   await sleep(100)
   const failed = outcomes.filter((o) => !o.ok)
   t.ok(outcomes.length > 50, `${outcomes.length} new-connection requests sent`)
   t.same(failed, [], 'every request sent while connections kept arriving succeeded')
   t.same(slowOutcome, { ok: true, status: 200, connection: 'close' }, 'the slow in-flight request completed with 200 and Connection: close')
   t.ok(keepAlive.length > 10, `${keepAlive.length} keep-alive requests`)
-  t.same(keepAlive.filter((o) => !o.ok), [], 'no keep-alive request failed')
+  t.same(
+    keepAlive.filter((o) => !o.ok),
+    [],
+    'no keep-alive request failed',
+  )
   t.equal(keepAlive.at(-1)?.connection, 'close', 'the keep-alive client was told Connection: close')
 
-  const exiting = dp.logs.find((l) => l.msg === 'exiting') as { report: { waitEnded: string; cut: number; lastConnectionMs: number } } | undefined
+  const exiting = dp.logs.find((l) => l.msg === 'exiting') as
+    | { report: { waitEnded: string; cut: number; lastConnectionMs: number } }
+    | undefined
   t.equal(exiting?.report.waitEnded, 'observers', 'the wait ended because the traffic observer saw the quiet window')
   t.equal(exiting?.report.cut, 0, 'nothing was cut')
   t.ok((exiting?.report.lastConnectionMs ?? 0) >= 1900, 'the last new connection was seen about 2 s after termination started')
@@ -113,7 +132,16 @@ t.test('SIGTERM under a steady stream of new connections', async (t) => {
 t.test('/prestop blocks until drained, needs the token, and drainpipe exits on the later SIGTERM', async (t) => {
   const app = await startApp(t)
   // No traffic before /prestop: no node has a quiet window to earn, so the wait is the lag bound.
-  const dp = await startDrainpipe(t, ['--upstream', `127.0.0.1:${app.port}`, '--quiet-period', '0.5', '--lb-lag-max', '0.5', '--admin-token', 's3cret'])
+  const dp = await startDrainpipe(t, [
+    '--upstream',
+    `127.0.0.1:${app.port}`,
+    '--quiet-period',
+    '0.5',
+    '--lb-lag-max',
+    '0.5',
+    '--admin-token',
+    's3cret',
+  ])
   const url = `${dp.adminUrl}/prestop`
 
   t.equal((await fetch(url)).status, 401, 'no token: 401')
@@ -137,7 +165,10 @@ t.test('/prestop blocks until drained, needs the token, and drainpipe exits on t
   const status = (await (await fetch(`${dp.adminUrl}/status`)).json()) as { state: string }
   t.equal(status.state, 'drained', 'drainpipe stays up, drained')
   const refused = await new Promise<string>((resolve) => {
-    const s = net.connect(dp.port, '127.0.0.1', () => { s.destroy(); resolve('connected') })
+    const s = net.connect(dp.port, '127.0.0.1', () => {
+      s.destroy()
+      resolve('connected')
+    })
     s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
   })
   t.equal(refused, 'ECONNREFUSED', 'the pod port is closed')
@@ -162,20 +193,38 @@ t.test('SIGTERM during a /prestop drain waits for the drain; the preStop caller 
   t.equal(res.status, 200, '/prestop answered 200')
   const exit = await dp.exited
   t.equal(exit.code, 0, 'exit 0')
-  t.ok(dp.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('ignored')), 'the repeated signal was logged and ignored')
+  t.ok(
+    dp.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('ignored')),
+    'the repeated signal was logged and ignored',
+  )
   t.ok(dp.logs.findIndex((l) => l.to === 'drained') < dp.logs.findIndex((l) => l.msg === 'exiting'), 'exited after drained')
 })
 
 t.test('--drain-timeout cuts a connection that never ends and reports the count', async (t) => {
   // An upstream that accepts and never closes.
   const held = new Set<net.Socket>()
-  const upstream = net.createServer((s) => { held.add(s); s.on('error', () => {}) })
+  const upstream = net.createServer((s) => {
+    held.add(s)
+    s.on('error', () => {})
+  })
   upstream.listen(0, '127.0.0.1')
   await once(upstream, 'listening')
-  t.teardown(() => { for (const s of held) s.destroy(); upstream.close() })
+  t.teardown(() => {
+    for (const s of held) s.destroy()
+    upstream.close()
+  })
   const port = (upstream.address() as net.AddressInfo).port
 
-  const dp = await startDrainpipe(t, ['--mode', 'tcp', '--upstream', `127.0.0.1:${port}`, '--quiet-period', '0.2', '--drain-timeout', '0.5'])
+  const dp = await startDrainpipe(t, [
+    '--mode',
+    'tcp',
+    '--upstream',
+    `127.0.0.1:${port}`,
+    '--quiet-period',
+    '0.2',
+    '--drain-timeout',
+    '0.5',
+  ])
   const client = net.connect(dp.port, '127.0.0.1')
   await once(client, 'connect')
   client.write('hello')

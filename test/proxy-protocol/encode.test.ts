@@ -5,7 +5,7 @@ import type { ProxyHeader } from '../../src/proxy-protocol/index.js'
 import { hex } from './feed.js'
 
 const SIG = '0d0a0d0a000d0a515549540a'
-const NOOP62 = '04003e' + '00'.repeat(62)
+const NOOP62 = `04003e${'00'.repeat(62)}`
 const src = { address: '203.0.113.7', port: 51234 }
 const dst = { address: '10.0.1.23', port: 8080 }
 

@@ -7,7 +7,7 @@ import type { ProxyHeader, ReaderOptions } from '../../src/proxy-protocol/index.
 import { allSplits, bytewise, feed, hex, plain } from './feed.js'
 
 const SIG = '0d0a0d0a000d0a515549540a'
-const NOOP62 = '04003e' + '00'.repeat(62)
+const NOOP62 = `04003e${'00'.repeat(62)}`
 
 // The NLB's client header: v2 PROXY, TCP/IPv4, len 84; 203.0.113.7:51234 -> 10.0.1.23:8080;
 // CRC32C TLV, then one NOOP TLV padding to 100 bytes.
@@ -212,7 +212,7 @@ const VALID: Valid[] = [
   },
   {
     name: 'v1 UNKNOWN line of exactly 107 bytes',
-    bytes: v1('PROXY UNKNOWN ' + 'x'.repeat(91) + '\r\n'),
+    bytes: v1(`PROXY UNKNOWN ${'x'.repeat(91)}\r\n`),
     header: { family: 'UNSPEC', byteLength: 107 },
   },
 ]
@@ -332,11 +332,11 @@ const INVALID: Invalid[] = [
   { name: 'v2 transport 3', bytes: v2('21 13 000c 0a000001 0a000002 0001 0002'), reason: 'bad_transport' },
   { name: 'v2 TCP4 len 11 < 12-byte address block', bytes: v2('21 11 000b 0a000001 0a000002 0001 00'), reason: 'bad_length' },
   { name: 'v2 TCP6 len 12 < 36', bytes: v2('21 21 000c 0a000001 0a000002 0001 0002'), reason: 'bad_length' },
-  { name: 'v2 UNIX len 36 < 216', bytes: v2('21 31 0024' + '00'.repeat(36)), reason: 'bad_length' },
+  { name: 'v2 UNIX len 36 < 216', bytes: v2(`21 31 0024${'00'.repeat(36)}`), reason: 'bad_length' },
   { name: 'v2 len 0xffff above the 4096 default cap (decided at byte 16)', bytes: v2('21 11 ffff'), reason: 'too_long' },
   {
     name: 'v2 233 bytes with maxHeaderBytes 232',
-    bytes: v2('21 11 00d9' + '00'.repeat(12) + '0400ca' + '00'.repeat(202)),
+    bytes: v2(`21 11 00d9${'00'.repeat(12)}0400ca${'00'.repeat(202)}`),
     reason: 'too_long',
     opts: { maxHeaderBytes: 232 },
   },
@@ -350,7 +350,7 @@ const INVALID: Invalid[] = [
   },
   { name: 'v2 CRC32C TLV of 3 bytes', bytes: v2('21 11 0012 0a000001 0a000002 0001 0002 030003 000000'), reason: 'bad_tlv' },
   { name: 'v2 two CRC32C TLVs', bytes: v2('21 11 001a 0a000001 0a000002 0001 0002 030004 00000000 030004 00000000'), reason: 'bad_tlv' },
-  { name: 'v2 UNIQUE_ID of 129 bytes', bytes: v2('21 11 0090 0a000001 0a000002 0001 0002 050081' + '00'.repeat(129)), reason: 'bad_tlv' },
+  { name: 'v2 UNIQUE_ID of 129 bytes', bytes: v2(`21 11 0090 0a000001 0a000002 0001 0002 050081${'00'.repeat(129)}`), reason: 'bad_tlv' },
   { name: 'v2 SSL TLV shorter than client+verify', bytes: v2('21 11 0013 0a000001 0a000002 0001 0002 200004 01000000'), reason: 'bad_tlv' },
   {
     name: 'v2 SSL sub-TLV past the SSL TLV',
@@ -402,8 +402,8 @@ const INVALID: Invalid[] = [
   { name: 'v1 port hex', bytes: v1('PROXY TCP4 1.2.3.4 5.6.7.8 0x50 1\r\n'), reason: 'bad_port' },
   { name: 'v1 nothing after PROXY', bytes: v1('PROXY \r\n'), reason: 'bad_syntax' },
   { name: 'v1 UNKNOWNX', bytes: v1('PROXY UNKNOWNX\r\n'), reason: 'bad_family' },
-  { name: 'v1 108 bytes without CRLF', bytes: v1('PROXY UNKNOWN ' + 'x'.repeat(94)), reason: 'too_long' },
-  { name: 'v1 CRLF at byte 108', bytes: v1('PROXY UNKNOWN ' + 'x'.repeat(92) + '\r\n'), reason: 'too_long' },
+  { name: 'v1 108 bytes without CRLF', bytes: v1(`PROXY UNKNOWN ${'x'.repeat(94)}`), reason: 'too_long' },
+  { name: 'v1 CRLF at byte 108', bytes: v1(`PROXY UNKNOWN ${'x'.repeat(92)}\r\n`), reason: 'too_long' },
   { name: 'v1 binary garbage after PROXY', bytes: Buffer.concat([v1('PROXY '), hex('00ff00ff0d0a')]), reason: 'bad_syntax' },
 ]
 
@@ -430,7 +430,7 @@ t.test('errors are decided as soon as the bytes allow', async (t) => {
     ['v2 bad command at byte 12', v2('23'), 13],
     ['v2 DGRAM at byte 13', v2('21 12'), 14],
     ['v2 oversized len at byte 15, nothing of the body buffered', v2('21 11 ffff'), 16],
-    ['v1 over-long line at byte 107', v1('PROXY ' + 'A'.repeat(101)), 107],
+    ['v1 over-long line at byte 107', v1(`PROXY ${'A'.repeat(101)}`), 107],
   ]
   for (const [name, bytes, at] of early) {
     const r = new HeaderReader()

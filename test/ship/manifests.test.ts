@@ -203,7 +203,10 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
     // Grace period: the pod's, the one drainpipe is told, and enough for the drain plus margin.
     const grace = pod.terminationGracePeriodSeconds as number
     t.equal(config.gracePeriodMs, grace * 1000, `${name}: --grace-period is terminationGracePeriodSeconds`)
-    t.ok(grace * 1000 >= config.maxWaitMs + config.drainTimeoutMs + 20_000, `${name}: ${grace} s covers --max-wait + --drain-timeout + 20 s`)
+    t.ok(
+      grace * 1000 >= config.maxWaitMs + config.drainTimeoutMs + 20_000,
+      `${name}: ${grace} s covers --max-wait + --drain-timeout + 20 s`,
+    )
     // drainpipe's own budget check (the one that refuses to start), against the pod's figure.
     const budget = graceBudget({ maxWaitMs: config.maxWaitMs, drainTimeoutMs: config.drainTimeoutMs, gracePeriodMs: grace * 1000 })
     t.ok(budget.fits, `${name}: terminationGracePeriodSeconds ${grace} fits drainpipe's budget (${budget.neededMs / 1000} s)`)
@@ -283,17 +286,33 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
       if (config.healthCheckOnTerminate === 'fail') {
         // The fast lane: checks drainpipe can fail while it serves, on the port it closes.
         t.ok(config.healthCheckListen, `${name}: --health-check-listen is set`)
-        t.equal(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-port'], String(config.healthCheckListen!.port), `${name}: the target group checks drainpipe's health-check port`)
-        t.equal(portOf('healthcheck'), config.healthCheckListen!.port, `${name}: a container port named healthcheck is --health-check-listen`)
+        t.equal(
+          a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-port'],
+          String(config.healthCheckListen!.port),
+          `${name}: the target group checks drainpipe's health-check port`,
+        )
+        t.equal(
+          portOf('healthcheck'),
+          config.healthCheckListen!.port,
+          `${name}: a container port named healthcheck is --health-check-listen`,
+        )
         t.equal(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol'], 'http', `${name}: HTTP checks`)
         t.ok(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-path']?.startsWith('/'), `${name}: a health-check path`)
         // Marked unhealthy within interval x threshold; the NLB is reported to stop ~40 s after.
-        const detect = Number(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval']) * Number(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-unhealthy-threshold'])
-        t.ok(detect + 40 <= config.lbUnhealthyLagMaxMs / 1000, `${name}: ${detect} s to mark unhealthy + 40 s fits --lb-unhealthy-lag-max ${config.lbUnhealthyLagMaxMs / 1000} s`)
+        const detect =
+          Number(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval']) *
+          Number(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-unhealthy-threshold'])
+        t.ok(
+          detect + 40 <= config.lbUnhealthyLagMaxMs / 1000,
+          `${name}: ${detect} s to mark unhealthy + 40 s fits --lb-unhealthy-lag-max ${config.lbUnhealthyLagMaxMs / 1000} s`,
+        )
         const interval = Number(attrs['target_health_state.unhealthy.draining_interval_seconds'])
         const needed = neededDrainingIntervalSeconds({ unhealthyLagMs: config.lbUnhealthyLagMaxMs, drainTimeoutMs: config.drainTimeoutMs })
         t.ok(interval >= needed, `${name}: unhealthy draining interval ${interval} s passes drainpipe's start-up check (${needed} s)`)
-        t.ok(interval * 1000 >= config.maxWaitMs + config.drainTimeoutMs, `${name}: and covers --max-wait + --drain-timeout (fail-open keeps the pod serving up to --max-wait)`)
+        t.ok(
+          interval * 1000 >= config.maxWaitMs + config.drainTimeoutMs,
+          `${name}: and covers --max-wait + --drain-timeout (fail-open keeps the pod serving up to --max-wait)`,
+        )
         t.ok(config.targetGroupArns.length > 0, `${name}: target groups named, so the start-up check can read their attributes`)
       } else {
         t.equal(a['service.beta.kubernetes.io/aws-load-balancer-healthcheck-port'], 'traffic-port')
@@ -326,12 +345,15 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
   }
 })
 
-t.test('the fast lane\'s IAM policy adds DescribeTargetGroupAttributes (its start-up check) and nothing else', async (t) => {
+t.test("the fast lane's IAM policy adds DescribeTargetGroupAttributes (its start-up check) and nothing else", async (t) => {
   const policy = JSON.parse(readFileSync(path.join(ROOT, 'k8s/fast-lane/iam-policy.json'), 'utf8'))
   t.equal(policy.Version, '2012-10-17')
   t.same(
     policy.Statement.map((s: any) => [s.Effect, [s.Action].flat()]),
-    [['Allow', ['elasticloadbalancing:DescribeTargetHealth']], ['Allow', ['elasticloadbalancing:DescribeTargetGroupAttributes']]],
+    [
+      ['Allow', ['elasticloadbalancing:DescribeTargetHealth']],
+      ['Allow', ['elasticloadbalancing:DescribeTargetGroupAttributes']],
+    ],
   )
 })
 

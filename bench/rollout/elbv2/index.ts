@@ -52,8 +52,8 @@ export interface Elbv2Emulator {
    * Answer every call naming `arn` with an error (the group need not exist), e.g.
    * `{ code: 'AccessDenied', status: 403 }` for a role without the permission; `undefined` clears it.
    */
-  failTargetGroup(arn: string, error: { code: string, message?: string, status?: number } | undefined): void
-  stats(): { calls: Record<string, number>, throttled: Record<string, number> }
+  failTargetGroup(arn: string, error: { code: string; message?: string; status?: number } | undefined): void
+  stats(): { calls: Record<string, number>; throttled: Record<string, number> }
   close(): Promise<void>
 }
 
@@ -75,7 +75,10 @@ export async function startElbv2Emulator(opts: Elbv2EmulatorOptions = {}): Promi
   const host = opts.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(opts.port ?? 0, host, () => { server.off('error', reject); resolve() })
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
   })
   const { port } = server.address() as AddressInfo
   const lookup = (arn: string): TargetGroup => {
@@ -97,7 +100,12 @@ export async function startElbv2Emulator(opts: Elbv2EmulatorOptions = {}): Promi
     },
     failTargetGroup(arn, error) {
       if (error === undefined) account.failures.delete(arn)
-      else account.failures.set(arn, { code: error.code, message: error.message ?? `${error.code} (forced by the emulator)`, status: error.status ?? 400 })
+      else
+        account.failures.set(arn, {
+          code: error.code,
+          message: error.message ?? `${error.code} (forced by the emulator)`,
+          status: error.status ?? 400,
+        })
     },
     stats() {
       return { calls: { ...account.calls }, throttled: { ...account.throttled } }

@@ -10,7 +10,10 @@ export function memberList(params: URLSearchParams, prefix: string): Array<Recor
     if (!Number.isInteger(index) || index < 1) continue
     const field = dot === -1 ? '' : rest.slice(dot + 1)
     let member = members.get(index)
-    if (member === undefined) { member = {}; members.set(index, member) }
+    if (member === undefined) {
+      member = {}
+      members.set(index, member)
+    }
     member[field] = value
   }
   return [...members.entries()].sort((a, b) => a[0] - b[0]).map(([, m]) => m)
@@ -18,5 +21,7 @@ export function memberList(params: URLSearchParams, prefix: string): Array<Recor
 
 /** `Names.member.1=a&Names.member.2=b` → ['a', 'b'] */
 export function scalarList(params: URLSearchParams, prefix: string): string[] {
-  return memberList(params, prefix).map((m) => m[''] ?? '').filter((v) => v !== '')
+  return memberList(params, prefix)
+    .map((m) => m[''] ?? '')
+    .filter((v) => v !== '')
 }

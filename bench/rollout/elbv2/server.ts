@@ -5,11 +5,16 @@ import http from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { renderError, renderResponse, type XmlNode } from './xml.js'
 import { memberList, scalarList } from './query-params.js'
-import { TargetGroup } from './target-group.js'
+import type { TargetGroup } from './target-group.js'
 import type { TokenBucket } from './token-bucket.js'
 
 export class ApiError extends Error {
-  constructor(readonly code: string, message: string, readonly status = 400, readonly type: 'Sender' | 'Receiver' = 'Sender') {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    readonly type: 'Sender' | 'Receiver' = 'Sender',
+  ) {
     super(message)
   }
 }
@@ -84,11 +89,17 @@ function handle(action: string, params: URLSearchParams, account: Account, reque
 
 function required(params: URLSearchParams, name: string): string {
   const value = params.get(name)
-  if (value === null || value === '') throw new ApiError('ValidationError', `1 validation error detected: Value null at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`)
+  if (value === null || value === '')
+    throw new ApiError(
+      'ValidationError',
+      `1 validation error detected: Value null at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`,
+    )
   return value
 }
 
-function lowerFirst(s: string): string { return s.charAt(0).toLowerCase() + s.slice(1) }
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1)
+}
 
 function group(params: URLSearchParams, account: Account): TargetGroup {
   const arn = required(params, 'TargetGroupArn')
@@ -99,7 +110,7 @@ function group(params: URLSearchParams, account: Account): TargetGroup {
   return tg
 }
 
-function targets(params: URLSearchParams, tg: TargetGroup, mustHaveOne: boolean): Array<{ id: string, port: number }> {
+function targets(params: URLSearchParams, tg: TargetGroup, mustHaveOne: boolean): Array<{ id: string; port: number }> {
   const list = memberList(params, 'Targets').map((m) => {
     const id = m.Id
     if (id === undefined || id === '') throw new ApiError('ValidationError', 'Target Id must be specified')
@@ -107,7 +118,11 @@ function targets(params: URLSearchParams, tg: TargetGroup, mustHaveOne: boolean)
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ApiError('ValidationError', `Invalid port '${m.Port}'`)
     return { id, port }
   })
-  if (mustHaveOne && list.length === 0) throw new ApiError('ValidationError', "1 validation error detected: Value null at 'targets' failed to satisfy constraint: Member must not be null")
+  if (mustHaveOne && list.length === 0)
+    throw new ApiError(
+      'ValidationError',
+      "1 validation error detected: Value null at 'targets' failed to satisfy constraint: Member must not be null",
+    )
   return list
 }
 
@@ -142,9 +157,7 @@ const HANDLERS: Record<string, Handler> = {
     const tg = group(params, account)
     const asked = targets(params, tg, false)
     const at = Date.now() - tg.consistencyLagMs
-    const rows = asked.length > 0
-      ? asked.map((t) => ({ ...t, health: tg.healthAt(t.id, t.port, at) }))
-      : tg.visibleTargets(at)
+    const rows = asked.length > 0 ? asked.map((t) => ({ ...t, health: tg.healthAt(t.id, t.port, at) })) : tg.visibleTargets(at)
     return {
       TargetHealthDescriptions: rows.map((row) => ({
         Target: { Id: row.id, Port: row.port },
@@ -185,9 +198,14 @@ const HANDLERS: Record<string, Handler> = {
   ModifyTargetGroupAttributes(params, account) {
     const tg = group(params, account)
     const changes = memberList(params, 'Attributes')
-    if (changes.length === 0) throw new ApiError('ValidationError', "1 validation error detected: Value null at 'attributes' failed to satisfy constraint: Member must not be null")
+    if (changes.length === 0)
+      throw new ApiError(
+        'ValidationError',
+        "1 validation error detected: Value null at 'attributes' failed to satisfy constraint: Member must not be null",
+      )
     for (const { Key, Value } of changes) {
-      if (Key === undefined || !tg.attributes.has(Key)) throw new ApiError('ValidationError', `Target group attribute key '${Key ?? ''}' is not recognized`)
+      if (Key === undefined || !tg.attributes.has(Key))
+        throw new ApiError('ValidationError', `Target group attribute key '${Key ?? ''}' is not recognized`)
       tg.attributes.set(Key, Value ?? '')
     }
     return attributesNode(tg)

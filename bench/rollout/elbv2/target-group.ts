@@ -67,7 +67,13 @@ export interface HealthCheckConfig {
 }
 
 export const DEFAULT_HEALTH_CHECK: HealthCheckConfig = {
-  protocol: 'TCP', path: '/', intervalSeconds: 10, timeoutSeconds: 10, healthyThreshold: 2, unhealthyThreshold: 2, port: 'traffic-port',
+  protocol: 'TCP',
+  path: '/',
+  intervalSeconds: 10,
+  timeoutSeconds: 10,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+  port: 'traffic-port',
 }
 
 /** Target-group attributes with AWS defaults (NLB, IP targets). */
@@ -85,7 +91,10 @@ export function defaultAttributes(deregistrationDelaySeconds = 300): Map<string,
   ])
 }
 
-interface HistoryEntry { at: number, health: TargetHealth }
+interface HistoryEntry {
+  at: number
+  health: TargetHealth
+}
 
 export interface TargetGroupOptions {
   name: string
@@ -118,7 +127,8 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
 
   constructor(opts: TargetGroupOptions) {
     super()
-    if (!/^[A-Za-z0-9-]{1,32}$/.test(opts.name)) throw new RangeError(`target group name must be 1-32 alphanumerics or hyphens: ${opts.name}`)
+    if (!/^[A-Za-z0-9-]{1,32}$/.test(opts.name))
+      throw new RangeError(`target group name must be 1-32 alphanumerics or hyphens: ${opts.name}`)
     this.name = opts.name
     this.port = opts.port
     this.arn = `arn:aws:elasticloadbalancing:${opts.region ?? 'us-east-1'}:${opts.accountId ?? '123456789012'}:targetgroup/${opts.name}/${randomBytes(8).toString('hex')}`
@@ -129,18 +139,32 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
     this.consistencyLagMs = opts.consistencyLagMs ?? 0
   }
 
-  static key(id: string, port: number): string { return `${id}:${port}` }
+  static key(id: string, port: number): string {
+    return `${id}:${port}`
+  }
 
   /** Simulated seconds → wall-clock milliseconds. */
-  scaled(seconds: number): number { return seconds * 1000 * this.timeScale }
+  scaled(seconds: number): number {
+    return seconds * 1000 * this.timeScale
+  }
 
-  attribute(key: string): string | undefined { return this.attributes.get(key) }
-  numberAttribute(key: string): number { return Number(this.attributes.get(key) ?? 0) }
-  boolAttribute(key: string): boolean { return this.attributes.get(key) === 'true' }
+  attribute(key: string): string | undefined {
+    return this.attributes.get(key)
+  }
+  numberAttribute(key: string): number {
+    return Number(this.attributes.get(key) ?? 0)
+  }
+  boolAttribute(key: string): boolean {
+    return this.attributes.get(key) === 'true'
+  }
 
   /** Targets currently registered or draining (the data plane's view, no API lag). */
-  targets(): Target[] { return [...this.live.values()] }
-  get(id: string, port: number): Target | undefined { return this.live.get(TargetGroup.key(id, port)) }
+  targets(): Target[] {
+    return [...this.live.values()]
+  }
+  get(id: string, port: number): Target | undefined {
+    return this.live.get(TargetGroup.key(id, port))
+  }
 
   register(id: string, port = this.port): Target {
     const key = TargetGroup.key(id, port)
@@ -187,11 +211,17 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
 
   /** Direct manipulation for tests: set any state (registers the target if unknown). */
   setHealth(id: string, port: number, state: TargetState, reason?: string): void {
-    if (state === 'unused' && reason === 'Target.NotRegistered') { this.remove(TargetGroup.key(id, port)); return }
+    if (state === 'unused' && reason === 'Target.NotRegistered') {
+      this.remove(TargetGroup.key(id, port))
+      return
+    }
     const target = this.get(id, port) ?? this.register(id, port)
     if (state === 'healthy') target.checksPassing = true
     if (state === 'unhealthy') target.checksPassing = false
-    if (state === 'draining' && target.deregisteredAt === undefined) { this.deregister(id, port); return }
+    if (state === 'draining' && target.deregisteredAt === undefined) {
+      this.deregister(id, port)
+      return
+    }
     this.transition(target, health(state, reason ?? defaultReason(state)))
   }
 
@@ -208,8 +238,8 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
   }
 
   /** Every target the API would list at `at` (those not unused). */
-  visibleTargets(at = Date.now() - this.consistencyLagMs): Array<{ id: string, port: number, health: TargetHealth }> {
-    const out: Array<{ id: string, port: number, health: TargetHealth }> = []
+  visibleTargets(at = Date.now() - this.consistencyLagMs): Array<{ id: string; port: number; health: TargetHealth }> {
+    const out: Array<{ id: string; port: number; health: TargetHealth }> = []
     for (const key of this.history.keys()) {
       const sep = key.lastIndexOf(':')
       const id = key.slice(0, sep)
@@ -245,7 +275,10 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
     target.health = next
     const now = Date.now()
     let entries = this.history.get(target.key)
-    if (entries === undefined) { entries = []; this.history.set(target.key, entries) }
+    if (entries === undefined) {
+      entries = []
+      this.history.set(target.key, entries)
+    }
     entries.push({ at: now, health: next })
     // Keep one entry older than the consistency window; older ones can no longer be read.
     const horizon = now - this.consistencyLagMs
@@ -256,10 +289,15 @@ export class TargetGroup extends EventEmitter<TargetGroupEvents> {
 
 function defaultReason(state: TargetState): string | undefined {
   switch (state) {
-    case 'initial': return 'Elb.RegistrationInProgress'
-    case 'unhealthy': return 'Target.FailedHealthChecks'
-    case 'draining': return 'Target.DeregistrationInProgress'
-    case 'unused': return 'Target.NotRegistered'
-    default: return undefined
+    case 'initial':
+      return 'Elb.RegistrationInProgress'
+    case 'unhealthy':
+      return 'Target.FailedHealthChecks'
+    case 'draining':
+      return 'Target.DeregistrationInProgress'
+    case 'unused':
+      return 'Target.NotRegistered'
+    default:
+      return undefined
   }
 }

@@ -3,7 +3,9 @@
 export const ELBV2_XMLNS = 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/'
 
 export type XmlValue = string | number | boolean | undefined | null | XmlNode | XmlValue[]
-export interface XmlNode { [element: string]: XmlValue }
+export interface XmlNode {
+  [element: string]: XmlValue
+}
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' }
 
@@ -29,11 +31,15 @@ function renderValue(value: XmlValue): string {
 
 export function renderResponse(action: string, result: XmlNode | undefined, requestId: string): string {
   const body = result === undefined ? `<${action}Result/>` : `<${action}Result>${renderXml(result)}</${action}Result>`
-  return `<${action}Response xmlns="${ELBV2_XMLNS}">${body}` +
+  return (
+    `<${action}Response xmlns="${ELBV2_XMLNS}">${body}` +
     `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
+  )
 }
 
 export function renderError(code: string, message: string, requestId: string, type: 'Sender' | 'Receiver' = 'Sender'): string {
-  return `<ErrorResponse><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code>` +
+  return (
+    `<ErrorResponse><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code>` +
     `<Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+  )
 }

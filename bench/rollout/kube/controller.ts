@@ -14,7 +14,10 @@
 // A terminating pod is deregistered on the same path: when its endpoint turns terminating
 // (deletionTimestamp), not on SIGTERM — both happen at once, and race.
 import {
-  ElasticLoadBalancingV2Client, DescribeTargetHealthCommand, RegisterTargetsCommand, DeregisterTargetsCommand,
+  ElasticLoadBalancingV2Client,
+  DescribeTargetHealthCommand,
+  RegisterTargetsCommand,
+  DeregisterTargetsCommand,
   type TargetDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { TokenBucket } from '../elbv2/token-bucket.js'
@@ -76,10 +79,16 @@ export class LoadBalancerController {
       credentials: { accessKeyId: 'lab', secretAccessKey: 'lab' },
       maxAttempts: 10,
     })
-    this.limiter = new TokenBucket({ burst: opts.mutateBurst ?? 20, refillPerSecond: opts.mutateRefillPerSecond ?? 4, timeScale: opts.timeScale })
+    this.limiter = new TokenBucket({
+      burst: opts.mutateBurst ?? 20,
+      refillPerSecond: opts.mutateRefillPerSecond ?? 4,
+      timeScale: opts.timeScale,
+    })
   }
 
-  private scaled(seconds: number): number { return seconds * 1000 * this.opts.timeScale }
+  private scaled(seconds: number): number {
+    return seconds * 1000 * this.opts.timeScale
+  }
 
   watch(pod: Pod): void {
     this.pods.add(pod)
@@ -87,7 +96,10 @@ export class LoadBalancerController {
     pod.on('terminating', () => {
       this.terminatingSince.set(pod.ip, Date.now())
       const extra = this.opts.terminationDelay?.sample() ?? 0
-      if (extra <= 0) { this.enqueue(); return }
+      if (extra <= 0) {
+        this.enqueue()
+        return
+      }
       this.noticedAt.set(pod.ip, Date.now() + this.scaled(extra))
       const timer = setTimeout(() => this.enqueue(), this.scaled(extra))
       timer.unref()
@@ -95,7 +107,10 @@ export class LoadBalancerController {
     pod.on('terminated', () => {
       // A pod gone before the controller noticed is still a target until it does.
       const wait = (this.noticedAt.get(pod.ip) ?? 0) - Date.now()
-      if (wait <= 0) { this.pods.delete(pod); return }
+      if (wait <= 0) {
+        this.pods.delete(pod)
+        return
+      }
       const timer = setTimeout(() => this.pods.delete(pod), wait)
       timer.unref()
     })
@@ -104,14 +119,25 @@ export class LoadBalancerController {
 
   enqueue(delayMs = this.scaled(this.opts.queueDelaySeconds ?? 1)): void {
     if (this.stopped) return
-    if (this.running !== undefined) { this.again = true; return }
+    if (this.running !== undefined) {
+      this.again = true
+      return
+    }
     if (this.timer !== undefined) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      this.running = this.reconcile().catch(() => { this.stats.errors++; this.again = true }).finally(() => {
-        this.running = undefined
-        if (this.again) { this.again = false; this.enqueue() }
-      })
+      this.running = this.reconcile()
+        .catch(() => {
+          this.stats.errors++
+          this.again = true
+        })
+        .finally(() => {
+          this.running = undefined
+          if (this.again) {
+            this.again = false
+            this.enqueue()
+          }
+        })
     }, delayMs)
   }
 
@@ -135,12 +161,17 @@ export class LoadBalancerController {
     const noticed = (p: Pod): boolean => p.phase === 'running' || (this.noticedAt.get(p.ip) ?? 0) <= now
     const desired = [...this.pods].filter((p) => !noticed(p) || (p.phase === 'running' && (this.opts.readinessGate || p.ready)))
     const desiredIps = new Set(desired.map((p) => p.ip))
-    const toRegister = desired.filter((p) => { const s = current.get(p.ip); return s === undefined || s === 'draining' })
+    const toRegister = desired.filter((p) => {
+      const s = current.get(p.ip)
+      return s === undefined || s === 'draining'
+    })
     const toDeregister = [...current].filter(([ip, state]) => !desiredIps.has(ip) && state !== 'draining').map(([ip]) => ip)
 
     for (let i = 0; i < toDeregister.length; i += BATCH) {
       const batch = toDeregister.slice(i, i + BATCH)
-      await this.mutate(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: batch.map((Id): TargetDescription => ({ Id, Port: port })) }))
+      await this.mutate(
+        new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: batch.map((Id): TargetDescription => ({ Id, Port: port })) }),
+      )
       this.stats.deregistered += batch.length
       const done = Date.now()
       for (const ip of batch) {
@@ -152,7 +183,9 @@ export class LoadBalancerController {
     }
     for (let i = 0; i < toRegister.length; i += BATCH) {
       const batch = toRegister.slice(i, i + BATCH)
-      await this.mutate(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: batch.map((p): TargetDescription => ({ Id: p.ip, Port: port })) }))
+      await this.mutate(
+        new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: batch.map((p): TargetDescription => ({ Id: p.ip, Port: port })) }),
+      )
       this.stats.registered += batch.length
     }
 
@@ -165,7 +198,13 @@ export class LoadBalancerController {
       }
       // Gates pending: look again after the poll interval (a pod change requeues sooner).
       if (pending && this.pollTimer === undefined) {
-        this.pollTimer = setTimeout(() => { this.pollTimer = undefined; this.enqueue(0) }, this.scaled(this.opts.gatePollSeconds ?? 15))
+        this.pollTimer = setTimeout(
+          () => {
+            this.pollTimer = undefined
+            this.enqueue(0)
+          },
+          this.scaled(this.opts.gatePollSeconds ?? 15),
+        )
       }
     }
   }

@@ -19,9 +19,15 @@ export class Deployment {
     if (opts.maxSurge === 0 && opts.maxUnavailable === 0) throw new RangeError('maxSurge and maxUnavailable cannot both be 0')
   }
 
-  active(): Pod[] { return this.pods.filter((p) => p.phase === 'running') }
-  terminating(): Pod[] { return this.pods.filter((p) => p.phase === 'terminating') }
-  readyCount(): number { return this.active().filter((p) => p.ready).length }
+  active(): Pod[] {
+    return this.pods.filter((p) => p.phase === 'running')
+  }
+  terminating(): Pod[] {
+    return this.pods.filter((p) => p.phase === 'terminating')
+  }
+  readyCount(): number {
+    return this.active().filter((p) => p.ready).length
+  }
 
   /** Create the first revision's pods. */
   scaleUp(): void {
@@ -50,7 +56,10 @@ export class Deployment {
     for (let n = current.length; n < replicas && total < replicas + maxSurge; n++, total++) this.spawn()
     let canRemove = this.readyCount() - (replicas - maxUnavailable)
     for (const pod of [...old.filter((p) => !p.ready), ...old.filter((p) => p.ready)]) {
-      if (!pod.ready) { this.terminate(pod); continue }
+      if (!pod.ready) {
+        this.terminate(pod)
+        continue
+      }
       if (canRemove <= 0) break
       this.terminate(pod)
       canRemove--
@@ -58,7 +67,11 @@ export class Deployment {
     return old.length === 0 && current.length === replicas && current.every((p) => p.ready)
   }
 
-  private spawn(): void { this.pods.push(this.opts.createPod(this.revision)) }
+  private spawn(): void {
+    this.pods.push(this.opts.createPod(this.revision))
+  }
 
-  private terminate(pod: Pod): void { this.terminations.push(pod.terminate()) }
+  private terminate(pod: Pod): void {
+    this.terminations.push(pod.terminate())
+  }
 }

@@ -14,12 +14,19 @@ export interface Elbv2DrainingHook {
 
 export async function waitForDraining(hook: Elbv2DrainingHook, timeScale: number, deadline: number): Promise<string> {
   const client = new ElasticLoadBalancingV2Client({
-    region: 'us-east-1', endpoint: hook.endpoint, credentials: { accessKeyId: 'lab', secretAccessKey: 'lab' }, maxAttempts: 3,
+    region: 'us-east-1',
+    endpoint: hook.endpoint,
+    credentials: { accessKeyId: 'lab', secretAccessKey: 'lab' },
+    maxAttempts: 3,
   })
   try {
     while (Date.now() < deadline) {
-      const state = await client.send(new DescribeTargetHealthCommand({ TargetGroupArn: hook.targetGroupArn, Targets: [{ Id: hook.id, Port: hook.port }] }))
-        .then((r) => r.TargetHealthDescriptions?.[0]?.TargetHealth?.State ?? 'unknown', (err: Error) => `error ${err.name}`)
+      const state = await client
+        .send(new DescribeTargetHealthCommand({ TargetGroupArn: hook.targetGroupArn, Targets: [{ Id: hook.id, Port: hook.port }] }))
+        .then(
+          (r) => r.TargetHealthDescriptions?.[0]?.TargetHealth?.State ?? 'unknown',
+          (err: Error) => `error ${err.name}`,
+        )
       if (state === 'draining' || state === 'unused') return `saw ${state}`
       await new Promise((resolve) => setTimeout(resolve, hook.pollSeconds * 1000 * timeScale))
     }

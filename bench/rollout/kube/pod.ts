@@ -14,7 +14,7 @@ import { waitForDraining, type Elbv2DrainingHook } from './elbv2-hook.js'
 
 export type PreStop =
   | { sleepSeconds: number }
-  | { httpGet: { host: string, port: number, path: string } }
+  | { httpGet: { host: string; port: number; path: string } }
   /** An exec hook that polls DescribeTargetHealth until the target is draining or unused (the elbv2-only strategy). */
   | { elbv2Draining: Elbv2DrainingHook }
 
@@ -31,7 +31,7 @@ export interface ContainerSpec {
 export interface PodSpec {
   containers: ContainerSpec[]
   /** HTTP GET readiness probe of the pod. */
-  readiness: { host: string, port: number, path: string }
+  readiness: { host: string; port: number; path: string }
   /** The AWS Load Balancer Controller's pod readiness gate (target healthy in the target group). */
   readinessGate: boolean
   /** terminationGracePeriodSeconds, simulated seconds. */
@@ -73,12 +73,19 @@ export class Pod extends EventEmitter<PodEvents> {
     super()
   }
 
-  get ready(): boolean { return this.phase === 'running' && this.containersReady && (!this.spec.readinessGate || this.gateReady) }
+  get ready(): boolean {
+    return this.phase === 'running' && this.containersReady && (!this.spec.readinessGate || this.gateReady)
+  }
 
-  private scaled(seconds: number): number { return seconds * 1000 * this.timeScale }
+  private scaled(seconds: number): number {
+    return seconds * 1000 * this.timeScale
+  }
 
   start(): void {
-    const ordered = [...this.spec.containers.filter((c) => c.nativeSidecar === true), ...this.spec.containers.filter((c) => c.nativeSidecar !== true)]
+    const ordered = [
+      ...this.spec.containers.filter((c) => c.nativeSidecar === true),
+      ...this.spec.containers.filter((c) => c.nativeSidecar !== true),
+    ]
     for (const c of ordered) this.startContainer(c)
     const period = Math.max(50, this.scaled(this.spec.readinessPeriodSeconds))
     const probe = (): void => {
@@ -96,7 +103,10 @@ export class Pod extends EventEmitter<PodEvents> {
 
   /** restartPolicy: Always — a container that exits while the pod runs is restarted after a back-off (10 s, doubling, at most 300 s). */
   private startContainer(c: ContainerSpec): void {
-    const proc = startProcess(`${this.name}/${c.name}`, c.command, c.args, { env: c.env, ...(this.logFile === undefined ? {} : { logFile: this.logFile }) })
+    const proc = startProcess(`${this.name}/${c.name}`, c.command, c.args, {
+      env: c.env,
+      ...(this.logFile === undefined ? {} : { logFile: this.logFile }),
+    })
     this.procs.set(c.name, proc)
     void proc.exited.then(({ code, signal }) => {
       this.log(`${c.name} exited ${signal ?? code}`)
@@ -104,13 +114,20 @@ export class Pod extends EventEmitter<PodEvents> {
       this.setContainersReady(false)
       const n = (this.restarts.get(c.name) ?? 0) + 1
       this.restarts.set(c.name, n)
-      const backoff = setTimeout(() => { if (this.phase === 'running') this.startContainer(c) }, this.scaled(Math.min(300, 10 * 2 ** (n - 1))))
+      const backoff = setTimeout(
+        () => {
+          if (this.phase === 'running') this.startContainer(c)
+        },
+        this.scaled(Math.min(300, 10 * 2 ** (n - 1))),
+      )
       backoff.unref()
     })
   }
 
   /** Container restarts so far (crashes while running). */
-  restartCount(): number { return [...this.restarts.values()].reduce((a, b) => a + b, 0) }
+  restartCount(): number {
+    return [...this.restarts.values()].reduce((a, b) => a + b, 0)
+  }
 
   setGate(ready: boolean): void {
     if (this.gateReady === ready) return
@@ -162,7 +179,9 @@ export class Pod extends EventEmitter<PodEvents> {
     return undefined
   }
 
-  tail(container: string): string { return this.procs.get(container)?.tail() ?? '' }
+  tail(container: string): string {
+    return this.procs.get(container)?.tail() ?? ''
+  }
 
   private log(text: string): void {
     const since = this.terminationStartedAt === undefined ? '' : ` +${((Date.now() - this.terminationStartedAt) / 1000).toFixed(2)}s`
@@ -175,16 +194,24 @@ export class Pod extends EventEmitter<PodEvents> {
     if (hook === undefined) return deadline
     const proc = this.procs.get(c.name)!
     const started = Date.now()
-    const work = 'sleepSeconds' in hook
-      ? new Promise<string>((resolve) => { const tm = setTimeout(() => resolve('slept'), this.scaled(hook.sleepSeconds)); tm.unref() })
-      : 'httpGet' in hook
-        ? httpGet(hook.httpGet.host, hook.httpGet.port, hook.httpGet.path)
-        : waitForDraining(hook.elbv2Draining, this.timeScale, deadline)
+    const work =
+      'sleepSeconds' in hook
+        ? new Promise<string>((resolve) => {
+            const tm = setTimeout(() => resolve('slept'), this.scaled(hook.sleepSeconds))
+            tm.unref()
+          })
+        : 'httpGet' in hook
+          ? httpGet(hook.httpGet.host, hook.httpGet.port, hook.httpGet.path)
+          : waitForDraining(hook.elbv2Draining, this.timeScale, deadline)
     let timer: NodeJS.Timeout | undefined
-    const overrun = new Promise<'overrun'>((resolve) => { timer = setTimeout(() => resolve('overrun'), Math.max(0, deadline - started)) })
+    const overrun = new Promise<'overrun'>((resolve) => {
+      timer = setTimeout(() => resolve('overrun'), Math.max(0, deadline - started))
+    })
     const outcome = await Promise.race([work, overrun, proc.exited.then(() => 'container exited')])
     clearTimeout(timer)
-    this.log(`${c.name} preStop ${'sleepSeconds' in hook ? `sleep ${hook.sleepSeconds}` : 'httpGet' in hook ? `GET ${hook.httpGet.path}` : 'wait for elbv2 draining'}: ${outcome}`)
+    this.log(
+      `${c.name} preStop ${'sleepSeconds' in hook ? `sleep ${hook.sleepSeconds}` : 'httpGet' in hook ? `GET ${hook.httpGet.path}` : 'wait for elbv2 draining'}: ${outcome}`,
+    )
     return outcome === 'overrun' ? Date.now() + this.scaled(PRESTOP_OVERRUN_SECONDS) : deadline
   }
 
@@ -194,7 +221,9 @@ export class Pod extends EventEmitter<PodEvents> {
     this.log(`${c.name} SIGTERM`)
     proc.child.kill('SIGTERM')
     let timer: NodeJS.Timeout | undefined
-    const killed = new Promise<'kill'>((resolve) => { timer = setTimeout(() => resolve('kill'), Math.max(0, killAt - Date.now())) })
+    const killed = new Promise<'kill'>((resolve) => {
+      timer = setTimeout(() => resolve('kill'), Math.max(0, killAt - Date.now()))
+    })
     const result = await Promise.race([proc.exited.then(() => 'exited' as const), killed])
     clearTimeout(timer)
     if (result === 'kill' && running(proc)) {
@@ -226,7 +255,10 @@ export function httpGet(host: string, port: number, path: string, timeoutMs?: nu
       res.on('end', () => resolve(String(res.statusCode)))
       res.on('error', () => resolve('error'))
     })
-    req.on('timeout', () => { req.destroy(); resolve('timeout') })
+    req.on('timeout', () => {
+      req.destroy()
+      resolve('timeout')
+    })
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
   })
 }

@@ -9,7 +9,11 @@ let hooked = false
 
 function killAll(): void {
   for (const child of live) {
-    try { child.kill('SIGKILL') } catch { /* already gone */ }
+    try {
+      child.kill('SIGKILL')
+    } catch {
+      /* already gone */
+    }
   }
   live.clear()
 }
@@ -21,12 +25,21 @@ export function installExitHooks(onSignal?: () => Promise<void>): void {
   process.on('exit', killAll)
   let stopping = false
   const handler = (signal: NodeJS.Signals): void => {
-    if (stopping) { killAll(); process.exit(signal === 'SIGINT' ? 130 : 143) }
+    if (stopping) {
+      killAll()
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }
     stopping = true
     process.stderr.write(`\n${signal}: stopping every pod, load generator and server...\n`)
-    const hardStop = setTimeout(() => { killAll(); process.exit(signal === 'SIGINT' ? 130 : 143) }, 5000)
+    const hardStop = setTimeout(() => {
+      killAll()
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }, 5000)
     hardStop.unref()
-    void (onSignal?.() ?? Promise.resolve()).finally(() => { killAll(); process.exit(signal === 'SIGINT' ? 130 : 143) })
+    void (onSignal?.() ?? Promise.resolve()).finally(() => {
+      killAll()
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    })
   }
   process.on('SIGINT', handler)
   process.on('SIGTERM', handler)
@@ -35,13 +48,18 @@ export function installExitHooks(onSignal?: () => Promise<void>): void {
 export interface ContainerProcess {
   readonly name: string
   readonly child: ChildProcess
-  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   exitedAt: number | undefined
   /** Last lines of output, for error messages. */
   tail(): string
 }
 
-export function startProcess(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv, logFile?: string, cwd?: string } = {}): ContainerProcess {
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; logFile?: string; cwd?: string } = {},
+): ContainerProcess {
   const child = spawn(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   const log: WriteStream | undefined = opts.logFile === undefined ? undefined : createWriteStream(opts.logFile, { flags: 'a' })

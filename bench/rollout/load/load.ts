@@ -61,21 +61,26 @@ export function startLoad(opts: LoadOptions): LoadRun {
     if (stopping) return
     let answered = 0
     let resolveDone: () => void = () => {}
-    const done = new Promise<void>((resolve) => { resolveDone = resolve })
-    // sampleInt: autocannon notices it is done on its sampling tick (1 s by default).
-    const instance = autocannon({ url, connections, amount: connections * perConnection, timeout, pipelining: 1, sampleInt: 20 } as autocannon.Options, (err, r) => {
-      // Requests autocannon sent but never saw answered nor failed: the server (or the LB)
-      // closed the connection under them with a FIN (a reset is reported as an error).
-      const unanswered = err === null && r !== undefined ? Math.max(0, r.requests.sent - answered) : 0
-      if (unanswered > 0) {
-        result.resets += unanswered
-        result.errorsByCode.UNANSWERED = (result.errorsByCode.UNANSWERED ?? 0) + unanswered
-        for (let i = 0; i < unanswered; i++) opts.timeline.count('resets')
-      }
-      if (err !== null) result.errorsByCode[`autocannon: ${String(err)}`] = 1
-      running.delete(instance)
-      resolveDone()
+    const done = new Promise<void>((resolve) => {
+      resolveDone = resolve
     })
+    // sampleInt: autocannon notices it is done on its sampling tick (1 s by default).
+    const instance = autocannon(
+      { url, connections, amount: connections * perConnection, timeout, pipelining: 1, sampleInt: 20 } as autocannon.Options,
+      (err, r) => {
+        // Requests autocannon sent but never saw answered nor failed: the server (or the LB)
+        // closed the connection under them with a FIN (a reset is reported as an error).
+        const unanswered = err === null && r !== undefined ? Math.max(0, r.requests.sent - answered) : 0
+        if (unanswered > 0) {
+          result.resets += unanswered
+          result.errorsByCode.UNANSWERED = (result.errorsByCode.UNANSWERED ?? 0) + unanswered
+          for (let i = 0; i < unanswered; i++) opts.timeline.count('resets')
+        }
+        if (err !== null) result.errorsByCode[`autocannon: ${String(err)}`] = 1
+        running.delete(instance)
+        resolveDone()
+      },
+    )
     running.add(instance)
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       answered++
@@ -93,10 +98,19 @@ export function startLoad(opts: LoadOptions): LoadRun {
       const timedOut = err.message === 'request timed out'
       const code = timedOut ? 'TIMEOUT' : (err.code ?? err.message)
       result.errorsByCode[code] = (result.errorsByCode[code] ?? 0) + 1
-      if (timedOut) { result.timeouts++; opts.timeline.count('timeouts') } else { result.resets++; opts.timeline.count('resets') }
+      if (timedOut) {
+        result.timeouts++
+        opts.timeline.count('timeouts')
+      } else {
+        result.resets++
+        opts.timeline.count('resets')
+      }
     })
     finished.add(done)
-    void done.then(() => { finished.delete(done); launch() })
+    void done.then(() => {
+      finished.delete(done)
+      launch()
+    })
   }
 
   for (let i = 0; i < parallel; i++) launch()

@@ -17,9 +17,9 @@ import type { Timeline } from './timeline.js'
 import type { LoadResult, LoadRun } from './load.js'
 
 export type OpenLoopModel =
-  | { kind: 'poisson', ratePerSecond: number }
-  | { kind: 'bursty', ratePerSecond: number, onSeconds: number, offSeconds: number }
-  | { kind: 'keepalive', clients: number, thinkSeconds: number }
+  | { kind: 'poisson'; ratePerSecond: number }
+  | { kind: 'bursty'; ratePerSecond: number; onSeconds: number; offSeconds: number }
+  | { kind: 'keepalive'; clients: number; thinkSeconds: number }
 
 export interface OpenLoopOptions {
   url: string
@@ -52,28 +52,56 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
     const started = Date.now()
     const work = new Promise<void>((resolve) => {
       let settled = false
-      const settle = (): void => { if (!settled) { settled = true; clearTimeout(timer); resolve() } }
-      const req = http.request({
-        host: target.hostname, port: target.port, path: target.pathname + target.search, agent,
-        headers: agent === false ? { connection: 'close' } : {},
-      }, (res) => {
-        res.resume()
-        res.on('end', () => {
-          if (settled) return
-          if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) {
-            result.ok++
-            result.latenciesMs.push(Date.now() - started)
-            opts.timeline.count('ok')
-          } else {
-            result.non2xx++
-            opts.timeline.count('non2xx')
-          }
+      const settle = (): void => {
+        if (!settled) {
+          settled = true
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      const req = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname + target.search,
+          agent,
+          headers: agent === false ? { connection: 'close' } : {},
+        },
+        (res) => {
+          res.resume()
+          res.on('end', () => {
+            if (settled) return
+            if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) {
+              result.ok++
+              result.latenciesMs.push(Date.now() - started)
+              opts.timeline.count('ok')
+            } else {
+              result.non2xx++
+              opts.timeline.count('non2xx')
+            }
+            settle()
+          })
+          res.on('error', () => {
+            if (!settled) {
+              fail('resets', 'RESPONSE_ABORTED')
+              settle()
+            }
+          })
+        },
+      )
+      const timer = setTimeout(() => {
+        if (!settled) {
+          fail('timeouts', 'TIMEOUT')
           settle()
-        })
-        res.on('error', () => { if (!settled) { fail('resets', 'RESPONSE_ABORTED'); settle() } })
+          req.destroy()
+        }
+      }, wallMs(opts.timeoutSeconds))
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (!settled) {
+          fail('resets', err.code ?? err.message)
+          settle()
+        }
       })
-      const timer = setTimeout(() => { if (!settled) { fail('timeouts', 'TIMEOUT'); settle(); req.destroy() } }, wallMs(opts.timeoutSeconds))
-      req.on('error', (err: NodeJS.ErrnoException) => { if (!settled) { fail('resets', err.code ?? err.message); settle() } })
       req.end()
     })
     inFlight.add(work)
@@ -88,7 +116,15 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
     const step = (): void => {
       if (stopping) return
       at += next()
-      const timer = setTimeout(() => { timers.delete(timer); if (stopping) return; fire(); step() }, Math.max(0, start + wallMs(at) - Date.now()))
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer)
+          if (stopping) return
+          fire()
+          step()
+        },
+        Math.max(0, start + wallMs(at) - Date.now()),
+      )
       timers.add(timer)
     }
     step()
@@ -96,20 +132,33 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
 
   const m = opts.model
   if (m.kind === 'poisson') {
-    schedule(() => exponential(opts.random, 1 / m.ratePerSecond), () => { void request(false) })
+    schedule(
+      () => exponential(opts.random, 1 / m.ratePerSecond),
+      () => {
+        void request(false)
+      },
+    )
   } else if (m.kind === 'bursty') {
     // Walk the on/off periods in simulated time; arrivals only inside "on".
-    const onRate = m.ratePerSecond * (m.onSeconds + m.offSeconds) / m.onSeconds
+    const onRate = (m.ratePerSecond * (m.onSeconds + m.offSeconds)) / m.onSeconds
     let onLeft = exponential(opts.random, m.onSeconds)
-    schedule(() => {
-      let gap = 0
-      for (;;) {
-        const arrival = exponential(opts.random, 1 / onRate)
-        if (arrival <= onLeft) { onLeft -= arrival; return gap + arrival }
-        gap += onLeft + exponential(opts.random, m.offSeconds)
-        onLeft = exponential(opts.random, m.onSeconds)
-      }
-    }, () => { void request(false) })
+    schedule(
+      () => {
+        let gap = 0
+        for (;;) {
+          const arrival = exponential(opts.random, 1 / onRate)
+          if (arrival <= onLeft) {
+            onLeft -= arrival
+            return gap + arrival
+          }
+          gap += onLeft + exponential(opts.random, m.offSeconds)
+          onLeft = exponential(opts.random, m.onSeconds)
+        }
+      },
+      () => {
+        void request(false)
+      },
+    )
   } else {
     for (let i = 0; i < m.clients; i++) {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
@@ -120,7 +169,11 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
         if (stopping) return
         const think = first ? opts.random() * m.thinkSeconds : exponential(opts.random, m.thinkSeconds)
         first = false
-        const timer = setTimeout(() => { timers.delete(timer); if (stopping) return; void request(agent).then(loop) }, wallMs(think))
+        const timer = setTimeout(() => {
+          timers.delete(timer)
+          if (stopping) return
+          void request(agent).then(loop)
+        }, wallMs(think))
         timers.add(timer)
       }
       loop()

@@ -22,39 +22,83 @@ const SPARSE_WARMUP = 120
 
 export const REGIMES: Regime[] = [
   { name: 'dense', about: 'Poisson new connections, 2/s per pod', lab: { load: 'poisson', ratePerPod: 2 } },
-  { name: 'sparse', about: 'Poisson, 0.05/s per pod (4 pods)', lab: { load: 'poisson', ratePerPod: 0.05, replicas: 4, warmupSeconds: SPARSE_WARMUP } },
-  { name: 'very-sparse', about: 'Poisson, 0.005/s per pod (6 pods: about 2 requests reach old pods in a lag window)', lab: { load: 'poisson', ratePerPod: 0.005, replicas: 6, warmupSeconds: SPARSE_WARMUP } },
-  { name: 'bursty', about: 'on/off bursts (on ~10 s, off ~30 s), 0.5/s per pod on average', lab: { load: 'bursty', ratePerPod: 0.5, burstOnSeconds: 10, burstOffSeconds: 30 } },
-  { name: 'keep-alive', about: '12 keep-alive clients, think time ~2 s: new connections only when a server closes one', lab: { load: 'keepalive', keepAliveClients: 12, thinkSeconds: 2 } },
-  { name: 'staggered', about: 'cross-zone on, node lags 40-60 s + 60 s per node (stop ~50/110/170 s), Poisson 1.5/s per pod', lab: { load: 'poisson', ratePerPod: 1.5, lag: '40-60', lagStaggerSeconds: 60, crossZone: true } },
+  {
+    name: 'sparse',
+    about: 'Poisson, 0.05/s per pod (4 pods)',
+    lab: { load: 'poisson', ratePerPod: 0.05, replicas: 4, warmupSeconds: SPARSE_WARMUP },
+  },
+  {
+    name: 'very-sparse',
+    about: 'Poisson, 0.005/s per pod (6 pods: about 2 requests reach old pods in a lag window)',
+    lab: { load: 'poisson', ratePerPod: 0.005, replicas: 6, warmupSeconds: SPARSE_WARMUP },
+  },
+  {
+    name: 'bursty',
+    about: 'on/off bursts (on ~10 s, off ~30 s), 0.5/s per pod on average',
+    lab: { load: 'bursty', ratePerPod: 0.5, burstOnSeconds: 10, burstOffSeconds: 30 },
+  },
+  {
+    name: 'keep-alive',
+    about: '12 keep-alive clients, think time ~2 s: new connections only when a server closes one',
+    lab: { load: 'keepalive', keepAliveClients: 12, thinkSeconds: 2 },
+  },
+  {
+    name: 'staggered',
+    about: 'cross-zone on, node lags 40-60 s + 60 s per node (stop ~50/110/170 s), Poisson 1.5/s per pod',
+    lab: { load: 'poisson', ratePerPod: 1.5, lag: '40-60', lagStaggerSeconds: 60, crossZone: true },
+  },
   {
     name: 'long-tail',
     about: 'lag 90-150 s (60%) or 150-210 s (40%); drainpipe told --lb-lag-max 240 --max-wait 270, grace 340',
-    lab: { load: 'poisson', ratePerPod: 0.5, lag: '90-150:0.6,150-210:0.4', gracePeriodSeconds: 340, drainpipe: { lbLagMax: 240, maxWait: 270 } },
+    lab: {
+      load: 'poisson',
+      ratePerPod: 0.5,
+      lag: '90-150:0.6,150-210:0.4',
+      gracePeriodSeconds: 340,
+      drainpipe: { lbLagMax: 240, maxWait: 270 },
+    },
   },
   {
     name: 'slow-controller',
-    about: 'the controller deregisters 30-90 s after termination starts; drainpipe --max-wait 300, grace 370. Sparse traffic alone cannot see it: the lag bound counts from SIGTERM, so traffic-only drainpipe is expected to lose; with elbv2 it counts from draining',
+    about:
+      'the controller deregisters 30-90 s after termination starts; drainpipe --max-wait 300, grace 370. Sparse traffic alone cannot see it: the lag bound counts from SIGTERM, so traffic-only drainpipe is expected to lose; with elbv2 it counts from draining',
     lab: { load: 'poisson', ratePerPod: 0.5, controllerTerminationDelay: '30-90', gracePeriodSeconds: 370, drainpipe: { maxWait: 300 } },
     trafficOnlyExpectedToFail: true,
   },
-  { name: 'throttled-api', about: 'account Describe* bucket burst 2, refill 0.2/s (shared by controller and pods)', lab: { load: 'poisson', ratePerPod: 0.5, describeBurst: 2, describeRefillPerSecond: 0.2 } },
+  {
+    name: 'throttled-api',
+    about: 'account Describe* bucket burst 2, refill 0.2/s (shared by controller and pods)',
+    lab: { load: 'poisson', ratePerPod: 0.5, describeBurst: 2, describeRefillPerSecond: 0.2 },
+  },
   {
     name: 'lag-beyond-max-wait',
-    about: 'lag 200-260 s, beyond drainpipe\'s default --max-wait 180 / --lb-lag-max 180: drainpipe is expected to lose',
+    about: "lag 200-260 s, beyond drainpipe's default --max-wait 180 / --lb-lag-max 180: drainpipe is expected to lose",
     lab: { load: 'poisson', ratePerPod: 0.5, lag: '200-260', gracePeriodSeconds: 300 },
     drainpipeExpectedToFail: true,
   },
 ]
 
-export const STRATEGY_SET: StrategyName[] = ['none', 'sleep-30', 'sleep-90', 'sleep-130', 'sleep-180', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2']
+export const STRATEGY_SET: StrategyName[] = [
+  'none',
+  'sleep-30',
+  'sleep-90',
+  'sleep-130',
+  'sleep-180',
+  'elbv2-only',
+  'drainpipe',
+  'drainpipe+elbv2',
+]
 
 /** --quick: the cases that show the decision's failure modes (and a no-sidecar control), one seed. */
-export const QUICK: { cases: Array<[regime: string, strategy: StrategyName]>, seeds: number } = {
+export const QUICK: { cases: Array<[regime: string, strategy: StrategyName]>; seeds: number } = {
   cases: [
-    ['dense', 'none'], ['dense', 'drainpipe'],
-    ['sparse', 'none'], ['sparse', 'drainpipe'], ['sparse', 'drainpipe+elbv2'],
-    ['keep-alive', 'none'], ['keep-alive', 'drainpipe'],
+    ['dense', 'none'],
+    ['dense', 'drainpipe'],
+    ['sparse', 'none'],
+    ['sparse', 'drainpipe'],
+    ['sparse', 'drainpipe+elbv2'],
+    ['keep-alive', 'none'],
+    ['keep-alive', 'drainpipe'],
     ['staggered', 'drainpipe'],
   ],
   seeds: 1,
@@ -69,8 +113,11 @@ export function expectedToFail(strategy: StrategyName, regime: Regime, lab: LabO
   if (strategy === 'none' || strategy === 'elbv2-only') return true
   const sleep = /^sleep-(\d+(?:\.\d+)?)$/.exec(strategy)
   if (sleep !== null) {
-    const routesFor = lab.controllerQueueDelaySeconds + parseDistribution(lab.controllerTerminationDelay).max +
-      parseDistribution(lab.lag).max + lab.lagStaggerSeconds * (lab.lbNodes - 1)
+    const routesFor =
+      lab.controllerQueueDelaySeconds +
+      parseDistribution(lab.controllerTerminationDelay).max +
+      parseDistribution(lab.lag).max +
+      lab.lagStaggerSeconds * (lab.lbNodes - 1)
     return Number(sleep[1]) < routesFor
   }
   if (regime.trafficOnlyExpectedToFail === true && strategy !== 'drainpipe+elbv2') return true

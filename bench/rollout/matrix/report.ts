@@ -2,7 +2,15 @@
 import type { MatrixRow } from './run.js'
 
 export function renderMatrix(rows: MatrixRow[]): string {
-  const head = ['regime', 'strategy', 'requests', 'failed (seeds)', 'pod life p50/max s', 'exit − last LB conn min/p50/max s', 'expected to fail']
+  const head = [
+    'regime',
+    'strategy',
+    'requests',
+    'failed (seeds)',
+    'pod life p50/max s',
+    'exit − last LB conn min/p50/max s',
+    'expected to fail',
+  ]
   const body = rows.map((r) => [
     r.regime,
     r.strategy,
@@ -13,7 +21,11 @@ export function renderMatrix(rows: MatrixRow[]): string {
     `${r.expectedToFail ? 'yes' : 'no'}${r.incomplete > 0 ? `  ${r.incomplete} incomplete` : ''}${r.maxStallMs > 500 ? `  stall ${r.maxStallMs} ms` : ''}`,
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 || i === 6 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i < 2 || i === 6 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd()
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
 }
 
@@ -23,18 +35,25 @@ export function verdicts(rows: MatrixRow[]): string[] {
   return regimes.map((regime) => {
     const rs = rows.filter((r) => r.regime === regime)
     const lost = rs.filter((r) => r.failed > 0).map((r) => `${r.strategy} ${r.failed} in ${r.seedsWithFailures}/${r.seeds} seeds`)
-    const safeSleeps = rs.filter((r) => r.strategy.startsWith('sleep-') && r.failed === 0).sort((a, b) => a.podLifeSeconds.p50 - b.podLifeSeconds.p50)
+    const safeSleeps = rs
+      .filter((r) => r.strategy.startsWith('sleep-') && r.failed === 0)
+      .sort((a, b) => a.podLifeSeconds.p50 - b.podLifeSeconds.p50)
     const parts = [`${regime}: ${lost.length === 0 ? 'nothing lost' : `lost traffic: ${lost.join(', ')}`}`]
     for (const dp of rs.filter((r) => r.strategy.startsWith('drainpipe'))) {
-      if (dp.failed > 0) { parts.push(`${dp.strategy} LOST ${dp.failed}${dp.expectedToFail ? ' (expected here)' : ''}`); continue }
+      if (dp.failed > 0) {
+        parts.push(`${dp.strategy} LOST ${dp.failed}${dp.expectedToFail ? ' (expected here)' : ''}`)
+        continue
+      }
       const sleep = safeSleeps[0]
       const sleepsRun = rs.some((r) => r.strategy.startsWith('sleep-'))
-      parts.push(!sleepsRun
-        ? `${dp.strategy} lost nothing (p50 life ${fmt(dp.podLifeSeconds.p50)} s)`
-        : sleep === undefined
-        ? `${dp.strategy} lost nothing (p50 life ${fmt(dp.podLifeSeconds.p50)} s; no sleep in the sweep was safe)`
-        : `${dp.strategy} lost nothing, p50 life ${fmt(dp.podLifeSeconds.p50)} s vs ${sleep.strategy} (shortest zero-loss sleep) ${fmt(sleep.podLifeSeconds.p50)} s: ` +
-          `${dp.podLifeSeconds.p50 <= sleep.podLifeSeconds.p50 ? `${fmt(sleep.podLifeSeconds.p50 - dp.podLifeSeconds.p50)} s faster` : `${fmt(dp.podLifeSeconds.p50 - sleep.podLifeSeconds.p50)} s slower`}`)
+      parts.push(
+        !sleepsRun
+          ? `${dp.strategy} lost nothing (p50 life ${fmt(dp.podLifeSeconds.p50)} s)`
+          : sleep === undefined
+            ? `${dp.strategy} lost nothing (p50 life ${fmt(dp.podLifeSeconds.p50)} s; no sleep in the sweep was safe)`
+            : `${dp.strategy} lost nothing, p50 life ${fmt(dp.podLifeSeconds.p50)} s vs ${sleep.strategy} (shortest zero-loss sleep) ${fmt(sleep.podLifeSeconds.p50)} s: ` +
+              `${dp.podLifeSeconds.p50 <= sleep.podLifeSeconds.p50 ? `${fmt(sleep.podLifeSeconds.p50 - dp.podLifeSeconds.p50)} s faster` : `${fmt(dp.podLifeSeconds.p50 - sleep.podLifeSeconds.p50)} s slower`}`,
+      )
     }
     return parts.join('; ')
   })
@@ -56,4 +75,6 @@ export function matrixJson(rows: MatrixRow[]): string {
   })
 }
 
-function fmt(x: number): string { return Number.isInteger(x) ? String(x) : x.toFixed(1) }
+function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(1)
+}

@@ -8,9 +8,14 @@ import type { LabOptions } from '../lab-options.js'
 import type { StrategyName } from '../strategies.js'
 import { expectedToFail, regimeOptions, type Regime } from './regimes.js'
 
-export interface Spread { p50: number, max: number }
+export interface Spread {
+  p50: number
+  max: number
+}
 /** The table also shows the minimum: for exit − last LB connection, below 0 means traffic was sent to a pod already gone. */
-export interface SpreadWithMin extends Spread { min: number }
+export interface SpreadWithMin extends Spread {
+  min: number
+}
 
 export interface MatrixRow {
   regime: string
@@ -46,9 +51,11 @@ export interface MatrixReport {
 }
 
 export async function runMatrix(o: MatrixOptions): Promise<MatrixReport> {
-  const jobs: Array<{ regime: Regime, strategy: StrategyName, seed: number }> = []
-  const wanted = (regime: Regime, strategy: StrategyName): boolean => o.cases === undefined || o.cases.some(([r, s]) => r === regime.name && s === strategy)
-  for (const regime of o.regimes) for (const strategy of o.strategies) if (wanted(regime, strategy)) for (const seed of o.seeds) jobs.push({ regime, strategy, seed })
+  const jobs: Array<{ regime: Regime; strategy: StrategyName; seed: number }> = []
+  const wanted = (regime: Regime, strategy: StrategyName): boolean =>
+    o.cases === undefined || o.cases.some(([r, s]) => r === regime.name && s === strategy)
+  for (const regime of o.regimes)
+    for (const strategy of o.strategies) if (wanted(regime, strategy)) for (const seed of o.seeds) jobs.push({ regime, strategy, seed })
   const results = new Map<string, Array<StrategyResult | Error>>()
   const unscaled = new Set<string>()
   let next = 0
@@ -57,7 +64,11 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixReport> {
   const worker = async (): Promise<void> => {
     while (next < jobs.length) {
       const job = jobs[next++]!
-      const lab: LabOptions = { ...regimeOptions(o.base, job.regime), seed: job.seed, runDir: join(o.base.runDir, job.regime.name, `${job.strategy}-seed${job.seed}`) }
+      const lab: LabOptions = {
+        ...regimeOptions(o.base, job.regime),
+        seed: job.seed,
+        runDir: join(o.base.runDir, job.regime.name, `${job.strategy}-seed${job.seed}`),
+      }
       mkdirSync(lab.runDir, { recursive: true })
       // Pods get 127.<subnet>.<index>.<n>: a fresh index per run keeps concurrent runs apart.
       index = (index % 250) + 1
@@ -71,9 +82,11 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixReport> {
         continue
       }
       for (const note of r.unscaled) unscaled.add(note)
-      o.progress(`[${done}/${jobs.length}] ${job.regime.name} ${job.strategy} seed ${job.seed}: ${r.requests} requests, ${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.errorsByCode)}` : ''}; ` +
-        `pod life ${fmtList(r.podLifeSeconds)} s; exit − last LB connection ${fmtList(r.exitAfterLastLbConnectionSeconds)} s` +
-        `${r.maxStallMs > 200 ? `; harness stalled up to ${r.maxStallMs} ms` : ''}${r.completed ? '' : '; ROLLOUT INCOMPLETE'} (${((Date.now() - started) / 1000).toFixed(0)} s wall)`)
+      o.progress(
+        `[${done}/${jobs.length}] ${job.regime.name} ${job.strategy} seed ${job.seed}: ${r.requests} requests, ${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.errorsByCode)}` : ''}; ` +
+          `pod life ${fmtList(r.podLifeSeconds)} s; exit − last LB connection ${fmtList(r.exitAfterLastLbConnectionSeconds)} s` +
+          `${r.maxStallMs > 200 ? `; harness stalled up to ${r.maxStallMs} ms` : ''}${r.completed ? '' : '; ROLLOUT INCOMPLETE'} (${((Date.now() - started) / 1000).toFixed(0)} s wall)`,
+      )
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, worker))
@@ -108,5 +121,9 @@ export function spread(xs: number[]): SpreadWithMin {
   return { min: sorted[0]!, p50: sorted[Math.ceil(sorted.length / 2) - 1]!, max: sorted[sorted.length - 1]! }
 }
 
-function sum(xs: number[]): number { return xs.reduce((a, b) => a + b, 0) }
-function fmtList(xs: number[]): string { return xs.length === 0 ? '-' : xs.map((x) => x.toFixed(0)).join('/') }
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0)
+}
+function fmtList(xs: number[]): string {
+  return xs.length === 0 ? '-' : xs.map((x) => x.toFixed(0)).join('/')
+}

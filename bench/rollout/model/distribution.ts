@@ -9,7 +9,11 @@
 //                       180 s, aws-node-termination-handler#316 "2–3 minutes")
 import type { Random } from './random.js'
 
-export interface Part { min: number, max: number, weight: number }
+export interface Part {
+  min: number
+  max: number
+  weight: number
+}
 
 export interface Distribution {
   readonly spec: string
@@ -30,7 +34,8 @@ export function parseDistribution(text: string): Distribution {
   const parts: Part[] = []
   for (const piece of body.split(',')) {
     const m = /^\s*(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?(?::(\d+(?:\.\d+)?))?\s*$/.exec(piece)
-    if (m === null) throw new RangeError(`not a duration distribution: ${JSON.stringify(text)} (N, A-B, A-B:W,C-D:W or ${Object.keys(NAMED).join('|')})`)
+    if (m === null)
+      throw new RangeError(`not a duration distribution: ${JSON.stringify(text)} (N, A-B, A-B:W,C-D:W or ${Object.keys(NAMED).join('|')})`)
     const min = Number(m[1])
     const max = m[2] === undefined ? min : Number(m[2])
     const weight = m[3] === undefined ? 1 : Number(m[3])
@@ -47,7 +52,13 @@ export function parseDistribution(text: string): Distribution {
     sample(random) {
       let pick = random() * total
       let part = parts[parts.length - 1]!
-      for (const p of parts) { if (pick < p.weight) { part = p; break } pick -= p.weight }
+      for (const p of parts) {
+        if (pick < p.weight) {
+          part = p
+          break
+        }
+        pick -= p.weight
+      }
       return part.min + random() * (part.max - part.min)
     },
   }

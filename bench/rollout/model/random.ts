@@ -4,7 +4,7 @@
 export type Random = () => number
 
 export function seededRandom(seed: number): Random {
-  let a = (seed >>> 0) || 0x9e3779b9
+  let a = seed >>> 0 || 0x9e3779b9
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
     let t = a
@@ -17,7 +17,10 @@ export function seededRandom(seed: number): Random {
 /** An independent stream for one purpose ("lag", "arrivals", ...), derived from the seed and a label. */
 export function stream(seed: number, label: string): Random {
   let h = 0x811c9dc5 ^ (seed >>> 0)
-  for (let i = 0; i < label.length; i++) { h ^= label.charCodeAt(i); h = Math.imul(h, 0x01000193) }
+  for (let i = 0; i < label.length; i++) {
+    h ^= label.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
   return seededRandom(h >>> 0)
 }
 

@@ -19,7 +19,7 @@ export function flowHash(flow: FlowTuple): number {
 }
 
 /** Pick one of `choices` (order matters: callers sort them) for this flow. */
-export function pickByHash<T> (flow: FlowTuple, choices: readonly T[]): T | undefined {
+export function pickByHash<T>(flow: FlowTuple, choices: readonly T[]): T | undefined {
   if (choices.length === 0) return undefined
   return choices[flowHash(flow) % choices.length]
 }

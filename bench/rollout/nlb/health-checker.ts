@@ -8,9 +8,17 @@ import net from 'node:net'
 import type { Target, TargetGroup } from '../elbv2/target-group.js'
 import { localHeader } from './proxy-header.js'
 
-export interface LbNode { index: number, address: string }
+export interface LbNode {
+  index: number
+  address: string
+}
 
-interface NodeView { state: 'initial' | 'healthy' | 'unhealthy', ok: number, fail: number, reason: string }
+interface NodeView {
+  state: 'initial' | 'healthy' | 'unhealthy'
+  ok: number
+  fail: number
+  reason: string
+}
 
 export interface HealthCheckerOptions {
   nodes: readonly LbNode[]
@@ -18,7 +26,11 @@ export interface HealthCheckerOptions {
   checkWhileDraining: boolean
 }
 
-export interface HealthCheckStats { checks: number, passed: number, failed: number }
+export interface HealthCheckStats {
+  checks: number
+  passed: number
+  failed: number
+}
 
 export class HealthChecker {
   private readonly views = new Map<string, NodeView[]>()
@@ -27,19 +39,25 @@ export class HealthChecker {
   private closed = false
   readonly stats: HealthCheckStats = { checks: 0, passed: 0, failed: 0 }
 
-  constructor(readonly group: TargetGroup, readonly opts: HealthCheckerOptions) {}
+  constructor(
+    readonly group: TargetGroup,
+    readonly opts: HealthCheckerOptions,
+  ) {}
 
   start(): void {
     const intervalMs = this.group.scaled(this.group.healthCheck.intervalSeconds)
     const n = this.opts.nodes.length
     for (const node of this.opts.nodes) {
       // Nodes are not synchronised: spread their rounds over the interval.
-      const first = setTimeout(() => {
-        this.round(node)
-        const every = setInterval(() => this.round(node), intervalMs)
-        every.unref()
-        this.timers.push(every)
-      }, (intervalMs * node.index) / n + 1)
+      const first = setTimeout(
+        () => {
+          this.round(node)
+          const every = setInterval(() => this.round(node), intervalMs)
+          every.unref()
+          this.timers.push(every)
+        },
+        (intervalMs * node.index) / n + 1,
+      )
       first.unref()
       this.timers.push(first)
     }
@@ -84,7 +102,9 @@ export class HealthChecker {
     socket.on('connect', () => {
       if (hc.protocol === 'TCP') return finish(true, '')
       if (this.group.boolAttribute('proxy_protocol_v2.enabled')) socket.write(localHeader())
-      socket.write(`GET ${hc.path} HTTP/1.1\r\nHost: ${target.id}:${port}\r\nUser-Agent: ELB-HealthChecker/2.0\r\nConnection: close\r\n\r\n`)
+      socket.write(
+        `GET ${hc.path} HTTP/1.1\r\nHost: ${target.id}:${port}\r\nUser-Agent: ELB-HealthChecker/2.0\r\nConnection: close\r\n\r\n`,
+      )
       let head = ''
       socket.on('data', (chunk: Buffer) => {
         head += chunk.toString('latin1')
@@ -120,5 +140,7 @@ export class HealthChecker {
     else if (unhealthy * 2 > views.length) this.group.reportHealthCheck(target.id, target.port, false, view.reason)
   }
 
-  forget(key: string): void { this.views.delete(key) }
+  forget(key: string): void {
+    this.views.delete(key)
+  }
 }

@@ -53,7 +53,13 @@ export interface NlbOptions {
   vpceId?: string
 }
 
-export type ResetReason = 'no-target' | 'target-refused' | 'target-reset' | 'unhealthy-termination' | 'deregistration-termination' | 'idle-timeout'
+export type ResetReason =
+  | 'no-target'
+  | 'target-refused'
+  | 'target-reset'
+  | 'unhealthy-termination'
+  | 'deregistration-termination'
+  | 'idle-timeout'
 
 export interface NlbStats {
   flows: number
@@ -65,10 +71,14 @@ export interface NlbStats {
   /** Wall-clock ms of the last new flow per target key: the LB's last routing decision for it. */
   lastFlowAt: Record<string, number>
   resets: Record<ResetReason, number>
-  healthChecks: { checks: number, passed: number, failed: number }
+  healthChecks: { checks: number; passed: number; failed: number }
 }
 
-interface Flow { client: net.Socket, upstream: net.Socket, target: Target }
+interface Flow {
+  client: net.Socket
+  upstream: net.Socket
+  target: Target
+}
 
 export interface NlbEvents {
   flow: [target: Target, node: LbNode]
@@ -89,7 +99,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
 
   constructor(opts: NlbOptions) {
     super()
-    const group = this.group = opts.targetGroup
+    const group = (this.group = opts.targetGroup)
     const nodeAddress = opts.nodeAddress ?? ((i: number) => `127.0.100.${i + 1}`)
     this.nodes = Array.from({ length: opts.nodes ?? 3 }, (_, index) => ({ index, address: nodeAddress(index) }))
     this.random = opts.random
@@ -104,16 +114,24 @@ export class Nlb extends EventEmitter<NlbEvents> {
     })
     this.idleTimeoutMs = group.scaled(opts.idleTimeoutSeconds ?? 350)
     this.vpceId = opts.vpceId
-    this.checker = (opts.healthChecks ?? true)
-      ? new HealthChecker(group, { nodes: this.nodes, checkWhileDraining: opts.checkWhileDraining ?? true })
-      : undefined
+    this.checker =
+      (opts.healthChecks ?? true)
+        ? new HealthChecker(group, { nodes: this.nodes, checkWhileDraining: opts.checkWhileDraining ?? true })
+        : undefined
     this.stats = {
       flows: 0,
       active: 0,
       flowsByTarget: {},
       flowsToDeregistered: 0,
       lastFlowAt: {},
-      resets: { 'no-target': 0, 'target-refused': 0, 'target-reset': 0, 'unhealthy-termination': 0, 'deregistration-termination': 0, 'idle-timeout': 0 },
+      resets: {
+        'no-target': 0,
+        'target-refused': 0,
+        'target-reset': 0,
+        'unhealthy-termination': 0,
+        'deregistration-termination': 0,
+        'idle-timeout': 0,
+      },
       healthChecks: this.checker?.stats ?? { checks: 0, passed: 0, failed: 0 },
     }
     group.on('change', this.onChange)
@@ -125,13 +143,18 @@ export class Nlb extends EventEmitter<NlbEvents> {
   async listen(host = '127.0.0.1', port = 0): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject)
-      this.server.listen(port, host, () => { this.server.off('error', reject); resolve() })
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
     })
     this.checker?.start()
     return this.address()
   }
 
-  address(): AddressInfo { return this.server.address() as AddressInfo }
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo
+  }
 
   /** Registered targets in state healthy (what a CloudWatch HealthyHostCount would show). */
   healthyTargets(): number {
@@ -139,20 +162,28 @@ export class Nlb extends EventEmitter<NlbEvents> {
   }
 
   /** Targets that receive new flows now (healthy, lingering after deregistration, or fail-open). */
-  routableTargets(): Target[] { return this.routing.anyEligible() }
+  routableTargets(): Target[] {
+    return this.routing.anyEligible()
+  }
 
   async close(): Promise<void> {
     this.checker?.close()
     this.routing.close()
     this.group.off('change', this.onChange)
     this.group.off('removed', this.onRemoved)
-    for (const flow of this.flows) { flow.client.destroy(); flow.upstream.destroy() }
+    for (const flow of this.flows) {
+      flow.client.destroy()
+      flow.upstream.destroy()
+    }
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
 
   private readonly onChange = (target: Target, previous: TargetHealth): void => {
-    if (previous.state === 'healthy' && target.health.state === 'unhealthy' &&
-        this.group.boolAttribute('target_health_state.unhealthy.connection_termination.enabled')) {
+    if (
+      previous.state === 'healthy' &&
+      target.health.state === 'unhealthy' &&
+      this.group.boolAttribute('target_health_state.unhealthy.connection_termination.enabled')
+    ) {
       this.resetFlows(target, 'unhealthy-termination')
     }
     if (target.health.state === 'initial') this.checker?.forget(target.key)
@@ -160,7 +191,8 @@ export class Nlb extends EventEmitter<NlbEvents> {
 
   private readonly onRemoved = (target: Target): void => {
     this.checker?.forget(target.key)
-    if (this.group.boolAttribute('deregistration_delay.connection_termination.enabled')) this.resetFlows(target, 'deregistration-termination')
+    if (this.group.boolAttribute('deregistration_delay.connection_termination.enabled'))
+      this.resetFlows(target, 'deregistration-termination')
   }
 
   private resetFlows(target: Target, reason: ResetReason): void {
@@ -210,8 +242,11 @@ export class Nlb extends EventEmitter<NlbEvents> {
     const proxyProtocol = this.group.boolAttribute('proxy_protocol_v2.enabled')
     const lazy = this.group.attribute('proxy_protocol_v2.client_to_server.header_placement') !== 'on_first_ack'
     let header: Buffer | undefined = proxyProtocol
-      ? clientHeader({ address: tuple.sourceAddress.replace(/^::ffff:/, ''), port: tuple.sourcePort },
-        { address: tuple.destinationAddress.replace(/^::ffff:/, ''), port: tuple.destinationPort }, this.vpceId)
+      ? clientHeader(
+          { address: tuple.sourceAddress.replace(/^::ffff:/, ''), port: tuple.sourcePort },
+          { address: tuple.destinationAddress.replace(/^::ffff:/, ''), port: tuple.destinationPort },
+          this.vpceId,
+        )
       : undefined
     let connected = false
     const pending: Buffer[] = []
@@ -221,7 +256,10 @@ export class Nlb extends EventEmitter<NlbEvents> {
       if (!connected) return
       if (header !== undefined) {
         // Lazy placement: no payload yet, no header yet (a client that never sends gets none).
-        if (lazy && pending.length === 0) { if (clientEnded) upstream.end(); return }
+        if (lazy && pending.length === 0) {
+          if (clientEnded) upstream.end()
+          return
+        }
         // The header travels in the same segment as the first payload.
         upstream.write(Buffer.concat([header, ...pending.splice(0)]))
         header = undefined
@@ -231,10 +269,24 @@ export class Nlb extends EventEmitter<NlbEvents> {
       if (clientEnded) upstream.end()
     }
 
-    client.on('data', (chunk: Buffer) => { pending.push(chunk); flush() })
-    client.on('end', () => { clientEnded = true; flush() })
-    upstream.on('connect', () => { connected = true; flush() })
-    upstream.on('data', (chunk: Buffer) => { if (!client.write(chunk)) { upstream.pause(); client.once('drain', () => upstream.resume()) } })
+    client.on('data', (chunk: Buffer) => {
+      pending.push(chunk)
+      flush()
+    })
+    client.on('end', () => {
+      clientEnded = true
+      flush()
+    })
+    upstream.on('connect', () => {
+      connected = true
+      flush()
+    })
+    upstream.on('data', (chunk: Buffer) => {
+      if (!client.write(chunk)) {
+        upstream.pause()
+        client.once('drain', () => upstream.resume())
+      }
+    })
     upstream.on('end', () => client.end())
 
     let finished = false
@@ -252,9 +304,18 @@ export class Nlb extends EventEmitter<NlbEvents> {
       else client.destroy()
       finish()
     })
-    client.on('error', () => { upstream.resetAndDestroy(); finish() })
-    upstream.on('close', () => { if (!client.destroyed && client.writableEnded) client.destroy(); finish() })
-    client.on('close', () => { if (!upstream.destroyed) upstream.destroy(); finish() })
+    client.on('error', () => {
+      upstream.resetAndDestroy()
+      finish()
+    })
+    upstream.on('close', () => {
+      if (!client.destroyed && client.writableEnded) client.destroy()
+      finish()
+    })
+    client.on('close', () => {
+      if (!upstream.destroyed) upstream.destroy()
+      finish()
+    })
 
     if (this.idleTimeoutMs > 0) {
       const idle = (): void => {

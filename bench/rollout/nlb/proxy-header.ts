@@ -6,29 +6,36 @@ import { encodeV2, encodeAwsVpceTlv } from '../../../dist/proxy-protocol/index.j
 
 export const NLB_HEADER_BYTES = 100
 
-export interface Endpoint { address: string, port: number }
+export interface Endpoint {
+  address: string
+  port: number
+}
 
 export function clientHeader(source: Endpoint, destination: Endpoint, vpceId?: string): Buffer {
-  return Buffer.from(encodeV2({
-    command: 'PROXY',
-    family: 'TCP4',
-    source,
-    destination,
-    tlvs: vpceId === undefined ? [] : [encodeAwsVpceTlv(vpceId)],
-    crc32c: true,
-    padTo: NLB_HEADER_BYTES,
-  }))
+  return Buffer.from(
+    encodeV2({
+      command: 'PROXY',
+      family: 'TCP4',
+      source,
+      destination,
+      tlvs: vpceId === undefined ? [] : [encodeAwsVpceTlv(vpceId)],
+      crc32c: true,
+      padTo: NLB_HEADER_BYTES,
+    }),
+  )
 }
 
 let local: Buffer | undefined
 
 export function localHeader(): Buffer {
-  local ??= Buffer.from(encodeV2({
-    command: 'LOCAL',
-    family: 'TCP4',
-    tlvs: [],
-    crc32c: true,
-    padTo: NLB_HEADER_BYTES,
-  }))
+  local ??= Buffer.from(
+    encodeV2({
+      command: 'LOCAL',
+      family: 'TCP4',
+      tlvs: [],
+      crc32c: true,
+      padTo: NLB_HEADER_BYTES,
+    }),
+  )
   return local
 }

@@ -32,7 +32,11 @@ export interface RoutingOptions {
   random: Random
 }
 
-interface Linger { target: Target, until: number[], deregistered: boolean }
+interface Linger {
+  target: Target
+  until: number[]
+  deregistered: boolean
+}
 
 export class RoutingTable {
   private readonly lingers = new Map<string, Linger>()
@@ -40,15 +44,24 @@ export class RoutingTable {
   private readonly onRemoved: (target: Target) => void
   private readonly azOf: (target: Target) => number
 
-  constructor(readonly group: TargetGroup, readonly opts: RoutingOptions) {
+  constructor(
+    readonly group: TargetGroup,
+    readonly opts: RoutingOptions,
+  ) {
     this.azOf = opts.azOf ?? ((t) => Number(/(\d+)$/.exec(t.id)?.[1] ?? 0) % opts.nodes)
     this.onChange = (target, previous) => {
-      if (previous.state !== 'healthy') { if (target.health.state === 'healthy') this.lingers.delete(target.key); return }
+      if (previous.state !== 'healthy') {
+        if (target.health.state === 'healthy') this.lingers.delete(target.key)
+        return
+      }
       if (target.health.state === 'draining') this.linger(target, opts.deregistrationLag, true)
       else if (target.health.state === 'unhealthy') this.linger(target, opts.unhealthyLag, false)
     }
     // Removal (the deregistration delay ended) does not end the lag: the data plane is behind.
-    this.onRemoved = (target) => { const l = this.lingers.get(target.key); if (l !== undefined && !l.deregistered) this.lingers.delete(target.key) }
+    this.onRemoved = (target) => {
+      const l = this.lingers.get(target.key)
+      if (l !== undefined && !l.deregistered) this.lingers.delete(target.key)
+    }
     group.on('change', this.onChange)
     group.on('removed', this.onRemoved)
   }
@@ -60,7 +73,9 @@ export class RoutingTable {
     this.lingers.set(target.key, { target, until, deregistered })
   }
 
-  az(target: Target): number { return this.azOf(target) }
+  az(target: Target): number {
+    return this.azOf(target)
+  }
 
   /** Targets node `node` sends new flows to now, sorted by key. */
   eligible(node = 0, now = Date.now()): Target[] {
@@ -72,7 +87,10 @@ export class RoutingTable {
       if (target.deregisteredAt !== undefined) continue
       registered++
       const lingering = (this.lingers.get(target.key)?.until[node] ?? 0) > now
-      if (target.health.state === 'healthy') { healthyRegistered = true; out.push(target) } else if (lingering) out.push(target)
+      if (target.health.state === 'healthy') {
+        healthyRegistered = true
+        out.push(target)
+      } else if (lingering) out.push(target)
       else if (target.health.state === 'unhealthy') failOpen.push(target)
     }
     for (const l of this.lingers.values()) if (l.deregistered && l.until[node]! > now) out.push(l.target)
@@ -89,10 +107,14 @@ export class RoutingTable {
   }
 
   /** True while some node still routes to this deregistered target. */
-  lingering(key: string, now = Date.now()): boolean { return (this.lingers.get(key)?.until ?? []).some((u) => u > now) }
+  lingering(key: string, now = Date.now()): boolean {
+    return (this.lingers.get(key)?.until ?? []).some((u) => u > now)
+  }
 
   /** Wall-clock ms at which each node stops routing new flows to this deregistered target. */
-  lagEnds(key: string): number[] | undefined { return this.lingers.get(key)?.until.slice() }
+  lagEnds(key: string): number[] | undefined {
+    return this.lingers.get(key)?.until.slice()
+  }
 
   close(): void {
     this.group.off('change', this.onChange)

@@ -19,7 +19,10 @@ export function renderChart(series: ChartSeries[], title: string): string {
   const height = series.length * (PANEL_H + M.top + M.bottom) + 40
   const seconds = Math.max(1, ...series.map((s) => s.timeline.buckets.length))
   const maxErr = Math.max(1, ...series.flatMap((s) => s.timeline.buckets.map(errors)))
-  const maxHealthy = Math.max(1, ...series.flatMap((s) => s.timeline.buckets.map((b) => Math.max(b.gauges.healthy ?? 0, b.gauges.routable ?? 0))))
+  const maxHealthy = Math.max(
+    1,
+    ...series.flatMap((s) => s.timeline.buckets.map((b) => Math.max(b.gauges.healthy ?? 0, b.gauges.routable ?? 0))),
+  )
   const plotW = W - M.left - M.right
   const x = (sec: number): number => M.left + (sec / seconds) * plotW
   const parts: string[] = [
@@ -37,12 +40,18 @@ export function renderChart(series: ChartSeries[], title: string): string {
     if (s.subtitle !== undefined) parts.push(`<text x="${M.left + 150}" y="${top - 14}" fill="#444">${esc(s.subtitle)}</text>`)
     parts.push(`<rect x="${M.left}" y="${top}" width="${plotW}" height="${PANEL_H}" fill="none" stroke="#bbb"/>`)
     // axes labels
-    for (const v of [0, maxErr / 2, maxErr]) parts.push(`<text x="${M.left - 6}" y="${yErr(v) + 4}" text-anchor="end" fill="#c0392b">${Math.round(v)}</text>`)
+    for (const v of [0, maxErr / 2, maxErr])
+      parts.push(`<text x="${M.left - 6}" y="${yErr(v) + 4}" text-anchor="end" fill="#c0392b">${Math.round(v)}</text>`)
     for (const v of [0, maxHealthy]) parts.push(`<text x="${W - M.right + 6}" y="${yHealthy(v) + 4}" fill="#2563eb">${v}</text>`)
-    parts.push(`<text x="14" y="${(top + bottom) / 2}" transform="rotate(-90 14 ${(top + bottom) / 2})" text-anchor="middle" fill="#c0392b">failed/s</text>`)
-    parts.push(`<text x="${W - 14}" y="${(top + bottom) / 2}" transform="rotate(90 ${W - 14} ${(top + bottom) / 2})" text-anchor="middle" fill="#2563eb">healthy targets</text>`)
+    parts.push(
+      `<text x="14" y="${(top + bottom) / 2}" transform="rotate(-90 14 ${(top + bottom) / 2})" text-anchor="middle" fill="#c0392b">failed/s</text>`,
+    )
+    parts.push(
+      `<text x="${W - 14}" y="${(top + bottom) / 2}" transform="rotate(90 ${W - 14} ${(top + bottom) / 2})" text-anchor="middle" fill="#2563eb">healthy targets</text>`,
+    )
     const step = seconds > 60 ? 10 : 5
-    for (let sec = 0; sec <= seconds; sec += step) parts.push(`<text x="${x(sec)}" y="${bottom + 14}" text-anchor="middle" fill="#666">${sec}s</text>`)
+    for (let sec = 0; sec <= seconds; sec += step)
+      parts.push(`<text x="${x(sec)}" y="${bottom + 14}" text-anchor="middle" fill="#666">${sec}s</text>`)
     // marks
     for (const mark of s.timeline.marks) {
       parts.push(`<line x1="${x(mark.at)}" x2="${x(mark.at)}" y1="${top}" y2="${bottom}" stroke="#888" stroke-dasharray="3,3"/>`)
@@ -52,10 +61,16 @@ export function renderChart(series: ChartSeries[], title: string): string {
     const bw = Math.max(1, plotW / seconds - 1)
     s.timeline.buckets.forEach((b, sec) => {
       const e = errors(b)
-      if (e > 0) parts.push(`<rect x="${x(sec)}" y="${yErr(e)}" width="${bw}" height="${bottom - yErr(e)}" fill="#e74c3c"><title>${sec}s: ${e} failed (${b.non2xx} non-2xx, ${b.resets} resets, ${b.timeouts} timeouts), ${b.ok} ok</title></rect>`)
+      if (e > 0)
+        parts.push(
+          `<rect x="${x(sec)}" y="${yErr(e)}" width="${bw}" height="${bottom - yErr(e)}" fill="#e74c3c"><title>${sec}s: ${e} failed (${b.non2xx} non-2xx, ${b.resets} resets, ${b.timeouts} timeouts), ${b.ok} ok</title></rect>`,
+        )
     })
     // target lines (steps)
-    for (const [gauge, dash] of [['healthy', ''], ['routable', ' stroke-dasharray="6,3"']] as const) {
+    for (const [gauge, dash] of [
+      ['healthy', ''],
+      ['routable', ' stroke-dasharray="6,3"'],
+    ] as const) {
       let d = ''
       let last: number | undefined
       s.timeline.buckets.forEach((b, sec) => {
@@ -64,15 +79,20 @@ export function renderChart(series: ChartSeries[], title: string): string {
         d += d === '' ? `M${x(sec)},${yHealthy(v)}` : `L${x(sec)},${yHealthy(last ?? v)}L${x(sec)},${yHealthy(v)}`
         last = v
       })
-      if (d !== '') parts.push(`<path d="${d}L${x(s.timeline.buckets.length)},${yHealthy(last ?? 0)}" fill="none" stroke="#2563eb" stroke-width="2"${dash}><title>${gauge === 'healthy' ? 'healthy registered targets' : 'targets receiving new connections'}</title></path>`)
+      if (d !== '')
+        parts.push(
+          `<path d="${d}L${x(s.timeline.buckets.length)},${yHealthy(last ?? 0)}" fill="none" stroke="#2563eb" stroke-width="2"${dash}><title>${gauge === 'healthy' ? 'healthy registered targets' : 'targets receiving new connections'}</title></path>`,
+        )
     }
   })
   parts.push('</svg>')
   return parts.join('\n')
 }
 
-function errors(b: { non2xx: number, resets: number, timeouts: number }): number { return b.non2xx + b.resets + b.timeouts }
+function errors(b: { non2xx: number; resets: number; timeouts: number }): number {
+  return b.non2xx + b.resets + b.timeouts
+}
 
 function esc(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c] ?? c))
+  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c)
 }

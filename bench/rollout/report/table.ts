@@ -24,9 +24,24 @@ export function renderTable(rows: TableRow[], opts: { secondsUnit?: string } = {
   if (withExit) head.push(`exit − last LB conn, min ${unit}`)
   if (withApi) head.push('elbv2 calls (throttled)')
   const body = rows.map((r) => {
-    const cells = [r.name, String(r.requests), failedCell(r), String(r.non2xx), String(r.resets), String(r.timeouts), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.rolloutSeconds)]
+    const cells = [
+      r.name,
+      String(r.requests),
+      failedCell(r),
+      String(r.non2xx),
+      String(r.resets),
+      String(r.timeouts),
+      fmt(r.p50Ms),
+      fmt(r.p99Ms),
+      fmt(r.rolloutSeconds),
+    ]
     if (withLife) cells.push(r.meanSecondsAfterTermination === undefined ? '-' : fmt(r.meanSecondsAfterTermination))
-    if (withExit) cells.push(r.exitAfterLastLbConnectionSeconds === undefined || r.exitAfterLastLbConnectionSeconds.length === 0 ? '-' : fmt(Math.min(...r.exitAfterLastLbConnectionSeconds)))
+    if (withExit)
+      cells.push(
+        r.exitAfterLastLbConnectionSeconds === undefined || r.exitAfterLastLbConnectionSeconds.length === 0
+          ? '-'
+          : fmt(Math.min(...r.exitAfterLastLbConnectionSeconds)),
+      )
     if (withApi) cells.push(r.elbv2Calls === undefined ? '-' : `${r.elbv2Calls} (${r.elbv2Throttled ?? 0})`)
     return cells
   })

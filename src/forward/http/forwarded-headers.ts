@@ -9,7 +9,14 @@ import { isIP } from 'node:net'
 import type { ClientInfo } from '../../ingress/client-info.js'
 
 /** Client-sent fields drainpipe owns; dropped from every request (append mode merges XFF and Forwarded). */
-export const FORWARDING_FIELDS = new Set(['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-forwarded-proto', 'x-forwarded-port', 'x-amzn-vpce-id'])
+export const FORWARDING_FIELDS = new Set([
+  'x-forwarded-for',
+  'forwarded',
+  'x-real-ip',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-amzn-vpce-id',
+])
 
 export interface ForwardedValues {
   readonly xff: string

@@ -85,13 +85,21 @@ export class HttpForwarder implements Forwarder {
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // Malformed requests (smuggling attempts, oversized headers, bare LF): Node's strict
       // parser rejects them; answer 400/431 and close, never forward.
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request'
       const reject = () => {
         if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
         socket.destroy()
       }
       const gone = err.code === 'ECONNRESET' || err.code === 'EPIPE'
-      opts.logger.debug({ client: (socket as ConnSocket)[kConn]?.info.address, code: err.code }, gone ? 'client connection reset' : 'malformed HTTP request rejected')
+      opts.logger.debug(
+        { client: (socket as ConnSocket)[kConn]?.info.address, code: err.code },
+        gone ? 'client connection reset' : 'malformed HTTP request rejected',
+      )
       // Pipelined requests before the bad one are answered first: a 400 written now would
       // be read by the client as the answer to the earliest of them.
       // (A body that fails to parse belongs to the last request, which cannot be answered.)
@@ -101,21 +109,35 @@ export class HttpForwarder implements Forwarder {
         conn.afterLast = reject
       } else reject()
     })
-    this.#pool = new (loadPool())(`http://${opts.upstream.host.includes(':') ? `[${opts.upstream.host}]` : opts.upstream.host}:${opts.upstream.port}`, {
-      connections: 256,
-      pipelining: 1,
-      connect: { timeout: opts.connectTimeoutMs },
-      headersTimeout: opts.upstreamTimeoutMs,
-      bodyTimeout: opts.upstreamTimeoutMs,
-      keepAliveTimeout: 4000,
-    })
+    this.#pool = new (loadPool())(
+      `http://${opts.upstream.host.includes(':') ? `[${opts.upstream.host}]` : opts.upstream.host}:${opts.upstream.port}`,
+      {
+        connections: 256,
+        pipelining: 1,
+        connect: { timeout: opts.connectTimeoutMs },
+        headersTimeout: opts.upstreamTimeoutMs,
+        bodyTimeout: opts.upstreamTimeoutMs,
+        keepAliveTimeout: 4000,
+      },
+    )
   }
 
-  get active(): number { return this.#clients.size }
-  get requests(): number { return this.#requests }
+  get active(): number {
+    return this.#clients.size
+  }
+  get requests(): number {
+    return this.#requests
+  }
 
   accept({ socket, client: info, head }: ClientConnection): void {
-    ;(socket as ConnSocket)[kConn] = { info, fwd: forwardedValues(info, this.#opts.forwardedProto), inFlight: 0, idleSince: performance.now(), receiving: head.length > 0, waiting: [] }
+    ;(socket as ConnSocket)[kConn] = {
+      info,
+      fwd: forwardedValues(info, this.#opts.forwardedProto),
+      inFlight: 0,
+      idleSince: performance.now(),
+      receiving: head.length > 0,
+      waiting: [],
+    }
     this.#clients.add(socket)
     if (head.length > 0) socket.unshift(head)
     this.#server.emit('connection', socket)
@@ -137,10 +159,22 @@ export class HttpForwarder implements Forwarder {
     res.once('close', () => {
       conn.inFlight--
       conn.idleSince = performance.now()
-      const cls = (((res.statusCode / 100) | 0) + 'xx') as '2xx'
+      const cls = `${(res.statusCode / 100) | 0}xx` as '2xx'
       metrics.httpResponses[cls]?.inc()
       if (logger.isLevelEnabled('debug')) {
-        logger.debug({ client: conn.info.address, lb: conn.info.peerAddress, method: req.method, url: req.url, status: res.statusCode, bytes: res.getHeader('content-length'), ms: Math.round(performance.now() - started), finished: res.writableFinished }, 'request')
+        logger.debug(
+          {
+            client: conn.info.address,
+            lb: conn.info.peerAddress,
+            method: req.method,
+            url: req.url,
+            status: res.statusCode,
+            bytes: res.getHeader('content-length'),
+            ms: Math.round(performance.now() - started),
+            finished: res.writableFinished,
+          },
+          'request',
+        )
       }
       if (conn.inFlight === 0 && conn.afterLast) return conn.afterLast()
       if (this.#draining && conn.inFlight === 0) this.#closeWhenIdle(socket)
@@ -162,16 +196,22 @@ export class HttpForwarder implements Forwarder {
       // asterisk-form (OPTIONS *) is valid HTTP that undici cannot send (it failed as a 502).
       const asterisk = url === '*'
       res.writeHead(asterisk ? 501 : 400, { 'content-type': 'text/plain', connection: 'close' })
-      res.end(asterisk ? 'drainpipe: OPTIONS * is not forwarded to the app\n' : 'drainpipe: only origin-form request targets are forwarded\n')
+      res.end(
+        asterisk ? 'drainpipe: OPTIONS * is not forwarded to the app\n' : 'drainpipe: only origin-form request targets are forwarded\n',
+      )
       return
     }
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
-    this.#pool.dispatch({
-      path: url,
-      method: req.method as 'GET',
-      headers: upstreamHeaders(req, conn.fwd, this.#opts.xff === 'append', false),
-      body: hasBody ? req : null,
-    }, new ResponseHandler(req, res, this.#hooks))
+    const hasBody =
+      req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+    this.#pool.dispatch(
+      {
+        path: url,
+        method: req.method as 'GET',
+        headers: upstreamHeaders(req, conn.fwd, this.#opts.xff === 'append', false),
+        body: hasBody ? req : null,
+      },
+      new ResponseHandler(req, res, this.#hooks),
+    )
   }
 
   readonly #hooks: ResponseHooks = {
@@ -180,8 +220,16 @@ export class HttpForwarder implements Forwarder {
       this.#opts.metrics.upstreamErrors[kind].inc()
       const client = (req.socket as ConnSocket)[kConn]?.info.address
       const e = { code: (err as NodeJS.ErrnoException).code, message: err.message }
-      if (status) this.#opts.logger.warn({ client, method: req.method, url: req.url, status, err: e }, status === 504 ? 'app timed out' : 'app unreachable')
-      else this.#opts.logger.warn({ client, method: req.method, url: req.url, err: e }, 'app connection failed mid-response; client connection cut')
+      if (status)
+        this.#opts.logger.warn(
+          { client, method: req.method, url: req.url, status, err: e },
+          status === 504 ? 'app timed out' : 'app unreachable',
+        )
+      else
+        this.#opts.logger.warn(
+          { client, method: req.method, url: req.url, err: e },
+          'app connection failed mid-response; client connection cut',
+        )
     },
     closing: (req) => this.#closesAfter(req),
   }
@@ -212,7 +260,9 @@ export class HttpForwarder implements Forwarder {
       metrics.httpResponses['5xx'].inc()
       logger.info({ client: conn.info.address, url: req.url, upgrade: req.headers.upgrade }, 'upgrade refused: draining')
       const body = 'drainpipe: this pod is shutting down; upgrades are refused while draining, reconnect\n'
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 0\r\nconnection: close\r\n\r\n${body}`)
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 0\r\nconnection: close\r\n\r\n${body}`,
+      )
       return
     }
     // An upgraded connection is never idle: draining waits for it to end.
@@ -221,7 +271,7 @@ export class HttpForwarder implements Forwarder {
     const headers = upstreamHeaders(req, conn.fwd, this.#opts.xff === 'append', true)
     let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`
-    app.write(text + '\r\n')
+    app.write(`${text}\r\n`)
     if (head.length > 0) app.write(head)
     app.once('connect', () => {
       probe.report(true)
@@ -232,13 +282,20 @@ export class HttpForwarder implements Forwarder {
       if (app.bytesRead === 0 && !socket.destroyed && socket.writable) {
         metrics.upstreamErrors.connect.inc()
         metrics.httpResponses['5xx'].inc()
-        logger.warn({ client: conn.info.address, url: req.url, err: { code: err.code, message: err.message } }, 'app unreachable for upgrade')
-        socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 40\r\nconnection: close\r\n\r\ndrainpipe: the app could not be reached\n')
+        logger.warn(
+          { client: conn.info.address, url: req.url, err: { code: err.code, message: err.message } },
+          'app unreachable for upgrade',
+        )
+        socket.end(
+          'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 40\r\nconnection: close\r\n\r\ndrainpipe: the app could not be reached\n',
+        )
       } else socket.destroy()
     })
     socket.on('error', () => app.destroy())
     socket.once('close', () => app.destroy())
-    app.once('close', () => { if (!socket.destroyed) socket.end() })
+    app.once('close', () => {
+      if (!socket.destroyed) socket.end()
+    })
   }
 
   /**

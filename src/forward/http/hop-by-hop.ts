@@ -1,8 +1,17 @@
 // Hop-by-hop fields (RFC 9110 §7.6.1) are about one connection and are not forwarded, nor
 // are fields the Connection header names. Expect is answered by drainpipe's own server.
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding',
-  'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'expect',
+  'http2-settings',
 ])
 
 /** Field names (lower case) listed in a Connection header value, besides close/keep-alive. */

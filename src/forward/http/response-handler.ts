@@ -13,7 +13,17 @@ export interface ResponseHooks {
   closing(req: IncomingMessage): boolean
 }
 
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'EPIPE'])
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'EPIPE',
+])
 
 export class ResponseHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | null = null
@@ -21,7 +31,11 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
   /** The client left first and we aborted the app's side: not an app failure. */
   #clientGone = false
 
-  constructor(private readonly req: IncomingMessage, private readonly res: ServerResponse, private readonly hooks: ResponseHooks) {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly hooks: ResponseHooks,
+  ) {
     res.once('close', () => {
       // The client went away before the response ended: stop the app's side too.
       if (!res.writableFinished) {
@@ -35,14 +49,20 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
     this.#controller = controller
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     if (statusCode < 200) return
     this.#started = true
     this.hooks.upstream(true)
     const res = this.res
     if (res.destroyed) {
       this.#clientGone = true
-      return controller.abort(new Error('client gone'))
+      controller.abort(new Error('client gone'))
+      return
     }
     const listed = connectionTokens(headers.connection)
     const out: OutgoingHttpHeaders = {}

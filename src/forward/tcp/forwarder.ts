@@ -29,8 +29,12 @@ export class TcpForwarder implements Forwarder {
     this.#opts = opts
   }
 
-  get active(): number { return this.#clients.size }
-  get requests(): number { return 0 }
+  get active(): number {
+    return this.#clients.size
+  }
+  get requests(): number {
+    return 0
+  }
 
   accept({ socket: client, client: info, head }: ClientConnection): void {
     const { upstream, metrics, logger, probe } = this.#opts
@@ -52,7 +56,10 @@ export class TcpForwarder implements Forwarder {
       if (!connected) {
         metrics.upstreamErrors.connect.inc()
         if (err.code === 'ECONNREFUSED') probe.report(false)
-        logger.warn({ client: info.address, err: { code: err.code, message: err.message } }, 'app connection failed; closing client connection')
+        logger.warn(
+          { client: info.address, err: { code: err.code, message: err.message } },
+          'app connection failed; closing client connection',
+        )
       } else {
         metrics.upstreamErrors.reset.inc()
         logger.debug({ client: info.address, err: { code: err.code, message: err.message } }, 'app connection error')
@@ -63,7 +70,17 @@ export class TcpForwarder implements Forwarder {
     client.once('close', () => {
       app.destroy()
       if (logger.isLevelEnabled('debug')) {
-        logger.debug({ client: info.address, port: info.port, lb: info.peerAddress, bytesIn: client.bytesRead, bytesOut: client.bytesWritten, ms: Math.round(performance.now() - started) }, 'tcp connection closed')
+        logger.debug(
+          {
+            client: info.address,
+            port: info.port,
+            lb: info.peerAddress,
+            bytesIn: client.bytesRead,
+            bytesOut: client.bytesWritten,
+            ms: Math.round(performance.now() - started),
+          },
+          'tcp connection closed',
+        )
       }
     })
     app.once('close', () => {

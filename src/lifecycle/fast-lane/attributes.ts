@@ -24,7 +24,7 @@ export interface LaneNeeds {
 }
 
 /** The shortest unhealthy draining interval the fast lane accepts, whole seconds. */
-export function neededDrainingIntervalSeconds (n: LaneNeeds): number {
+export function neededDrainingIntervalSeconds(n: LaneNeeds): number {
   return Math.ceil((n.unhealthyLagMs + DECISION_MARGIN_MS + n.drainTimeoutMs) / 1000)
 }
 
@@ -37,7 +37,7 @@ export interface AttributeVerdict {
   neededDrainingIntervalSeconds: number
 }
 
-export function judgeAttributes (attributes: ReadonlyMap<string, string>, n: LaneNeeds): AttributeVerdict {
+export function judgeAttributes(attributes: ReadonlyMap<string, string>, n: LaneNeeds): AttributeVerdict {
   const needed = neededDrainingIntervalSeconds(n)
   // Absent on load balancers that predate the attribute: the behaviour then is the default, reset.
   const termination = attributes.get(UNHEALTHY_CONNECTION_TERMINATION) ?? 'true (absent: the AWS default)'
@@ -45,10 +45,18 @@ export function judgeAttributes (attributes: ReadonlyMap<string, string>, n: Lan
   const interval = intervalText === undefined || !/^\d+$/.test(intervalText) ? null : Number(intervalText)
   const base = { connectionTermination: termination, drainingIntervalSeconds: interval, neededDrainingIntervalSeconds: needed }
   if (!termination.startsWith('false')) {
-    return { ...base, ok: false, reason: `${UNHEALTHY_CONNECTION_TERMINATION} is ${termination}: failing the health checks would reset every connection in flight; set it to false` }
+    return {
+      ...base,
+      ok: false,
+      reason: `${UNHEALTHY_CONNECTION_TERMINATION} is ${termination}: failing the health checks would reset every connection in flight; set it to false`,
+    }
   }
   if (interval === null || interval < needed) {
-    return { ...base, ok: false, reason: `${UNHEALTHY_DRAINING_INTERVAL} is ${intervalText ?? 'absent'}: shorter than the ${needed} s the fast lane may need (--lb-unhealthy-lag-max ${n.unhealthyLagMs / 1000} s + ${DECISION_MARGIN_MS / 1000} s to decide + --drain-timeout ${n.drainTimeoutMs / 1000} s), so the NLB could close connections still draining; set it to at least ${needed}` }
+    return {
+      ...base,
+      ok: false,
+      reason: `${UNHEALTHY_DRAINING_INTERVAL} is ${intervalText ?? 'absent'}: shorter than the ${needed} s the fast lane may need (--lb-unhealthy-lag-max ${n.unhealthyLagMs / 1000} s + ${DECISION_MARGIN_MS / 1000} s to decide + --drain-timeout ${n.drainTimeoutMs / 1000} s), so the NLB could close connections still draining; set it to at least ${needed}`,
+    }
   }
   return { ...base, ok: true, reason: `unhealthy connection termination off, draining interval ${interval} s ≥ ${needed} s` }
 }

@@ -31,31 +31,48 @@ export class FastLane {
   #engaged = false
   #engagedWhy: string | null = null
 
-  constructor (opts: FastLaneOptions) {
+  constructor(opts: FastLaneOptions) {
     this.#opts = opts
     const check = opts.check
     if (opts.requested !== 'fail' || check === undefined) return
     check.onSettled((state) => {
       if (state === 'refused') {
-        opts.logger.error({ healthCheckOnTerminate: 'pass', why: check.why }, `fast lane refused: ${check.why}. --health-check-on-terminate falls back to pass: health checks keep passing until draining, and the lag bound stays --lb-lag-max`)
+        opts.logger.error(
+          { healthCheckOnTerminate: 'pass', why: check.why },
+          `fast lane refused: ${check.why}. --health-check-on-terminate falls back to pass: health checks keep passing until draining, and the lag bound stays --lb-lag-max`,
+        )
       } else if (state === 'unverified') {
-        opts.logger.warn({ healthCheckOnTerminate: 'fail', why: check.why }, `fast lane on, but could not verify the target group: ${check.why}`)
+        opts.logger.warn(
+          { healthCheckOnTerminate: 'fail', why: check.why },
+          `fast lane on, but could not verify the target group: ${check.why}`,
+        )
       } else {
-        opts.logger.info({ healthCheckOnTerminate: 'fail', why: check.why }, 'fast lane verified: failing health checks on termination is safe for every target group')
+        opts.logger.info(
+          { healthCheckOnTerminate: 'fail', why: check.why },
+          'fast lane verified: failing health checks on termination is safe for every target group',
+        )
       }
     })
-    if (check.state === 'unverified') opts.logger.warn({ healthCheckOnTerminate: 'fail', why: check.why }, `fast lane on, but could not verify the target group: ${check.why}`)
+    if (check.state === 'unverified')
+      opts.logger.warn(
+        { healthCheckOnTerminate: 'fail', why: check.why },
+        `fast lane on, but could not verify the target group: ${check.why}`,
+      )
   }
 
-  get requested (): HealthCheckMode { return this.#opts.requested }
+  get requested(): HealthCheckMode {
+    return this.#opts.requested
+  }
 
   /** The mode now: pass when asked for pass or when the start-up check refused fail. */
-  get mode (): HealthCheckMode {
+  get mode(): HealthCheckMode {
     return this.#opts.requested === 'fail' && this.#opts.check?.state !== 'refused' ? 'fail' : 'pass'
   }
 
   /** Health checks are being failed: the lane engaged at this termination's start. */
-  get failing (): boolean { return this.#engaged }
+  get failing(): boolean {
+    return this.#engaged
+  }
 
   /**
    * Termination started: engage the lane if the mode is fail and the start-up check settled
@@ -63,7 +80,7 @@ export class FastLane {
    * seconds of starting) the lane stays off: failing checks on a target group that resets
    * unhealthy targets' connections would cut every request in flight. Idempotent until release().
    */
-  engage (): void {
+  engage(): void {
     if (this.#engaged || this.#engagedWhy !== null) return
     const check = this.#opts.check
     const settled = check?.state === 'verified' || check?.state === 'unverified'
@@ -78,18 +95,24 @@ export class FastLane {
   }
 
   /** A container restart brought the pod back to ready: the next termination chooses afresh. */
-  release (): void {
+  release(): void {
     this.#engaged = false
     this.#engagedWhy = null
   }
 
   /** For the lag clock at termination start (call after engage()). */
-  lagChoice (): LagBoundChoice {
-    if (this.#engaged) return { lane: 'unhealthy', flag: '--lb-unhealthy-lag-max', lagMs: this.#opts.unhealthyLagMs, why: this.#engagedWhy! }
-    return { lane: 'deregistration', flag: '--lb-lag-max', lagMs: this.#opts.lagMs, why: this.#engagedWhy ?? 'the LB stops after deregistration' }
+  lagChoice(): LagBoundChoice {
+    if (this.#engaged)
+      return { lane: 'unhealthy', flag: '--lb-unhealthy-lag-max', lagMs: this.#opts.unhealthyLagMs, why: this.#engagedWhy! }
+    return {
+      lane: 'deregistration',
+      flag: '--lb-lag-max',
+      lagMs: this.#opts.lagMs,
+      why: this.#engagedWhy ?? 'the LB stops after deregistration',
+    }
   }
 
-  view (): Record<string, unknown> {
+  view(): Record<string, unknown> {
     return {
       requested: this.#opts.requested,
       mode: this.mode,

@@ -29,13 +29,13 @@ export interface SafetyCheckOptions {
 interface GroupResult {
   arn: string
   verdict: AttributeVerdict | null
-  error: { code: string, message: string } | null
+  error: { code: string; message: string } | null
 }
 
 const NO_RETRY: Record<string, string> = {
-  AccessDenied: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)',
-  AccessDeniedException: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)',
-  UnauthorizedOperation: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)',
+  AccessDenied: "the pod's role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)",
+  AccessDeniedException: "the pod's role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)",
+  UnauthorizedOperation: "the pod's role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)",
   TargetGroupNotFound: 'no such target group: check --target-group-arn',
   TargetGroupNotFoundException: 'no such target group: check --target-group-arn',
 }
@@ -52,30 +52,42 @@ export class SafetyCheck {
   readonly #abort = new AbortController()
   readonly #settled = new Set<(state: SafetyCheckState) => void>()
 
-  constructor (opts: SafetyCheckOptions) {
+  constructor(opts: SafetyCheckOptions) {
     this.#opts = opts
     if (opts.targetGroupArns.length === 0) {
       this.#state = 'unverified'
-      this.#why = 'no --target-group-arn: the target group\'s attributes cannot be read, so unhealthy connection termination and the draining interval are not checked'
+      this.#why =
+        "no --target-group-arn: the target group's attributes cannot be read, so unhealthy connection termination and the draining interval are not checked"
     }
   }
 
-  get state (): SafetyCheckState { return this.#state }
+  get state(): SafetyCheckState {
+    return this.#state
+  }
   /** Why the state is what it is, in a sentence (for logs and /status). */
-  get why (): string { return this.#why }
+  get why(): string {
+    return this.#why
+  }
 
   /** `fn` runs once the check reached verified, refused or unverified. */
-  onSettled (fn: (state: SafetyCheckState) => void): void { this.#settled.add(fn) }
+  onSettled(fn: (state: SafetyCheckState) => void): void {
+    this.#settled.add(fn)
+  }
 
   /** Run once, after a random delay within `maxDelayMs`. */
-  start (maxDelayMs: number): void {
+  start(maxDelayMs: number): void {
     if (this.#state !== 'not run' || this.#stopped) return
     this.#state = 'checking'
     this.#why = 'DescribeTargetGroupAttributes not answered yet'
-    this.#timer = setTimeout(() => { void this.#attempt() }, Math.round((this.#opts.random ?? Math.random)() * maxDelayMs))
+    this.#timer = setTimeout(
+      () => {
+        void this.#attempt()
+      },
+      Math.round((this.#opts.random ?? Math.random)() * maxDelayMs),
+    )
   }
 
-  async #attempt (): Promise<void> {
+  async #attempt(): Promise<void> {
     this.#timer = undefined
     this.#attempts++
     let sdk: typeof import('@aws-sdk/client-elastic-load-balancing-v2')
@@ -106,8 +118,13 @@ export class SafetyCheck {
     const failed = this.#groups.filter((g) => g.error !== null)
     const retryable = failed.filter((g) => NO_RETRY[g.error!.code] === undefined)
     if (retryable.length > 0 && this.#attempts < SAFETY_CHECK_ATTEMPTS) {
-      this.#opts.logger.warn({ groups: retryable.map((g) => ({ arn: g.arn, error: g.error })), attempt: this.#attempts }, 'fast lane: DescribeTargetGroupAttributes failed; trying again')
-      this.#timer = setTimeout(() => { void this.#attempt() }, SAFETY_CHECK_RETRY_MS)
+      this.#opts.logger.warn(
+        { groups: retryable.map((g) => ({ arn: g.arn, error: g.error })), attempt: this.#attempts },
+        'fast lane: DescribeTargetGroupAttributes failed; trying again',
+      )
+      this.#timer = setTimeout(() => {
+        void this.#attempt()
+      }, SAFETY_CHECK_RETRY_MS)
       return
     }
     if (failed.length > 0) {
@@ -117,28 +134,38 @@ export class SafetyCheck {
     this.#settle('verified', this.#groups.map((g) => `${g.arn}: ${g.verdict!.reason}`).join('; '))
   }
 
-  async #read (sdk: typeof import('@aws-sdk/client-elastic-load-balancing-v2'), client: import('@aws-sdk/client-elastic-load-balancing-v2').ElasticLoadBalancingV2Client, arn: string): Promise<GroupResult> {
+  async #read(
+    sdk: typeof import('@aws-sdk/client-elastic-load-balancing-v2'),
+    client: import('@aws-sdk/client-elastic-load-balancing-v2').ElasticLoadBalancingV2Client,
+    arn: string,
+  ): Promise<GroupResult> {
     const timeoutMs = this.#opts.requestTimeoutMs ?? 10_000
     const timeout = AbortSignal.timeout(timeoutMs)
     try {
-      const out = await client.send(new sdk.DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn }), { abortSignal: AbortSignal.any([this.#abort.signal, timeout]) })
+      const out = await client.send(new sdk.DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn }), {
+        abortSignal: AbortSignal.any([this.#abort.signal, timeout]),
+      })
       const attributes = new Map((out.Attributes ?? []).filter((a) => a.Key !== undefined).map((a) => [a.Key!, a.Value ?? '']))
       return { arn, verdict: judgeAttributes(attributes, this.#opts.needs), error: null }
     } catch (err) {
-      const e = err as { name?: string, message?: string }
+      const e = err as { name?: string; message?: string }
       const code = timeout.aborted ? 'RequestTimeout' : typeof e.name === 'string' ? e.name : 'Error'
-      return { arn, verdict: null, error: { code, message: timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : String(e.message ?? err) } }
+      return {
+        arn,
+        verdict: null,
+        error: { code, message: timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : String(e.message ?? err) },
+      }
     }
   }
 
-  #settle (state: 'verified' | 'refused' | 'unverified', why: string): void {
+  #settle(state: 'verified' | 'refused' | 'unverified', why: string): void {
     if (this.#stopped) return
     this.#state = state
     this.#why = why
     for (const fn of this.#settled) fn(state)
   }
 
-  view (): Record<string, unknown> {
+  view(): Record<string, unknown> {
     return {
       state: this.#state,
       why: this.#why,
@@ -155,7 +182,7 @@ export class SafetyCheck {
     }
   }
 
-  stop (): void {
+  stop(): void {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#abort.abort()

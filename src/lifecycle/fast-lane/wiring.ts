@@ -24,16 +24,23 @@ export interface FastLaneWiring {
 
 export function wireFastLane(config: Config, lifecycle: Lifecycle, logger: Logger, serving: () => boolean): FastLaneWiring {
   const log = logger.child({ component: 'fast-lane' })
-  const check = config.healthCheckOnTerminate === 'fail'
-    ? new SafetyCheck({
-      targetGroupArns: config.targetGroupArns,
-      ...(config.awsRegion ? { region: config.awsRegion } : {}),
-      ...(config.elbv2Endpoint ? { endpoint: config.elbv2Endpoint } : {}),
-      needs: { unhealthyLagMs: config.lbUnhealthyLagMaxMs, drainTimeoutMs: config.drainTimeoutMs },
-      logger: log,
-    })
-    : undefined
-  const lane = new FastLane({ requested: config.healthCheckOnTerminate, unhealthyLagMs: config.lbUnhealthyLagMaxMs, lagMs: config.lbLagMaxMs, ...(check ? { check } : {}), logger: log })
+  const check =
+    config.healthCheckOnTerminate === 'fail'
+      ? new SafetyCheck({
+          targetGroupArns: config.targetGroupArns,
+          ...(config.awsRegion ? { region: config.awsRegion } : {}),
+          ...(config.elbv2Endpoint ? { endpoint: config.elbv2Endpoint } : {}),
+          needs: { unhealthyLagMs: config.lbUnhealthyLagMaxMs, drainTimeoutMs: config.drainTimeoutMs },
+          logger: log,
+        })
+      : undefined
+  const lane = new FastLane({
+    requested: config.healthCheckOnTerminate,
+    unhealthyLagMs: config.lbUnhealthyLagMaxMs,
+    lagMs: config.lbLagMaxMs,
+    ...(check ? { check } : {}),
+    logger: log,
+  })
   const passing = () => serving() && !lane.failing
   const listener = config.healthCheckListen ? new HealthListener(config.healthCheckListen, passing) : undefined
   const listenerView = () => (listener ? { healthCheckListen: listener.view() } : {})
@@ -44,8 +51,10 @@ export function wireFastLane(config: Config, lifecycle: Lifecycle, logger: Logge
       lane.engage()
       if (lane.failing) {
         listener?.close()
-        logger.info({ fastLane: lane.view(), ...listenerView() },
-          `fast lane: health checks fail from now on (HTTP checks get 503${listener ? ', the health-check port is closed' : ''}); client traffic is still served`)
+        logger.info(
+          { fastLane: lane.view(), ...listenerView() },
+          `fast lane: health checks fail from now on (HTTP checks get 503${listener ? ', the health-check port is closed' : ''}); client traffic is still served`,
+        )
       }
     } else if (state === 'draining') {
       if (listener?.listening) {
@@ -54,7 +63,8 @@ export function wireFastLane(config: Config, lifecycle: Lifecycle, logger: Logge
       }
     } else if (state === 'ready') {
       lane.release()
-      if (listener && !listener.listening) void listener.listen().catch((err: Error) => logger.error({ err }, 'could not reopen the health-check port'))
+      if (listener && !listener.listening)
+        void listener.listen().catch((err: Error) => logger.error({ err }, 'could not reopen the health-check port'))
     }
   })
 

@@ -37,7 +37,7 @@ export const STARTUP_CHECK_RETRY_MS = 30_000
 
 /** Counts DescribeTargetHealth calls (the lead wires this to prom-client). */
 export interface Elbv2CallHook {
-  onCall (outcome: Elbv2CallOutcome): void
+  onCall(outcome: Elbv2CallOutcome): void
 }
 
 export interface Elbv2ObserverOptions {
@@ -52,7 +52,7 @@ export interface Elbv2ObserverOptions {
   /** Endpoint override, e.g. an emulator's http://127.0.0.1:PORT. */
   endpoint?: string
   /** Static credentials; default: the SDK's chain (env, IRSA web identity, pod identity, IMDS). */
-  credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   /** Time between polls, ms. Default 10 000. */
   pollIntervalMs?: number
   /** Fraction of random jitter applied to every delay (±). Default 0.2. */
@@ -93,16 +93,16 @@ interface GroupState {
   calls: number
   throttled: number
   errors: number
-  lastError: { code: string, message: string } | null
+  lastError: { code: string; message: string } | null
 }
 
 const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException'])
 
 /** Errors no retry fixes, with what to do about them. */
 const FATAL_CODES: Record<string, string> = {
-  AccessDenied: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)',
-  AccessDeniedException: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)',
-  UnauthorizedOperation: 'the pod\'s role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)',
+  AccessDenied: "the pod's role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)",
+  AccessDeniedException: "the pod's role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)",
+  UnauthorizedOperation: "the pod's role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)",
   TargetGroupNotFound: 'no such target group: check --target-group-arn',
   TargetGroupNotFoundException: 'no such target group: check --target-group-arn',
   InvalidTarget: 'the target is not valid for this group: check --target-id and --target-port',
@@ -110,12 +110,12 @@ const FATAL_CODES: Record<string, string> = {
 }
 
 /** Whether a DescribeTargetHealth answer means the LB deregistered the target. */
-export function isDeregisteredState (state: string | undefined | null, reason: string | undefined | null): boolean {
+export function isDeregisteredState(state: string | undefined | null, reason: string | undefined | null): boolean {
   return state === 'draining' || (state === 'unused' && reason === 'Target.NotRegistered')
 }
 
 /** Whether the answer shows the target registered in the group. */
-export function isRegisteredState (state: string | undefined | null): boolean {
+export function isRegisteredState(state: string | undefined | null): boolean {
   return state === 'initial' || state === 'healthy' || state === 'unhealthy' || state === 'unhealthy.draining' || state === 'unavailable'
 }
 
@@ -144,7 +144,11 @@ export class Elbv2Observer implements DeregistrationObserver {
   #satisfiedAt: number | undefined
   readonly #abort = new AbortController()
   #startedAt: number | undefined
-  #startup: { state: 'not run' | 'checking' | 'registered' | 'not registered' | 'failed', attempts: number, at: number | null } = { state: 'not run', attempts: 0, at: null }
+  #startup: { state: 'not run' | 'checking' | 'registered' | 'not registered' | 'failed'; attempts: number; at: number | null } = {
+    state: 'not run',
+    attempts: 0,
+    at: null,
+  }
   #startupTimer: NodeJS.Timeout | undefined
   #timer: NodeJS.Timeout | undefined
   #stopped = false
@@ -152,7 +156,7 @@ export class Elbv2Observer implements DeregistrationObserver {
   #ticks = 0
   #nextPollAt: number | undefined
 
-  constructor (opts: Elbv2ObserverOptions) {
+  constructor(opts: Elbv2ObserverOptions) {
     // The options come checked from the option table (src/config.ts): ARNs, target and a
     // positive interval are validated there, once, naming the flag.
     const arns = [...new Set(opts.targetGroupArns)]
@@ -160,7 +164,21 @@ export class Elbv2Observer implements DeregistrationObserver {
 
     this.#targetId = opts.targetId
     this.#targetPort = opts.targetPort
-    this.#groups = arns.map((arn) => ({ arn, state: null, reason: null, description: null, readAt: null, satisfied: false, everRegistered: false, deregisteredAt: null, failed: null, calls: 0, throttled: 0, errors: 0, lastError: null }))
+    this.#groups = arns.map((arn) => ({
+      arn,
+      state: null,
+      reason: null,
+      description: null,
+      readAt: null,
+      satisfied: false,
+      everRegistered: false,
+      deregisteredAt: null,
+      failed: null,
+      calls: 0,
+      throttled: 0,
+      errors: 0,
+      lastError: null,
+    }))
     this.#intervalMs = intervalMs
     this.#jitter = opts.jitter ?? 0.2
     this.#maxBackoffMs = opts.maxBackoffMs ?? Math.max(60_000, intervalMs)
@@ -174,22 +192,26 @@ export class Elbv2Observer implements DeregistrationObserver {
       ...(opts.region !== undefined ? { region: opts.region } : {}),
       ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
       ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
-      maxAttempts: 1
+      maxAttempts: 1,
     }
   }
 
   /** The SDK module and a client: the given one, or one built on first use. */
-  #sdk (): Promise<LoadedSdk> {
+  #sdk(): Promise<LoadedSdk> {
     this.#client ??= import('@aws-sdk/client-elastic-load-balancing-v2').then((sdk) => ({
       sdk,
-      client: this.#givenClient ?? new sdk.ElasticLoadBalancingV2Client(this.#clientConfig)
+      client: this.#givenClient ?? new sdk.ElasticLoadBalancingV2Client(this.#clientConfig),
     }))
     return this.#client
   }
 
-  get satisfied (): boolean { return this.#satisfiedAt !== undefined }
+  get satisfied(): boolean {
+    return this.#satisfiedAt !== undefined
+  }
 
-  onChange (fn: () => void): void { this.#listeners.add(fn) }
+  onChange(fn: () => void): void {
+    this.#listeners.add(fn)
+  }
 
   /**
    * One DescribeTargetHealth per group after a random delay within `maxDelayMs`, so a missing
@@ -197,7 +219,7 @@ export class Elbv2Observer implements DeregistrationObserver {
    * STARTUP_CHECK_RETRY_MS (at most STARTUP_CHECK_ATTEMPTS times) while the target is not registered
    * yet (the controller registers pods a little after they start). Stops when termination starts.
    */
-  checkAtStartup (maxDelayMs = Math.min(this.#intervalMs, 5000)): void {
+  checkAtStartup(maxDelayMs = Math.min(this.#intervalMs, 5000)): void {
     if (this.#startup.state !== 'not run' || this.#startedAt !== undefined || this.#stopped) return
     this.#startup.state = 'checking'
     const attempt = async (): Promise<void> => {
@@ -212,58 +234,101 @@ export class Elbv2Observer implements DeregistrationObserver {
       if (failed.length > 0) this.#startup.state = 'failed'
       else if (unregistered.length === 0) {
         this.#startup.state = 'registered'
-        this.#log.info({ observer: this.name, groups: this.#groups.map((g) => ({ arn: g.arn, state: g.state })) }, 'elbv2 start-up check: the target is registered in every target group')
+        this.#log.info(
+          { observer: this.name, groups: this.#groups.map((g) => ({ arn: g.arn, state: g.state })) },
+          'elbv2 start-up check: the target is registered in every target group',
+        )
         return
       } else this.#startup.state = 'not registered'
       if (unregistered.length > 0) {
         const last = this.#startup.attempts >= STARTUP_CHECK_ATTEMPTS
-        this.#log[last ? 'error' : 'warn']({ observer: this.name, targetId: this.#targetId, targetPort: this.#targetPort, groups: unregistered.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason })), attempt: this.#startup.attempts },
-          last ? `elbv2 start-up check: target ${this.#targetId}:${this.#targetPort} still not registered after ${this.#startup.attempts} checks: wrong --target-id or --target-port, or the controller does not manage this pod` : 'elbv2 start-up check: target not registered yet; checking again')
-        if (!last) this.#startupTimer = setTimeout(() => { void attempt() }, STARTUP_CHECK_RETRY_MS)
+        this.#log[last ? 'error' : 'warn'](
+          {
+            observer: this.name,
+            targetId: this.#targetId,
+            targetPort: this.#targetPort,
+            groups: unregistered.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason })),
+            attempt: this.#startup.attempts,
+          },
+          last
+            ? `elbv2 start-up check: target ${this.#targetId}:${this.#targetPort} still not registered after ${this.#startup.attempts} checks: wrong --target-id or --target-port, or the controller does not manage this pod`
+            : 'elbv2 start-up check: target not registered yet; checking again',
+        )
+        if (!last)
+          this.#startupTimer = setTimeout(() => {
+            void attempt()
+          }, STARTUP_CHECK_RETRY_MS)
       }
     }
-    this.#startupTimer = setTimeout(() => { void attempt() }, Math.round(this.#random() * maxDelayMs))
+    this.#startupTimer = setTimeout(
+      () => {
+        void attempt()
+      },
+      Math.round(this.#random() * maxDelayMs),
+    )
   }
 
-  start (startedAt: number): void {
+  start(startedAt: number): void {
     if (this.#startedAt !== undefined || this.#stopped) return
     this.#startedAt = startedAt
     if (this.#startupTimer !== undefined) clearTimeout(this.#startupTimer)
     this.#startupTimer = undefined
     // What the start-up check could not do (a permission not yet granted) is tried afresh.
     for (const g of this.#groups) g.failed = null
-    this.#log.info({ observer: this.name, targetGroupArns: this.#groups.map((g) => g.arn), targetId: this.#targetId, targetPort: this.#targetPort, pollIntervalSeconds: this.#intervalMs / 1000 }, 'elbv2 observer: polling DescribeTargetHealth')
+    this.#log.info(
+      {
+        observer: this.name,
+        targetGroupArns: this.#groups.map((g) => g.arn),
+        targetId: this.#targetId,
+        targetPort: this.#targetPort,
+        pollIntervalSeconds: this.#intervalMs / 1000,
+      },
+      'elbv2 observer: polling DescribeTargetHealth',
+    )
     this.#schedule(this.#random() * this.#intervalMs)
   }
 
-  #schedule (delayMs: number): void {
+  #schedule(delayMs: number): void {
     if (this.#stopped || this.satisfied) return
     this.#nextPollAt = performance.now() + delayMs
-    this.#timer = setTimeout(() => { void this.#tick() }, Math.max(0, Math.round(delayMs)))
+    this.#timer = setTimeout(
+      () => {
+        void this.#tick()
+      },
+      Math.max(0, Math.round(delayMs)),
+    )
   }
 
   /** interval · 2^k (k = consecutive throttled ticks), capped, then ±jitter. */
-  #nextDelayMs (): number {
+  #nextDelayMs(): number {
     const k = this.#consecutiveThrottledTicks
     const base = Math.min(this.#maxBackoffMs, this.#intervalMs * 2 ** Math.min(k, 30))
     return base * (1 + this.#jitter * (2 * this.#random() - 1))
   }
 
   /** Every group deregistered or unable to tell: satisfied, and the lag clock told. */
-  #resolveIfDone (): boolean {
+  #resolveIfDone(): boolean {
     if (this.#satisfiedAt !== undefined) return true
     if (!this.#groups.every((g) => g.satisfied || g.failed !== null)) return false
     const now = performance.now()
     this.#satisfiedAt = now
     const seen = this.#groups.filter((g) => g.deregisteredAt !== null).map((g) => g.deregisteredAt!)
     this.#lagClock?.deregistered(seen.length === 0 ? now : Math.max(...seen), seen.length === 0)
-    this.#log.info({ observer: this.name, groups: this.#groups.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason, failed: g.failed })), afterSeconds: viewSeconds(now - (this.#startedAt ?? now)) },
-      seen.length === 0 ? 'elbv2 observer: no target group could tell; the lag clock starts at termination start' : 'elbv2 observer: every target group reports the target deregistered; the lag clock runs from here')
+    this.#log.info(
+      {
+        observer: this.name,
+        groups: this.#groups.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason, failed: g.failed })),
+        afterSeconds: viewSeconds(now - (this.#startedAt ?? now)),
+      },
+      seen.length === 0
+        ? 'elbv2 observer: no target group could tell; the lag clock starts at termination start'
+        : 'elbv2 observer: every target group reports the target deregistered; the lag clock runs from here',
+    )
     this.#listeners.emit()
     return true
   }
 
-  async #tick (): Promise<void> {
+  async #tick(): Promise<void> {
     this.#timer = undefined
     this.#nextPollAt = undefined
     if (this.#stopped || this.satisfied) return
@@ -275,7 +340,10 @@ export class Elbv2Observer implements DeregistrationObserver {
     if (outcomes.includes('throttled')) {
       this.#consecutiveThrottledTicks++
       const delay = this.#nextDelayMs()
-      this.#log.warn({ observer: this.name, consecutiveThrottledTicks: this.#consecutiveThrottledTicks, nextPollSeconds: viewSeconds(delay) }, 'elbv2 observer: DescribeTargetHealth throttled, backing off')
+      this.#log.warn(
+        { observer: this.name, consecutiveThrottledTicks: this.#consecutiveThrottledTicks, nextPollSeconds: viewSeconds(delay) },
+        'elbv2 observer: DescribeTargetHealth throttled, backing off',
+      )
       this.#schedule(delay)
     } else {
       this.#consecutiveThrottledTicks = 0
@@ -283,25 +351,33 @@ export class Elbv2Observer implements DeregistrationObserver {
     }
   }
 
-  async #poll (g: GroupState): Promise<Elbv2CallOutcome | 'aborted'> {
+  async #poll(g: GroupState): Promise<Elbv2CallOutcome | 'aborted'> {
     const timeout = AbortSignal.timeout(this.#requestTimeoutMs)
     const signal = AbortSignal.any([this.#abort.signal, timeout])
     g.calls++
     try {
       const { sdk, client } = await this.#sdk()
       if (this.#stopped) return 'aborted'
-      const out = await client.send(new sdk.DescribeTargetHealthCommand({
-        TargetGroupArn: g.arn,
-        Targets: [{ Id: this.#targetId, Port: this.#targetPort }]
-      }), { abortSignal: signal })
+      const out = await client.send(
+        new sdk.DescribeTargetHealthCommand({
+          TargetGroupArn: g.arn,
+          Targets: [{ Id: this.#targetId, Port: this.#targetPort }],
+        }),
+        { abortSignal: signal },
+      )
       if (this.#stopped) return 'aborted'
       this.#hook?.onCall('ok')
-      const desc = out.TargetHealthDescriptions?.find((d) => d.Target?.Id === this.#targetId && (d.Target?.Port === undefined || d.Target.Port === this.#targetPort)) ??
-        out.TargetHealthDescriptions?.[0]
+      const desc =
+        out.TargetHealthDescriptions?.find(
+          (d) => d.Target?.Id === this.#targetId && (d.Target?.Port === undefined || d.Target.Port === this.#targetPort),
+        ) ?? out.TargetHealthDescriptions?.[0]
       const state = desc?.TargetHealth?.State ?? null
       const reason = desc?.TargetHealth?.Reason ?? null
       if (state !== g.state || reason !== g.reason) {
-        this.#log.info({ observer: this.name, targetGroupArn: g.arn, from: g.state, to: state, reason }, `elbv2 observer: target ${state ?? 'missing from the answer'}${reason !== null ? ` (${reason})` : ''}`)
+        this.#log.info(
+          { observer: this.name, targetGroupArn: g.arn, from: g.state, to: state, reason },
+          `elbv2 observer: target ${state ?? 'missing from the answer'}${reason !== null ? ` (${reason})` : ''}`,
+        )
       }
       g.state = state
       g.reason = reason
@@ -312,8 +388,10 @@ export class Elbv2Observer implements DeregistrationObserver {
       if (this.#startedAt !== undefined && isDeregisteredState(state, reason) && !g.satisfied) {
         if (state === 'unused' && !g.everRegistered) {
           g.failed = `target ${this.#targetId}:${this.#targetPort} was never seen registered in this group: wrong --target-id or --target-port?`
-          this.#log.error({ observer: this.name, targetGroupArn: g.arn, targetId: this.#targetId, targetPort: this.#targetPort, state, reason },
-            `elbv2 observer: ${g.failed} Not taken as deregistration; this group cannot tell when the LB deregistered the target`)
+          this.#log.error(
+            { observer: this.name, targetGroupArn: g.arn, targetId: this.#targetId, targetPort: this.#targetPort, state, reason },
+            `elbv2 observer: ${g.failed} Not taken as deregistration; this group cannot tell when the LB deregistered the target`,
+          )
         } else {
           g.satisfied = true
           g.deregisteredAt = g.readAt
@@ -322,7 +400,7 @@ export class Elbv2Observer implements DeregistrationObserver {
       return 'ok'
     } catch (err) {
       if (this.#stopped) return 'aborted'
-      const e = err as { name?: string, message?: string, $metadata?: { httpStatusCode?: number } }
+      const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } }
       const timedOut = timeout.aborted
       const code = timedOut ? 'RequestTimeout' : typeof e.name === 'string' ? e.name : 'Error'
       g.lastError = { code, message: timedOut ? `no answer within ${this.#requestTimeoutMs / 1000} s` : String(e.message ?? err) }
@@ -335,16 +413,23 @@ export class Elbv2Observer implements DeregistrationObserver {
       this.#hook?.onCall('error')
       const fatal = FATAL_CODES[code]
       if (fatal !== undefined) {
-        if (g.failed === null) this.#log.error({ observer: this.name, targetGroupArn: g.arn, code, err: g.lastError.message }, `elbv2 observer: DescribeTargetHealth refused: ${fatal}; this group cannot tell, the decision rests on traffic and --lb-lag-max from termination start`)
+        if (g.failed === null)
+          this.#log.error(
+            { observer: this.name, targetGroupArn: g.arn, code, err: g.lastError.message },
+            `elbv2 observer: DescribeTargetHealth refused: ${fatal}; this group cannot tell, the decision rests on traffic and --lb-lag-max from termination start`,
+          )
         g.failed = `${code}: ${fatal}`
       } else {
-        this.#log.warn({ observer: this.name, targetGroupArn: g.arn, code, err: g.lastError.message }, 'elbv2 observer: DescribeTargetHealth failed; retrying on the next tick')
+        this.#log.warn(
+          { observer: this.name, targetGroupArn: g.arn, code, err: g.lastError.message },
+          'elbv2 observer: DescribeTargetHealth failed; retrying on the next tick',
+        )
       }
       return 'error'
     }
   }
 
-  view (): Record<string, unknown> {
+  view(): Record<string, unknown> {
     const now = performance.now()
     return {
       satisfied: this.satisfied,
@@ -355,8 +440,14 @@ export class Elbv2Observer implements DeregistrationObserver {
       ticks: this.#ticks,
       consecutiveThrottledTicks: this.#consecutiveThrottledTicks,
       nextPollInSeconds: this.#nextPollAt === undefined ? null : viewSeconds(Math.max(0, this.#nextPollAt - now)),
-      ...(this.#satisfiedAt !== undefined && this.#startedAt !== undefined ? { satisfiedAfterSeconds: viewSeconds(this.#satisfiedAt - this.#startedAt) } : {}),
-      startupCheck: { state: this.#startup.state, attempts: this.#startup.attempts, secondsAgo: this.#startup.at === null ? null : viewSeconds(now - this.#startup.at) },
+      ...(this.#satisfiedAt !== undefined && this.#startedAt !== undefined
+        ? { satisfiedAfterSeconds: viewSeconds(this.#satisfiedAt - this.#startedAt) }
+        : {}),
+      startupCheck: {
+        state: this.#startup.state,
+        attempts: this.#startup.attempts,
+        secondsAgo: this.#startup.at === null ? null : viewSeconds(now - this.#startup.at),
+      },
       targetGroups: this.#groups.map((g) => ({
         arn: g.arn,
         state: g.state,
@@ -365,25 +456,29 @@ export class Elbv2Observer implements DeregistrationObserver {
         secondsSinceRead: g.readAt === null ? null : viewSeconds(now - g.readAt),
         deregistered: g.satisfied,
         everRegistered: g.everRegistered,
-        deregisteredAfterSeconds: g.deregisteredAt === null || this.#startedAt === undefined ? null : viewSeconds(g.deregisteredAt - this.#startedAt),
+        deregisteredAfterSeconds:
+          g.deregisteredAt === null || this.#startedAt === undefined ? null : viewSeconds(g.deregisteredAt - this.#startedAt),
         cannotTell: g.failed,
         calls: g.calls,
         throttled: g.throttled,
         errors: g.errors,
-        lastError: g.lastError
-      }))
+        lastError: g.lastError,
+      })),
     }
   }
 
-  summary (): Record<string, unknown> {
+  summary(): Record<string, unknown> {
     const seen = this.#groups.filter((g) => g.deregisteredAt !== null)
     return {
-      deregistrationSeenAfterSeconds: seen.length === 0 || this.#startedAt === undefined ? null : viewSeconds(Math.max(...seen.map((g) => g.deregisteredAt!)) - this.#startedAt),
+      deregistrationSeenAfterSeconds:
+        seen.length === 0 || this.#startedAt === undefined
+          ? null
+          : viewSeconds(Math.max(...seen.map((g) => g.deregisteredAt!)) - this.#startedAt),
       groupsThatCannotTell: this.#groups.filter((g) => g.failed !== null).length,
     }
   }
 
-  stop (): void {
+  stop(): void {
     if (this.#stopped) return
     this.#stopped = true
     if (this.#startupTimer !== undefined) clearTimeout(this.#startupTimer)
@@ -391,6 +486,10 @@ export class Elbv2Observer implements DeregistrationObserver {
     this.#timer = undefined
     this.#nextPollAt = undefined
     this.#abort.abort()
-    if (this.#givenClient === undefined) void this.#client?.then(({ client }) => client.destroy(), () => {})
+    if (this.#givenClient === undefined)
+      void this.#client?.then(
+        ({ client }) => client.destroy(),
+        () => {},
+      )
   }
 }

@@ -62,36 +62,53 @@ export class HealthcheckObserver implements DeregistrationObserver {
   #probeAtLastLook: number | undefined
   #stopped = false
 
-  constructor (opts: HealthcheckObserverOptions) {
+  constructor(opts: HealthcheckObserverOptions) {
     this.#observations = opts.observations
     this.#multiple = opts.silenceMultiple ?? 3
     const def = opts.defaultIntervalMs ?? 30_000
     const min = opts.minIntervalMs ?? 1000
     const max = opts.maxIntervalMs ?? 300_000
     this.#minGaps = opts.minGaps ?? 3
-    if (!(Number.isFinite(this.#multiple) && this.#multiple > 0)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck silence multiple must be a positive number, got ${this.#multiple}`)
-    if (!(Number.isFinite(min) && min > 0 && Number.isFinite(max) && max >= min)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck interval bounds must satisfy 0 < min ≤ max, got ${min}–${max} ms`)
-    if (!(Number.isFinite(def) && def > 0)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck default interval must be a positive number of ms, got ${def}`)
-    if (!(Number.isInteger(this.#minGaps) && this.#minGaps >= 1)) throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck minGaps must be an integer ≥ 1, got ${this.#minGaps}`)
+    if (!(Number.isFinite(this.#multiple) && this.#multiple > 0))
+      throw new ObserverConfigError(
+        'ERR_HEALTHCHECK_OPTION',
+        `healthcheck silence multiple must be a positive number, got ${this.#multiple}`,
+      )
+    if (!(Number.isFinite(min) && min > 0 && Number.isFinite(max) && max >= min))
+      throw new ObserverConfigError(
+        'ERR_HEALTHCHECK_OPTION',
+        `healthcheck interval bounds must satisfy 0 < min ≤ max, got ${min}–${max} ms`,
+      )
+    if (!(Number.isFinite(def) && def > 0))
+      throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck default interval must be a positive number of ms, got ${def}`)
+    if (!(Number.isInteger(this.#minGaps) && this.#minGaps >= 1))
+      throw new ObserverConfigError('ERR_HEALTHCHECK_OPTION', `healthcheck minGaps must be an integer ≥ 1, got ${this.#minGaps}`)
     this.#defaultMs = def
     this.#minMs = min
     this.#maxMs = max
     this.#log = opts.logger ?? silentLogger
   }
 
-  get satisfied (): boolean { return this.#startedAt !== undefined && this.#nextAt(performance.now()) === Number.POSITIVE_INFINITY }
+  get satisfied(): boolean {
+    return this.#startedAt !== undefined && this.#nextAt(performance.now()) === Number.POSITIVE_INFINITY
+  }
 
-  onChange (fn: () => void): void { this.#listeners.add(fn) }
+  onChange(fn: () => void): void {
+    this.#listeners.add(fn)
+  }
 
-  start (startedAt: number): void {
+  start(startedAt: number): void {
     if (this.#startedAt !== undefined || this.#stopped) return
     this.#startedAt = startedAt
     for (const s of this.#observations.healthCheckSources()) this.#countsAtStart.set(s.source, s.count)
-    this.#log.info({ observer: this.name, sources: this.#verdicts(performance.now()).map(verdictView) }, 'healthcheck observer: waiting for the LB health checkers to go silent')
+    this.#log.info(
+      { observer: this.name, sources: this.#verdicts(performance.now()).map(verdictView) },
+      'healthcheck observer: waiting for the LB health checkers to go silent',
+    )
     this.#check()
   }
 
-  #verdicts (now: number): SourceVerdict[] {
+  #verdicts(now: number): SourceVerdict[] {
     const out: SourceVerdict[] = []
     for (const source of this.#observations.healthCheckSources()) {
       const learnedMs = source.medianGapMs(this.#minGaps)
@@ -104,7 +121,7 @@ export class HealthcheckObserver implements DeregistrationObserver {
   }
 
   /** When every source will be silent (+∞: now; a later time: not yet). */
-  #nextAt (now: number): number {
+  #nextAt(now: number): number {
     const verdicts = this.#verdicts(now)
     let nextAt = Number.POSITIVE_INFINITY
     if (verdicts.length === 0) {
@@ -117,7 +134,7 @@ export class HealthcheckObserver implements DeregistrationObserver {
     return nextAt
   }
 
-  #check (): void {
+  #check(): void {
     this.#timer = undefined
     if (this.#stopped || this.#startedAt === undefined) return
     const now = performance.now()
@@ -129,27 +146,33 @@ export class HealthcheckObserver implements DeregistrationObserver {
     const unseenChange = silent && this.#satisfiedAt !== undefined && probe !== this.#probeAtLastLook
     this.#probeAtLastLook = probe
     if (unseenChange) {
-      this.#log.info({ observer: this.name, sources: this.#verdicts(now).map(verdictView) }, 'healthcheck observer: a probe came and every source went silent again between two looks')
+      this.#log.info(
+        { observer: this.name, sources: this.#verdicts(now).map(verdictView) },
+        'healthcheck observer: a probe came and every source went silent again between two looks',
+      )
       this.#listeners.emit()
     } else if (silent !== (this.#satisfiedAt !== undefined)) {
       this.#satisfiedAt = silent ? now : undefined
       const verdicts = this.#verdicts(now)
-      this.#log.info({ observer: this.name, sources: verdicts.map(verdictView) }, !silent
-        ? 'healthcheck observer: a health-check probe came back; not silent any more'
-        : verdicts.length === 0
-          ? 'healthcheck observer: no health-check probe ever seen; waited the default silence'
-          : 'healthcheck observer: every LB health-check source has gone silent')
+      this.#log.info(
+        { observer: this.name, sources: verdicts.map(verdictView) },
+        !silent
+          ? 'healthcheck observer: a health-check probe came back; not silent any more'
+          : verdicts.length === 0
+            ? 'healthcheck observer: no health-check probe ever seen; waited the default silence'
+            : 'healthcheck observer: every LB health-check source has gone silent',
+      )
       this.#listeners.emit()
     }
     // While silent, look every second for a probe that revokes it.
     this.#timer = setTimeout(() => this.#check(), silent ? 1000 : Math.max(1, Math.ceil(nextAt - now)))
   }
 
-  summary (): Record<string, unknown> {
+  summary(): Record<string, unknown> {
     return { healthCheckSources: this.#observations.healthCheckSourceCount }
   }
 
-  view (): Record<string, unknown> {
+  view(): Record<string, unknown> {
     const now = performance.now()
     const started = this.#startedAt
     const view: Record<string, unknown> = {
@@ -163,21 +186,21 @@ export class HealthcheckObserver implements DeregistrationObserver {
           sv.lastProbeAfterStartSeconds = v.source.lastAt > started ? viewSeconds(v.source.lastAt - started) : null
         }
         return sv
-      })
+      }),
     }
     const at = this.#satisfiedAt
     if (at !== undefined && started !== undefined) view.satisfiedAfterSeconds = viewSeconds(at - started)
     return view
   }
 
-  stop (): void {
+  stop(): void {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
   }
 }
 
-function verdictView (v: SourceVerdict): Record<string, unknown> {
+function verdictView(v: SourceVerdict): Record<string, unknown> {
   return {
     source: v.source.source,
     probes: v.source.count,
@@ -188,6 +211,6 @@ function verdictView (v: SourceVerdict): Record<string, unknown> {
     intervalFrom: v.learnedMs === undefined ? 'default' : 'learned',
     silentForSeconds: viewSeconds(v.silentForMs),
     silenceThresholdSeconds: viewSeconds(v.thresholdMs),
-    silent: v.silent
+    silent: v.silent,
   }
 }

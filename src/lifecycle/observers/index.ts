@@ -11,13 +11,34 @@ import { OBSERVER_NAMES, silentLogger, type DeregistrationObserver, type Observe
 import { TrafficObserver, type TrafficObserverOptions } from './traffic.js'
 
 export { Elbv2Observer, HealthcheckObserver, TrafficObserver, ObserverConfigError, OBSERVER_NAMES }
-export type { DeregistrationObserver, ObserverLogger, ObserverName, Elbv2CallHook, Elbv2ObserverOptions, HealthcheckObserverOptions, TrafficObserverOptions }
+export type {
+  DeregistrationObserver,
+  ObserverLogger,
+  ObserverName,
+  Elbv2CallHook,
+  Elbv2ObserverOptions,
+  HealthcheckObserverOptions,
+  TrafficObserverOptions,
+}
 export type { Elbv2CallOutcome } from './elbv2.js'
 
 /** The options the observers read, checked at the option table's boundary (src/config.ts). */
-export type ObserverConfig = Pick<Config,
-  | 'deregistration' | 'quietPeriodMs' | 'quietPeriodMinMs' | 'quietPeriodMaxMs' | 'lbRateDrop' | 'lbSources'
-  | 'healthcheckSilenceMultiple' | 'targetGroupArns' | 'targetId' | 'targetPort' | 'awsRegion' | 'elbv2Endpoint' | 'elbv2PollIntervalMs'>
+export type ObserverConfig = Pick<
+  Config,
+  | 'deregistration'
+  | 'quietPeriodMs'
+  | 'quietPeriodMinMs'
+  | 'quietPeriodMaxMs'
+  | 'lbRateDrop'
+  | 'lbSources'
+  | 'healthcheckSilenceMultiple'
+  | 'targetGroupArns'
+  | 'targetId'
+  | 'targetPort'
+  | 'awsRegion'
+  | 'elbv2Endpoint'
+  | 'elbv2PollIntervalMs'
+>
 
 export interface ObserverDeps {
   /** What the ingress records; read by `traffic` and `healthcheck`. */
@@ -32,17 +53,23 @@ export interface ObserverDeps {
 }
 
 /** One observer per name in --deregistration, in the order given. */
-export function createObservers (config: ObserverConfig, deps: ObserverDeps): DeregistrationObserver[] {
+export function createObservers(config: ObserverConfig, deps: ObserverDeps): DeregistrationObserver[] {
   const logger = deps.logger ?? silentLogger
   const { observations, lagClock } = deps
   return config.deregistration.map((name) => newObserver(name))
 
-  function newObserver (name: ObserverName): DeregistrationObserver {
+  function newObserver(name: ObserverName): DeregistrationObserver {
     switch (name) {
       case 'traffic':
         return new TrafficObserver({
-          observations, lagClock, logger, quietPeriodMs: config.quietPeriodMs, quietPeriodMinMs: config.quietPeriodMinMs,
-          quietPeriodMaxMs: config.quietPeriodMaxMs, rateDrop: config.lbRateDrop, sources: config.lbSources,
+          observations,
+          lagClock,
+          logger,
+          quietPeriodMs: config.quietPeriodMs,
+          quietPeriodMinMs: config.quietPeriodMinMs,
+          quietPeriodMaxMs: config.quietPeriodMaxMs,
+          rateDrop: config.lbRateDrop,
+          sources: config.lbSources,
         })
       case 'elbv2':
         return new Elbv2Observer({

@@ -11,38 +11,42 @@ export type ObserverName = (typeof OBSERVER_NAMES)[number]
 export interface DeregistrationObserver {
   readonly name: ObserverName
   /** Termination began (performance.now() ms). Calling it again is ignored. */
-  start (startedAt: number): void
+  start(startedAt: number): void
   /** This observer believes, now, that the LB has stopped sending new connections. */
   readonly satisfied: boolean
   /** `fn` runs whenever `satisfied` may have changed (at least when it turns true). */
-  onChange (fn: () => void): void
+  onChange(fn: () => void): void
   /** JSON-safe, for GET /status and the max-wait warning. */
-  view (): Record<string, unknown>
+  view(): Record<string, unknown>
   /** The few fields that say on what the verdict rests, for the draining log line and metrics. */
-  summary (): Record<string, unknown>
+  summary(): Record<string, unknown>
   /** Clear timers, abort in-flight calls; idempotent. */
-  stop (): void
+  stop(): void
 }
 
 /** pino-compatible logger subset the observers use. */
 export interface ObserverLogger {
-  info (obj: object, msg?: string): void
-  warn (obj: object, msg?: string): void
-  error (obj: object, msg?: string): void
-  debug (obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+  debug(obj: object, msg?: string): void
 }
 
 /** A logger that drops everything. */
-export const silentLogger: ObserverLogger = Object.freeze({ info () {}, warn () {}, error () {}, debug () {} })
+export const silentLogger: ObserverLogger = Object.freeze({ info() {}, warn() {}, error() {}, debug() {} })
 
 /** Milliseconds as seconds rounded to the millisecond, for views. */
-export function viewSeconds (ms: number): number {
+export function viewSeconds(ms: number): number {
   return Math.round(ms) / 1000
 }
 
 /** The listeners of an observer's onChange. */
 export class ChangeListeners {
   readonly #fns = new Set<() => void>()
-  add (fn: () => void): void { this.#fns.add(fn) }
-  emit (): void { for (const fn of this.#fns) fn() }
+  add(fn: () => void): void {
+    this.#fns.add(fn)
+  }
+  emit(): void {
+    for (const fn of this.#fns) fn()
+  }
 }

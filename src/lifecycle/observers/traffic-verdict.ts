@@ -45,7 +45,14 @@ const LATE: SourceWindow = { basis: 'lag-bound', why: 'first seen after terminat
  * `lagDeadline`: deregistration + --lb-lag-max, undefined while deregistration is not known.
  * `afterDeadlineMs`: the quiet a source without evidence needs after activity past the deadline.
  */
-export function judge (judged: Judged, activity: Map<string, SourceActivity>, now: number, startedAt: number, lagDeadline: number | undefined, afterDeadlineMs: number): SourceVerdict {
+export function judge(
+  judged: Judged,
+  activity: Map<string, SourceActivity>,
+  now: number,
+  startedAt: number,
+  lagDeadline: number | undefined,
+  afterDeadlineMs: number,
+): SourceVerdict {
   const entries: Array<[string, SourceWindow, SourceActivity]> = []
   for (const [source, window] of judged.windows) entries.push([source, window, activity.get(source) ?? NONE])
   if (!judged.pooled) {
@@ -53,7 +60,12 @@ export function judge (judged: Judged, activity: Map<string, SourceActivity>, no
       if (!judged.windows.has(source) && (a.lastActivityAt > startedAt || a.pending > 0)) entries.push([source, LATE, a])
     }
   }
-  if (entries.length === 0) entries.push(['(no traffic)', { basis: 'lag-bound', why: 'no arrivals in the history span', sampleSize: 0, sampleSpanMs: judged.spanMs }, NONE])
+  if (entries.length === 0)
+    entries.push([
+      '(no traffic)',
+      { basis: 'lag-bound', why: 'no arrivals in the history span', sampleSize: 0, sampleSpanMs: judged.spanMs },
+      NONE,
+    ])
 
   let quiet = true
   let nextAt = Number.NEGATIVE_INFINITY

@@ -20,7 +20,15 @@ import { performance } from 'node:perf_hooks'
 import type { ArrivalSource, TrafficObservations } from '../observations.js'
 import { OVERFLOW_SOURCE } from '../observations.js'
 import type { LagClock } from '../lag-clock.js'
-import { checkEvidenceOptions, evidenceWindow, fixedWindow, DEFAULT_RATE_DROP, FALSE_STOP_PROBABILITY, type EvidenceOptions, type SourceWindow } from '../quiet-period.js'
+import {
+  checkEvidenceOptions,
+  evidenceWindow,
+  fixedWindow,
+  DEFAULT_RATE_DROP,
+  FALSE_STOP_PROBABILITY,
+  type EvidenceOptions,
+  type SourceWindow,
+} from '../quiet-period.js'
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import { judge, type Judged, type SourceVerdict } from './traffic-verdict.js'
 
@@ -69,11 +77,15 @@ export class TrafficObserver implements DeregistrationObserver {
   #heldByPending = false
   #revocations = 0
 
-  constructor (opts: TrafficObserverOptions) {
+  constructor(opts: TrafficObserverOptions) {
     this.#observations = opts.observations
     this.#lagClock = opts.lagClock
     this.#quietPeriodMs = opts.quietPeriodMs ?? 'auto'
-    this.#evidence = { minMs: opts.quietPeriodMinMs ?? 2000, maxMs: opts.quietPeriodMaxMs ?? 60_000, rateDrop: opts.rateDrop ?? DEFAULT_RATE_DROP }
+    this.#evidence = {
+      minMs: opts.quietPeriodMinMs ?? 2000,
+      maxMs: opts.quietPeriodMaxMs ?? 60_000,
+      rateDrop: opts.rateDrop ?? DEFAULT_RATE_DROP,
+    }
     this.#p = opts.falseStopProbability ?? FALSE_STOP_PROBABILITY
     this.#mode = opts.sources ?? 'auto'
     this.#log = opts.logger ?? silentLogger
@@ -82,43 +94,66 @@ export class TrafficObserver implements DeregistrationObserver {
     opts.lagClock.onChange(() => this.#check())
   }
 
-  get satisfied (): boolean { return this.#verdict(performance.now()).quiet }
+  get satisfied(): boolean {
+    return this.#verdict(performance.now()).quiet
+  }
 
-  onChange (fn: () => void): void { this.#listeners.add(fn) }
+  onChange(fn: () => void): void {
+    this.#listeners.add(fn)
+  }
 
   /** How many times "quiet" was revoked by a new arrival or request. */
-  get revocations (): number { return this.#revocations }
+  get revocations(): number {
+    return this.#revocations
+  }
 
   /** The windows start() would choose if termination began at `at`: each node's evidence. */
-  judgeAt (at: number): Judged {
+  judgeAt(at: number): Judged {
     const sample = this.#observations.sampleBefore(at)
     const named = [...sample.bySource.keys()]
     const pooled = this.#mode === 'pooled' || (this.#mode === 'auto' && (named.length > MAX_PER_SOURCE || named.includes(OVERFLOW_SOURCE)))
-    const why = this.#mode !== 'auto' ? `--lb-sources ${this.#mode}` : pooled ? `more than ${MAX_PER_SOURCE} peers sent in the history span: they are clients, not LB nodes` : `${named.length} peer(s) sent in the history span: each is an LB node`
+    const why =
+      this.#mode !== 'auto'
+        ? `--lb-sources ${this.#mode}`
+        : pooled
+          ? `more than ${MAX_PER_SOURCE} peers sent in the history span: they are clients, not LB nodes`
+          : `${named.length} peer(s) sent in the history span: each is an LB node`
     const groups: Array<[string, number]> = pooled ? [['(all peers)', sample.count]] : [...sample.bySource]
     const share = this.#p / Math.max(1, groups.length)
     const windows = new Map<string, SourceWindow>()
     for (const [source, n] of groups) {
-      windows.set(source, this.#quietPeriodMs === 'auto'
-        ? evidenceWindow(n, sample.spanMs, { ...this.#evidence, lagMs: this.#lagClock.lagMs, falseStopProbability: share })
-        : fixedWindow(this.#quietPeriodMs, n, sample.spanMs))
+      windows.set(
+        source,
+        this.#quietPeriodMs === 'auto'
+          ? evidenceWindow(n, sample.spanMs, { ...this.#evidence, lagMs: this.#lagClock.lagMs, falseStopProbability: share })
+          : fixedWindow(this.#quietPeriodMs, n, sample.spanMs),
+      )
     }
     return { pooled, why, spanMs: sample.spanMs, windows }
   }
 
-  start (startedAt: number): void {
+  start(startedAt: number): void {
     if (this.#startedAt !== undefined || this.#stopped) return
     this.#startedAt = startedAt
     this.#judged = this.judgeAt(startedAt)
     this.#arrivalsAtStart = this.#observations.totalArrivals
     const v = this.#verdict(startedAt)
-    this.#log.info({ observer: this.name, sourcesJudged: this.#judged.pooled ? 'pooled' : 'per-source', why: this.#judged.why, basis: v.basis, sources: v.sources.map(sourceView) },
-      `traffic observer: ${v.sources.length} source(s) judged ${this.#judged.pooled ? 'as one pool' : 'each by its own rate'}; basis ${v.basis}`)
+    this.#log.info(
+      {
+        observer: this.name,
+        sourcesJudged: this.#judged.pooled ? 'pooled' : 'per-source',
+        why: this.#judged.why,
+        basis: v.basis,
+        sources: v.sources.map(sourceView),
+      },
+      `traffic observer: ${v.sources.length} source(s) judged ${this.#judged.pooled ? 'as one pool' : 'each by its own rate'}; basis ${v.basis}`,
+    )
     this.#check()
   }
 
-  #verdict (now: number): SourceVerdict {
-    if (this.#startedAt === undefined || this.#judged === undefined) return { quiet: false, basis: 'lag-bound', nextAt: Number.POSITIVE_INFINITY, sources: [] }
+  #verdict(now: number): SourceVerdict {
+    if (this.#startedAt === undefined || this.#judged === undefined)
+      return { quiet: false, basis: 'lag-bound', nextAt: Number.POSITIVE_INFINITY, sources: [] }
     // Activity past the lag deadline (the LB lags longer than assumed) needs a whole window after
     // it: the configured one, or the longest auto window.
     const afterDeadlineMs = this.#quietPeriodMs === 'auto' ? this.#evidence.maxMs : this.#quietPeriodMs
@@ -126,8 +161,8 @@ export class TrafficObserver implements DeregistrationObserver {
   }
 
   /** Each source's last activity and pending count (pooled: one entry over every peer). */
-  #activity (): Map<string, { lastActivityAt: number, pending: number }> {
-    const out = new Map<string, { lastActivityAt: number, pending: number }>()
+  #activity(): Map<string, { lastActivityAt: number; pending: number }> {
+    const out = new Map<string, { lastActivityAt: number; pending: number }>()
     if (this.#judged?.pooled === true) {
       let last = Number.NaN
       for (const rec of this.#observations.arrivalSources()) {
@@ -142,7 +177,7 @@ export class TrafficObserver implements DeregistrationObserver {
   }
 
   /** Re-evaluate; tell the listeners when quiet begins or is revoked; arm the next look. */
-  #check (): void {
+  #check(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
     this.#observations.unwatchActivity()
@@ -158,8 +193,17 @@ export class TrafficObserver implements DeregistrationObserver {
     if (v.quiet !== this.#wasSatisfied) {
       this.#wasSatisfied = v.quiet
       if (v.quiet) {
-        this.#log.info({ observer: this.name, basis: v.basis, arrivalsSinceStart: this.#observations.totalArrivals - this.#arrivalsAtStart, sources: v.sources.map(sourceView) },
-          v.basis === 'lag-bound' ? 'traffic observer: the lag bound passed with no new connection since' : 'traffic observer: every LB node quiet for its window')
+        this.#log.info(
+          {
+            observer: this.name,
+            basis: v.basis,
+            arrivalsSinceStart: this.#observations.totalArrivals - this.#arrivalsAtStart,
+            sources: v.sources.map(sourceView),
+          },
+          v.basis === 'lag-bound'
+            ? 'traffic observer: the lag bound passed with no new connection since'
+            : 'traffic observer: every LB node quiet for its window',
+        )
       } else if (v.sources.some((s) => !s.quiet && s.pending === 0)) {
         this.#revoked(v)
       } else {
@@ -179,12 +223,15 @@ export class TrafficObserver implements DeregistrationObserver {
     if (Number.isFinite(at)) this.#timer = setTimeout(() => this.#check(), Math.max(1, Math.ceil(at - now)))
   }
 
-  #revoked (v: SourceVerdict): void {
+  #revoked(v: SourceVerdict): void {
     this.#revocations++
-    this.#log.info({ observer: this.name, sources: v.sources.filter((s) => !s.quiet).map(sourceView) }, 'traffic observer: quiet revoked: new activity')
+    this.#log.info(
+      { observer: this.name, sources: v.sources.filter((s) => !s.quiet).map(sourceView) },
+      'traffic observer: quiet revoked: new activity',
+    )
   }
 
-  summary (): Record<string, unknown> {
+  summary(): Record<string, unknown> {
     const v = this.#verdict(performance.now())
     const bound = v.sources.reduce((sum, s) => sum + (s.window.basis === 'evidence' ? s.window.falseStopBound : 0), 0)
     return {
@@ -197,7 +244,7 @@ export class TrafficObserver implements DeregistrationObserver {
     }
   }
 
-  view (): Record<string, unknown> {
+  view(): Record<string, unknown> {
     const now = performance.now()
     const judged = this.#judged ?? this.judgeAt(now)
     const v = this.#startedAt === undefined ? undefined : this.#verdict(now)
@@ -215,12 +262,14 @@ export class TrafficObserver implements DeregistrationObserver {
       arrivalsSinceStart: this.#startedAt === undefined ? null : this.#observations.totalArrivals - this.#arrivalsAtStart,
       revocations: this.#revocations,
       lagBound: this.#lagClock.view(now),
-      sources: v !== undefined ? v.sources.map(sourceView) : [...judged.windows].map(([source, window]) => ({ source, ...windowView(window) })),
-      assumptions: 'Poisson arrivals per LB node; a node\'s rate stays above 1/rateDrop of its rate before termination while the LB routes to us; the LB stops within lagBound.lagMaxSeconds of deregistration',
+      sources:
+        v !== undefined ? v.sources.map(sourceView) : [...judged.windows].map(([source, window]) => ({ source, ...windowView(window) })),
+      assumptions:
+        "Poisson arrivals per LB node; a node's rate stays above 1/rateDrop of its rate before termination while the LB routes to us; the LB stops within lagBound.lagMaxSeconds of deregistration",
     }
   }
 
-  stop (): void {
+  stop(): void {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
@@ -229,21 +278,22 @@ export class TrafficObserver implements DeregistrationObserver {
 }
 
 /** A source's last activity; a connection still being classified counts from its accept time. */
-function activityOf (rec: ArrivalSource): number {
+function activityOf(rec: ArrivalSource): number {
   return rec.pending > 0 && !(rec.lastAcceptedAt <= rec.lastActivityAt) ? rec.lastAcceptedAt : rec.lastActivityAt
 }
 
-function windowView (w: SourceWindow): Record<string, unknown> {
+function windowView(w: SourceWindow): Record<string, unknown> {
   const out: Record<string, unknown> = { basis: w.basis, sampleSize: w.sampleSize, sampleSpanSeconds: viewSeconds(w.sampleSpanMs) }
   if (w.sampleSpanMs > 0 && w.sampleSize > 0) out.ratePerSecond = Number((w.sampleSize / (w.sampleSpanMs / 1000)).toPrecision(4))
   if ('windowMs' in w) out.windowSeconds = viewSeconds(w.windowMs)
-  if ('requiredMs' in w && w.requiredMs !== undefined) out.requiredSeconds = Number.isFinite(w.requiredMs) ? viewSeconds(w.requiredMs) : null
+  if ('requiredMs' in w && w.requiredMs !== undefined)
+    out.requiredSeconds = Number.isFinite(w.requiredMs) ? viewSeconds(w.requiredMs) : null
   if (w.basis === 'evidence') out.falseStopBound = Number(w.falseStopBound.toPrecision(2))
   if (w.basis === 'lag-bound') out.why = w.why
   return out
 }
 
-function sourceView (s: SourceVerdict['sources'][number]): Record<string, unknown> {
+function sourceView(s: SourceVerdict['sources'][number]): Record<string, unknown> {
   return {
     source: s.source,
     ...windowView(s.window),

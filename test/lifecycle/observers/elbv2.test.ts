@@ -5,25 +5,33 @@ import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startElbv2Emulator, type Elbv2EmulatorOptions } from '../../../bench/rollout/elbv2/index.js'
-import { Elbv2Observer, isDeregisteredState, isRegisteredState, type Elbv2CallOutcome, type Elbv2ObserverOptions } from '../../../src/lifecycle/observers/elbv2.js'
+import {
+  Elbv2Observer,
+  isDeregisteredState,
+  isRegisteredState,
+  type Elbv2CallOutcome,
+  type Elbv2ObserverOptions,
+} from '../../../src/lifecycle/observers/elbv2.js'
 import { LagClock } from '../../../src/lifecycle/lag-clock.js'
 import type { DeregistrationObserver } from '../../../src/lifecycle/observers/observer.js'
 
-interface Teardown { teardown (fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
 const POD = { id: '10.0.1.23', port: 8080 }
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }
 
-async function emulator (t: Teardown, opts: Elbv2EmulatorOptions = {}) {
+async function emulator(t: Teardown, opts: Elbv2EmulatorOptions = {}) {
   const emu = await startElbv2Emulator({ consistencyLagMs: 0, ...opts })
   t.teardown(() => emu.close())
   return emu
 }
 
-function observe (t: Teardown, opts: Partial<Elbv2ObserverOptions> & Pick<Elbv2ObserverOptions, 'targetGroupArns' | 'endpoint'>) {
+function observe(t: Teardown, opts: Partial<Elbv2ObserverOptions> & Pick<Elbv2ObserverOptions, 'targetGroupArns' | 'endpoint'>) {
   const calls: Record<Elbv2CallOutcome, number> = { ok: 0, throttled: 0, error: 0 }
   const warnings: Array<Record<string, unknown>> = []
-  const errors: Array<{ obj: Record<string, unknown>, msg: string }> = []
+  const errors: Array<{ obj: Record<string, unknown>; msg: string }> = []
   const lagClock = new LagClock(60_000, true)
   const observer = new Elbv2Observer({
     targetId: POD.id,
@@ -35,26 +43,46 @@ function observe (t: Teardown, opts: Partial<Elbv2ObserverOptions> & Pick<Elbv2O
     // states and counts, not latency: a CPU-starved machine must not turn a slow answer into an
     // error. The timeout itself is tested with a hung endpoint below.
     requestTimeoutMs: 10_000,
-    hook: { onCall (outcome) { calls[outcome]++ } },
-    logger: { info () {}, debug () {}, warn (obj) { warnings.push(obj as Record<string, unknown>) }, error (obj, msg) { errors.push({ obj: obj as Record<string, unknown>, msg: msg ?? '' }) } },
+    hook: {
+      onCall(outcome) {
+        calls[outcome]++
+      },
+    },
+    logger: {
+      info() {},
+      debug() {},
+      warn(obj) {
+        warnings.push(obj as Record<string, unknown>)
+      },
+      error(obj, msg) {
+        errors.push({ obj: obj as Record<string, unknown>, msg: msg ?? '' })
+      },
+    },
     lagClock,
-    ...opts
+    ...opts,
   })
   t.teardown(() => observer.stop())
-  const start = (at = performance.now()): number => { lagClock.start(at); observer.start(at); return at }
+  const start = (at = performance.now()): number => {
+    lagClock.start(at)
+    observer.start(at)
+    return at
+  }
   return { observer, calls, warnings, errors, lagClock, start }
 }
 
 /** Resolves when `o` is (or next becomes) satisfied. */
-function whenSatisfied (o: DeregistrationObserver): Promise<void> {
+function whenSatisfied(o: DeregistrationObserver): Promise<void> {
   return new Promise((resolve) => {
     if (o.satisfied) resolve()
-    else o.onChange(() => { if (o.satisfied) resolve() })
+    else
+      o.onChange(() => {
+        if (o.satisfied) resolve()
+      })
   })
 }
 
 /** Polls `cond` every 10 ms; fails after `ms`. */
-async function until (cond: () => boolean, ms: number, what: string): Promise<void> {
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = performance.now() + ms
   while (!cond()) {
     if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
@@ -62,7 +90,19 @@ async function until (cond: () => boolean, ms: number, what: string): Promise<vo
   }
 }
 
-type GroupView = { arn: string, state: string | null, reason: string | null, calls: number, throttled: number, errors: number, deregistered: boolean, everRegistered: boolean, cannotTell: string | null, deregisteredAfterSeconds: number | null, lastError: { code: string } | null }
+type GroupView = {
+  arn: string
+  state: string | null
+  reason: string | null
+  calls: number
+  throttled: number
+  errors: number
+  deregistered: boolean
+  everRegistered: boolean
+  cannotTell: string | null
+  deregisteredAfterSeconds: number | null
+  lastError: { code: string } | null
+}
 const groups = (o: Elbv2Observer) => o.view().targetGroups as GroupView[]
 
 t.test('the satisfied states', async (t) => {
@@ -109,30 +149,37 @@ t.test('does not poll before start(); healthy → draining → satisfied, then s
   t.equal(observer.summary().groupsThatCannotTell, 0)
 })
 
-t.test('draining runs out into unused (Target.NotRegistered): both satisfy once seen registered; other unused reasons do not', async (t) => {
-  t.ok(isRegisteredState('healthy') && isRegisteredState('initial') && isRegisteredState('unhealthy.draining'))
-  t.notOk(isRegisteredState('unused') || isRegisteredState('draining') || isRegisteredState(null))
-  // timeScale 0.01: a 30 s deregistration delay lasts 300 ms.
-  const emu = await emulator(t, { timeScale: 0.01 })
-  const arn = emu.createTargetGroup({ name: 'web', port: POD.port, deregistrationDelaySeconds: 30 })
-  emu.setTargetHealth(arn, POD.id, POD.port, 'unused', 'Target.InvalidState')
-  const { observer, calls, errors, start } = observe(t, { targetGroupArns: [arn], endpoint: emu.url })
-  start()
-  await until(() => calls.ok >= 3, 5_000, 'three answers')
-  t.notOk(observer.satisfied, 'unused for another reason is not deregistration')
-  t.equal(groups(observer)[0]!.reason, 'Target.InvalidState')
+t.test(
+  'draining runs out into unused (Target.NotRegistered): both satisfy once seen registered; other unused reasons do not',
+  async (t) => {
+    t.ok(isRegisteredState('healthy') && isRegisteredState('initial') && isRegisteredState('unhealthy.draining'))
+    t.notOk(isRegisteredState('unused') || isRegisteredState('draining') || isRegisteredState(null))
+    // timeScale 0.01: a 30 s deregistration delay lasts 300 ms.
+    const emu = await emulator(t, { timeScale: 0.01 })
+    const arn = emu.createTargetGroup({ name: 'web', port: POD.port, deregistrationDelaySeconds: 30 })
+    emu.setTargetHealth(arn, POD.id, POD.port, 'unused', 'Target.InvalidState')
+    const { observer, calls, errors, start } = observe(t, { targetGroupArns: [arn], endpoint: emu.url })
+    start()
+    await until(() => calls.ok >= 3, 5_000, 'three answers')
+    t.notOk(observer.satisfied, 'unused for another reason is not deregistration')
+    t.equal(groups(observer)[0]!.reason, 'Target.InvalidState')
 
-  emu.setTargetHealth(arn, POD.id, POD.port, 'healthy')
-  await until(() => groups(observer)[0]!.everRegistered, 5_000, 'the target seen registered')
-  emu.setTargetHealth(arn, POD.id, POD.port, 'draining')
-  await sleep(400) // the delay expires: the API now says unused / Target.NotRegistered
-  const direct = emu.targetGroup(arn).healthAt(POD.id, POD.port)
-  t.same({ state: direct.state, reason: direct.reason }, { state: 'unused', reason: 'Target.NotRegistered' }, 'emulator moved on to unused')
-  await whenSatisfied(observer)
-  t.equal(observer.satisfied, true)
-  t.equal(groups(observer)[0]!.deregistered, true)
-  t.same(errors, [])
-})
+    emu.setTargetHealth(arn, POD.id, POD.port, 'healthy')
+    await until(() => groups(observer)[0]!.everRegistered, 5_000, 'the target seen registered')
+    emu.setTargetHealth(arn, POD.id, POD.port, 'draining')
+    await sleep(400) // the delay expires: the API now says unused / Target.NotRegistered
+    const direct = emu.targetGroup(arn).healthAt(POD.id, POD.port)
+    t.same(
+      { state: direct.state, reason: direct.reason },
+      { state: 'unused', reason: 'Target.NotRegistered' },
+      'emulator moved on to unused',
+    )
+    await whenSatisfied(observer)
+    t.equal(observer.satisfied, true)
+    t.equal(groups(observer)[0]!.deregistered, true)
+    t.same(errors, [])
+  },
+)
 
 t.test('removed straight from healthy to unused (Target.NotRegistered), after being seen registered: deregistered', async (t) => {
   const emu = await emulator(t)
@@ -167,7 +214,13 @@ t.test('two target groups must both agree', async (t) => {
 
   emu.setTargetHealth(b, POD.id, POD.port, 'unused', 'Target.NotRegistered')
   await whenSatisfied(observer)
-  t.same(groups(observer).map((g) => [g.state, g.reason]), [['draining', 'Target.DeregistrationInProgress'], ['unused', 'Target.NotRegistered']])
+  t.same(
+    groups(observer).map((g) => [g.state, g.reason]),
+    [
+      ['draining', 'Target.DeregistrationInProgress'],
+      ['unused', 'Target.NotRegistered'],
+    ],
+  )
 })
 
 t.test('throttling: backs off exponentially, SDK retries off, every call and throttle counted', async (t) => {
@@ -192,14 +245,24 @@ t.test('throttling: backs off exponentially, SDK retries off, every call and thr
   const stats = emu.stats()
   const total = stats.calls.DescribeTargetHealth ?? 0
   t.ok(calls.throttled >= 1, `throttled ${calls.throttled} times`)
-  t.equal(calls.throttled, stats.throttled.DescribeTargetHealth ?? 0, 'every throttle the server answered was counted once: the SDK did not retry')
+  t.equal(
+    calls.throttled,
+    stats.throttled.DescribeTargetHealth ?? 0,
+    'every throttle the server answered was counted once: the SDK did not retry',
+  )
   t.equal(calls.ok + calls.throttled + calls.error, total, 'every call counted')
   t.equal(calls.error, 0)
   t.ok(maxConsecutive >= 2, `backoff grew over ${maxConsecutive} consecutive throttled ticks`)
   t.ok(maxNextPoll > 0.05 * 1.2 * 2, `a backed-off delay (${maxNextPoll} s) exceeded the jittered interval`)
   t.ok(maxNextPoll <= 0.8 * 1.2 + 0.01, 'capped at maxBackoff (+ jitter)')
-  t.ok(total < elapsed / 0.05 / 2, `${total} calls in ${elapsed.toFixed(2)} s: well under the ${(elapsed / 0.05).toFixed(0)} an unbacked poller would make`)
-  t.ok(warnings.some((w) => w.consecutiveThrottledTicks !== undefined), 'throttling logged')
+  t.ok(
+    total < elapsed / 0.05 / 2,
+    `${total} calls in ${elapsed.toFixed(2)} s: well under the ${(elapsed / 0.05).toFixed(0)} an unbacked poller would make`,
+  )
+  t.ok(
+    warnings.some((w) => w.consecutiveThrottledTicks !== undefined),
+    'throttling logged',
+  )
   t.equal(groups(observer)[0]!.lastError === null || groups(observer)[0]!.lastError!.code === 'Throttling', true)
 
   // Still gets there: once a token is available the draining answer comes through.
@@ -229,33 +292,44 @@ t.test('transient errors are logged as warnings, counted and retried on the next
   t.equal(groups(observer)[0]!.deregistered, true)
 })
 
-t.test('a target unused (Target.NotRegistered) on the first poll, never seen registered: a configuration error, not deregistration', async (t) => {
-  const emu = await emulator(t)
-  const arn = emu.createTargetGroup({ name: 'web', port: POD.port })
-  emu.setTargetHealth(arn, POD.id, 9999, 'healthy') // the pod is registered on another port: --target-port is wrong
-  const { observer, calls, errors, lagClock, start } = observe(t, { targetGroupArns: [arn], endpoint: emu.url })
-  const startedAt = start()
-  await whenSatisfied(observer) // the group stops blocking…
-  const g = groups(observer)[0]!
-  t.same([g.state, g.reason, g.deregistered, g.everRegistered], ['unused', 'Target.NotRegistered', false, false], '…but is not counted as deregistered')
-  t.match(g.cannotTell, /never seen registered.*--target-id or --target-port/)
-  t.equal(errors.length, 1, 'logged once, as an error')
-  t.match(errors[0]!.msg, /never seen registered/)
-  t.same([errors[0]!.obj.targetId, errors[0]!.obj.targetPort], [POD.id, POD.port])
-  // The lag clock falls back to termination start.
-  t.equal(lagClock.deregisteredAt, startedAt)
-  t.equal((lagClock.view() as { deregistration: string }).deregistration, 'termination start (elbv2 could not tell)')
-  t.same(observer.summary(), { deregistrationSeenAfterSeconds: null, groupsThatCannotTell: 1 })
-  const callsThen = calls.ok
-  await sleep(250)
-  t.equal(calls.ok, callsThen, 'a group that cannot tell is not polled again')
-})
+t.test(
+  'a target unused (Target.NotRegistered) on the first poll, never seen registered: a configuration error, not deregistration',
+  async (t) => {
+    const emu = await emulator(t)
+    const arn = emu.createTargetGroup({ name: 'web', port: POD.port })
+    emu.setTargetHealth(arn, POD.id, 9999, 'healthy') // the pod is registered on another port: --target-port is wrong
+    const { observer, calls, errors, lagClock, start } = observe(t, { targetGroupArns: [arn], endpoint: emu.url })
+    const startedAt = start()
+    await whenSatisfied(observer) // the group stops blocking…
+    const g = groups(observer)[0]!
+    t.same(
+      [g.state, g.reason, g.deregistered, g.everRegistered],
+      ['unused', 'Target.NotRegistered', false, false],
+      '…but is not counted as deregistered',
+    )
+    t.match(g.cannotTell, /never seen registered.*--target-id or --target-port/)
+    t.equal(errors.length, 1, 'logged once, as an error')
+    t.match(errors[0]!.msg, /never seen registered/)
+    t.same([errors[0]!.obj.targetId, errors[0]!.obj.targetPort], [POD.id, POD.port])
+    // The lag clock falls back to termination start.
+    t.equal(lagClock.deregisteredAt, startedAt)
+    t.equal((lagClock.view() as { deregistration: string }).deregistration, 'termination start (elbv2 could not tell)')
+    t.same(observer.summary(), { deregistrationSeenAfterSeconds: null, groupsThatCannotTell: 1 })
+    const callsThen = calls.ok
+    await sleep(250)
+    t.equal(calls.ok, callsThen, 'a group that cannot tell is not polled again')
+  },
+)
 
 t.test('AccessDenied: logged once as an error naming the permission; falls back to termination start', async (t) => {
   const emu = await emulator(t)
   const arn = emu.createTargetGroup({ name: 'web', port: POD.port })
   emu.setTargetHealth(arn, POD.id, POD.port, 'healthy')
-  emu.failTargetGroup(arn, { code: 'AccessDenied', message: 'User: arn:aws:sts::123456789012:assumed-role/pod/x is not authorized to perform: elasticloadbalancing:DescribeTargetHealth', status: 403 })
+  emu.failTargetGroup(arn, {
+    code: 'AccessDenied',
+    message: 'User: arn:aws:sts::123456789012:assumed-role/pod/x is not authorized to perform: elasticloadbalancing:DescribeTargetHealth',
+    status: 403,
+  })
   const { observer, calls, errors, warnings, lagClock, start } = observe(t, { targetGroupArns: [arn], endpoint: emu.url })
   const startedAt = start()
   await whenSatisfied(observer)
@@ -293,7 +367,7 @@ t.test('checkAtStartup: registered, not registered, failed — in view().startup
   const emu = await emulator(t)
   const arn = emu.createTargetGroup({ name: 'web', port: POD.port })
   emu.setTargetHealth(arn, POD.id, POD.port, 'healthy')
-  const startup = (o: Elbv2Observer) => o.view().startupCheck as { state: string, attempts: number, secondsAgo: number | null }
+  const startup = (o: Elbv2Observer) => o.view().startupCheck as { state: string; attempts: number; secondsAgo: number | null }
 
   const ok = observe(t, { targetGroupArns: [arn], endpoint: emu.url })
   t.same(startup(ok.observer), { state: 'not run', attempts: 0, secondsAgo: null })
@@ -308,7 +382,11 @@ t.test('checkAtStartup: registered, not registered, failed — in view().startup
   const absent = observe(t, { targetGroupArns: [other], endpoint: emu.url })
   absent.observer.checkAtStartup(20)
   await until(() => startup(absent.observer).state !== 'checking', 5_000, 'the check')
-  t.same([startup(absent.observer).state, startup(absent.observer).attempts], ['not registered', 1], 'checked again later (the controller registers pods a little after they start)')
+  t.same(
+    [startup(absent.observer).state, startup(absent.observer).attempts],
+    ['not registered', 1],
+    'checked again later (the controller registers pods a little after they start)',
+  )
   t.ok(absent.warnings.length === 1 && absent.errors.length === 0, 'a warning until the last attempt')
   t.equal(groups(absent.observer)[0]!.cannotTell, null, 'not registered yet is no failure')
 
@@ -351,12 +429,23 @@ t.test('a hung endpoint: calls time out; stop() aborts the call in flight', asyn
   const arrived: net.Socket[] = []
   const closed = new Set<net.Socket>()
   // Accepts and reads, never answers.
-  const server = net.createServer((s) => { arrived.push(s); s.resume(); s.on('close', () => closed.add(s)) })
+  const server = net.createServer((s) => {
+    arrived.push(s)
+    s.resume()
+    s.on('close', () => closed.add(s))
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { for (const s of arrived) s.destroy(); return new Promise<void>((resolve) => server.close(() => resolve())) })
+  t.teardown(() => {
+    for (const s of arrived) s.destroy()
+    return new Promise<void>((resolve) => server.close(() => resolve()))
+  })
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
-  const timing = observe(t, { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1'], endpoint, requestTimeoutMs: 200 })
+  const timing = observe(t, {
+    targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1'],
+    endpoint,
+    requestTimeoutMs: 200,
+  })
   timing.start()
   await until(() => timing.calls.error >= 2, 5_000, 'two timed-out calls')
   t.notOk(timing.observer.satisfied)
@@ -364,10 +453,14 @@ t.test('a hung endpoint: calls time out; stop() aborts the call in flight', asyn
   timing.observer.stop()
   // Every call of the stopped observer ends: its connections close (a timed-out or aborted
   // call does not keep its socket), and no new one arrives.
-  await until(() => arrived.every((s) => closed.has(s)), 5_000, 'the timed-out calls\' connections to close')
+  await until(() => arrived.every((s) => closed.has(s)), 5_000, "the timed-out calls' connections to close")
   const arrivedBefore = arrived.length
 
-  const hung = observe(t, { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/2'], endpoint, requestTimeoutMs: 60_000 })
+  const hung = observe(t, {
+    targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/2'],
+    endpoint,
+    requestTimeoutMs: 60_000,
+  })
   hung.observer.start(performance.now())
   await until(() => arrived.length > arrivedBefore, 5_000, 'the request to arrive')
   const inFlight = arrived[arrivedBefore]!
@@ -376,4 +469,3 @@ t.test('a hung endpoint: calls time out; stop() aborts the call in flight', asyn
   await until(() => closed.has(inFlight), 5_000, 'the aborted connection to close')
   t.same(hung.calls, { ok: 0, throttled: 0, error: 0 }, 'a call aborted by stop() is not counted as an error')
 })
-

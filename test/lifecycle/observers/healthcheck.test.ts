@@ -6,46 +6,76 @@ import { TrafficObservations } from '../../../src/lifecycle/observations.js'
 import { HealthcheckObserver, type HealthcheckObserverOptions } from '../../../src/lifecycle/observers/healthcheck.js'
 import type { DeregistrationObserver } from '../../../src/lifecycle/observers/observer.js'
 
-interface Teardown { teardown (fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
-function setup (t: Teardown, opts: Omit<HealthcheckObserverOptions, 'observations'> = {}) {
+function setup(t: Teardown, opts: Omit<HealthcheckObserverOptions, 'observations'> = {}) {
   const observations = new TrafficObservations()
   const observer = new HealthcheckObserver({ observations, minIntervalMs: 10, ...opts })
   t.teardown(() => observer.stop())
   let satisfiedAt: number | undefined
-  void whenSatisfied(observer).then((at) => { satisfiedAt = at })
+  void whenSatisfied(observer).then((at) => {
+    satisfiedAt = at
+  })
   return { observations, observer, satisfiedAt: () => satisfiedAt }
 }
 
 /** Resolves with the time `o` is (or next becomes) satisfied. */
-function whenSatisfied (o: DeregistrationObserver): Promise<number> {
+function whenSatisfied(o: DeregistrationObserver): Promise<number> {
   return new Promise((resolve) => {
     if (o.satisfied) resolve(performance.now())
-    else o.onChange(() => { if (o.satisfied) resolve(performance.now()) })
+    else
+      o.onChange(() => {
+        if (o.satisfied) resolve(performance.now())
+      })
   })
 }
 
 /** A health checker: probes `source` every `everyMs` until stopped; records its last probe time. */
-function checker (observations: TrafficObservations, source: string, kind: 'empty' | 'local', everyMs: number) {
+function checker(observations: TrafficObservations, source: string, kind: 'empty' | 'local', everyMs: number) {
   let last = 0
-  const probe = () => { last = performance.now(); observations.healthCheckSeen(source, kind, last) }
+  const probe = () => {
+    last = performance.now()
+    observations.healthCheckSeen(source, kind, last)
+  }
   probe()
   const timer = setInterval(probe, everyMs)
   return { stop: () => clearInterval(timer), last: () => last }
 }
 
-type SourceView = { source: string, probes: number, emptyProbes: number, localProbes: number, learnedIntervalSeconds: number | null, intervalSeconds: number, intervalFrom: string, silent: boolean, probesAfterStart?: number, silenceThresholdSeconds: number }
+type SourceView = {
+  source: string
+  probes: number
+  emptyProbes: number
+  localProbes: number
+  learnedIntervalSeconds: number | null
+  intervalSeconds: number
+  intervalFrom: string
+  silent: boolean
+  probesAfterStart?: number
+  silenceThresholdSeconds: number
+}
 const sources = (o: HealthcheckObserver) => o.view().sources as SourceView[]
 
-t.test('learns each source\'s interval; satisfied once every source went silent for 3 intervals', async (t) => {
+t.test("learns each source's interval; satisfied once every source went silent for 3 intervals", async (t) => {
   const { observations, observer, satisfiedAt } = setup(t, { defaultIntervalMs: 10000 })
   const a = checker(observations, '10.0.1.10', 'empty', 50)
   const b = checker(observations, '10.0.2.10', 'local', 80)
-  t.teardown(() => { a.stop(); b.stop() })
+  t.teardown(() => {
+    a.stop()
+    b.stop()
+  })
   await sleep(600) // ≥ 3 gaps from each
   observer.start(performance.now())
   const v = sources(observer)
-  t.same(v.map((s) => [s.source, s.intervalFrom]), [['10.0.1.10', 'learned'], ['10.0.2.10', 'learned']])
+  t.same(
+    v.map((s) => [s.source, s.intervalFrom]),
+    [
+      ['10.0.1.10', 'learned'],
+      ['10.0.2.10', 'learned'],
+    ],
+  )
   // Loose bounds: timers on a shared machine run late, never early.
   t.ok(v[0]!.learnedIntervalSeconds! >= 0.045 && v[0]!.learnedIntervalSeconds! < 0.5, `a learned ${v[0]!.learnedIntervalSeconds} s`)
   t.ok(v[1]!.learnedIntervalSeconds! >= 0.075 && v[1]!.learnedIntervalSeconds! < 0.5, `b learned ${v[1]!.learnedIntervalSeconds} s`)
@@ -64,7 +94,10 @@ t.test('learns each source\'s interval; satisfied once every source went silent 
   await whenSatisfied(observer)
   // The view rounds to the millisecond: allow that much.
   const bThreshold = sources(observer)[1]!.silenceThresholdSeconds * 1000 - 0.5
-  t.ok(satisfiedAt()! - b.last() >= bThreshold, `satisfied ${(satisfiedAt()! - b.last()).toFixed(0)} ms after b's last probe (threshold ${bThreshold.toFixed(0)} ms)`)
+  t.ok(
+    satisfiedAt()! - b.last() >= bThreshold,
+    `satisfied ${(satisfiedAt()! - b.last()).toFixed(0)} ms after b's last probe (threshold ${bThreshold.toFixed(0)} ms)`,
+  )
   t.ok(satisfiedAt()! > aStoppedAt)
   t.equal(observer.view().satisfied, true)
 })
@@ -132,7 +165,9 @@ t.test('a probe after silence revokes it (the verdict is live), and silence must
 t.test('stop() is idempotent and announces nothing after', async (t) => {
   const { observer } = setup(t, { defaultIntervalMs: 50 })
   let changes = 0
-  observer.onChange(() => { changes++ })
+  observer.onChange(() => {
+    changes++
+  })
   observer.start(performance.now())
   observer.stop()
   observer.stop()

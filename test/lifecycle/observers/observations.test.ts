@@ -13,7 +13,9 @@ t.test('counts arrivals in a window and remembers the last one overall and per s
   t.equal(obs.lastArrivalAt, 300)
   t.equal(obs.arrivalsBetween(100, 300), 2, 'from is exclusive, to inclusive')
   t.equal(obs.arrivalsBetween(0, 1000), 3)
-  const sources = Object.fromEntries([...obs.arrivalSources()].map((s) => [s.source, { count: s.count, firstAt: s.firstAt, lastAt: s.lastAt }]))
+  const sources = Object.fromEntries(
+    [...obs.arrivalSources()].map((s) => [s.source, { count: s.count, firstAt: s.firstAt, lastAt: s.lastAt }]),
+  )
   t.same(sources, { '10.0.1.5': { count: 2, firstAt: 100, lastAt: 300 }, '10.0.2.7': { count: 1, firstAt: 200, lastAt: 200 } })
 })
 
@@ -28,7 +30,7 @@ t.test('sampleBefore: history window, observation start, and arrivals after the 
   t.same(obs.sampleBefore(12_000), { count: 7, spanMs: 7_000, truncated: false, bySource: new Map([['lb', 7]]) })
 })
 
-t.test('sampleBefore by source: each LB node\'s own count over the same span; silent nodes absent', async (t) => {
+t.test("sampleBefore by source: each LB node's own count over the same span; silent nodes absent", async (t) => {
   const obs = new TrafficObservations({ historyMs: 10_000, since: 0 })
   obs.clientArrived('10.0.1.10', 1_000)
   obs.clientArrived('10.0.3.10', 2_000) // only before the window
@@ -36,9 +38,23 @@ t.test('sampleBefore by source: each LB node\'s own count over the same span; si
   for (let at = 2_250; at <= 20_000; at += 250) obs.clientArrived(at % 1_000 === 0 ? '10.0.1.10' : '10.0.2.10', at) // 1/s and 3/s
   const s = obs.sampleBefore(20_000)
   t.equal(s.spanMs, 10_000)
-  t.same(s.bySource, new Map([['10.0.1.10', 10], ['10.0.2.10', 30]]))
+  t.same(
+    s.bySource,
+    new Map([
+      ['10.0.1.10', 10],
+      ['10.0.2.10', 30],
+    ]),
+  )
   t.equal(s.count, 40, 'the total is the sum over sources')
-  t.same([...obs.arrivalSources()].map((r) => [r.source, r.id]), [['10.0.1.10', 0], ['10.0.3.10', 1], ['10.0.2.10', 2]], 'ids in order of first sight')
+  t.same(
+    [...obs.arrivalSources()].map((r) => [r.source, r.id]),
+    [
+      ['10.0.1.10', 0],
+      ['10.0.3.10', 1],
+      ['10.0.2.10', 2],
+    ],
+    'ids in order of first sight',
+  )
 })
 
 t.test('arrivals at accept: pending until classified; a client counts at its accept time, a health check is taken back out', async (t) => {
@@ -86,24 +102,36 @@ t.test('the activity watch fires once, at the next accept, arrival or request', 
   const obs = new TrafficObservations({ since: 0 })
   obs.clientArrived('10.0.1.10', 1)
   let fired = 0
-  obs.watchActivity(() => { fired++ })
+  obs.watchActivity(() => {
+    fired++
+  })
   obs.healthCheckSeen('10.0.1.10', 'empty', 2)
   t.equal(fired, 0, 'a health check is not activity')
   obs.requestSeen('10.0.1.10', 3)
   t.equal(fired, 1)
   obs.requestSeen('10.0.1.10', 4)
   t.equal(fired, 1, 'once')
-  obs.watchActivity(() => { fired++ })
+  obs.watchActivity(() => {
+    fired++
+  })
   obs.connectionAccepted('10.0.2.10', 5)
   t.equal(fired, 2, 'an accept fires it')
-  obs.watchActivity(() => { fired++ })
+  obs.watchActivity(() => {
+    fired++
+  })
   obs.clientArrived('10.0.2.10', 6)
   t.equal(fired, 3, 'an arrival fires it')
-  obs.watchActivity(() => { fired += 100 })
-  obs.watchActivity(() => { fired++ })
+  obs.watchActivity(() => {
+    fired += 100
+  })
+  obs.watchActivity(() => {
+    fired++
+  })
   obs.clientArrived('10.0.2.10', 7)
   t.equal(fired, 4, 'a new watch replaces the previous one')
-  obs.watchActivity(() => { fired++ })
+  obs.watchActivity(() => {
+    fired++
+  })
   obs.unwatchActivity()
   obs.clientArrived('10.0.2.10', 8)
   t.equal(fired, 4, 'unwatched')
@@ -129,11 +157,21 @@ t.test('sources beyond maxSources fold into one overflow record', async (t) => {
   t.equal(obs.totalArrivals, 10)
   for (let i = 0; i < 10; i++) obs.healthCheckSeen(`10.0.0.${i}`, 'empty', i)
   t.equal(obs.healthCheckSourceCount, 4)
-  t.same(obs.sampleBefore(10).bySource, new Map([['192.0.2.0', 1], ['192.0.2.1', 1], ['192.0.2.2', 1], [OVERFLOW_SOURCE, 7]]))
+  t.same(
+    obs.sampleBefore(10).bySource,
+    new Map([
+      ['192.0.2.0', 1],
+      ['192.0.2.1', 1],
+      ['192.0.2.2', 1],
+      [OVERFLOW_SOURCE, 7],
+    ]),
+  )
   // A request on a connection from a folded source is activity of the record it was folded into
   // (the traffic observer pools then and reads that record: keep-alive traffic must not vanish).
   let fired = false
-  obs.watchActivity(() => { fired = true })
+  obs.watchActivity(() => {
+    fired = true
+  })
   obs.requestSeen('192.0.2.9', 50)
   t.equal(obs.arrivalSource(OVERFLOW_SOURCE)!.lastActivityAt, 50)
   t.ok(fired, 'and it fires the activity watch')
@@ -158,7 +196,7 @@ t.test('health checks: per-source counts by kind and the median gap of the last 
   t.equal(obs.lastHealthCheckAt, 80_000)
   // Only the last HEALTH_CHECK_GAPS_KEPT gaps count: the rhythm changes to 2 s.
   let at = 80_000
-  for (let i = 0; i < HEALTH_CHECK_GAPS_KEPT; i++) obs.healthCheckSeen('10.0.1.10', 'empty', at += 2_000)
+  for (let i = 0; i < HEALTH_CHECK_GAPS_KEPT; i++) obs.healthCheckSeen('10.0.1.10', 'empty', (at += 2_000))
   t.equal(srcA!.medianGapMs(), 2_000)
 })
 
@@ -189,7 +227,9 @@ t.test('the hot-path writes do not allocate', async (t) => {
   }
   for (let i = 0; i < 5; i++) run(i * N) // warm up: let the JIT optimise the loop and the writes
   let gcs = 0
-  const po = new PerformanceObserver((list) => { gcs += list.getEntries().length })
+  const po = new PerformanceObserver((list) => {
+    gcs += list.getEntries().length
+  })
   po.observe({ entryTypes: ['gc'] })
   t.teardown(() => po.disconnect())
   const rounds: string[] = []

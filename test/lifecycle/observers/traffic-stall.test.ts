@@ -27,15 +27,27 @@ t.test('an arrival queued during a stall counts before the decision is final', a
   observations.clientArrived('127.0.0.1', performance.now() - 1) // the node sent before termination
 
   // Another process connects while this one is busy.
-  const child = spawn(process.execPath, ['-e', `setTimeout(() => require('net').connect(${port}, '127.0.0.1').on('connect', function () { console.log('connected'); this.end() }), 150)`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `setTimeout(() => require('net').connect(${port}, '127.0.0.1').on('connect', function () { console.log('connected'); this.end() }), 150)`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   let connected = false
-  child.stdout.on('data', () => { connected = true })
+  child.stdout.on('data', () => {
+    connected = true
+  })
   await once(child, 'spawn')
 
   const lagClock = new LagClock(60_000, false)
   const observer = new TrafficObserver({ observations, lagClock, quietPeriodMs: 300 })
-  const decision = new Decision({ observers: [observer], lagClock, minWaitMs: 0, logger: { info () {}, warn () {}, error () {}, debug () {} } })
-  t.teardown(() => { observer.stop(); decision.stop() })
+  const decision = new Decision({ observers: [observer], lagClock, minWaitMs: 0, logger: { info() {}, warn() {}, error() {}, debug() {} } })
+  t.teardown(() => {
+    observer.stop()
+    decision.stop()
+  })
   const started = performance.now()
   lagClock.start(started)
   observer.start(started)
@@ -43,7 +55,9 @@ t.test('an arrival queued during a stall counts before the decision is final', a
 
   // Busy for well past the window, and past the child's connect.
   const busyUntil = performance.now() + 1500
-  while (performance.now() < busyUntil) { /* a stalled event loop */ }
+  while (performance.now() < busyUntil) {
+    /* a stalled event loop */
+  }
   await once(child, 'exit')
   t.ok(connected, 'the other process connected during the stall')
 

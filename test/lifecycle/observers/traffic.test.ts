@@ -9,37 +9,50 @@ import { TrafficObserver, MAX_PER_SOURCE, type TrafficObserverOptions } from '..
 import { requiredWindowMs } from '../../../src/lifecycle/quiet-period.js'
 import type { DeregistrationObserver } from '../../../src/lifecycle/observers/observer.js'
 
-interface Teardown { teardown (fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
 
-type Opts = Omit<TrafficObserverOptions, 'observations' | 'lagClock'> & { lagMs?: number, waitForElbv2?: boolean, since?: number }
+type Opts = Omit<TrafficObserverOptions, 'observations' | 'lagClock'> & { lagMs?: number; waitForElbv2?: boolean; since?: number }
 
-function setup (t: Teardown, opts: Opts = {}) {
+function setup(t: Teardown, opts: Opts = {}) {
   const { lagMs, waitForElbv2, since, ...observerOpts } = opts
   const observations = new TrafficObservations({ since: since ?? performance.now() - 60_000 })
   const lagClock = new LagClock(lagMs ?? 60_000, waitForElbv2 ?? false)
   const observer = new TrafficObserver({ observations, lagClock, ...observerOpts })
   t.teardown(() => observer.stop())
-  const start = (at = performance.now()): number => { lagClock.start(at); observer.start(at); return at }
+  const start = (at = performance.now()): number => {
+    lagClock.start(at)
+    observer.start(at)
+    return at
+  }
   return { observations, lagClock, observer, start }
 }
 
 /** Resolves with the time `o` is (or next becomes) satisfied. */
-function whenSatisfied (o: DeregistrationObserver): Promise<number> {
+function whenSatisfied(o: DeregistrationObserver): Promise<number> {
   return new Promise((resolve) => {
     if (o.satisfied) resolve(performance.now())
-    else o.onChange(() => { if (o.satisfied) resolve(performance.now()) })
+    else
+      o.onChange(() => {
+        if (o.satisfied) resolve(performance.now())
+      })
   })
 }
 
 /** Resolves with the time `o` next stops being satisfied. */
-function whenRevoked (o: DeregistrationObserver): Promise<number> {
-  return new Promise((resolve) => o.onChange(() => { if (!o.satisfied) resolve(performance.now()) }))
+function whenRevoked(o: DeregistrationObserver): Promise<number> {
+  return new Promise((resolve) =>
+    o.onChange(() => {
+      if (!o.satisfied) resolve(performance.now())
+    }),
+  )
 }
 
 const NODES = ['10.0.1.10', '10.0.2.10']
 
 /** Arrivals in the history before `at` from each node: `count` each, evenly over the last 60 s. */
-function history (observations: TrafficObservations, at: number, count: number, nodes = NODES): void {
+function history(observations: TrafficObservations, at: number, count: number, nodes = NODES): void {
   for (let i = 0; i < count; i++) for (const node of nodes) observations.clientArrived(node, at - 60_000 + (i + 1) * (60_000 / (count + 1)))
 }
 
@@ -47,7 +60,12 @@ function history (observations: TrafficObservations, at: number, count: number, 
  * Arrivals every `everyMs` alternating between the nodes, for `forMs`. Returns the last arrival
  * time and the longest gap that really happened (a loaded machine may sleep longer than asked).
  */
-async function steadyArrivals (observations: TrafficObservations, everyMs: number, forMs: number, check: () => void): Promise<{ last: number, maxGapMs: number }> {
+async function steadyArrivals(
+  observations: TrafficObservations,
+  everyMs: number,
+  forMs: number,
+  check: () => void,
+): Promise<{ last: number; maxGapMs: number }> {
   const until = performance.now() + forMs
   let last = performance.now()
   let maxGapMs = 0
@@ -63,9 +81,20 @@ async function steadyArrivals (observations: TrafficObservations, everyMs: numbe
   return { last, maxGapMs }
 }
 
-type SourceView = { source: string, basis: string, windowSeconds?: number, requiredSeconds?: number | null, sampleSize: number, ratePerSecond?: number, quiet: boolean, remainingSeconds: number | null, why?: string, falseStopBound?: number }
+type SourceView = {
+  source: string
+  basis: string
+  windowSeconds?: number
+  requiredSeconds?: number | null
+  sampleSize: number
+  ratePerSecond?: number
+  quiet: boolean
+  remainingSeconds: number | null
+  why?: string
+  falseStopBound?: number
+}
 /** The view's sources, by name (the observer lists them newest first). */
-const sources = (o: TrafficObserver) => (o.view().sources as SourceView[]).sort((x, y) => x.source < y.source ? -1 : 1)
+const sources = (o: TrafficObserver) => (o.view().sources as SourceView[]).sort((x, y) => (x.source < y.source ? -1 : 1))
 
 t.test('not satisfied while arrivals keep coming; satisfied a quiet window after the last one', async (t) => {
   const { observations, observer, start } = setup(t, { quietPeriodMs: 300 })
@@ -74,7 +103,9 @@ t.test('not satisfied while arrivals keep coming; satisfied a quiet window after
   start(startedAt)
   let satisfiedEarly = false
   // Arrivals every 50 ms (gaps well under 300 ms even on a slow machine) for 800 ms.
-  const { last, maxGapMs } = await steadyArrivals(observations, 50, 800, () => { satisfiedEarly ||= observer.satisfied })
+  const { last, maxGapMs } = await steadyArrivals(observations, 50, 800, () => {
+    satisfiedEarly ||= observer.satisfied
+  })
   if (maxGapMs < 300) t.notOk(satisfiedEarly, `never satisfied while connections kept arriving (longest gap ${maxGapMs.toFixed(1)} ms)`)
   else t.comment(`the machine stalled ${maxGapMs.toFixed(1)} ms between arrivals: a real quiet window, satisfaction allowed`)
   const satisfiedAt = await whenSatisfied(observer)
@@ -85,7 +116,13 @@ t.test('not satisfied while arrivals keep coming; satisfied a quiet window after
   t.equal(view.basis, 'fixed')
   t.equal(view.sourcesJudged, 'per-source')
   t.ok((view.arrivalsSinceStart as number) >= 2)
-  t.same(sources(observer).map((s) => [s.source, s.basis, s.windowSeconds, s.quiet]), [[NODES[0], 'fixed', 0.3, true], [NODES[1], 'fixed', 0.3, true]])
+  t.same(
+    sources(observer).map((s) => [s.source, s.basis, s.windowSeconds, s.quiet]),
+    [
+      [NODES[0], 'fixed', 0.3, true],
+      [NODES[1], 'fixed', 0.3, true],
+    ],
+  )
   t.same(observer.summary(), { basis: 'fixed', sourcesJudged: 'per-source', sources: 2, longestWindowSeconds: 0.3, revocations: 0 })
 })
 
@@ -114,7 +151,7 @@ t.test('a new arrival revokes quiet at once; the node must earn a whole window a
   const arrivedAt = performance.now()
   observations.clientArrived(NODES[1]!, arrivedAt)
   t.notOk(observer.satisfied, 'the verdict is live')
-  t.ok(await revoked - arrivedAt < 50, 'and announced at once')
+  t.ok((await revoked) - arrivedAt < 50, 'and announced at once')
   t.equal(observer.revocations, 1)
   const again = await whenSatisfied(observer)
   t.ok(again - arrivedAt >= 200, `quiet again ${(again - arrivedAt).toFixed(0)} ms after the arrival`)
@@ -188,8 +225,14 @@ t.test('per node: each judged by its own rate; quiet only when every node is qui
   t.ok(wb.windowMs > 3 * wa.windowMs, `the sparser node waits longer: ${wb.windowMs.toFixed(0)} ms vs ${wa.windowMs.toFixed(0)} ms`)
   start(startedAt)
   const satisfiedAt = await whenSatisfied(observer)
-  t.ok(satisfiedAt - startedAt >= wb.windowMs, 'not before the slower node\'s window')
-  t.same(sources(observer).map((s) => [s.source, s.basis, s.quiet]), [['a', 'evidence', true], ['b', 'evidence', true]])
+  t.ok(satisfiedAt - startedAt >= wb.windowMs, "not before the slower node's window")
+  t.same(
+    sources(observer).map((s) => [s.source, s.basis, s.quiet]),
+    [
+      ['a', 'evidence', true],
+      ['b', 'evidence', true],
+    ],
+  )
   const v = observer.view()
   t.equal(v.basis, 'evidence')
   t.equal(v.falseStopTarget, 1e-6)
@@ -210,14 +253,19 @@ t.test('a looser target gives a shorter window; bad settings are refused with co
   t.ok(looser.windowMs < strict.windowMs * 0.75, `p = 1e-3: ${looser.windowMs.toFixed(0)} ms < p = 1e-6: ${strict.windowMs.toFixed(0)} ms`)
   t.throws(() => new TrafficObserver({ observations, lagClock, falseStopProbability: 0 }), { code: 'ERR_QUIET_PERIOD_PROBABILITY' })
   t.throws(() => new TrafficObserver({ observations, lagClock, quietPeriodMs: -1 }), { code: 'ERR_QUIET_PERIOD' })
-  t.throws(() => new TrafficObserver({ observations, lagClock, quietPeriodMinMs: 5_000, quietPeriodMaxMs: 1_000 }), { code: 'ERR_QUIET_PERIOD_BOUNDS' })
+  t.throws(() => new TrafficObserver({ observations, lagClock, quietPeriodMinMs: 5_000, quietPeriodMaxMs: 1_000 }), {
+    code: 'ERR_QUIET_PERIOD_BOUNDS',
+  })
   t.throws(() => new TrafficObserver({ observations, lagClock, rateDrop: 0.5 }), { code: 'ERR_QUIET_PERIOD' })
 })
 
 t.test('no history: no evidence; waits for the lag bound from termination start, not a floor', async (t) => {
   const { observer, start } = setup(t, { quietPeriodMinMs: 50, lagMs: 400 })
   const startedAt = start()
-  t.same(sources(observer).map((s) => [s.source, s.basis, s.why]), [['(no traffic)', 'lag-bound', 'no arrivals in the history span']])
+  t.same(
+    sources(observer).map((s) => [s.source, s.basis, s.why]),
+    [['(no traffic)', 'lag-bound', 'no arrivals in the history span']],
+  )
   await sleep(150)
   t.notOk(observer.satisfied, 'three floors later: still waiting')
   const satisfiedAt = await whenSatisfied(observer)
@@ -231,7 +279,10 @@ t.test('too sparse for evidence: the lag bound from when elbv2 saw the deregistr
   const { observations, observer, lagClock, start } = setup(t, { lagMs: 300, waitForElbv2: true, since: at - 60_000 })
   for (let i = 0; i < 3; i++) observations.clientArrived('a', at - 50_000 + i * 10_000) // 0.05/s
   start(at)
-  t.same(sources(observer).map((s) => [s.basis, s.why]), [['lag-bound', 'too few arrivals: the window needed exceeds --quiet-period-max']])
+  t.same(
+    sources(observer).map((s) => [s.basis, s.why]),
+    [['lag-bound', 'too few arrivals: the window needed exceeds --quiet-period-max']],
+  )
   t.ok((sources(observer)[0]!.requiredSeconds ?? 0) > 60, 'what the evidence would have needed is shown')
   await sleep(400)
   t.notOk(observer.satisfied, 'deregistration not known: ∞')
@@ -252,7 +303,11 @@ t.test('activity after the lag deadline needs a whole window after it (the longe
   t.notOk(observer.satisfied)
   const again = await whenSatisfied(observer)
   t.ok(again - lateAt >= 300, `quiet again ${(again - lateAt).toFixed(0)} ms after it: --quiet-period-max`)
-  t.same(sources(observer).map((s) => [s.source, s.basis]), [['a', 'lag-bound']], 'the source first seen after start is judged by the lag bound')
+  t.same(
+    sources(observer).map((s) => [s.source, s.basis]),
+    [['a', 'lag-bound']],
+    'the source first seen after start is judged by the lag bound',
+  )
 })
 
 t.test('a node first seen after termination began waits for the lag bound', async (t) => {
@@ -262,7 +317,13 @@ t.test('a node first seen after termination began waits for the lag bound', asyn
   observations.clientArrived('new', performance.now())
   const satisfiedAt = await whenSatisfied(observer)
   t.ok(satisfiedAt - startedAt >= 500, `${(satisfiedAt - startedAt).toFixed(0)} ms: the lag bound, not a's 100 ms window`)
-  t.same(sources(observer).map((s) => [s.source, s.basis]), [['a', 'fixed'], ['new', 'lag-bound']])
+  t.same(
+    sources(observer).map((s) => [s.source, s.basis]),
+    [
+      ['a', 'fixed'],
+      ['new', 'lag-bound'],
+    ],
+  )
   t.equal(observer.view().basis, 'lag-bound')
 })
 
@@ -285,7 +346,7 @@ t.test('pooled: more than MAX_PER_SOURCE peers are clients, judged as one; --lb-
   t.equal(f.windows.get('(all peers)')!.sampleSize, 20)
 })
 
-t.test('pooled at run time: any peer\'s activity holds the pool back', async (t) => {
+t.test("pooled at run time: any peer's activity holds the pool back", async (t) => {
   const { observations, observer, start } = setup(t, { sources: 'pooled', quietPeriodMs: 200 })
   history(observations, performance.now(), 5)
   start()
@@ -295,10 +356,13 @@ t.test('pooled at run time: any peer\'s activity holds the pool back', async (t)
   t.notOk(observer.satisfied)
   const again = await whenSatisfied(observer)
   t.ok(again - at >= 200 && again - at < 5_000, 'a pool window after it, not the lag bound')
-  t.same(sources(observer).map((s) => s.source), ['(all peers)'])
+  t.same(
+    sources(observer).map((s) => s.source),
+    ['(all peers)'],
+  )
 })
 
-t.test('before start: not satisfied; the view previews each node\'s window', async (t) => {
+t.test("before start: not satisfied; the view previews each node's window", async (t) => {
   const { observations, observer } = setup(t, { quietPeriodMs: 100 })
   history(observations, performance.now(), 5)
   await sleep(150)
@@ -306,7 +370,13 @@ t.test('before start: not satisfied; the view previews each node\'s window', asy
   const v = observer.view()
   t.equal(v.preview, true)
   t.equal(v.basis, null)
-  t.same(sources(observer).map((s) => [s.source, s.basis, s.windowSeconds]), [[NODES[0], 'fixed', 0.1], [NODES[1], 'fixed', 0.1]])
+  t.same(
+    sources(observer).map((s) => [s.source, s.basis, s.windowSeconds]),
+    [
+      [NODES[0], 'fixed', 0.1],
+      [NODES[1], 'fixed', 0.1],
+    ],
+  )
   t.doesNotThrow(() => JSON.stringify(v))
 })
 
@@ -314,7 +384,9 @@ t.test('stop() before the window ends: no timer left behind, start() ignored aft
   const { observations, observer, start } = setup(t, { quietPeriodMs: 200 })
   history(observations, performance.now(), 5)
   let changes = 0
-  observer.onChange(() => { changes++ })
+  observer.onChange(() => {
+    changes++
+  })
   start()
   observer.stop()
   observer.stop() // idempotent
