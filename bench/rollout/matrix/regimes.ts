@@ -5,6 +5,7 @@
 import type { LabOptions } from '../lab-options.js'
 import type { DrainpipeDurations } from '../drainpipe-build.js'
 import { parseDistribution } from '../model/distribution.js'
+import { DEFAULT_STRATEGIES } from '../options.js'
 import type { StrategyName } from '../strategies.js'
 
 export interface Regime {
@@ -78,16 +79,8 @@ export const REGIMES: Regime[] = [
   },
 ]
 
-export const STRATEGY_SET: StrategyName[] = [
-  'none',
-  'sleep-30',
-  'sleep-90',
-  'sleep-130',
-  'sleep-180',
-  'elbv2-only',
-  'drainpipe',
-  'drainpipe+elbv2',
-]
+/** The matrix runs the lab's strategy set: the no-sidecar controls, the sleep sweep, drainpipe. */
+export const STRATEGY_SET: StrategyName[] = DEFAULT_STRATEGIES
 
 /** --quick: the cases that show the decision's failure modes (and a no-sidecar control), one seed. */
 export const QUICK: { cases: Array<[regime: string, strategy: StrategyName]>; seeds: number } = {
