@@ -115,10 +115,7 @@ export function startLoad(opts: LoadOptions): LoadRun {
 
   for (let i = 0; i < parallel; i++) launch()
 
-  const snapshot = (): LoadResult => {
-    const failed = result.non2xx + result.resets + result.timeouts
-    return { ...result, requests: result.ok + failed, failed, errorsByCode: { ...result.errorsByCode } }
-  }
+  const snapshot = (): LoadResult => countsSoFar(result)
   return {
     snapshot,
     async stop() {
@@ -127,6 +124,12 @@ export function startLoad(opts: LoadOptions): LoadRun {
       return snapshot()
     },
   }
+}
+
+/** The counts so far, with `requests` and `failed` derived (a copy: the load goes on). */
+export function countsSoFar(result: LoadResult): LoadResult {
+  const failed = result.non2xx + result.resets + result.timeouts
+  return { ...result, requests: result.ok + failed, failed, errorsByCode: { ...result.errorsByCode } }
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -14,7 +14,7 @@
 import http from 'node:http'
 import { exponential, type Random } from '../model/random.js'
 import type { Timeline } from './timeline.js'
-import type { LoadResult, LoadRun } from './load.js'
+import { countsSoFar, type LoadResult, type LoadRun } from './load.js'
 
 export type OpenLoopModel =
   | { kind: 'poisson'; ratePerSecond: number }
@@ -180,10 +180,7 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
     }
   }
 
-  const snapshot = (): LoadResult => {
-    const failed = result.non2xx + result.resets + result.timeouts
-    return { ...result, requests: result.ok + failed, failed, errorsByCode: { ...result.errorsByCode } }
-  }
+  const snapshot = (): LoadResult => countsSoFar(result)
   return {
     snapshot,
     async stop() {
