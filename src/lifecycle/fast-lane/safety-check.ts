@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks'
 import type { ObserverLogger } from '../observers/observer.js'
 import { judgeAttributes, type AttributeVerdict, type LaneNeeds } from './attributes.js'
+import { unretryable } from '../elbv2-errors.js'
 
 export type SafetyCheckState = 'not run' | 'checking' | 'verified' | 'refused' | 'unverified'
 
@@ -32,13 +33,7 @@ interface GroupResult {
   error: { code: string; message: string } | null
 }
 
-const NO_RETRY: Record<string, string> = {
-  AccessDenied: "the pod's role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)",
-  AccessDeniedException: "the pod's role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)",
-  UnauthorizedOperation: "the pod's role lacks elasticloadbalancing:DescribeTargetGroupAttributes (see k8s/fast-lane/iam-policy.json)",
-  TargetGroupNotFound: 'no such target group: check --target-group-arn',
-  TargetGroupNotFoundException: 'no such target group: check --target-group-arn',
-}
+const noRetry = (code: string): string | undefined => unretryable(code, 'DescribeTargetGroupAttributes', 'k8s/fast-lane/iam-policy.json')
 
 export class SafetyCheck {
   readonly #opts: SafetyCheckOptions
@@ -116,7 +111,7 @@ export class SafetyCheck {
       return
     }
     const failed = this.#groups.filter((g) => g.error !== null)
-    const retryable = failed.filter((g) => NO_RETRY[g.error!.code] === undefined)
+    const retryable = failed.filter((g) => noRetry(g.error!.code) === undefined)
     if (retryable.length > 0 && this.#attempts < SAFETY_CHECK_ATTEMPTS) {
       this.#opts.logger.warn(
         { groups: retryable.map((g) => ({ arn: g.arn, error: g.error })), attempt: this.#attempts },
@@ -128,7 +123,7 @@ export class SafetyCheck {
       return
     }
     if (failed.length > 0) {
-      this.#settle('unverified', failed.map((g) => `${g.arn}: ${g.error!.code}: ${NO_RETRY[g.error!.code] ?? g.error!.message}`).join('; '))
+      this.#settle('unverified', failed.map((g) => `${g.arn}: ${g.error!.code}: ${noRetry(g.error!.code) ?? g.error!.message}`).join('; '))
       return
     }
     this.#settle('verified', this.#groups.map((g) => `${g.arn}: ${g.verdict!.reason}`).join('; '))

@@ -28,6 +28,7 @@
 import type { ElasticLoadBalancingV2Client, ElasticLoadBalancingV2ClientConfig } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import type { LagClock } from '../lag-clock.js'
+import { unretryable } from '../elbv2-errors.js'
 
 export type Elbv2CallOutcome = 'ok' | 'throttled' | 'error'
 
@@ -97,17 +98,6 @@ interface GroupState {
 }
 
 const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException'])
-
-/** Errors no retry fixes, with what to do about them. */
-const FATAL_CODES: Record<string, string> = {
-  AccessDenied: "the pod's role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)",
-  AccessDeniedException: "the pod's role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)",
-  UnauthorizedOperation: "the pod's role lacks elasticloadbalancing:DescribeTargetHealth (see k8s/nlb-elbv2/iam-policy.json)",
-  TargetGroupNotFound: 'no such target group: check --target-group-arn',
-  TargetGroupNotFoundException: 'no such target group: check --target-group-arn',
-  InvalidTarget: 'the target is not valid for this group: check --target-id and --target-port',
-  InvalidTargetException: 'the target is not valid for this group: check --target-id and --target-port',
-}
 
 /** Whether a DescribeTargetHealth answer means the LB deregistered the target. */
 export function isDeregisteredState(state: string | undefined | null, reason: string | undefined | null): boolean {
@@ -411,7 +401,7 @@ export class Elbv2Observer implements DeregistrationObserver {
       }
       g.errors++
       this.#hook?.onCall('error')
-      const fatal = FATAL_CODES[code]
+      const fatal = unretryable(code, 'DescribeTargetHealth', 'k8s/nlb-elbv2/iam-policy.json')
       if (fatal !== undefined) {
         if (g.failed === null)
           this.#log.error(
