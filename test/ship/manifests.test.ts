@@ -217,7 +217,8 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
     t.equal(config.targetId, '10.0.1.23', `${name}: --target-id defaults to $POD_IP`)
 
     // Ports: the named ports the probes and the Service use are drainpipe's.
-    const portOf = (p: number | string) => (typeof p === 'number' ? p : drainpipe.ports?.find((x) => x.name === p)?.containerPort)
+    const portOf = (p: number | string) =>
+      typeof p === 'number' ? p : all.flatMap((c) => c.ports ?? []).find((x) => x.name === p)?.containerPort
     t.equal(portOf('traffic'), config.listen.port, `${name}: port "traffic" is --listen`)
     t.equal(portOf('admin'), config.admin.port, `${name}: port "admin" is --admin`)
     t.equal(config.upstream.host, '127.0.0.1', `${name}: the app is reached over loopback`)
@@ -253,6 +254,12 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
     t.equal(services.length, 1)
     const svc = services[0] as any
     t.equal(svc.spec.ports[0].targetPort, 'traffic', `${name}: the Service targets drainpipe, not the app`)
+    // A named targetPort is resolved from spec.containers only by the AWS Load Balancer
+    // Controller for IP targets (aws-load-balancer-controller#4239) and by the endpoint
+    // controllers before Kubernetes 1.32 (kubernetes/kubernetes#127958): the name must be
+    // declared on a regular container, whichever container listens.
+    const resolved = (pod.containers as Container[]).flatMap((c) => c.ports ?? []).find((p) => p.name === svc.spec.ports[0].targetPort)
+    t.equal(resolved?.containerPort, config.listen.port, `${name}: targetPort "traffic" resolves from spec.containers to --listen`)
 
     if (name.endsWith('native-sidecar')) {
       t.equal(drainpipe.restartPolicy, 'Always', `${name}: drainpipe is a native sidecar`)
