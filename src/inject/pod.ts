@@ -4,7 +4,7 @@
 import { ConfigError, OPTIONS, parseConfig, type HostPort } from '../config.js'
 import { drainpipeContainer, drainpipeOptions, DRAINPIPE_CONTAINER, lbPort, lbPortOwner } from './container.js'
 import { InjectError } from '../errors.js'
-import { gracePeriodSeconds } from './grace.js'
+import { gracePeriodToWrite } from '../lifecycle/grace-budget.js'
 import { prestopHook, restoreAppPreStop, setAppPreStop } from './hooks.js'
 import type { JsonObject } from './json-patch.js'
 import { annotationOf, resolveSettings, STATE_ANNOTATIONS, type SettingTexts } from './options.js'
@@ -87,7 +87,7 @@ export function injectPod(input: PodTemplate, ctx: PodContext): { tpl: PodTempla
   const before = typeof spec.terminationGracePeriodSeconds === 'number' ? spec.terminationGracePeriodSeconds : undefined
   const maxWaitMs = parsed<number>('max-wait', settings.drainpipe.get('max-wait'))
   const drainTimeoutMs = parsed<number>('drain-timeout', settings.drainpipe.get('drain-timeout'))
-  const grace = gracePeriodSeconds(before, maxWaitMs, drainTimeoutMs, settings.graceMarginMs)
+  const grace = gracePeriodToWrite({ currentS: before, maxWaitMs, drainTimeoutMs, marginMs: settings.graceMarginMs })
   if (grace !== before)
     note(
       `${ctx.what}: terminationGracePeriodSeconds ${before ?? '(default 30)'} -> ${grace}: --max-wait ${maxWaitMs / 1000} s + --drain-timeout ${drainTimeoutMs / 1000} s + margin ${settings.graceMarginMs / 1000} s`,

@@ -42,6 +42,25 @@ export function minimumGracePeriodSeconds(o: { maxWaitMs: number; drainTimeoutMs
   return Math.ceil(graceBudget(o).neededMs / 1000)
 }
 
+/** Kubernetes' terminationGracePeriodSeconds when a pod spec sets none. */
+export const KUBERNETES_DEFAULT_GRACE_S = 30
+
+/**
+ * The terminationGracePeriodSeconds a pod-spec writer (drainpipe inject) sets: --max-wait +
+ * --drain-timeout + its own margin, where the margin is never below the budget's largest
+ * (GRACE_MARGIN_MAX_MS), so the result always fits drainpipe's own check. A larger value already
+ * in the spec (or Kubernetes' default when none is) is the user's and is kept.
+ */
+export function gracePeriodToWrite(o: {
+  currentS: number | undefined
+  maxWaitMs: number
+  drainTimeoutMs: number
+  marginMs: number
+}): number {
+  const neededS = Math.ceil((o.maxWaitMs + o.drainTimeoutMs + Math.max(o.marginMs, GRACE_MARGIN_MAX_MS)) / 1000)
+  return Math.max(o.currentS ?? KUBERNETES_DEFAULT_GRACE_S, neededS, minimumGracePeriodSeconds(o))
+}
+
 const s = (ms: number) => `${Math.round(ms) / 1000} s`
 
 /** The one line printed at start-up: what termination may take, and when SIGKILL comes. */

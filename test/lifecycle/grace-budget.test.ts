@@ -2,7 +2,7 @@
 // that --max-wait + --drain-timeout + the margin cannot fit refuses to start (exit 2, naming
 // the numbers); start-up prints the plan. The manifests test checks k8s/ with the same function.
 import t from 'tap'
-import { graceBudget, minimumGracePeriodSeconds, GRACE_MARGIN_MAX_MS } from '../../src/lifecycle/grace-budget.js'
+import { graceBudget, gracePeriodToWrite, minimumGracePeriodSeconds, GRACE_MARGIN_MAX_MS } from '../../src/lifecycle/grace-budget.js'
 import { parseConfig, ConfigError } from '../../src/config.js'
 import { runCli, startApp, startDrainpipe } from '../helpers/processes.js'
 
@@ -22,6 +22,45 @@ t.test('the budget: max-wait + drain-timeout + margin (10%, at most 10 s) agains
     29,
     'the smallest whole grace period that fits, for pod-spec writers',
   )
+})
+
+t.test("a pod-spec writer's grace period (inject): its own margin, never below the budget, never lowering the user's", async (t) => {
+  const cases = [
+    {
+      currentS: undefined,
+      maxWaitMs: 190_000,
+      drainTimeoutMs: 30_000,
+      marginMs: 30_000,
+      want: 250,
+      why: "the defaults with inject's 30 s margin",
+    },
+    {
+      currentS: undefined,
+      maxWaitMs: 190_000,
+      drainTimeoutMs: 30_000,
+      marginMs: 1_000,
+      want: 230,
+      why: "a margin below 10 s is raised to the budget's",
+    },
+    { currentS: 600, maxWaitMs: 190_000, drainTimeoutMs: 30_000, marginMs: 30_000, want: 600, why: 'a larger grace period is kept' },
+    {
+      currentS: undefined,
+      maxWaitMs: 5_000,
+      drainTimeoutMs: 1_000,
+      marginMs: 10_000,
+      want: 30,
+      why: "Kubernetes' default 30 s when it is enough",
+    },
+    { currentS: 45, maxWaitMs: 20_500, drainTimeoutMs: 5_000, marginMs: 10_000, want: 45, why: 'a spec value that fits is kept' },
+  ]
+  for (const c of cases) {
+    const got = gracePeriodToWrite(c)
+    t.equal(got, c.want, c.why)
+    t.ok(
+      graceBudget({ maxWaitMs: c.maxWaitMs, drainTimeoutMs: c.drainTimeoutMs, gracePeriodMs: got * 1000 }).fits,
+      `${c.why}: fits drainpipe's own check`,
+    )
+  }
 })
 
 t.test('parseConfig: a grace period too short is a ConfigError naming every number', async (t) => {
