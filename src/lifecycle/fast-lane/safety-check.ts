@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import type { ObserverLogger } from '../observers/observer.js'
 import { judgeAttributes, type AttributeVerdict, type LaneNeeds } from './attributes.js'
 import { unretryable } from '../elbv2-errors.js'
+import { loadElbv2, type LoadedElbv2 } from '../elbv2-client.js'
 
 export type SafetyCheckState = 'not run' | 'checking' | 'verified' | 'refused' | 'unverified'
 
@@ -85,23 +86,17 @@ export class SafetyCheck {
   async #attempt(): Promise<void> {
     this.#timer = undefined
     this.#attempts++
-    let sdk: typeof import('@aws-sdk/client-elastic-load-balancing-v2')
-    let client: import('@aws-sdk/client-elastic-load-balancing-v2').ElasticLoadBalancingV2Client
+    let loaded: LoadedElbv2
     try {
-      sdk = await import('@aws-sdk/client-elastic-load-balancing-v2')
-      client = new sdk.ElasticLoadBalancingV2Client({
-        ...(this.#opts.region !== undefined ? { region: this.#opts.region } : {}),
-        ...(this.#opts.endpoint !== undefined ? { endpoint: this.#opts.endpoint } : {}),
-        maxAttempts: 1,
-      })
+      loaded = await loadElbv2({ region: this.#opts.region, endpoint: this.#opts.endpoint })
     } catch (err) {
       this.#settle('unverified', `could not build an ELBv2 client: ${(err as Error).message}`)
       return
     }
     try {
-      this.#groups = await Promise.all(this.#opts.targetGroupArns.map((arn) => this.#read(sdk, client, arn)))
+      this.#groups = await Promise.all(this.#opts.targetGroupArns.map((arn) => this.#read(loaded, arn)))
     } finally {
-      client.destroy()
+      loaded.client.destroy()
     }
     if (this.#stopped) return
     this.#at = performance.now()
@@ -129,11 +124,7 @@ export class SafetyCheck {
     this.#settle('verified', this.#groups.map((g) => `${g.arn}: ${g.verdict!.reason}`).join('; '))
   }
 
-  async #read(
-    sdk: typeof import('@aws-sdk/client-elastic-load-balancing-v2'),
-    client: import('@aws-sdk/client-elastic-load-balancing-v2').ElasticLoadBalancingV2Client,
-    arn: string,
-  ): Promise<GroupResult> {
+  async #read({ sdk, client }: LoadedElbv2, arn: string): Promise<GroupResult> {
     const timeoutMs = this.#opts.requestTimeoutMs ?? 10_000
     const timeout = AbortSignal.timeout(timeoutMs)
     try {

@@ -29,6 +29,7 @@ import type { ElasticLoadBalancingV2Client, ElasticLoadBalancingV2ClientConfig }
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import type { LagClock } from '../lag-clock.js'
 import { unretryable } from '../elbv2-errors.js'
+import { loadElbv2, type Elbv2ClientOptions, type LoadedElbv2 } from '../elbv2-client.js'
 
 export type Elbv2CallOutcome = 'ok' | 'throttled' | 'error'
 
@@ -109,15 +110,10 @@ export function isRegisteredState(state: string | undefined | null): boolean {
   return state === 'initial' || state === 'healthy' || state === 'unhealthy' || state === 'unhealthy.draining' || state === 'unavailable'
 }
 
-interface LoadedSdk {
-  sdk: typeof import('@aws-sdk/client-elastic-load-balancing-v2')
-  client: ElasticLoadBalancingV2Client
-}
-
 export class Elbv2Observer implements DeregistrationObserver {
   readonly name = 'elbv2' as const
-  #client: Promise<LoadedSdk> | undefined
-  readonly #clientConfig: ElasticLoadBalancingV2ClientConfig
+  #client: Promise<LoadedElbv2> | undefined
+  readonly #clientOptions: Elbv2ClientOptions
   readonly #givenClient: ElasticLoadBalancingV2Client | undefined
   readonly #targetId: string
   readonly #targetPort: number
@@ -178,20 +174,12 @@ export class Elbv2Observer implements DeregistrationObserver {
     this.#random = opts.random ?? Math.random
     this.#lagClock = opts.lagClock
     this.#givenClient = opts.client
-    this.#clientConfig = {
-      ...(opts.region !== undefined ? { region: opts.region } : {}),
-      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
-      ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
-      maxAttempts: 1,
-    }
+    this.#clientOptions = { region: opts.region, endpoint: opts.endpoint, credentials: opts.credentials }
   }
 
   /** The SDK module and a client: the given one, or one built on first use. */
-  #sdk(): Promise<LoadedSdk> {
-    this.#client ??= import('@aws-sdk/client-elastic-load-balancing-v2').then((sdk) => ({
-      sdk,
-      client: this.#givenClient ?? new sdk.ElasticLoadBalancingV2Client(this.#clientConfig),
-    }))
+  #sdk(): Promise<LoadedElbv2> {
+    this.#client ??= loadElbv2(this.#clientOptions, this.#givenClient)
     return this.#client
   }
 
