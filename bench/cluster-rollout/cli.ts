@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench:cluster -- --url URL --command "ROLLOUT COMMAND" [flags]
 //
-// Load-tests a real rollout: autocannon against URL (new connections all the time, as in the
+// Load-tests a real rollout: closed-loop HTTP load (bench/rollout/load/load.ts) against URL (new connections all the time, as in the
 // rollout lab) while running the user's rollout command, e.g.
 //   --command "kubectl rollout restart deploy/web && kubectl rollout status deploy/web"
 // then keeps the load on for --cooldown seconds (the NLB keeps routing to deregistered
@@ -33,7 +33,7 @@ interface Options {
 
 class UsageError extends Error {}
 
-const HELP = `Load-test your own rollout: autocannon against --url while --command runs, then a table
+const HELP = `Load-test your own rollout: HTTP load against --url while --command runs, then a table
 and an SVG chart of failed requests per second.
 
 Usage: npm run bench:cluster -- --url URL --command "CMD" [flags]
@@ -45,7 +45,7 @@ Usage: npm run bench:cluster -- --url URL --command "CMD" [flags]
   --cooldown S                   seconds of load after the command exited (default 150: an NLB keeps
                                  sending new connections to deregistered targets for ~120 s)
   --timeout S                    bound on the command, seconds; it is killed after (default 900)
-  --load-parallel N              concurrent autocannon instances (default 4)
+  --load-parallel N              concurrent clients (default 4)
   --load-connections N           connections per instance (default 2)
   --load-requests-per-connection N  requests per connection before a new one (default 5)
   --request-timeout S            per-request timeout (default 10)

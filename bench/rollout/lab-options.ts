@@ -45,10 +45,9 @@ export interface LabOptions {
   /** Load. */
   load: LoadKind
   /**
-   * closed: autocannon instances, connections each, requests per connection. One request per
-   * connection by default: autocannon sends the next request on a connection whose last response
-   * said `Connection: close` (drainpipe says so from termination start), which no HTTP client may
-   * do, and the request goes unanswered.
+   * closed: clients, connections each, requests per connection (load/load.ts). One request per
+   * connection by default, so every request is a routing decision of the NLB's; more per
+   * connection model keep-alive clients (a `Connection: close` is honoured, as by real clients).
    */
   parallel: number
   connections: number

@@ -96,8 +96,8 @@ export const NUMBER_FLAGS: NumberFlag[] = [
     min: 0.1,
     max: 300,
   },
-  { flag: 'load-parallel', key: 'parallel', help: 'concurrent autocannon instances', min: 1, max: 64, integer: true },
-  { flag: 'load-connections', key: 'connections', help: 'connections per autocannon instance', min: 1, max: 64, integer: true },
+  { flag: 'load-parallel', key: 'parallel', help: 'concurrent clients', min: 1, max: 64, integer: true },
+  { flag: 'load-connections', key: 'connections', help: 'keep-alive connections per client', min: 1, max: 64, integer: true },
   {
     flag: 'load-requests-per-connection',
     key: 'requestsPerConnection',
@@ -219,7 +219,7 @@ const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o:
   {
     flag: 'load',
     values: 'closed|poisson|bursty|keepalive',
-    help: 'closed: autocannon instances (--load-*); poisson/bursty: open-loop new connections at --rate per replica; keepalive: --clients on keep-alive connections with --think',
+    help: 'closed: clients (--load-*); poisson/bursty: open-loop new connections at --rate per replica; keepalive: --clients on keep-alive connections with --think',
     def: (o) => o.load,
   },
   {
@@ -232,7 +232,7 @@ const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o:
 
 export function renderHelp(): string {
   const lines = [
-    'Rollout lab: a rolling update of real pods behind a simulated AWS NLB, under autocannon load,',
+    'Rollout lab: a rolling update of real pods behind a simulated AWS NLB, under load,',
     'once per strategy, with the same load and timings. Prints a table and writes an SVG chart.',
     '',
     'Usage: npm run bench:rollout -- [flags]',

@@ -1,22 +1,23 @@
-// Load through autocannon's programmatic API, with new connections all the time: an NLB routes
-// per connection, so long-lived keep-alives alone would never reach a new target nor show the
-// flows a deregistered target still receives. `parallel` autocannon instances run at once; each
-// opens `connections` connections, sends `requestsPerConnection` requests on each, and ends;
-// a new instance replaces it at once.
+// Closed-loop load with new connections all the time: an NLB routes per connection, so
+// long-lived keep-alives alone would never reach a new target nor show the flows a deregistered
+// target still receives. `parallel` clients run at once; each holds `connections` keep-alive
+// connections (a node:http Agent), sends `requestsPerConnection` requests on each, one at a time,
+// and ends; a new client replaces it at once, with new connections.
 //
-// Every request is accounted for: a response (2xx or not), a connection error (reset, refused),
-// a timeout, or — autocannon quietly reconnects when a server closes a connection with a request
-// outstanding — "unanswered" (sent minus answered), which we count with the resets.
-import autocannon from 'autocannon'
+// Every request is accounted for by ./request.ts: a response (2xx or not), a connection error
+// (reset, refused, closed under it) or a timeout. A server's `Connection: close` is honoured: the
+// next request goes on a new connection, as real clients do.
+import http from 'node:http'
 import type { Timeline } from './timeline.js'
+import { sendRequest } from './request.js'
 
 export interface LoadOptions {
   url: string
-  /** Concurrent autocannon instances. Default 4. */
+  /** Concurrent clients. Default 4. */
   parallel?: number
-  /** Connections per instance. Default 2. */
+  /** Keep-alive connections per client. Default 2. */
   connections?: number
-  /** Requests per connection before the instance ends (and a new one opens new connections). Default 5. */
+  /** Requests per connection before the client ends (and a new one opens new connections). Default 5. */
   requestsPerConnection?: number
   /** Per-request timeout, seconds. Default 10. */
   timeoutSeconds?: number
@@ -50,62 +51,20 @@ export function startLoad(opts: LoadOptions): LoadRun {
   const parallel = opts.parallel ?? 4
   const connections = opts.connections ?? 2
   const perConnection = opts.requestsPerConnection ?? 5
-  const timeout = opts.timeoutSeconds ?? 10
-  const url = new URL(opts.path ?? '/', opts.url).toString()
+  const url = new URL(opts.path ?? '/', opts.url)
+  const target = { host: url.hostname, port: url.port, path: url.pathname + url.search, timeoutMs: (opts.timeoutSeconds ?? 10) * 1000 }
   const result: LoadResult = { requests: 0, ok: 0, non2xx: 0, resets: 0, timeouts: 0, failed: 0, errorsByCode: {}, latenciesMs: [] }
-  const running = new Set<autocannon.Instance>()
   const finished = new Set<Promise<void>>()
   let stopping = false
 
+  /** One client: its own connections, `perConnection` requests on each, then a new client. */
   const launch = (): void => {
     if (stopping) return
-    let answered = 0
-    let resolveDone: () => void = () => {}
-    const done = new Promise<void>((resolve) => {
-      resolveDone = resolve
-    })
-    // sampleInt: autocannon notices it is done on its sampling tick (1 s by default).
-    const instance = autocannon(
-      { url, connections, amount: connections * perConnection, timeout, pipelining: 1, sampleInt: 20 } as autocannon.Options,
-      (err, r) => {
-        // Requests autocannon sent but never saw answered nor failed: the server (or the LB)
-        // closed the connection under them with a FIN (a reset is reported as an error).
-        const unanswered = err === null && r !== undefined ? Math.max(0, r.requests.sent - answered) : 0
-        if (unanswered > 0) {
-          result.resets += unanswered
-          result.errorsByCode.UNANSWERED = (result.errorsByCode.UNANSWERED ?? 0) + unanswered
-          for (let i = 0; i < unanswered; i++) opts.timeline.count('resets')
-        }
-        if (err !== null) result.errorsByCode[`autocannon: ${String(err)}`] = 1
-        running.delete(instance)
-        resolveDone()
-      },
-    )
-    running.add(instance)
-    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      answered++
-      if (statusCode >= 200 && statusCode < 300) {
-        result.ok++
-        result.latenciesMs.push(responseTime)
-        opts.timeline.count('ok')
-      } else {
-        result.non2xx++
-        opts.timeline.count('non2xx')
-      }
-    })
-    instance.on('reqError', (err: NodeJS.ErrnoException) => {
-      answered++
-      const timedOut = err.message === 'request timed out'
-      const code = timedOut ? 'TIMEOUT' : (err.code ?? err.message)
-      result.errorsByCode[code] = (result.errorsByCode[code] ?? 0) + 1
-      if (timedOut) {
-        result.timeouts++
-        opts.timeline.count('timeouts')
-      } else {
-        result.resets++
-        opts.timeline.count('resets')
-      }
-    })
+    const agent = new http.Agent({ keepAlive: true, maxSockets: connections })
+    const connection = async (): Promise<void> => {
+      for (let i = 0; i < perConnection && !stopping; i++) await sendRequest(target, agent, result, opts.timeline)
+    }
+    const done = Promise.all(Array.from({ length: connections }, connection)).then(() => agent.destroy())
     finished.add(done)
     void done.then(() => {
       finished.delete(done)

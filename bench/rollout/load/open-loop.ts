@@ -15,6 +15,7 @@ import http from 'node:http'
 import { exponential, type Random } from '../model/random.js'
 import type { Timeline } from './timeline.js'
 import { countsSoFar, type LoadResult, type LoadRun } from './load.js'
+import { sendRequest } from './request.js'
 
 export type OpenLoopModel =
   | { kind: 'poisson'; ratePerSecond: number }
@@ -42,68 +43,13 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
   const agents: http.Agent[] = []
   let stopping = false
 
-  const fail = (kind: 'resets' | 'timeouts', code: string): void => {
-    result[kind]++
-    result.errorsByCode[code] = (result.errorsByCode[code] ?? 0) + 1
-    opts.timeline.count(kind)
-  }
-
   const request = (agent: http.Agent | false): Promise<void> => {
-    const started = Date.now()
-    const work = new Promise<void>((resolve) => {
-      let settled = false
-      const settle = (): void => {
-        if (!settled) {
-          settled = true
-          clearTimeout(timer)
-          resolve()
-        }
-      }
-      const req = http.request(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname + target.search,
-          agent,
-          headers: agent === false ? { connection: 'close' } : {},
-        },
-        (res) => {
-          res.resume()
-          res.on('end', () => {
-            if (settled) return
-            if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) {
-              result.ok++
-              result.latenciesMs.push(Date.now() - started)
-              opts.timeline.count('ok')
-            } else {
-              result.non2xx++
-              opts.timeline.count('non2xx')
-            }
-            settle()
-          })
-          res.on('error', () => {
-            if (!settled) {
-              fail('resets', 'RESPONSE_ABORTED')
-              settle()
-            }
-          })
-        },
-      )
-      const timer = setTimeout(() => {
-        if (!settled) {
-          fail('timeouts', 'TIMEOUT')
-          settle()
-          req.destroy()
-        }
-      }, wallMs(opts.timeoutSeconds))
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (!settled) {
-          fail('resets', err.code ?? err.message)
-          settle()
-        }
-      })
-      req.end()
-    })
+    const work = sendRequest(
+      { host: target.hostname, port: target.port, path: target.pathname + target.search, timeoutMs: wallMs(opts.timeoutSeconds) },
+      agent,
+      result,
+      opts.timeline,
+    )
     inFlight.add(work)
     void work.then(() => inFlight.delete(work))
     return work
