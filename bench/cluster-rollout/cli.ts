@@ -46,7 +46,7 @@ Usage: npm run bench:cluster -- --url URL --command "CMD" [flags]
                                  sending new connections to deregistered targets for ~120 s)
   --timeout S                    bound on the command, seconds; it is killed after (default 900)
   --load-parallel N              concurrent clients (default 4)
-  --load-connections N           connections per instance (default 2)
+  --load-connections N           keep-alive connections per client (default 2)
   --load-requests-per-connection N  requests per connection before a new one (default 5)
   --request-timeout S            per-request timeout (default 10)
   --allow-remote                 allow a non-loopback --url. Load tests started from this repository
