@@ -18,9 +18,11 @@ import {
   parseSeconds,
   parseText,
   parseUrl,
+  parsePortName,
   type HostPort,
 } from './config/values.js'
 import { ConfigError } from './errors.js'
+import { checkPorts, parsePorts, podPorts, PORT_KEYS, type PortOverride } from './config/ports.js'
 
 export type { HostPort }
 export { ConfigError }
@@ -86,6 +88,30 @@ export const OPTIONS = [
     default: 'http',
     parse: parseEnum(['http', 'tcp'] as const),
     help: 'http: parse HTTP/1.1, add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain. tcp: a byte pipe for any protocol (gRPC/TLS passthrough, databases); drain waits for connections to end.',
+  }),
+  option({
+    flag: 'port-name',
+    key: 'portName',
+    section: 'Network',
+    placeholder: 'NAME',
+    default: '',
+    defaultFrom: 'the --listen port number',
+    parse: parsePortName,
+    unset: (c) => String(c.listen.port),
+    help: 'The name of the --listen port: its `port` label in /metrics and its section in /status. Name it when the pod has several ports (--port), say http next to grpc.',
+  }),
+  option({
+    flag: 'port',
+    key: 'ports',
+    section: 'Network',
+    placeholder: 'name=NAME,listen=HOST:PORT[,KEY=VALUE...]',
+    default: '',
+    parse: parsePorts,
+    repeatable: true,
+    unset: (): PortOverride[] => [],
+    help: `One more pod port, each its own target group: the --listen port is the first. Keys: name (default: the listen port number), listen (required), and ${PORT_KEYS.slice(1)
+      .map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))
+      .join(', ')}, each taking that flag's values and defaulting to it. Repeat it, or separate ports with ';' (the environment twin holds them all). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, "Several ports".`,
   }),
   option({
     flag: 'admin',
@@ -542,22 +568,28 @@ function crossCheck(c: Config): string[] {
       throw new ConfigError('--deregistration elbv2 needs --target-id or $POD_IP (the pod IP, from the downward API)', 'target-id')
     if (c.targetPort === 0) throw new ConfigError('--deregistration elbv2 needs --target-port when --listen uses port 0', 'target-port')
   }
-  if (c.upstreamProxyProtocol !== 'off' && c.mode !== 'tcp') {
+  const ports = podPorts(c)
+  const portFlag = (i: number) => (i === 0 ? '--listen' : `--port name=${ports[i]!.name}`)
+  const clash = checkPorts(ports, portFlag)[0]
+  if (clash) throw new ConfigError(clash.message, clash.flag)
+  if (c.deregistration.includes('elbv2') && ports.length > 1)
     throw new ConfigError(
-      '--upstream-proxy-protocol works in --mode tcp only (http mode passes the client in X-Forwarded-For/Forwarded)',
-      'upstream-proxy-protocol',
+      'invalid --deregistration elbv2 with several ports (--port): it polls one target port (--target-port); expected traffic (and healthcheck), which judge every port',
+      'deregistration',
     )
-  }
   const budget = graceBudget(c)
   if (!budget.fits) throw new ConfigError(describeOverrun(budget), 'grace-period')
   const warnings: string[] = []
-  if (c.listen.port === c.admin.port && c.listen.port !== 0) {
-    throw new ConfigError(`invalid --admin: port ${c.admin.port} is also the --listen port`, 'admin')
+  const taken = (port: number) => ports.findIndex((p) => p.listen.port === port && port !== 0)
+  const adminClash = taken(c.admin.port)
+  if (adminClash !== -1) {
+    throw new ConfigError(`invalid --admin: port ${c.admin.port} is also the ${portFlag(adminClash)} port`, 'admin')
   }
   const hc = c.healthCheckListen
-  if (hc && hc.port !== 0 && (hc.port === c.listen.port || hc.port === c.admin.port)) {
+  const hcClash = hc ? taken(hc.port) : -1
+  if (hc && hc.port !== 0 && (hcClash !== -1 || hc.port === c.admin.port)) {
     throw new ConfigError(
-      `invalid --health-check-listen: port ${hc.port} is also the ${hc.port === c.listen.port ? '--listen' : '--admin'} port`,
+      `invalid --health-check-listen: port ${hc.port} is also the ${hcClash !== -1 ? portFlag(hcClash) : '--admin'} port`,
       'health-check-listen',
     )
   }
@@ -570,3 +602,4 @@ export function redactedConfig(c: Config): Record<string, unknown> {
 }
 
 export { renderHelp, renderMarkdown } from './config/render.js'
+export { podPorts, type PortSettings } from './config/ports.js'
