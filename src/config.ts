@@ -109,9 +109,13 @@ export const OPTIONS = [
     parse: parsePorts,
     repeatable: true,
     unset: (): PortOverride[] => [],
-    help: `One more pod port, each its own target group: the --listen port is the first. Keys: name (default: the listen port number), listen (required), and ${PORT_KEYS.slice(1)
+    help: `One more pod port, each its own target group: the --listen port is the first. Keys: name (default: the listen port number), listen (required), and ${PORT_KEYS.slice(
+      1,
+    )
       .map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))
-      .join(', ')}, each taking that flag's values and defaulting to it. Repeat it, or separate ports with ';' (the environment twin holds them all). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, "Several ports".`,
+      .join(
+        ', ',
+      )}, each taking that flag's values and defaulting to it. Repeat it, or separate ports with ';' (the environment twin holds them all). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, "Several ports".`,
   }),
   option({
     flag: 'admin',

@@ -5,7 +5,7 @@ import type { Config } from '../config.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../admin/metrics.js'
 import type { Lifecycle } from './state.js'
-import type { TrafficObservations } from './observations.js'
+import type { Observed } from './observers/ports.js'
 import { LagClock, type LagBoundChoice } from './lag-clock.js'
 import { Shutdown, type DrainTarget } from './shutdown.js'
 import { createObservers, Elbv2Observer, type DeregistrationObserver, type ObserverConfig } from './observers/index.js'
@@ -16,7 +16,8 @@ export type TerminationConfig = ObserverConfig &
 export interface TerminationDeps {
   config: TerminationConfig
   lifecycle: Lifecycle
-  observations: TrafficObservations
+  /** One port's observations, or several ports' by name. */
+  observations: Observed
   target: DrainTarget
   logger: Logger
   metrics: Metrics

@@ -1,7 +1,7 @@
 // Builds the deregistration observers named on the command line (--deregistration
 // traffic[,elbv2][,healthcheck]) from the checked configuration.
 
-import type { TrafficObservations } from '../observations.js'
+import type { Observed } from './ports.js'
 import type { LagClock } from '../lag-clock.js'
 import { Elbv2Observer, type Elbv2CallHook, type Elbv2ObserverOptions } from './elbv2.js'
 import { ObserverConfigError } from '../../errors.js'
@@ -41,8 +41,8 @@ export type ObserverConfig = Pick<
 >
 
 export interface ObserverDeps {
-  /** What the ingress records; read by `traffic` and `healthcheck`. */
-  observations: TrafficObservations
+  /** What the ingress records (one port's, or several ports' by name); read by `traffic` and `healthcheck`. */
+  observations: Observed
   /** The lag bound: read by `traffic`, told by `elbv2` when it saw the deregistration. */
   lagClock: LagClock
   logger?: ObserverLogger
