@@ -36,6 +36,11 @@ async function request(port: number, header?: Buffer): Promise<number | string> 
   }
 }
 
+/** The NLB's HTTP health check: its status. */
+async function healthCheck(port: number): Promise<number> {
+  return parseResponse((await rawExchange(port, Buffer.concat([NLB_LOCAL, Buffer.from(GET, 'latin1')]))).data).status
+}
+
 /** Connect and close without a byte (the NLB's TCP health check). */
 async function tcpProbe(port: number): Promise<void> {
   const s = net.connect({ port, host: '127.0.0.1' })
@@ -122,7 +127,7 @@ t.test(
     const drainedAt = Date.parse(draining.time as string) - sigtermWall
     t.ok(drainedAt >= 5000, `draining began after the api port's last connection (+${drainedAt} ms)`)
     const started = dp.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('traffic observer:') && Array.isArray(l.sources))
-    const sources = (started?.sources as Array<{ source: string; port?: string }>).map((s) => s.source).sort()
+    const sources = ((started?.sources ?? []) as Array<{ source: string }>).map((s) => s.source).sort()
     t.same(sources, ['api/127.0.0.1', 'web/127.0.0.1'], 'one source per (port, LB node)')
   },
 )
@@ -141,8 +146,7 @@ t.test('two ports at once: own upstream and PROXY policy each, health checks on 
   // Health checks on both ports, answered by drainpipe (never forwarded: the counts below stay
   // those of the client requests): an HTTP check behind LOCAL, a TCP check.
   for (const port of [webPort, apiPort]) {
-    const check = parseResponse((await rawExchange(port, Buffer.concat([NLB_LOCAL, Buffer.from(GET, 'latin1')]))).data)
-    t.equal(check.status, 200, `HTTP health check on ${port === webPort ? 'web' : 'api'}: 200`)
+    t.equal(await healthCheck(port), 200, `HTTP health check on ${port === webPort ? 'web' : 'api'}: 200`)
     await tcpProbe(port)
   }
 
@@ -178,10 +182,8 @@ t.test('two ports at once: own upstream and PROXY policy each, health checks on 
   const ready = await fetch(`${dp.adminUrl}/readyz`)
   t.equal(ready.status, 503, "readiness fails when one port's app is down")
   t.match(await ready.text(), /port api: app at 127\.0\.0\.1:\d+ unreachable/, 'naming the port')
-  const healthOf = async (port: number) =>
-    parseResponse((await rawExchange(port, Buffer.concat([NLB_LOCAL, Buffer.from(GET, 'latin1')]))).data).status
-  t.equal(await healthOf(webPort), 200, "web's health check still passes: its app is up")
-  t.equal(await healthOf(apiPort), 503, "api's health check fails: its app is down")
+  t.equal(await healthCheck(webPort), 200, "web's health check still passes: its app is up")
+  t.equal(await healthCheck(apiPort), 503, "api's health check fails: its app is down")
 })
 
 t.test('the fast lane fails health checks on every port while both still serve clients', async (t) => {
@@ -190,15 +192,13 @@ t.test('the fast lane fails health checks on every port while both still serve c
     'fail',
     '--quiet-period',
     '1.5',
-    '--lb-lag-max',
+    '--lb-unhealthy-lag-max',
     '1.5',
   ])
-  const healthOf = async (port: number) =>
-    parseResponse((await rawExchange(port, Buffer.concat([NLB_LOCAL, Buffer.from(GET, 'latin1')]))).data).status
-  t.same([await healthOf(webPort), await healthOf(apiPort)], [200, 200], 'before termination: both pass')
+  t.same([await healthCheck(webPort), await healthCheck(apiPort)], [200, 200], 'before termination: both pass')
   dp.proc.kill('SIGTERM')
   await dp.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('fast lane: health checks fail'))
-  t.same([await healthOf(webPort), await healthOf(apiPort)], [503, 503], 'from termination start: both fail')
+  t.same([await healthCheck(webPort), await healthCheck(apiPort)], [503, 503], 'from termination start: both fail')
   t.same([await request(webPort), await request(apiPort, NLB_PROXY)], [200, 200], 'and both ports still serve clients')
   t.equal((await dp.exited).code, 0)
 })
