@@ -22,7 +22,7 @@ import {
   type HostPort,
 } from './config/values.js'
 import { ConfigError } from './errors.js'
-import { checkPorts, parsePorts, podPorts, PORT_KEYS, type PortOverride } from './config/ports.js'
+import { checkPorts, parsePorts, podPorts, type PortOverride } from './config/ports.js'
 
 export type { HostPort }
 export { ConfigError }
@@ -109,13 +109,7 @@ export const OPTIONS = [
     parse: parsePorts,
     repeatable: true,
     unset: (): PortOverride[] => [],
-    help: `One more pod port, each its own target group: the --listen port is the first. Keys: name (default: the listen port number), listen (required), and ${PORT_KEYS.slice(
-      1,
-    )
-      .map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))
-      .join(
-        ', ',
-      )}, each taking that flag's values and defaulting to it. Repeat it, or separate ports with ';' (the environment twin holds them all). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, "Several ports".`,
+    help: "One more pod port, each its own target group: the --listen port is the first. Keys: name (default: the listen port number), listen (required), and upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, each taking that flag's values and defaulting to it; target-group-arn and target-port (elbv2: the port's own target groups, none by default, registered at its listen port by default). Repeat it, or separate ports with ';' (the environment twin holds them all). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, \"Several ports\".",
   }),
   option({
     flag: 'admin',
@@ -418,7 +412,7 @@ export const OPTIONS = [
     parse: parseArns,
     repeatable: true,
     unset: (): string[] => [],
-    help: 'elbv2 observer: target groups this pod is registered in (repeat, or comma-separate). Every one must report draining or unused.',
+    help: "elbv2 observer: target groups this pod's --listen port is registered in (repeat, or comma-separate). Every one must report draining or unused. Another pod port (--port) names its own with target-group-arn=.",
   }),
   option({
     flag: 'aws-region',
@@ -576,11 +570,22 @@ function crossCheck(c: Config): string[] {
   const portFlag = (i: number) => (i === 0 ? '--listen' : `--port name=${ports[i]!.name}`)
   const clash = checkPorts(ports, portFlag)[0]
   if (clash) throw new ConfigError(clash.message, clash.flag)
-  if (c.deregistration.includes('elbv2') && ports.length > 1)
-    throw new ConfigError(
-      'invalid --deregistration elbv2 with several ports (--port): it polls one target port (--target-port); expected traffic (and healthcheck), which judge every port',
-      'deregistration',
-    )
+  if (c.deregistration.includes('elbv2')) {
+    // Each port's target groups deregister on their own: a port whose groups are not named would
+    // let the lag clock start at another port's deregistration.
+    const unnamed = ports.findIndex((p, i) => i > 0 && p.targetGroupArns.length === 0)
+    if (unnamed !== -1)
+      throw new ConfigError(
+        `invalid ${portFlag(unnamed)}: --deregistration elbv2 needs each port's target groups; expected target-group-arn=ARN on it`,
+        'port',
+      )
+    const portless = ports.findIndex((p) => p.targetPort === 0)
+    if (portless > 0)
+      throw new ConfigError(
+        `invalid ${portFlag(portless)}: --deregistration elbv2 needs target-port=PORT when it listens on port 0`,
+        'port',
+      )
+  }
   const budget = graceBudget(c)
   if (!budget.fits) throw new ConfigError(describeOverrun(budget), 'grace-period')
   const warnings: string[] = []

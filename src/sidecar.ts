@@ -68,6 +68,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       logger,
       metrics,
       lagChoice: () => fastLane.lane.lagChoice(),
+      moreTargetGroups: settings.slice(1).flatMap((p) => p.targetGroupArns.map((arn) => ({ arn, port: p.targetPort }))),
     })
   let termination = newOne()
   let signalled = false

@@ -10,7 +10,11 @@
 // the value before it, so a list keeps its commas: trusted-proxies=10.0.0.0/8,fc00::/7,mode=tcp.
 // Each value is parsed by its own option's parser (../config.ts), so it accepts exactly what the
 // flag accepts. A key is a flag of the option table: adding a per-port setting is one line in
-// PORT_FLAGS (the key in PortSettings follows from the table).
+// PORT_KEYS (the key in PortSettings follows from the table).
+//
+// Two keys belong to one port and are not inherited: target-group-arn (the port's own target
+// groups: an extra port has none unless it names them) and target-port (the port registered in
+// them: an extra port's own listen port unless set).
 import { OPTIONS, type Config, type OptionSpec } from '../config.js'
 import { InvalidValue, parsePortName } from './values.js'
 
@@ -24,8 +28,13 @@ export const PORT_KEYS = [
   'upstreamProxyProtocol',
   'forwardedProto',
   'xff',
+  'targetGroupArns',
+  'targetPort',
 ] as const
 type PortKey = (typeof PORT_KEYS)[number]
+
+/** Keys an extra port does not take from the global flags. */
+const OWN_KEYS: readonly PortKey[] = ['targetGroupArns', 'targetPort']
 
 /** The flags of PORT_KEYS, the keys a --port takes besides name. */
 export function portFlags(): string[] {
@@ -102,15 +111,16 @@ export function podPorts(c: Config): PortSettings[] {
   return [
     first,
     ...c.ports.map((p): PortSettings => {
-      const own = { ...globalSettings(c), ...p.set } as Omit<PortSettings, 'name'>
+      const own = { ...globalSettings(c, OWN_KEYS), targetGroupArns: [], ...p.set } as Omit<PortSettings, 'name'>
+      own.targetPort ??= own.listen.port
       return { ...own, name: p.name ?? String(own.listen.port) }
     }),
   ]
 }
 
-function globalSettings(c: Config): Omit<PortSettings, 'name'> {
+function globalSettings(c: Config, except: readonly PortKey[] = []): Omit<PortSettings, 'name'> {
   const out: Record<string, unknown> = {}
-  for (const key of PORT_KEYS) out[key] = c[key]
+  for (const key of PORT_KEYS) if (!except.includes(key)) out[key] = c[key]
   return out as Omit<PortSettings, 'name'>
 }
 

@@ -21,6 +21,8 @@ export interface TerminationDeps {
   target: DrainTarget
   logger: Logger
   metrics: Metrics
+  /** The target groups of the other pod ports (elbv2), each at its port. */
+  moreTargetGroups?: ReadonlyArray<{ arn: string; port: number }>
   /** Which lag bound applies, asked at termination start (the fast lane's, when it engaged). */
   lagChoice?: () => LagBoundChoice | undefined
 }
@@ -31,13 +33,23 @@ export interface Termination {
   readonly shutdown: Shutdown
 }
 
-export function newTermination({ config, lifecycle, observations, target, logger, metrics, lagChoice }: TerminationDeps): Termination {
+export function newTermination({
+  config,
+  lifecycle,
+  observations,
+  target,
+  logger,
+  metrics,
+  lagChoice,
+  moreTargetGroups,
+}: TerminationDeps): Termination {
   const lagClock = new LagClock(config.lbLagMaxMs, config.deregistration.includes('elbv2'), lagChoice)
   const observers = createObservers(config, {
     observations,
     lagClock,
     logger: logger.child({ component: 'observer' }),
     elbv2Hook: { onCall: (outcome) => metrics.elbv2Calls[outcome].inc() },
+    ...(moreTargetGroups ? { moreTargetGroups } : {}),
   })
   const shutdown = new Shutdown({
     lifecycle,

@@ -131,7 +131,7 @@ const MISUSE: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
   [
     ['--deregistration', 'traffic,elbv2', '--target-group-arn', ARN, '--port', 'name=a,listen=:9090'],
     { POD_IP: '10.0.0.1' },
-    /^invalid --deregistration elbv2 with several ports/,
+    /^invalid --port name=a: --deregistration elbv2 needs each port's target groups; expected target-group-arn=ARN on it$/,
   ],
 ]
 
@@ -367,12 +367,27 @@ t.test('several ports: --port repeated or ;-separated in DRAINPIPE_PORT, each ke
     ['http', 'only'],
     '--port given replaces DRAINPIPE_PORT, as every flag wins over its twin',
   )
+  const { portFlags } = await import('../../src/config/ports.js')
+  const help = OPTIONS.find((o) => o.flag === 'port')!.help
+  for (const flag of portFlags()) t.ok(help.includes(flag), `--port's help names the key ${flag}`)
+  const apiArn = ARN.replace('/tg/', '/api/')
+  const elbv2 = portsOf(['--listen', ':8080', '--target-group-arn', ARN, '--port', `name=api,listen=:9090,target-group-arn=${apiArn}`], {
+    POD_IP: '10.0.0.1',
+  })
+  t.same(
+    elbv2.map((p) => [p.name, p.targetGroupArns, p.targetPort]),
+    [
+      ['8080', [ARN], 8080],
+      ['api', [apiArn], 9090],
+    ],
+    "target-group-arn and target-port are a port's own: not inherited, the target port its listen port",
+  )
   // The binary: a bad --port exits 2 naming the flag, the value and what a port takes.
   const r = await runCli(['--port', 'name=grpc,listen=:9090,mode=h2'], { POD_IP: '' })
   t.equal(r.code, 2)
   t.match(
     r.stderr,
-    /^drainpipe: invalid --port "name=grpc,listen=:9090,mode=h2": expected mode= one of http, tcp \(a port is KEY=VALUE pairs separated by ',', ports by ';', with listen= required; keys: name, listen, upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff\)\n$/,
+    /^drainpipe: invalid --port "name=grpc,listen=:9090,mode=h2": expected mode= one of http, tcp \(a port is KEY=VALUE pairs separated by ',', ports by ';', with listen= required; keys: name, listen, upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, target-group-arn, target-port\)\n$/,
   )
 })
 

@@ -56,19 +56,30 @@ function boundPorts(dp: Drainpipe): Record<string, number> {
   return Object.fromEntries(line.ports.map((p) => [p.name, p.listen.port]))
 }
 
+type Test = Parameters<Parameters<typeof t.test>[1]>[0]
+
 /** An http port (PROXY optional) and a tcp port (PROXY required), each with its own app. */
-async function twoPorts(t: Parameters<Parameters<typeof t.test>[1]>[0], extra: string[]) {
+function twoPorts(t: Test, extra: string[]) {
+  return twoPortsWith(t, '', extra)
+}
+
+/** twoPorts, with more keys on the api port's --port. */
+async function twoPortsWith(t: Test, apiKeys: string, extra: string[], env: NodeJS.ProcessEnv = {}) {
   const web = await startApp(t, { name: 'web' })
   const api = await startApp(t, { name: 'api' })
-  const dp = await startDrainpipe(t, [
-    '--upstream',
-    `127.0.0.1:${web.port}`,
-    '--port-name',
-    'web',
-    '--port',
-    `name=api,listen=127.0.0.1:0,upstream=127.0.0.1:${api.port},mode=tcp,proxy-protocol=required`,
-    ...extra,
-  ])
+  const dp = await startDrainpipe(
+    t,
+    [
+      '--upstream',
+      `127.0.0.1:${web.port}`,
+      '--port-name',
+      'web',
+      '--port',
+      `name=api,listen=127.0.0.1:0,upstream=127.0.0.1:${api.port},mode=tcp,proxy-protocol=required${apiKeys ? `,${apiKeys}` : ''}`,
+      ...extra,
+    ],
+    { env },
+  )
   const ports = boundPorts(dp)
   return { web, api, dp, webPort: ports.web!, apiPort: ports.api! }
 }
@@ -220,4 +231,62 @@ t.test("the drain waits for every port's connections and closes every listener",
   const drained = await dp.waitForLog((l) => l.to === 'drained')
   t.equal(drained.cut, 0, 'nothing cut')
   t.equal((await dp.exited).code, 0)
+})
+
+t.test("elbv2 watches each port's target groups at its own target port; the lag clock runs from the last deregistration", async (t) => {
+  const { startElbv2Emulator } = await import('../../bench/rollout/elbv2/index.js')
+  const emu = await startElbv2Emulator({ consistencyLagMs: 0 })
+  t.teardown(() => emu.close())
+  const webGroup = emu.createTargetGroup({ name: 'tg-web', port: 8080 })
+  const apiGroup = emu.createTargetGroup({ name: 'tg-api', port: 9090 })
+  emu.setTargetHealth(webGroup, '10.0.3.1', 8080, 'healthy')
+  emu.setTargetHealth(apiGroup, '10.0.3.1', 9090, 'healthy')
+  const aws = { AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'us-east-1' }
+  const { dp } = await twoPortsWith(
+    t,
+    `target-group-arn=${apiGroup},target-port=9090`,
+    [
+      '--deregistration',
+      'traffic,elbv2',
+      '--quiet-period',
+      '0.3',
+      '--lb-lag-max',
+      '1',
+      '--target-group-arn',
+      webGroup,
+      '--target-id',
+      '10.0.3.1',
+      '--target-port',
+      '8080',
+      '--elbv2-endpoint',
+      emu.url,
+      '--elbv2-poll-interval',
+      '0.1',
+    ],
+    aws,
+  )
+  const sigtermWall = Date.now()
+  dp.proc.kill('SIGTERM')
+  // The web port's target group deregisters first; the api port's 2 s later.
+  await sleep(500)
+  emu.setTargetHealth(webGroup, '10.0.3.1', 8080, 'draining', 'Target.DeregistrationInProgress')
+  await sleep(2000)
+  const status = (await (await fetch(`${dp.adminUrl}/status`)).json()) as {
+    state: string
+    observers: { elbv2: { targetGroups: Array<{ arn: string; targetPort: number; state: string }> } }
+  }
+  t.equal(status.state, 'terminating', "still serving while the api port's group is registered")
+  t.same(
+    status.observers.elbv2.targetGroups.map((g) => [g.arn, g.targetPort, g.state]),
+    [
+      [webGroup, 8080, 'draining'],
+      [apiGroup, 9090, 'healthy'],
+    ],
+    'each group polled at its own port',
+  )
+  emu.setTargetHealth(apiGroup, '10.0.3.1', 9090, 'draining', 'Target.DeregistrationInProgress')
+  t.equal((await dp.exited).code, 0)
+  const draining = dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining')!
+  const drainedAt = Date.parse(draining.time as string) - sigtermWall
+  t.ok(drainedAt >= 3400, `draining began --lb-lag-max after the api port's group deregistered (+${drainedAt} ms)`)
 })

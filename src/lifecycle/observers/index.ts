@@ -48,6 +48,8 @@ export interface ObserverDeps {
   logger?: ObserverLogger
   /** Counts elbv2 calls by outcome (prom-client in drainpipe). */
   elbv2Hook?: Elbv2CallHook
+  /** The target groups of the other pod ports (--port target-group-arn=), each at its port. */
+  moreTargetGroups?: ReadonlyArray<{ arn: string; port: number }>
   /** Static credentials for elbv2 (tests, the emulator); default: the SDK's chain. */
   elbv2Credentials?: Elbv2ObserverOptions['credentials']
 }
@@ -73,7 +75,8 @@ export function createObservers(config: ObserverConfig, deps: ObserverDeps): Der
         })
       case 'elbv2':
         return new Elbv2Observer({
-          targetGroupArns: config.targetGroupArns,
+          targetGroupArns: [...config.targetGroupArns, ...(deps.moreTargetGroups ?? []).map((g) => g.arn)],
+          ...(deps.moreTargetGroups?.length ? { groupPorts: new Map(deps.moreTargetGroups.map((g) => [g.arn, g.port])) } : {}),
           // crossCheck refuses --deregistration elbv2 without a target id
           targetId: config.targetId!,
           targetPort: config.targetPort,
