@@ -106,6 +106,18 @@ t.test('a bad flag exits 2 naming it and what it accepts', async (t) => {
   t.match(drainpipe(['inject', '--max-wait', 'soon']).stderr, /invalid --max-wait "soon": expected seconds/)
 })
 
+t.test("--port is inject's own (the port to take over); drainpipe's several-port --port is refused, not passed", async (t) => {
+  const named = drainpipe(['inject', '--port', 'http', fixture('named-port-deployment.yaml')])
+  t.equal(named.code, 0, named.stderr)
+  t.notMatch(named.stdout, /DRAINPIPE_PORT\b/, 'no DRAINPIPE_PORT in the injected container')
+  const several = drainpipe(['inject', '--port', 'name=grpc,listen=0.0.0.0:9090', fixture('named-port-deployment.yaml')])
+  t.equal(several.code, 2)
+  t.match(
+    several.stderr,
+    /invalid --port "name=grpc,listen=0\.0\.0\.0:9090": expected one container port name or number: inject takes over one port/,
+  )
+})
+
 t.test("--help lists inject's settings", async (t) => {
   const r = drainpipe(['inject', '--help'])
   t.equal(r.code, 0)
