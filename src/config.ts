@@ -98,10 +98,10 @@ export const OPTIONS = [
     defaultFrom: 'the --listen port number',
     parse: parsePortName,
     unset: (c) => String(c.listen.port),
-    help: 'The name of the --listen port: its `port` label in /metrics and its section in /status. Name it when the pod has several ports (--port), say http next to grpc.',
+    help: 'The name of the --listen port: its `port` label in /metrics and its section in /status. Name it when the pod has several ports (--ports), say http next to grpc.',
   }),
   option({
-    flag: 'port',
+    flag: 'ports',
     key: 'ports',
     section: 'Network',
     placeholder: 'name=NAME,listen=HOST:PORT[,KEY=VALUE...]',
@@ -109,7 +109,7 @@ export const OPTIONS = [
     parse: parsePorts,
     repeatable: true,
     unset: (): PortOverride[] => [],
-    help: "One more pod port, each its own target group: the --listen port is the first. Keys: name (default: the listen port number), listen (required), and upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, each taking that flag's values and defaulting to it; target-group-arn and target-port (elbv2: the port's own target groups, none by default, registered at its listen port by default). Repeat it, or separate ports with ';' (the environment twin holds them all). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, \"Several ports\".",
+    help: "More pod ports, each its own target group: the --listen port is the first, and each value adds one (repeat the flag, or separate ports with ';'). Keys: name (default: the listen port number), listen (required), and upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, each taking that flag's values and defaulting to it; target-group-arn and target-port (elbv2: the port's own target groups, none by default, registered at its listen port by default). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, \"Several ports\".",
   }),
   option({
     flag: 'admin',
@@ -412,7 +412,7 @@ export const OPTIONS = [
     parse: parseArns,
     repeatable: true,
     unset: (): string[] => [],
-    help: "elbv2 observer: target groups this pod's --listen port is registered in (repeat, or comma-separate). Every one must report draining or unused. Another pod port (--port) names its own with target-group-arn=.",
+    help: "elbv2 observer: target groups this pod's --listen port is registered in (repeat, or comma-separate). Every one must report draining or unused. Another pod port (--ports) names its own with target-group-arn=.",
   }),
   option({
     flag: 'aws-region',
@@ -567,7 +567,7 @@ function crossCheck(c: Config): string[] {
     if (c.targetPort === 0) throw new ConfigError('--deregistration elbv2 needs --target-port when --listen uses port 0', 'target-port')
   }
   const ports = podPorts(c)
-  const portFlag = (i: number) => (i === 0 ? '--listen' : `--port name=${ports[i]!.name}`)
+  const portFlag = (i: number) => (i === 0 ? '--listen' : `--ports name=${ports[i]!.name}`)
   const clash = checkPorts(ports, portFlag)[0]
   if (clash) throw new ConfigError(clash.message, clash.flag)
   if (c.deregistration.includes('elbv2')) {

@@ -2,7 +2,7 @@
 // children (no label lookup per event); values that other modules already know are
 // read at scrape time through collect() instead of being pushed.
 //
-// What happens on a pod port is labelled with the port's name (`port`: --port-name, --port
+// What happens on a pod port is labelled with the port's name (`port`: --port-name, --ports
 // name=): a handful of configured values, so the series stay few. forPort(name) gives a port's
 // ingress and forwarder the same Metrics shape with those children bound to their port.
 import { createRequire } from 'node:module'

@@ -1,10 +1,10 @@
-// Several load-balancer-facing ports (--port, repeatable): each its own listen address,
+// Several load-balancer-facing ports (--ports, repeatable): each its own listen address,
 // upstream, mode and PROXY policy, all sharing one lifecycle. The single-port flags (--listen,
-// --upstream, --mode, ...) define the first port, named by --port-name; every --port adds one
+// --upstream, --mode, ...) define the first port, named by --port-name; every --ports adds one
 // more, and a key it does not set takes the global flag's value.
 //
-//   --port name=grpc,listen=0.0.0.0:9090,upstream=127.0.0.1:9091,mode=http,proxy-protocol=required
-//   DRAINPIPE_PORT='name=grpc,listen=0.0.0.0:9090,upstream=127.0.0.1:9091;name=tls,listen=:8443,...'
+//   --ports name=grpc,listen=0.0.0.0:9090,upstream=127.0.0.1:9091,mode=http,proxy-protocol=required
+//   DRAINPIPE_PORTS='name=grpc,listen=0.0.0.0:9090,upstream=127.0.0.1:9091;name=tls,listen=:8443,...'
 //
 // Pairs are KEY=VALUE separated by ','; ports by ';'. A comma-separated item without '=' continues
 // the value before it, so a list keeps its commas: trusted-proxies=10.0.0.0/8,fc00::/7,mode=tcp.
@@ -18,7 +18,7 @@
 import { OPTIONS, type Config, type OptionSpec } from '../config.js'
 import { InvalidValue, parsePortName } from './values.js'
 
-/** The options (by their Config key) a --port may set for its own port; in --port, by their flag name. */
+/** The options (by their Config key) a --ports may set for its own port; in --ports, by their flag name. */
 export const PORT_KEYS = [
   'listen',
   'upstream',
@@ -36,7 +36,7 @@ type PortKey = (typeof PORT_KEYS)[number]
 /** Keys an extra port does not take from the global flags. */
 const OWN_KEYS: readonly PortKey[] = ['targetGroupArns', 'targetPort']
 
-/** The flags of PORT_KEYS, the keys a --port takes besides name. */
+/** The flags of PORT_KEYS, the keys a --ports takes besides name. */
 export function portFlags(): string[] {
   return PORT_KEYS.map((k) => (OPTIONS as readonly OptionSpec[]).find((o) => o.key === k)!.flag)
 }
@@ -45,7 +45,7 @@ export function portFlags(): string[] {
 export type PortSettings = { name: string } & Pick<Config, PortKey>
 
 /**
- * A --port as given: its name if set, and the Config keys it set, parsed by their options' parsers
+ * A --ports as given: its name if set, and the Config keys it set, parsed by their options' parsers
  * (typed loosely here: PortSettings derives from Config, which derives from this parser's type).
  */
 export interface PortOverride {
@@ -57,7 +57,7 @@ function accepted(detail: string): string {
   return `${detail} (a port is KEY=VALUE pairs separated by ',', ports by ';', with listen= required; keys: name, ${portFlags().join(', ')})`
 }
 
-/** The parser of --port: one or more ports separated by ';'. */
+/** The parser of --ports: one or more ports separated by ';'. */
 export function parsePorts(text: string): PortOverride[] {
   const ports = text
     .split(';')
@@ -105,7 +105,7 @@ function parsePort(text: string): PortOverride {
   return out
 }
 
-/** Every pod port: the one the global flags define, then each --port with the global values it did not set. */
+/** Every pod port: the one the global flags define, then each --ports with the global values it did not set. */
 export function podPorts(c: Config): PortSettings[] {
   const first: PortSettings = { name: c.portName, ...globalSettings(c) }
   return [
@@ -124,7 +124,7 @@ function globalSettings(c: Config, except: readonly PortKey[] = []): Omit<PortSe
   return out as Omit<PortSettings, 'name'>
 }
 
-/** Checks between the ports: errors name --port (or the global flag the clash is with). */
+/** Checks between the ports: errors name --ports (or the global flag the clash is with). */
 export function checkPorts(ports: readonly PortSettings[], flagOf: (i: number) => string): Array<{ message: string; flag: string }> {
   const errors: Array<{ message: string; flag: string }> = []
   const names = new Map<string, number>()
@@ -134,15 +134,15 @@ export function checkPorts(ports: readonly PortSettings[], flagOf: (i: number) =
     const other = names.get(p.name)
     if (other !== undefined)
       errors.push({
-        message: `invalid ${which}: port name "${p.name}" is also the name of ${other === 0 ? flagOf(0) : 'an earlier --port'}; expected a name of its own (name=NAME)`,
-        flag: i === 0 ? 'port-name' : 'port',
+        message: `invalid ${which}: port name "${p.name}" is also the name of ${other === 0 ? flagOf(0) : 'an earlier --ports'}; expected a name of its own (name=NAME)`,
+        flag: i === 0 ? 'port-name' : 'ports',
       })
     names.set(p.name, i)
     const clash = p.listen.port === 0 ? undefined : listens.get(p.listen.port)
     if (clash !== undefined)
       errors.push({
-        message: `invalid ${which}: listen port ${p.listen.port} is also the listen port of ${clash === 0 ? flagOf(0) : 'an earlier --port'}; expected a port of its own (listen=HOST:PORT)`,
-        flag: 'port',
+        message: `invalid ${which}: listen port ${p.listen.port} is also the listen port of ${clash === 0 ? flagOf(0) : 'an earlier --ports'}; expected a port of its own (listen=HOST:PORT)`,
+        flag: 'ports',
       })
     if (p.listen.port !== 0) listens.set(p.listen.port, i)
     if (p.upstreamProxyProtocol !== 'off' && p.mode !== 'tcp')
@@ -151,7 +151,7 @@ export function checkPorts(ports: readonly PortSettings[], flagOf: (i: number) =
           i === 0
             ? '--upstream-proxy-protocol works in --mode tcp only (http mode passes the client in X-Forwarded-For/Forwarded)'
             : `invalid ${which}: upstream-proxy-protocol ${p.upstreamProxyProtocol} works in mode tcp only; expected mode=tcp or upstream-proxy-protocol=off on this port`,
-        flag: i === 0 ? 'upstream-proxy-protocol' : 'port',
+        flag: i === 0 ? 'upstream-proxy-protocol' : 'ports',
       })
   })
   return errors

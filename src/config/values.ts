@@ -142,7 +142,7 @@ export function parseOnOff(text: string): boolean {
   throw new InvalidValue('one of on, off')
 }
 
-/** A pod port's name (--port-name, --port name=): its metrics label and /status section. */
+/** A pod port's name (--port-name, --ports name=): its metrics label and /status section. */
 export function parsePortName(text: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(text))
     throw new InvalidValue('letters, digits, _ . - (up to 63, starting with a letter or digit)')

@@ -95,43 +95,47 @@ const MISUSE: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
   [['--mode', 'http', '--upstream-proxy-protocol', 'v1'], {}, /--upstream-proxy-protocol works in --mode tcp only/],
   [['--listen', '127.0.0.1:9100', '--admin', '127.0.0.1:9100'], {}, /--admin: port 9100 is also the --listen port/],
   // several ports: names and listen ports their own, per-port options checked like the global ones
-  [['--listen', ':8080', '--port', 'listen=:8080'], {}, /^invalid --port name=8080: port name "8080" is also the name of --listen/],
+  [['--listen', ':8080', '--ports', 'listen=:8080'], {}, /^invalid --ports name=8080: port name "8080" is also the name of --listen/],
   [
-    ['--port', 'name=a,listen=:9090', '--port', 'name=a,listen=:9091'],
+    ['--ports', 'name=a,listen=:9090', '--ports', 'name=a,listen=:9091'],
     {},
-    /^invalid --port name=a: port name "a" is also the name of an earlier --port; expected a name of its own/,
-  ],
-  [['--port-name', 'web', '--port', 'name=web,listen=:9090'], {}, /^invalid --port name=web: port name "web" is also the name of --listen/],
-  [
-    ['--port', 'name=a,listen=:9090;name=b,listen=0.0.0.0:9090'],
-    {},
-    /^invalid --port name=b: listen port 9090 is also the listen port of an earlier --port; expected a port of its own/,
+    /^invalid --ports name=a: port name "a" is also the name of an earlier --ports; expected a name of its own/,
   ],
   [
-    ['--listen', ':8080', '--port', 'name=a,listen=127.0.0.1:8080'],
+    ['--port-name', 'web', '--ports', 'name=web,listen=:9090'],
     {},
-    /^invalid --port name=a: listen port 8080 is also the listen port of --listen/,
-  ],
-  [['--port', 'name=a,listen=:9901'], {}, /^invalid --admin: port 9901 is also the --port name=a port/],
-  [
-    ['--port', 'name=a,listen=:9090', '--health-check-listen', ':9090'],
-    {},
-    /^invalid --health-check-listen: port 9090 is also the --port name=a port/,
+    /^invalid --ports name=web: port name "web" is also the name of --listen/,
   ],
   [
-    ['--port', 'name=a,listen=:9090,upstream-proxy-protocol=v2'],
+    ['--ports', 'name=a,listen=:9090;name=b,listen=0.0.0.0:9090'],
     {},
-    /^invalid --port name=a: upstream-proxy-protocol v2 works in mode tcp only; expected mode=tcp/,
+    /^invalid --ports name=b: listen port 9090 is also the listen port of an earlier --ports; expected a port of its own/,
   ],
   [
-    ['--mode', 'tcp', '--upstream-proxy-protocol', 'v2', '--port', 'name=a,listen=:9090,mode=http'],
+    ['--listen', ':8080', '--ports', 'name=a,listen=127.0.0.1:8080'],
     {},
-    /^invalid --port name=a: upstream-proxy-protocol v2 works in mode tcp only/,
+    /^invalid --ports name=a: listen port 8080 is also the listen port of --listen/,
+  ],
+  [['--ports', 'name=a,listen=:9901'], {}, /^invalid --admin: port 9901 is also the --ports name=a port/],
+  [
+    ['--ports', 'name=a,listen=:9090', '--health-check-listen', ':9090'],
+    {},
+    /^invalid --health-check-listen: port 9090 is also the --ports name=a port/,
   ],
   [
-    ['--deregistration', 'traffic,elbv2', '--target-group-arn', ARN, '--port', 'name=a,listen=:9090'],
+    ['--ports', 'name=a,listen=:9090,upstream-proxy-protocol=v2'],
+    {},
+    /^invalid --ports name=a: upstream-proxy-protocol v2 works in mode tcp only; expected mode=tcp/,
+  ],
+  [
+    ['--mode', 'tcp', '--upstream-proxy-protocol', 'v2', '--ports', 'name=a,listen=:9090,mode=http'],
+    {},
+    /^invalid --ports name=a: upstream-proxy-protocol v2 works in mode tcp only/,
+  ],
+  [
+    ['--deregistration', 'traffic,elbv2', '--target-group-arn', ARN, '--ports', 'name=a,listen=:9090'],
     { POD_IP: '10.0.0.1' },
-    /^invalid --port name=a: --deregistration elbv2 needs each port's target groups; expected target-group-arn=ARN on it$/,
+    /^invalid --ports name=a: --deregistration elbv2 needs each port's target groups; expected target-group-arn=ARN on it$/,
   ],
 ]
 
@@ -186,7 +190,7 @@ t.test('the binary exits 2 with that one line on stderr', async (t) => {
     'healthcheck-silence-multiple',
     'target-group-arn',
     'admin-token',
-    'port',
+    'ports',
   ]
   const cases = flags.map((flag) => {
     const o = OPTIONS.find((x) => x.flag === flag)!
@@ -259,7 +263,7 @@ t.test('the binary exits 2 on an unknown flag and on a failed cross-check', asyn
     ],
     [['--deregistration', 'elbv2'], /^drainpipe: --deregistration elbv2 needs --target-group-arn/],
     [['--upstream-proxy-protocol', 'v2'], /^drainpipe: --upstream-proxy-protocol works in --mode tcp only/],
-    [['--port', 'name=a,listen=:9090', '--port', 'name=a,listen=:9091'], /^drainpipe: invalid --port name=a: port name "a" is also/],
+    [['--ports', 'name=a,listen=:9090', '--ports', 'name=a,listen=:9091'], /^drainpipe: invalid --ports name=a: port name "a" is also/],
   ]
   await pool(cases, 2, async ([args, re]) => {
     const r = await runCli(args, { POD_IP: '' })
@@ -311,7 +315,7 @@ t.test('environment twins are used, the flag wins, POD_IP fills --target-id', as
   )
 })
 
-t.test('several ports: --port repeated or ;-separated in DRAINPIPE_PORT, each key defaulting to its flag', async (t) => {
+t.test('several ports: --ports repeated or ;-separated in DRAINPIPE_PORTS, each key defaulting to its flag', async (t) => {
   const { podPorts } = await import('../../src/config.js')
   const portsOf = (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const r = parseConfig(args, env)
@@ -322,7 +326,7 @@ t.test('several ports: --port repeated or ;-separated in DRAINPIPE_PORT, each ke
   t.same(
     single.map((p) => [p.name, p.listen.port, p.upstream.port, p.mode]),
     [['8080', 8080, 3000, 'http']],
-    'no --port: the single-port flags are the only port, named by its port number',
+    'no --ports: the single-port flags are the only port, named by its port number',
   )
   const args = [
     '--listen',
@@ -333,9 +337,9 @@ t.test('several ports: --port repeated or ;-separated in DRAINPIPE_PORT, each ke
     'http',
     '--proxy-protocol',
     'required',
-    '--port',
+    '--ports',
     'name=grpc,listen=:9090,upstream=127.0.0.1:9091',
-    '--port',
+    '--ports',
     'listen=:8443,upstream=127.0.0.1:8444,mode=tcp,proxy-protocol=off,trusted-proxies=10.0.0.0/8,fc00::/7',
   ]
   const several = portsOf(args)
@@ -351,7 +355,7 @@ t.test('several ports: --port repeated or ;-separated in DRAINPIPE_PORT, each ke
   t.same(several[2]!.trustedProxies, ['10.0.0.0/8', 'fc00::/7'])
   const env = {
     DRAINPIPE_PORT_NAME: 'http',
-    DRAINPIPE_PORT: 'name=grpc, listen=:9090, upstream=127.0.0.1:9091 ; listen=:8443,upstream=127.0.0.1:8444,mode=tcp',
+    DRAINPIPE_PORTS: 'name=grpc, listen=:9090, upstream=127.0.0.1:9091 ; listen=:8443,upstream=127.0.0.1:8444,mode=tcp',
   }
   t.same(
     portsOf(['--listen', ':8080'], env).map((p) => [p.name, p.listen.port, p.mode]),
@@ -360,18 +364,18 @@ t.test('several ports: --port repeated or ;-separated in DRAINPIPE_PORT, each ke
       ['grpc', 9090, 'http'],
       ['8443', 8443, 'tcp'],
     ],
-    "DRAINPIPE_PORT holds every extra port, separated by ';'",
+    "DRAINPIPE_PORTS holds every extra port, separated by ';'",
   )
   t.same(
-    portsOf(['--listen', ':8080', '--port', 'name=only,listen=:7070'], env).map((p) => p.name),
+    portsOf(['--listen', ':8080', '--ports', 'name=only,listen=:7070'], env).map((p) => p.name),
     ['http', 'only'],
-    '--port given replaces DRAINPIPE_PORT, as every flag wins over its twin',
+    '--ports given replaces DRAINPIPE_PORTS, as every flag wins over its twin',
   )
   const { portFlags } = await import('../../src/config/ports.js')
-  const help = OPTIONS.find((o) => o.flag === 'port')!.help
-  for (const flag of portFlags()) t.ok(help.includes(flag), `--port's help names the key ${flag}`)
+  const help = OPTIONS.find((o) => o.flag === 'ports')!.help
+  for (const flag of portFlags()) t.ok(help.includes(flag), `--ports's help names the key ${flag}`)
   const apiArn = ARN.replace('/tg/', '/api/')
-  const elbv2 = portsOf(['--listen', ':8080', '--target-group-arn', ARN, '--port', `name=api,listen=:9090,target-group-arn=${apiArn}`], {
+  const elbv2 = portsOf(['--listen', ':8080', '--target-group-arn', ARN, '--ports', `name=api,listen=:9090,target-group-arn=${apiArn}`], {
     POD_IP: '10.0.0.1',
   })
   t.same(
@@ -382,12 +386,12 @@ t.test('several ports: --port repeated or ;-separated in DRAINPIPE_PORT, each ke
     ],
     "target-group-arn and target-port are a port's own: not inherited, the target port its listen port",
   )
-  // The binary: a bad --port exits 2 naming the flag, the value and what a port takes.
-  const r = await runCli(['--port', 'name=grpc,listen=:9090,mode=h2'], { POD_IP: '' })
+  // The binary: a bad --ports exits 2 naming the flag, the value and what a port takes.
+  const r = await runCli(['--ports', 'name=grpc,listen=:9090,mode=h2'], { POD_IP: '' })
   t.equal(r.code, 2)
   t.match(
     r.stderr,
-    /^drainpipe: invalid --port "name=grpc,listen=:9090,mode=h2": expected mode= one of http, tcp \(a port is KEY=VALUE pairs separated by ',', ports by ';', with listen= required; keys: name, listen, upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, target-group-arn, target-port\)\n$/,
+    /^drainpipe: invalid --ports "name=grpc,listen=:9090,mode=h2": expected mode= one of http, tcp \(a port is KEY=VALUE pairs separated by ',', ports by ';', with listen= required; keys: name, listen, upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, target-group-arn, target-port\)\n$/,
   )
 })
 

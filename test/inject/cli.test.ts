@@ -106,10 +106,13 @@ t.test('a bad flag exits 2 naming it and what it accepts', async (t) => {
   t.match(drainpipe(['inject', '--max-wait', 'soon']).stderr, /invalid --max-wait "soon": expected seconds/)
 })
 
-t.test("--port is inject's own (the port to take over); drainpipe's several-port --port is refused, not passed", async (t) => {
+t.test("--port is inject's own (the port to take over); drainpipe's --ports is not injected, and a ports value is refused", async (t) => {
   const named = drainpipe(['inject', '--port', 'http', fixture('named-port-deployment.yaml')])
   t.equal(named.code, 0, named.stderr)
-  t.notMatch(named.stdout, /DRAINPIPE_PORT\b/, 'no DRAINPIPE_PORT in the injected container')
+  t.notMatch(named.stdout, /DRAINPIPE_PORTS/, 'no DRAINPIPE_PORTS in the injected container')
+  const passed = drainpipe(['inject', '--ports', 'name=grpc,listen=0.0.0.0:9090', fixture('named-port-deployment.yaml')])
+  t.equal(passed.code, 2, 'drainpipe --ports is not an inject setting')
+  t.match(passed.stderr, /unknown flag --ports/)
   const several = drainpipe(['inject', '--port', 'name=grpc,listen=0.0.0.0:9090', fixture('named-port-deployment.yaml')])
   t.equal(several.code, 2)
   t.match(

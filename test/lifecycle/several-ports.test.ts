@@ -63,7 +63,7 @@ function twoPorts(t: Test, extra: string[]) {
   return twoPortsWith(t, '', extra)
 }
 
-/** twoPorts, with more keys on the api port's --port. */
+/** twoPorts, with more keys on the api port's --ports. */
 async function twoPortsWith(t: Test, apiKeys: string, extra: string[], env: NodeJS.ProcessEnv = {}) {
   const web = await startApp(t, { name: 'web' })
   const api = await startApp(t, { name: 'api' })
@@ -74,7 +74,7 @@ async function twoPortsWith(t: Test, apiKeys: string, extra: string[], env: Node
       `127.0.0.1:${web.port}`,
       '--port-name',
       'web',
-      '--port',
+      '--ports',
       `name=api,listen=127.0.0.1:0,upstream=127.0.0.1:${api.port},mode=tcp,proxy-protocol=required${apiKeys ? `,${apiKeys}` : ''}`,
       ...extra,
     ],

@@ -48,7 +48,7 @@ export interface Elbv2ObserverOptions {
   targetId: string
   /** The target port registered in the groups. */
   targetPort: number
-  /** Groups registered at another port (a pod port of its own, --port): ARN → target port. */
+  /** Groups registered at another port (a pod port of its own, --ports): ARN → target port. */
   groupPorts?: ReadonlyMap<string, number>
   /** AWS region; default: the SDK's chain (AWS_REGION, profile). */
   region?: string

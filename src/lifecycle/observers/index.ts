@@ -48,7 +48,7 @@ export interface ObserverDeps {
   logger?: ObserverLogger
   /** Counts elbv2 calls by outcome (prom-client in drainpipe). */
   elbv2Hook?: Elbv2CallHook
-  /** The target groups of the other pod ports (--port target-group-arn=), each at its port. */
+  /** The target groups of the other pod ports (--ports target-group-arn=), each at its port. */
   moreTargetGroups?: ReadonlyArray<{ arn: string; port: number }>
   /** Static credentials for elbv2 (tests, the emulator); default: the SDK's chain. */
   elbv2Credentials?: Elbv2ObserverOptions['credentials']

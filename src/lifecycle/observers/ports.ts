@@ -5,7 +5,7 @@
 import { TrafficObservations } from '../observations.js'
 
 export interface ObservedPort {
-  /** The port's name (--port-name, --port name=). */
+  /** The port's name (--port-name, --ports name=). */
   readonly name: string
   readonly observations: TrafficObservations
 }

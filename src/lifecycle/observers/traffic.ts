@@ -17,14 +17,13 @@
 // `pooled` judges all peers as one source: for client IP preservation, or peers that are many
 // clients rather than a few LB nodes (`auto` pools beyond MAX_PER_SOURCE peers).
 //
-// Several pod ports (--port): every (port, peer) is a source of its own (./ports.ts), and pooling
+// Several pod ports (--ports): every (port, peer) is a source of its own (./ports.ts), and pooling
 // is per port, so each port's target group is judged by its own traffic; the false-stop target is
 // shared over all the sources of all the ports.
 import { performance } from 'node:perf_hooks'
 import type { ArrivalSource } from '../observations.js'
 import { OVERFLOW_SOURCE } from '../observations.js'
 import {
-  lastArrivalAt,
   observedPorts,
   portOfKey,
   sourceKey,
@@ -46,6 +45,7 @@ import {
 } from '../quiet-period.js'
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import { judge, type Judged, type SourceVerdict } from './traffic-verdict.js'
+import { sourceView, windowView } from './traffic-view.js'
 
 export type SourcesMode = 'auto' | 'per-source' | 'pooled'
 
@@ -317,11 +317,6 @@ export class TrafficObserver implements DeregistrationObserver {
     unwatchActivity(this.#ports)
   }
 
-  /** The newest client arrival on any port (undefined if none). */
-  get lastArrivalAt(): number | undefined {
-    return lastArrivalAt(this.#ports)
-  }
-
   #portView(source: string): { port?: string } {
     const port = portOfKey(this.#ports, source)
     return port === undefined ? {} : { port }
@@ -339,26 +334,4 @@ const POOL = '(all peers)'
 /** A source's last activity; a connection still being classified counts from its accept time. */
 function activityOf(rec: ArrivalSource): number {
   return rec.pending > 0 && !(rec.lastAcceptedAt <= rec.lastActivityAt) ? rec.lastAcceptedAt : rec.lastActivityAt
-}
-
-function windowView(w: SourceWindow): Record<string, unknown> {
-  const out: Record<string, unknown> = { basis: w.basis, sampleSize: w.sampleSize, sampleSpanSeconds: viewSeconds(w.sampleSpanMs) }
-  if (w.sampleSpanMs > 0 && w.sampleSize > 0) out.ratePerSecond = Number((w.sampleSize / (w.sampleSpanMs / 1000)).toPrecision(4))
-  if ('windowMs' in w) out.windowSeconds = viewSeconds(w.windowMs)
-  if ('requiredMs' in w && w.requiredMs !== undefined)
-    out.requiredSeconds = Number.isFinite(w.requiredMs) ? viewSeconds(w.requiredMs) : null
-  if (w.basis === 'evidence') out.falseStopBound = Number(w.falseStopBound.toPrecision(2))
-  if (w.basis === 'lag-bound') out.why = w.why
-  return out
-}
-
-function sourceView(s: SourceVerdict['sources'][number]): Record<string, unknown> {
-  return {
-    source: s.source,
-    ...windowView(s.window),
-    quiet: s.quiet,
-    pending: s.pending,
-    secondsSinceActivity: Number.isNaN(s.lastActivityAt) ? null : viewSeconds(performance.now() - s.lastActivityAt),
-    remainingSeconds: s.quiet ? 0 : Number.isFinite(s.quietAt) ? viewSeconds(Math.max(0, s.quietAt - performance.now())) : null,
-  }
 }
