@@ -190,7 +190,7 @@ export const OPTIONS = [
     placeholder: 'N',
     default: '0',
     parse: parseInteger(0, 10_000_000),
-    help: 'Cap on open pod-port connections. 0 derives one from the file-descriptor limit, (ulimit -n − descriptors open at start − min(64, limit/4)) / 2, keeping a reserve for the admin port and the app connections. Over the cap a new connection is closed at once, counted (reason max_connections, or fd_limit for the derived cap) and logged at most once a second.',
+    help: 'Cap on open connections, per pod port. 0 derives one from the file-descriptor limit, (ulimit -n − descriptors open at start − min(64, limit/4)) / 2, split between the pod ports, keeping a reserve for the admin port and the app connections. Over the cap a new connection is closed at once, counted (reason max_connections, or fd_limit for the derived cap) and logged at most once a second.',
   }),
   option({
     flag: 'xff',

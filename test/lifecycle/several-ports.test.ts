@@ -185,6 +185,13 @@ t.test('two ports at once: own upstream and PROXY policy each, health checks on 
     ],
     '/status: a section per port',
   )
+  const sourcesOf = (name: string) =>
+    (status.ports.find((p) => p.name === name) as unknown as { decisionSources: Array<{ port: string; source: string }> }).decisionSources
+  t.same(
+    [sourcesOf('web').map((s) => [s.port, s.source]), sourcesOf('api').map((s) => [s.port, s.source])],
+    [[['web', 'web/127.0.0.1']], [['api', 'api/127.0.0.1']]],
+    "/status: each port's section shows the decision's sources on that port",
+  )
 
   // One app down: the pod is not ready, and only that port's health checks fail.
   api.proc.kill('SIGKILL')
