@@ -144,7 +144,10 @@ t.test(
 )
 
 t.test('two ports at once: own upstream and PROXY policy each, health checks on both, metrics and /status per port', async (t) => {
-  const { web, api, dp, webPort, apiPort } = await twoPorts(t, ['--upstream-probe-interval', '0.1'])
+  const { web, api, dp, webPort, apiPort } = await twoPorts(t, ['--upstream-probe-interval', '0.1', '--health-check-listen', '127.0.0.1:0'])
+  const listening = dp.logs.find((l) => l.msg === 'listening') as { healthCheckListen: { port: number } }
+  const podCheck = async () => (await fetch(`http://127.0.0.1:${listening.healthCheckListen.port}/healthz`)).status
+  t.equal(await podCheck(), 200, 'the dedicated health-check port passes while both apps are reachable')
   t.equal(await request(webPort), 200, 'web (http, PROXY optional): a direct request is served')
   t.equal(await request(webPort, NLB_PROXY), 200, 'web: and one behind an NLB header')
   t.not(await request(apiPort), 200, 'api (tcp, PROXY required): a trusted peer without a header is refused')
@@ -202,6 +205,7 @@ t.test('two ports at once: own upstream and PROXY policy each, health checks on 
   t.match(await ready.text(), /port api: app at 127\.0\.0\.1:\d+ unreachable/, 'naming the port')
   t.equal(await healthCheck(webPort), 200, "web's health check still passes: its app is up")
   t.equal(await healthCheck(apiPort), 503, "api's health check fails: its app is down")
+  t.equal(await podCheck(), 503, 'the dedicated health-check port answers for the pod: one app down fails it')
 })
 
 t.test('the fast lane fails health checks on every port while both still serve clients', async (t) => {
