@@ -43,8 +43,8 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   // Health checks pass while serving, unless the fast lane (--health-check-on-terminate fail)
   // engaged: then they fail from termination start while clients are still served. Each port's
   // checks follow its own app; readiness and the dedicated health-check port follow them all.
-  let probe: ProbeSet | undefined
-  const fastLane = wireFastLane(config, lifecycle, logger, () => probe !== undefined && serving({ lifecycle, probe }))
+  // (The dedicated port's check reads `probes`, made below from the ports, only when asked.)
+  const fastLane = wireFastLane(config, lifecycle, logger, () => serving({ lifecycle, probe: probes }))
   const ports = settings.map((p) =>
     openPodPort(p, {
       config,
@@ -54,8 +54,7 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
       passing: (own) => serving({ lifecycle, probe: own }) && !fastLane.lane.failing,
     }),
   )
-  probe = new ProbeSet(ports.map((p) => p.probe))
-  const probes = probe
+  const probes = new ProbeSet(ports.map((p) => p.probe))
   const ingress = new IngressSet(ports.map((p) => p.ingress))
   const observations = ports.map((p) => ({ name: p.settings.name, observations: p.observations }))
 

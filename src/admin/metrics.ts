@@ -185,10 +185,10 @@ export function createMetrics(ports: readonly string[] = ['']): Metrics {
 
   // Children are bound once for the hot path and start at 0, so every series is exported
   // (a rate() over a series that appears mid-way misses its first increments).
-  const byLabel = <K extends string>(c: promClient.Counter<string>, port: string, keys: readonly K[]) =>
+  const byLabel = <K extends string>(c: promClient.Counter<string>, keys: readonly K[], ...before: string[]) =>
     Object.fromEntries(
       keys.map((k) => {
-        const child = c.labels(port, k)
+        const child = c.labels(...before, k)
         child.inc(0)
         return [k, child]
       }),
@@ -222,14 +222,14 @@ export function createMetrics(ports: readonly string[] = ['']): Metrics {
       return child
     }
     m = {
-      accepted: byLabel(accepted, port, ['client', 'direct', 'healthcheck']),
-      healthChecks: byLabel(healthChecks, port, ['empty', 'local']),
-      refused: byLabel(refused, port, ['max_connections', 'fd_limit', 'untrusted_source', 'header_timeout']),
+      accepted: byLabel(accepted, ['client', 'direct', 'healthcheck'], port),
+      healthChecks: byLabel(healthChecks, ['empty', 'local'], port),
+      refused: byLabel(refused, ['max_connections', 'fd_limit', 'untrusted_source', 'header_timeout'], port),
       headerErrors: { labels: (reason) => headerErrors.labels(port, reason) },
       crcMismatchAccepted: one(crcMismatchAccepted),
       httpRequests: one(httpRequests),
-      httpResponses: byLabel(httpResponses, port, ['1xx', '2xx', '3xx', '4xx', '5xx']),
-      upstreamErrors: byLabel(upstreamErrors, port, ['connect', 'timeout', 'reset']),
+      httpResponses: byLabel(httpResponses, ['1xx', '2xx', '3xx', '4xx', '5xx'], port),
+      upstreamErrors: byLabel(upstreamErrors, ['connect', 'timeout', 'reset'], port),
       acceptErrors: { labels: (code) => acceptErrors.labels(port, code) },
     }
     portMetrics.set(port, m)
@@ -281,13 +281,7 @@ export function createMetrics(ports: readonly string[] = ['']): Metrics {
       help: 'Lifecycle transitions, by the state entered.',
       labelNames: ['to'],
     }),
-    elbv2Calls: Object.fromEntries(
-      (['ok', 'throttled', 'error'] as const).map((k) => {
-        const child = elbv2Calls.labels(k)
-        child.inc(0)
-        return [k, child]
-      }),
-    ) as Record<Elbv2CallOutcome, promClient.Counter.Internal>,
+    elbv2Calls: byLabel(elbv2Calls, ['ok', 'throttled', 'error']),
     lastConnectionSeconds: new client.Gauge({
       ...reg,
       name: 'drainpipe_termination_last_connection_seconds',
