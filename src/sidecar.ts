@@ -25,8 +25,6 @@ export interface Sidecar {
   readonly metrics: Metrics
   /** The first pod port's address (--listen). */
   readonly listenAddress: AddressInfo
-  /** Every pod port's address, by its name. */
-  readonly portAddresses: ReadonlyMap<string, AddressInfo>
   readonly adminAddress: AddressInfo
   /** Start termination by signal (or join the sequence running); a signal always ends the pod. */
   terminate(trigger: Trigger): Promise<ShutdownReport>
@@ -106,7 +104,6 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
   admin.onError = (err) => logger.error({ err: { code: err.code, message: err.message } }, 'admin port error')
   const addresses = await ingress.listen()
   const listenAddress = addresses[0]!
-  const portAddresses = new Map(ports.map((p, i) => [p.settings.name, addresses[i]!]))
   const adminAddress = await admin.listen()
   const healthCheckAddress = await fastLane.listen()
   logger.info(
@@ -166,7 +163,6 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
     lifecycle,
     metrics,
     listenAddress,
-    portAddresses,
     adminAddress,
     get shutdown() {
       return termination.shutdown
