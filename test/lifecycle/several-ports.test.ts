@@ -64,21 +64,14 @@ function twoPorts(t: Test, extra: string[]) {
 }
 
 /** twoPorts, with more keys on the api port's --ports. */
-async function twoPortsWith(t: Test, apiKeys: string, extra: string[], env: NodeJS.ProcessEnv = {}) {
+async function twoPortsWith(t: Test, apiKeys: string, extra: string[], env: NodeJS.ProcessEnv = {}, via: 'flags' | 'env' = 'flags') {
   const web = await startApp(t, { name: 'web' })
   const api = await startApp(t, { name: 'api' })
+  const apiPort = `name=api,listen=127.0.0.1:0,upstream=127.0.0.1:${api.port},mode=tcp,proxy-protocol=required${apiKeys ? `,${apiKeys}` : ''}`
   const dp = await startDrainpipe(
     t,
-    [
-      '--upstream',
-      `127.0.0.1:${web.port}`,
-      '--port-name',
-      'web',
-      '--ports',
-      `name=api,listen=127.0.0.1:0,upstream=127.0.0.1:${api.port},mode=tcp,proxy-protocol=required${apiKeys ? `,${apiKeys}` : ''}`,
-      ...extra,
-    ],
-    { env },
+    ['--upstream', `127.0.0.1:${web.port}`, ...(via === 'flags' ? ['--port-name', 'web', '--ports', apiPort] : []), ...extra],
+    { env: via === 'flags' ? env : { ...env, DRAINPIPE_PORT_NAME: 'web', DRAINPIPE_PORTS: apiPort } },
   )
   const ports = boundPorts(dp)
   return { web, api, dp, webPort: ports.web!, apiPort: ports.api! }
@@ -208,21 +201,20 @@ t.test('two ports at once: own upstream and PROXY policy each, health checks on 
   t.equal(await podCheck(), 503, 'the dedicated health-check port answers for the pod: one app down fails it')
 })
 
-t.test('the fast lane fails health checks on every port while both still serve clients', async (t) => {
-  const { dp, webPort, apiPort } = await twoPorts(t, [
-    '--health-check-on-terminate',
-    'fail',
-    '--quiet-period',
-    '1.5',
-    '--lb-unhealthy-lag-max',
-    '1.5',
-  ])
+t.test('the fast lane fails health checks on every port while both still serve clients (ports from the environment)', async (t) => {
+  const { dp, webPort, apiPort } = await twoPortsWith(
+    t,
+    '',
+    ['--health-check-on-terminate', 'fail', '--quiet-period', '1.5', '--lb-unhealthy-lag-max', '1.5'],
+    {},
+    'env',
+  )
   t.same([await healthCheck(webPort), await healthCheck(apiPort)], [200, 200], 'before termination: both pass')
   dp.proc.kill('SIGTERM')
   await dp.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('fast lane: health checks fail'))
   t.same([await healthCheck(webPort), await healthCheck(apiPort)], [503, 503], 'from termination start: both fail')
   t.same([await request(webPort), await request(apiPort, NLB_PROXY)], [200, 200], 'and both ports still serve clients')
-  t.equal((await dp.exited).code, 0)
+  t.equal((await dp.exited).code, 0, 'exit 0')
 })
 
 t.test("the drain waits for every port's connections and closes every listener", async (t) => {
@@ -241,7 +233,7 @@ t.test("the drain waits for every port's connections and closes every listener",
   t.same(await Promise.all(inFlight), [200, 200], 'the request in flight on each port finished')
   const drained = await dp.waitForLog((l) => l.to === 'drained')
   t.equal(drained.cut, 0, 'nothing cut')
-  t.equal((await dp.exited).code, 0)
+  t.equal((await dp.exited).code, 0, 'exit 0')
 })
 
 t.test("elbv2 watches each port's target groups at its own target port; the lag clock runs from the last deregistration", async (t) => {
@@ -296,7 +288,7 @@ t.test("elbv2 watches each port's target groups at its own target port; the lag 
     'each group polled at its own port',
   )
   emu.setTargetHealth(apiGroup, '10.0.3.1', 9090, 'draining', 'Target.DeregistrationInProgress')
-  t.equal((await dp.exited).code, 0)
+  t.equal((await dp.exited).code, 0, 'exit 0')
   const draining = dp.logs.find((l) => l.from === 'terminating' && l.to === 'draining')!
   const drainedAt = Date.parse(draining.time as string) - sigtermWall
   t.ok(drainedAt >= 3400, `draining began --lb-lag-max after the api port's group deregistered (+${drainedAt} ms)`)
