@@ -18,9 +18,11 @@ import {
   parseSeconds,
   parseText,
   parseUrl,
+  parsePortName,
   type HostPort,
 } from './config/values.js'
 import { ConfigError } from './errors.js'
+import { checkPorts, parsePorts, podPorts, type PortOverride } from './config/ports.js'
 
 export type { HostPort }
 export { ConfigError }
@@ -86,6 +88,28 @@ export const OPTIONS = [
     default: 'http',
     parse: parseEnum(['http', 'tcp'] as const),
     help: 'http: parse HTTP/1.1, add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain. tcp: a byte pipe for any protocol (gRPC/TLS passthrough, databases); drain waits for connections to end.',
+  }),
+  option({
+    flag: 'port-name',
+    key: 'portName',
+    section: 'Network',
+    placeholder: 'NAME',
+    default: '',
+    defaultFrom: 'the --listen port number',
+    parse: parsePortName,
+    unset: (c) => String(c.listen.port),
+    help: 'The name of the --listen port: its `port` label in /metrics and its section in /status. Name it when the pod has several ports (--ports), say http next to grpc.',
+  }),
+  option({
+    flag: 'ports',
+    key: 'ports',
+    section: 'Network',
+    placeholder: 'name=NAME,listen=HOST:PORT[,KEY=VALUE...]',
+    default: '',
+    parse: parsePorts,
+    repeatable: true,
+    unset: (): PortOverride[] => [],
+    help: "More pod ports, each its own target group: the --listen port is the first, and each value adds one (repeat the flag, or separate ports with ';'). Keys: name (default: the listen port number), listen (required), and upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, each taking that flag's values and defaulting to it; target-group-arn and target-port (elbv2: the port's own target groups, none by default, registered at its listen port by default). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, \"Several ports\".",
   }),
   option({
     flag: 'admin',
@@ -166,7 +190,7 @@ export const OPTIONS = [
     placeholder: 'N',
     default: '0',
     parse: parseInteger(0, 10_000_000),
-    help: 'Cap on open pod-port connections. 0 derives one from the file-descriptor limit, (ulimit -n − descriptors open at start − min(64, limit/4)) / 2, keeping a reserve for the admin port and the app connections. Over the cap a new connection is closed at once, counted (reason max_connections, or fd_limit for the derived cap) and logged at most once a second.',
+    help: 'Cap on open connections, per pod port. 0 derives one from the file-descriptor limit, (ulimit -n − descriptors open at start − min(64, limit/4)) / 2, split between the pod ports, keeping a reserve for the admin port and the app connections. Over the cap a new connection is closed at once, counted (reason max_connections, or fd_limit for the derived cap) and logged at most once a second.',
   }),
   option({
     flag: 'xff',
@@ -388,7 +412,7 @@ export const OPTIONS = [
     parse: parseArns,
     repeatable: true,
     unset: (): string[] => [],
-    help: 'elbv2 observer: target groups this pod is registered in (repeat, or comma-separate). Every one must report draining or unused.',
+    help: "elbv2 observer: target groups this pod's --listen port is registered in (repeat, or comma-separate). Every one must report draining or unused. Another pod port (--ports) names its own with target-group-arn=.",
   }),
   option({
     flag: 'aws-region',
@@ -542,22 +566,39 @@ function crossCheck(c: Config): string[] {
       throw new ConfigError('--deregistration elbv2 needs --target-id or $POD_IP (the pod IP, from the downward API)', 'target-id')
     if (c.targetPort === 0) throw new ConfigError('--deregistration elbv2 needs --target-port when --listen uses port 0', 'target-port')
   }
-  if (c.upstreamProxyProtocol !== 'off' && c.mode !== 'tcp') {
-    throw new ConfigError(
-      '--upstream-proxy-protocol works in --mode tcp only (http mode passes the client in X-Forwarded-For/Forwarded)',
-      'upstream-proxy-protocol',
-    )
+  const ports = podPorts(c)
+  const portFlag = (i: number) => (i === 0 ? '--listen' : `--ports name=${ports[i]!.name}`)
+  const clash = checkPorts(ports, portFlag)[0]
+  if (clash) throw new ConfigError(clash.message, clash.flag)
+  if (c.deregistration.includes('elbv2')) {
+    // Each port's target groups deregister on their own: a port whose groups are not named would
+    // let the lag clock start at another port's deregistration.
+    const unnamed = ports.findIndex((p, i) => i > 0 && p.targetGroupArns.length === 0)
+    if (unnamed !== -1)
+      throw new ConfigError(
+        `invalid ${portFlag(unnamed)}: --deregistration elbv2 needs each port's target groups; expected target-group-arn=ARN on it`,
+        'port',
+      )
+    const portless = ports.findIndex((p) => p.targetPort === 0)
+    if (portless > 0)
+      throw new ConfigError(
+        `invalid ${portFlag(portless)}: --deregistration elbv2 needs target-port=PORT when it listens on port 0`,
+        'port',
+      )
   }
   const budget = graceBudget(c)
   if (!budget.fits) throw new ConfigError(describeOverrun(budget), 'grace-period')
   const warnings: string[] = []
-  if (c.listen.port === c.admin.port && c.listen.port !== 0) {
-    throw new ConfigError(`invalid --admin: port ${c.admin.port} is also the --listen port`, 'admin')
+  const taken = (port: number) => ports.findIndex((p) => p.listen.port === port && port !== 0)
+  const adminClash = taken(c.admin.port)
+  if (adminClash !== -1) {
+    throw new ConfigError(`invalid --admin: port ${c.admin.port} is also the ${portFlag(adminClash)} port`, 'admin')
   }
   const hc = c.healthCheckListen
-  if (hc && hc.port !== 0 && (hc.port === c.listen.port || hc.port === c.admin.port)) {
+  const hcClash = hc ? taken(hc.port) : -1
+  if (hc && hc.port !== 0 && (hcClash !== -1 || hc.port === c.admin.port)) {
     throw new ConfigError(
-      `invalid --health-check-listen: port ${hc.port} is also the ${hc.port === c.listen.port ? '--listen' : '--admin'} port`,
+      `invalid --health-check-listen: port ${hc.port} is also the ${hcClash !== -1 ? portFlag(hcClash) : '--admin'} port`,
       'health-check-listen',
     )
   }
@@ -570,3 +611,4 @@ export function redactedConfig(c: Config): Record<string, unknown> {
 }
 
 export { renderHelp, renderMarkdown } from './config/render.js'
+export { podPorts, type PortSettings } from './config/ports.js'

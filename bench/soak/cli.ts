@@ -138,7 +138,11 @@ function churnOne(port: number, kind: Kind, rand: () => number): Promise<boolean
 async function metricsText(adminPort: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
 }
-const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN)
+/** A metric summed over its label sets (per-port metrics carry a port label), NaN when absent. */
+const metric = (text: string, name: string) => {
+  const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'gm'))].map((m) => Number(m[1]))
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0)
+}
 
 async function main(): Promise<void> {
   const machine = inspectMachine()

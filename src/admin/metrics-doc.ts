@@ -25,6 +25,7 @@ export async function renderMetricsMarkdown(): Promise<string> {
   for (const m of all) {
     if (!m.name.startsWith('drainpipe_') || m.name.startsWith('drainpipe_process_') || m.name.startsWith('drainpipe_nodejs_')) continue
     const labels = m.labelNames.map((l) => {
+      if (l === 'port') return "`port`: the pod port's name (--port-name, --ports name=)"
       const known = values.get(m.name)?.get(l)
       return known && known.size > 0 ? `\`${l}\`: ${[...known].join(', ')}` : `\`${l}\``
     })

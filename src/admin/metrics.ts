@@ -1,6 +1,10 @@
 // Every metric drainpipe exports, defined in one place. Hot paths get pre-bound label
 // children (no label lookup per event); values that other modules already know are
 // read at scrape time through collect() instead of being pushed.
+//
+// What happens on a pod port is labelled with the port's name (`port`: --port-name, --ports
+// name=): a handful of configured values, so the series stay few. forPort(name) gives a port's
+// ingress and forwarder the same Metrics shape with those children bound to their port.
 import { createRequire } from 'node:module'
 import type * as promClient from 'prom-client'
 import { PROXY_ERROR_REASONS } from '../proxy-protocol/errors.js'
@@ -34,17 +38,29 @@ export interface DecisionRecord {
   lagDeadlineSeconds: number | null
 }
 
-export interface Metrics {
-  readonly registry: promClient.Registry
+/** A counter with one more label beside `port`, bound to a port. */
+export interface PortLabelled {
+  labels(value: string): promClient.Counter.Internal
+}
+
+/** What one pod port counts: its children of the per-port metrics. */
+export interface PortMetrics {
   readonly accepted: Record<ConnectionKind, promClient.Counter.Internal>
   readonly healthChecks: Record<'empty' | 'local', promClient.Counter.Internal>
   readonly refused: Record<RefusalReason, promClient.Counter.Internal>
-  readonly headerErrors: promClient.Counter<'reason'>
-  readonly crcMismatchAccepted: promClient.Counter
-  readonly httpRequests: promClient.Counter
+  readonly headerErrors: PortLabelled
+  readonly crcMismatchAccepted: promClient.Counter.Internal
+  readonly httpRequests: promClient.Counter.Internal
   readonly httpResponses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', promClient.Counter.Internal>
   readonly upstreamErrors: Record<UpstreamErrorReason, promClient.Counter.Internal>
-  readonly acceptErrors: promClient.Counter<'code'>
+  readonly acceptErrors: PortLabelled
+}
+
+/** The registry's metrics; the per-port ones bound to the first port (forPort for the others). */
+export interface Metrics extends PortMetrics {
+  readonly registry: promClient.Registry
+  /** The same metrics with the per-port ones bound to port `name`. */
+  forPort(name: string): Metrics
   readonly transitions: promClient.Counter<'to'>
   readonly elbv2Calls: Record<Elbv2CallOutcome, promClient.Counter.Internal>
   readonly lastConnectionSeconds: promClient.Gauge
@@ -58,13 +74,20 @@ export interface Metrics {
 
 export interface MetricSources {
   state(): State
+  ports(): readonly PortMetricSource[]
+}
+
+/** One pod port's values read at scrape time. */
+export interface PortMetricSource {
+  readonly name: string
   activeConnections(): number
   upstreamReachable(): boolean
   acceptedSinceUnready(): number
   requestsSinceUnready(): number
 }
 
-export function createMetrics(): Metrics {
+/** `ports`: the pod ports' names, the first the --listen port (their series start at 0). */
+export function createMetrics(ports: readonly string[] = ['']): Metrics {
   const registry = new client.Registry()
   client.collectDefaultMetrics({ register: registry, prefix: 'drainpipe_' })
   let sources: MetricSources | undefined
@@ -74,37 +97,37 @@ export function createMetrics(): Metrics {
     ...reg,
     name: 'drainpipe_connections_accepted_total',
     help: 'Pod-port connections by kind: client (PROXY header), direct (no header), healthcheck (zero-byte probe or LOCAL header).',
-    labelNames: ['kind'],
+    labelNames: ['port', 'kind'],
   })
   const healthChecks = new client.Counter({
     ...reg,
     name: 'drainpipe_health_checks_total',
     help: 'Load-balancer health checks answered without touching the app, by type: empty (TCP connect+close), local (PROXY v2 LOCAL header).',
-    labelNames: ['type'],
+    labelNames: ['port', 'type'],
   })
   const refused = new client.Counter({
     ...reg,
     name: 'drainpipe_connections_refused_total',
     help: 'Connections closed before forwarding, by reason.',
-    labelNames: ['reason'],
+    labelNames: ['port', 'reason'],
   })
   const headerErrors = new client.Counter({
     ...reg,
     name: 'drainpipe_proxy_header_errors_total',
     help: 'Connections closed for an invalid PROXY header, by reason.',
-    labelNames: ['reason'],
+    labelNames: ['port', 'reason'],
   })
   const upstreamErrors = new client.Counter({
     ...reg,
     name: 'drainpipe_upstream_errors_total',
     help: 'Failures talking to the app: connect (refused/unreachable, 502), timeout (504), reset (app closed mid-response).',
-    labelNames: ['reason'],
+    labelNames: ['port', 'reason'],
   })
   const httpResponses = new client.Counter({
     ...reg,
     name: 'drainpipe_http_responses_total',
     help: 'http mode: responses sent to clients by status class.',
-    labelNames: ['class'],
+    labelNames: ['port', 'class'],
   })
   const elbv2Calls = new client.Counter({
     ...reg,
@@ -117,16 +140,18 @@ export function createMetrics(): Metrics {
     ...reg,
     name: 'drainpipe_connections_active',
     help: 'Open pod-port connections (reading a header, forwarding, or draining).',
+    labelNames: ['port'],
     collect() {
-      this.set(sources?.activeConnections() ?? 0)
+      for (const p of sources?.ports() ?? []) this.labels(p.name).set(p.activeConnections())
     },
   })
   new client.Gauge({
     ...reg,
     name: 'drainpipe_upstream_reachable',
-    help: '1 when the last background probe reached the app.',
+    help: "1 when the last background probe reached the port's app.",
+    labelNames: ['port'],
     collect() {
-      this.set(sources?.upstreamReachable() ? 1 : 0)
+      for (const p of sources?.ports() ?? []) this.labels(p.name).set(p.upstreamReachable() ? 1 : 0)
     },
   })
   new client.Gauge({
@@ -143,30 +168,74 @@ export function createMetrics(): Metrics {
     ...reg,
     name: 'drainpipe_connections_after_unready',
     help: 'Client connections accepted after readiness failed (termination started): the load balancer was still sending.',
+    labelNames: ['port'],
     collect() {
-      this.set(sources?.acceptedSinceUnready() ?? 0)
+      for (const p of sources?.ports() ?? []) this.labels(p.name).set(p.acceptedSinceUnready())
     },
   })
   new client.Gauge({
     ...reg,
     name: 'drainpipe_requests_after_unready',
     help: 'http mode: requests received after readiness failed.',
+    labelNames: ['port'],
     collect() {
-      this.set(sources?.requestsSinceUnready() ?? 0)
+      for (const p of sources?.ports() ?? []) this.labels(p.name).set(p.requestsSinceUnready())
     },
   })
 
   // Children are bound once for the hot path and start at 0, so every series is exported
   // (a rate() over a series that appears mid-way misses its first increments).
-  const byLabel = <K extends string>(c: promClient.Counter<string>, keys: readonly K[]) =>
+  const byLabel = <K extends string>(c: promClient.Counter<string>, keys: readonly K[], ...before: string[]) =>
     Object.fromEntries(
       keys.map((k) => {
-        const child = c.labels(k)
+        const child = c.labels(...before, k)
         child.inc(0)
         return [k, child]
       }),
     ) as Record<K, promClient.Counter.Internal>
-  for (const r of PROXY_ERROR_REASONS) headerErrors.labels(r).inc(0)
+  const crcMismatchAccepted = new client.Counter({
+    ...reg,
+    name: 'drainpipe_proxy_crc_mismatch_accepted_total',
+    help: 'v2 headers whose CRC32C did not match, kept because --crc-mismatch accept.',
+    labelNames: ['port'],
+  })
+  const httpRequests = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http_requests_total',
+    help: 'http mode: requests received from clients.',
+    labelNames: ['port'],
+  })
+  const acceptErrors = new client.Counter({
+    ...reg,
+    name: 'drainpipe_accept_errors_total',
+    help: 'Errors from accept() on the pod port (EMFILE: out of file descriptors), by code.',
+    labelNames: ['port', 'code'],
+  })
+  const portMetrics = new Map<string, PortMetrics>()
+  const bindPort = (port: string): PortMetrics => {
+    let m = portMetrics.get(port)
+    if (m !== undefined) return m
+    for (const r of PROXY_ERROR_REASONS) headerErrors.labels(port, r).inc(0)
+    const one = (c: promClient.Counter<string>) => {
+      const child = c.labels(port)
+      child.inc(0)
+      return child
+    }
+    m = {
+      accepted: byLabel(accepted, ['client', 'direct', 'healthcheck'], port),
+      healthChecks: byLabel(healthChecks, ['empty', 'local'], port),
+      refused: byLabel(refused, ['max_connections', 'fd_limit', 'untrusted_source', 'header_timeout'], port),
+      headerErrors: { labels: (reason) => headerErrors.labels(port, reason) },
+      crcMismatchAccepted: one(crcMismatchAccepted),
+      httpRequests: one(httpRequests),
+      httpResponses: byLabel(httpResponses, ['1xx', '2xx', '3xx', '4xx', '5xx'], port),
+      upstreamErrors: byLabel(upstreamErrors, ['connect', 'timeout', 'reset'], port),
+      acceptErrors: { labels: (code) => acceptErrors.labels(port, code) },
+    }
+    portMetrics.set(port, m)
+    return m
+  }
+  for (const port of ports) bindPort(port)
 
   const basis = new client.Gauge({
     ...reg,
@@ -197,33 +266,15 @@ export function createMetrics(): Metrics {
   const setOrNaN = (g: promClient.Gauge, v: number | null) => g.set(v ?? Number.NaN)
   for (const b of DECISION_BASES) basis.labels(b).set(0)
 
-  return {
+  const shared = {
     registry,
-    recordDecision(d) {
+    recordDecision(d: DecisionRecord) {
       for (const b of DECISION_BASES) basis.labels(b).set(b === d.basis ? 1 : 0)
       setOrNaN(falseStop, d.falseStopBound)
       setOrNaN(longestWindow, d.longestWindowSeconds)
       revocations.set(d.revocations)
       setOrNaN(lagDeadline, d.lagDeadlineSeconds)
     },
-    accepted: byLabel(accepted, ['client', 'direct', 'healthcheck']),
-    healthChecks: byLabel(healthChecks, ['empty', 'local']),
-    refused: byLabel(refused, ['max_connections', 'fd_limit', 'untrusted_source', 'header_timeout']),
-    headerErrors,
-    crcMismatchAccepted: new client.Counter({
-      ...reg,
-      name: 'drainpipe_proxy_crc_mismatch_accepted_total',
-      help: 'v2 headers whose CRC32C did not match, kept because --crc-mismatch accept.',
-    }),
-    httpRequests: new client.Counter({ ...reg, name: 'drainpipe_http_requests_total', help: 'http mode: requests received from clients.' }),
-    httpResponses: byLabel(httpResponses, ['1xx', '2xx', '3xx', '4xx', '5xx']),
-    upstreamErrors: byLabel(upstreamErrors, ['connect', 'timeout', 'reset']),
-    acceptErrors: new client.Counter({
-      ...reg,
-      name: 'drainpipe_accept_errors_total',
-      help: 'Errors from accept() on the pod port (EMFILE: out of file descriptors), by code.',
-      labelNames: ['code'],
-    }),
     transitions: new client.Counter({
       ...reg,
       name: 'drainpipe_state_transitions_total',
@@ -251,8 +302,10 @@ export function createMetrics(): Metrics {
       name: 'drainpipe_drain_connections_cut_total',
       help: 'Connections still open at --drain-timeout, closed by drainpipe.',
     }),
-    bind(s) {
+    bind(s: MetricSources) {
       sources = s
     },
   }
+  const forPort = (name: string): Metrics => ({ ...shared, ...bindPort(name), forPort })
+  return forPort(ports[0] ?? '')
 }

@@ -141,3 +141,10 @@ export function parseOnOff(text: string): boolean {
   if (text === 'off') return false
   throw new InvalidValue('one of on, off')
 }
+
+/** A pod port's name (--port-name, --ports name=): its metrics label and /status section. */
+export function parsePortName(text: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(text))
+    throw new InvalidValue('letters, digits, _ . - (up to 63, starting with a letter or digit)')
+  return text
+}

@@ -25,6 +25,8 @@ import { ConnectionSet } from './connection-set.js'
 export interface IngressOptions {
   listen: HostPort
   maxConnections: number
+  /** Pod ports sharing the descriptor budget (default 1): each gets its share of the derived cap. */
+  fdBudgetShares?: number
   sourcePolicy: (remoteAddress: string) => SourcePolicy
   classify: ClassifyOptions
   forwarder: Forwarder
@@ -66,7 +68,8 @@ export class Ingress {
     // Without --max-connections the cap comes from the descriptor limit (fd-budget.ts), so a
     // flood is refused and counted instead of silently shed with the admin port starved.
     const capped = opts.maxConnections > 0
-    this.connectionCap = capped ? opts.maxConnections : fdConnectionBudget()
+    const budget = fdConnectionBudget()
+    this.connectionCap = capped ? opts.maxConnections : budget === 0 ? 0 : Math.max(1, Math.floor(budget / (opts.fdBudgetShares ?? 1)))
     if (this.connectionCap > 0) this.#server.maxConnections = this.connectionCap
     const reason = capped ? 'max_connections' : 'fd_limit'
     let dropLoggedAt = 0
@@ -114,6 +117,11 @@ export class Ingress {
   async resumeAccepting(): Promise<AddressInfo> {
     this.#opts.forwarder.resume()
     return this.#server.listening ? (this.#server.address() as AddressInfo) : this.listen()
+  }
+
+  /** The port bound (the system's choice for port 0); undefined before listen(). */
+  get boundPort(): number | undefined {
+    return this.#bound?.port
   }
 
   get listening(): boolean {

@@ -46,6 +46,11 @@ const PORT_NAME = /^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*$/
 function parsePortRef(text: string): string | number {
   if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 65535) return Number(text)
   if (PORT_NAME.test(text)) return text
+  // drainpipe's --ports (several pod ports, name=...,listen=...) is not injected: say so.
+  if (text.includes('='))
+    throw new Invalid(
+      "one container port name or number: inject takes over one port per workload (drainpipe's --ports is written by hand, see k8s/several-ports)",
+    )
   throw new Invalid('a container port name (IANA_SVC_NAME: 1-15 lowercase letters, digits, inner dashes) or number 1-65535')
 }
 function parsePort(text: string): number {
@@ -134,8 +139,15 @@ export const INJECT_OPTIONS: readonly InjectOptionSpec[] = [
   },
 ]
 
+/**
+ * drainpipe options inject does not pass: --ports (several pod ports) is not injected, since inject
+ * takes over one port per workload (drainpipe.io/port, which app port to take over). A pod with
+ * several LB-facing ports is written by hand (k8s/several-ports).
+ */
+export const NOT_PASSED: ReadonlySet<string> = new Set(['ports'])
+
 /** drainpipe options a pod annotation or an inject flag may set. */
-export const PASSED_OPTIONS: readonly OptionSpec[] = OPTIONS.filter((o) => !SET_BY_INJECT.has(o.flag))
+export const PASSED_OPTIONS: readonly OptionSpec[] = OPTIONS.filter((o) => !SET_BY_INJECT.has(o.flag) && !NOT_PASSED.has(o.flag))
 
 export const annotationOf = (flag: string): string => `${ANNOTATION_PREFIX}${flag}`
 

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks'
 import type { Logger } from '../log.js'
 import type { DecisionBasis, Metrics } from '../admin/metrics.js'
 import type { DeregistrationObserver } from './observers/observer.js'
-import type { TrafficObservations } from './observations.js'
+import { lastArrivalAt, observedPorts, type Observed } from './observers/ports.js'
 import type { Lifecycle } from './state.js'
 import { Decision } from './decision.js'
 import type { LagClock } from './lag-clock.js'
@@ -33,7 +33,7 @@ export interface DrainTarget {
 export interface ShutdownOptions {
   lifecycle: Lifecycle
   observers: DeregistrationObserver[]
-  observations: TrafficObservations
+  observations: Observed
   lagClock: LagClock
   target: DrainTarget
   /** Responses carry Connection: close from termination start (--connection-close-on-terminate). */
@@ -135,7 +135,7 @@ export class Shutdown {
     this.#endWait = undefined
     const waitedMs = performance.now() - startedAt
     metrics.deregistrationObservedSeconds.set(waitedMs / 1000)
-    const last = this.#opts.observations.lastArrivalAt
+    const last = lastArrivalAt(observedPorts(this.#opts.observations))
     const lastConnectionMs = last !== undefined && last >= startedAt ? last - startedAt : null
     if (lastConnectionMs !== null) metrics.lastConnectionSeconds.set(lastConnectionMs / 1000)
     const summaries = Object.assign({}, ...observers.map((o) => o.summary())) as Record<string, unknown>

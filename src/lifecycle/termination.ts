@@ -5,7 +5,7 @@ import type { Config } from '../config.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../admin/metrics.js'
 import type { Lifecycle } from './state.js'
-import type { TrafficObservations } from './observations.js'
+import type { Observed } from './observers/ports.js'
 import { LagClock, type LagBoundChoice } from './lag-clock.js'
 import { Shutdown, type DrainTarget } from './shutdown.js'
 import { createObservers, Elbv2Observer, type DeregistrationObserver, type ObserverConfig } from './observers/index.js'
@@ -16,10 +16,13 @@ export type TerminationConfig = ObserverConfig &
 export interface TerminationDeps {
   config: TerminationConfig
   lifecycle: Lifecycle
-  observations: TrafficObservations
+  /** One port's observations, or several ports' by name. */
+  observations: Observed
   target: DrainTarget
   logger: Logger
   metrics: Metrics
+  /** The target groups of the other pod ports (elbv2), each at its port. */
+  moreTargetGroups?: ReadonlyArray<{ arn: string; port: number }>
   /** Which lag bound applies, asked at termination start (the fast lane's, when it engaged). */
   lagChoice?: () => LagBoundChoice | undefined
 }
@@ -30,13 +33,23 @@ export interface Termination {
   readonly shutdown: Shutdown
 }
 
-export function newTermination({ config, lifecycle, observations, target, logger, metrics, lagChoice }: TerminationDeps): Termination {
+export function newTermination({
+  config,
+  lifecycle,
+  observations,
+  target,
+  logger,
+  metrics,
+  lagChoice,
+  moreTargetGroups,
+}: TerminationDeps): Termination {
   const lagClock = new LagClock(config.lbLagMaxMs, config.deregistration.includes('elbv2'), lagChoice)
   const observers = createObservers(config, {
     observations,
     lagClock,
     logger: logger.child({ component: 'observer' }),
     elbv2Hook: { onCall: (outcome) => metrics.elbv2Calls[outcome].inc() },
+    ...(moreTargetGroups ? { moreTargetGroups } : {}),
   })
   const shutdown = new Shutdown({
     lifecycle,

@@ -60,7 +60,7 @@ t.test('paths and methods; the admin token is never echoed', async (t) => {
 
   const metrics = await fetch(`${dp.adminUrl}/metrics`)
   t.match(metrics.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
-  t.match(await metrics.text(), /^drainpipe_connections_accepted_total\{kind="client"\} 0$/m)
+  t.match(await metrics.text(), /^drainpipe_connections_accepted_total\{port="0",kind="client"\} 0$/m)
 
   const status = await (await fetch(`${dp.adminUrl}/status`)).text()
   const parsed = JSON.parse(status) as { state: string; config: { adminToken: string; mode: string } }

@@ -21,6 +21,22 @@ const INVALID_BY_PLACEHOLDER: Record<string, string[]> = {
   TOKEN: [''],
   PORT: ['', '0', '65536', 'http', '80.5'],
   'traffic[,elbv2][,healthcheck]': ['', ',', 'traffic,dns', 'Traffic'],
+  NAME: ['', '-web', 'a/b', 'two words', 'x'.repeat(64)],
+  'name=NAME,listen=HOST:PORT[,KEY=VALUE...]': [
+    '',
+    ';',
+    'name=grpc',
+    'grpc',
+    'listen=:9090,bogus=1',
+    'listen=:9090,Mode=tcp',
+    'listen=localhost',
+    'listen=:9090,listen=:9091',
+    'listen=:9090,mode=udp',
+    'listen=:9090,name=a/b',
+    'listen=:9090,trusted-proxies=10.0.0.0/8,300.0.0.0/8',
+    'listen=:9090,upstream-proxy-protocol=v3',
+    'name=a,listen=:9090;name=b',
+  ],
 }
 // Numeric options whose placeholder (N, BYTES) does not tell the range.
 const INVALID_BY_FLAG: Record<string, string[]> = {
@@ -78,6 +94,49 @@ const MISUSE: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
   [['--upstream-proxy-protocol', 'v2'], {}, /--upstream-proxy-protocol works in --mode tcp only/],
   [['--mode', 'http', '--upstream-proxy-protocol', 'v1'], {}, /--upstream-proxy-protocol works in --mode tcp only/],
   [['--listen', '127.0.0.1:9100', '--admin', '127.0.0.1:9100'], {}, /--admin: port 9100 is also the --listen port/],
+  // several ports: names and listen ports their own, per-port options checked like the global ones
+  [['--listen', ':8080', '--ports', 'listen=:8080'], {}, /^invalid --ports name=8080: port name "8080" is also the name of --listen/],
+  [
+    ['--ports', 'name=a,listen=:9090', '--ports', 'name=a,listen=:9091'],
+    {},
+    /^invalid --ports name=a: port name "a" is also the name of an earlier --ports; expected a name of its own/,
+  ],
+  [
+    ['--port-name', 'web', '--ports', 'name=web,listen=:9090'],
+    {},
+    /^invalid --ports name=web: port name "web" is also the name of --listen/,
+  ],
+  [
+    ['--ports', 'name=a,listen=:9090;name=b,listen=0.0.0.0:9090'],
+    {},
+    /^invalid --ports name=b: listen port 9090 is also the listen port of an earlier --ports; expected a port of its own/,
+  ],
+  [
+    ['--listen', ':8080', '--ports', 'name=a,listen=127.0.0.1:8080'],
+    {},
+    /^invalid --ports name=a: listen port 8080 is also the listen port of --listen/,
+  ],
+  [['--ports', 'name=a,listen=:9901'], {}, /^invalid --admin: port 9901 is also the --ports name=a port/],
+  [
+    ['--ports', 'name=a,listen=:9090', '--health-check-listen', ':9090'],
+    {},
+    /^invalid --health-check-listen: port 9090 is also the --ports name=a port/,
+  ],
+  [
+    ['--ports', 'name=a,listen=:9090,upstream-proxy-protocol=v2'],
+    {},
+    /^invalid --ports name=a: upstream-proxy-protocol v2 works in mode tcp only; expected mode=tcp/,
+  ],
+  [
+    ['--mode', 'tcp', '--upstream-proxy-protocol', 'v2', '--ports', 'name=a,listen=:9090,mode=http'],
+    {},
+    /^invalid --ports name=a: upstream-proxy-protocol v2 works in mode tcp only/,
+  ],
+  [
+    ['--deregistration', 'traffic,elbv2', '--target-group-arn', ARN, '--ports', 'name=a,listen=:9090'],
+    { POD_IP: '10.0.0.1' },
+    /^invalid --ports name=a: --deregistration elbv2 needs each port's target groups; expected target-group-arn=ARN on it$/,
+  ],
 ]
 
 t.test('every option kind has invalid values to try', async (t) => {
@@ -131,6 +190,7 @@ t.test('the binary exits 2 with that one line on stderr', async (t) => {
     'healthcheck-silence-multiple',
     'target-group-arn',
     'admin-token',
+    'ports',
   ]
   const cases = flags.map((flag) => {
     const o = OPTIONS.find((x) => x.flag === flag)!
@@ -203,6 +263,7 @@ t.test('the binary exits 2 on an unknown flag and on a failed cross-check', asyn
     ],
     [['--deregistration', 'elbv2'], /^drainpipe: --deregistration elbv2 needs --target-group-arn/],
     [['--upstream-proxy-protocol', 'v2'], /^drainpipe: --upstream-proxy-protocol works in --mode tcp only/],
+    [['--ports', 'name=a,listen=:9090', '--ports', 'name=a,listen=:9091'], /^drainpipe: invalid --ports name=a: port name "a" is also/],
   ]
   await pool(cases, 2, async ([args, re]) => {
     const r = await runCli(args, { POD_IP: '' })
@@ -251,6 +312,86 @@ t.test('environment twins are used, the flag wins, POD_IP fills --target-id', as
       defaults.config.headerTimeoutMs === 60_000 &&
       defaults.config.targetId === undefined,
     'defaults without twins or POD_IP',
+  )
+})
+
+t.test('several ports: --ports repeated or ;-separated in DRAINPIPE_PORTS, each key defaulting to its flag', async (t) => {
+  const { podPorts } = await import('../../src/config.js')
+  const portsOf = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = parseConfig(args, env)
+    if (r.kind !== 'config') throw new Error(r.kind)
+    return podPorts(r.config)
+  }
+  const single = portsOf(['--listen', '0.0.0.0:8080', '--upstream', '127.0.0.1:3000'])
+  t.same(
+    single.map((p) => [p.name, p.listen.port, p.upstream.port, p.mode]),
+    [['8080', 8080, 3000, 'http']],
+    'no --ports: the single-port flags are the only port, named by its port number',
+  )
+  const args = [
+    '--listen',
+    ':8080',
+    '--port-name',
+    'http',
+    '--mode',
+    'http',
+    '--proxy-protocol',
+    'required',
+    '--ports',
+    'name=grpc,listen=:9090,upstream=127.0.0.1:9091',
+    '--ports',
+    'listen=:8443,upstream=127.0.0.1:8444,mode=tcp,proxy-protocol=off,trusted-proxies=10.0.0.0/8,fc00::/7',
+  ]
+  const several = portsOf(args)
+  t.same(
+    several.map((p) => [p.name, p.listen.port, p.upstream.port, p.mode, p.proxyProtocol, p.trustedProxies.length]),
+    [
+      ['http', 8080, 3000, 'http', 'required', 7],
+      ['grpc', 9090, 9091, 'http', 'required', 7],
+      ['8443', 8443, 8444, 'tcp', 'off', 2],
+    ],
+    'keys not given take the global flag; names default to the listen port; a list keeps its commas',
+  )
+  t.same(several[2]!.trustedProxies, ['10.0.0.0/8', 'fc00::/7'])
+  const env = {
+    DRAINPIPE_PORT_NAME: 'http',
+    DRAINPIPE_PORTS: 'name=grpc, listen=:9090, upstream=127.0.0.1:9091 ; listen=:8443,upstream=127.0.0.1:8444,mode=tcp',
+  }
+  t.same(
+    portsOf(['--listen', ':8080'], env).map((p) => [p.name, p.listen.port, p.mode]),
+    [
+      ['http', 8080, 'http'],
+      ['grpc', 9090, 'http'],
+      ['8443', 8443, 'tcp'],
+    ],
+    "DRAINPIPE_PORTS holds every extra port, separated by ';'",
+  )
+  t.same(
+    portsOf(['--listen', ':8080', '--ports', 'name=only,listen=:7070'], env).map((p) => p.name),
+    ['http', 'only'],
+    '--ports given replaces DRAINPIPE_PORTS, as every flag wins over its twin',
+  )
+  const { portFlags } = await import('../../src/config/ports.js')
+  const help = OPTIONS.find((o) => o.flag === 'ports')!.help
+  for (const flag of portFlags()) t.ok(help.includes(flag), `--ports's help names the key ${flag}`)
+  const apiArn = ARN.replace('/tg/', '/api/')
+  const elbv2 = portsOf(['--listen', ':8080', '--target-group-arn', ARN, '--ports', `name=api,listen=:9090,target-group-arn=${apiArn}`], {
+    POD_IP: '10.0.0.1',
+  })
+  t.same(
+    elbv2.map((p) => [p.name, p.targetGroupArns, p.targetPort]),
+    [
+      ['8080', [ARN], 8080],
+      ['api', [apiArn], 9090],
+    ],
+    "target-group-arn and target-port are a port's own: not inherited, the target port its listen port",
+  )
+  // The binary: a bad --ports exits 2 naming the flag, the value and what a port takes.
+  const r = await runCli(['--ports', 'name=grpc,listen=:9090,mode=h2'], { POD_IP: '' })
+  t.equal(r.code, 2)
+  t.match(
+    r.stderr,
+    /^drainpipe: invalid --ports "name=grpc,listen=:9090,mode=h2": expected mode= one of http, tcp \(a port is KEY=VALUE pairs separated by ',', ports by ';', with listen= required; keys: name, listen, upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, target-group-arn, target-port\)\n$/,
   )
 })
 

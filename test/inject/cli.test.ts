@@ -106,6 +106,21 @@ t.test('a bad flag exits 2 naming it and what it accepts', async (t) => {
   t.match(drainpipe(['inject', '--max-wait', 'soon']).stderr, /invalid --max-wait "soon": expected seconds/)
 })
 
+t.test("--port is inject's own (the port to take over); drainpipe's --ports is not injected, and a ports value is refused", async (t) => {
+  const named = drainpipe(['inject', '--port', 'http', fixture('named-port-deployment.yaml')])
+  t.equal(named.code, 0, named.stderr)
+  t.notMatch(named.stdout, /DRAINPIPE_PORTS/, 'no DRAINPIPE_PORTS in the injected container')
+  const passed = drainpipe(['inject', '--ports', 'name=grpc,listen=0.0.0.0:9090', fixture('named-port-deployment.yaml')])
+  t.equal(passed.code, 2, 'drainpipe --ports is not an inject setting')
+  t.match(passed.stderr, /unknown flag --ports/)
+  const several = drainpipe(['inject', '--port', 'name=grpc,listen=0.0.0.0:9090', fixture('named-port-deployment.yaml')])
+  t.equal(several.code, 2)
+  t.match(
+    several.stderr,
+    /invalid --port "name=grpc,listen=0\.0\.0\.0:9090": expected one container port name or number: inject takes over one port/,
+  )
+})
+
 t.test("--help lists inject's settings", async (t) => {
   const r = drainpipe(['inject', '--help'])
   t.equal(r.code, 0)

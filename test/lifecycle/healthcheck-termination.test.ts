@@ -40,9 +40,9 @@ t.test('healthcheck: keeps serving while LB nodes probe, drains after they all w
   })()
   await sleep(800) // enough gaps for each node's interval to be learned
   const metrics = await (await fetch(`${dp.adminUrl}/metrics`)).text()
-  const empty = Number(/^drainpipe_health_checks_total\{type="empty"\} (\d+)/m.exec(metrics)?.[1])
+  const empty = Number(/^drainpipe_health_checks_total\{port="0",type="empty"\} (\d+)/m.exec(metrics)?.[1])
   t.ok(empty >= 15, `zero-byte probes counted as health checks (${empty})`)
-  t.match(metrics, /^drainpipe_connections_accepted_total\{kind="direct"\} 0$/m, 'none was forwarded to the app as a client')
+  t.match(metrics, /^drainpipe_connections_accepted_total\{port="0",kind="direct"\} 0$/m, 'none was forwarded to the app as a client')
   dp.proc.kill('SIGTERM')
   await sleep(1000)
   t.equal(dp.proc.exitCode, null, 'still serving while the nodes keep probing')

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { OPTIONS, parseConfig, type Config } from '../../src/config.js'
+import { OPTIONS, parseConfig, podPorts, type Config } from '../../src/config.js'
 import { graceBudget } from '../../src/lifecycle/grace-budget.js'
 import { neededDrainingIntervalSeconds } from '../../src/lifecycle/fast-lane/attributes.js'
 import { parseYamlDocs, readYamlDocs, schemaErrors, type Checked, type K8sObject } from './k8s-schema.js'
@@ -64,7 +64,7 @@ function render(dir: string): K8sObject[] {
 }
 
 t.test('the layout is there', async (t) => {
-  for (const d of ['base', 'native-sidecar', 'nlb-elbv2', 'alb-ingress', 'fast-lane']) {
+  for (const d of ['base', 'native-sidecar', 'nlb-elbv2', 'alb-ingress', 'fast-lane', 'several-ports']) {
     t.ok(kustomizeDirs.includes(path.join(ROOT, 'k8s', d)), `k8s/${d} is a kustomization`)
   }
   t.ok(yamlFiles.length >= 12, `${yamlFiles.length} YAML files found`)
@@ -253,13 +253,51 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
     const services = render(dir).filter((o) => o.kind === 'Service')
     t.equal(services.length, 1)
     const svc = services[0] as any
-    t.equal(svc.spec.ports[0].targetPort, 'traffic', `${name}: the Service targets drainpipe, not the app`)
+    t.ok(
+      (svc.spec.ports as Array<{ targetPort: string }>).some((p) => p.targetPort === 'traffic'),
+      `${name}: the Service targets drainpipe, not the app`,
+    )
+    // Several ports: each pod port is a container port of drainpipe and a Service port (its own
+    // target group), and every Service port reaches one of drainpipe's pod ports.
+    const ports = podPorts(config)
+    const listens = ports.map((p) => p.listen.port)
     // A named targetPort is resolved from spec.containers only by the AWS Load Balancer
     // Controller for IP targets (aws-load-balancer-controller#4239) and by the endpoint
     // controllers before Kubernetes 1.32 (kubernetes/kubernetes#127958): the name must be
     // declared on a regular container, whichever container listens.
-    const resolved = (pod.containers as Container[]).flatMap((c) => c.ports ?? []).find((p) => p.name === svc.spec.ports[0].targetPort)
-    t.equal(resolved?.containerPort, config.listen.port, `${name}: targetPort "traffic" resolves from spec.containers to --listen`)
+    const regular = (pod.containers as Container[]).flatMap((c) => c.ports ?? [])
+    for (const p of svc.spec.ports as Array<{ name: string; targetPort: number | string }>) {
+      t.ok(listens.includes(portOf(p.targetPort)!), `${name}: Service port ${p.name} targets a drainpipe pod port`)
+      if (typeof p.targetPort === 'string')
+        t.ok(
+          regular.some((c) => c.name === p.targetPort),
+          `${name}: Service port ${p.name}'s targetPort "${p.targetPort}" resolves from spec.containers`,
+        )
+    }
+    for (const p of ports) {
+      t.ok(
+        all.some((c) => c.ports?.some((x) => x.containerPort === p.listen.port)),
+        `${name}: pod port ${p.name} (${p.listen.port}) is declared in the pod`,
+      )
+      t.ok(
+        (svc.spec.ports as Array<{ targetPort: number | string }>).some((s) => portOf(s.targetPort) === p.listen.port),
+        `${name}: pod port ${p.name} has a Service port`,
+      )
+      t.equal(p.upstream.host, '127.0.0.1', `${name}: port ${p.name}'s app is reached over loopback`)
+      t.ok(
+        app.env?.some((e) => e.value === String(p.upstream.port)),
+        `${name}: the app is configured to listen on port ${p.name}'s upstream ${p.upstream.port}`,
+      )
+    }
+    if (name.endsWith('several-ports'))
+      t.same(
+        ports.map((p) => [p.name, p.mode]),
+        [
+          ['http', 'http'],
+          ['grpc', 'tcp'],
+        ],
+        `${name}: http and grpc`,
+      )
 
     if (name.endsWith('native-sidecar')) {
       t.equal(drainpipe.restartPolicy, 'Always', `${name}: drainpipe is a native sidecar`)

@@ -3,7 +3,7 @@
 // following the lifecycle: engaged at terminating (the port closes in fail mode), the port closed
 // at draining otherwise, released and reopened when a container restart makes the pod ready again.
 import type { AddressInfo } from 'node:net'
-import type { Config } from '../../config.js'
+import { podPorts, type Config } from '../../config.js'
 import type { Logger } from '../../log.js'
 import type { Lifecycle } from '../state.js'
 import { HealthListener } from '../../ingress/health-listener.js'
@@ -27,7 +27,8 @@ export function wireFastLane(config: Config, lifecycle: Lifecycle, logger: Logge
   const check =
     config.healthCheckOnTerminate === 'fail'
       ? new SafetyCheck({
-          targetGroupArns: config.targetGroupArns,
+          // Every pod port's target groups: failing checks must be safe on each.
+          targetGroupArns: [...new Set(podPorts(config).flatMap((p) => p.targetGroupArns))],
           ...(config.awsRegion ? { region: config.awsRegion } : {}),
           ...(config.elbv2Endpoint ? { endpoint: config.elbv2Endpoint } : {}),
           needs: { unhealthyLagMs: config.lbUnhealthyLagMaxMs, drainTimeoutMs: config.drainTimeoutMs },

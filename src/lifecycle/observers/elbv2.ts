@@ -49,6 +49,8 @@ export interface Elbv2ObserverOptions {
   targetId: string
   /** The target port registered in the groups. */
   targetPort: number
+  /** Groups registered at another port (a pod port of its own, --ports): ARN → target port. */
+  groupPorts?: ReadonlyMap<string, number>
   /** AWS region; default: the SDK's chain (AWS_REGION, profile). */
   region?: string
   /** Endpoint override, e.g. an emulator's http://127.0.0.1:PORT. */
@@ -80,6 +82,8 @@ export interface Elbv2ObserverOptions {
 /** What one target group last said about the target. */
 interface GroupState {
   readonly arn: string
+  /** The target port registered in this group. */
+  readonly port: number
   state: string | null
   reason: string | null
   description: string | null
@@ -152,6 +156,7 @@ export class Elbv2Observer implements DeregistrationObserver {
     this.#targetPort = opts.targetPort
     this.#groups = arns.map((arn) => ({
       arn,
+      port: opts.groupPorts?.get(arn) ?? opts.targetPort,
       state: null,
       reason: null,
       description: null,
@@ -225,11 +230,11 @@ export class Elbv2Observer implements DeregistrationObserver {
             observer: this.name,
             targetId: this.#targetId,
             targetPort: this.#targetPort,
-            groups: unregistered.map((g) => ({ arn: g.arn, state: g.state, reason: g.reason })),
+            groups: unregistered.map((g) => ({ arn: g.arn, targetPort: g.port, state: g.state, reason: g.reason })),
             attempt: this.#startup.attempts,
           },
           last
-            ? `elbv2 start-up check: target ${this.#targetId}:${this.#targetPort} still not registered after ${this.#startup.attempts} checks: wrong --target-id or --target-port, or the controller does not manage this pod`
+            ? `elbv2 start-up check: target ${this.#targetId}:${[...new Set(unregistered.map((g) => g.port))].join('/')} still not registered after ${this.#startup.attempts} checks: wrong --target-id or --target-port, or the controller does not manage this pod`
             : 'elbv2 start-up check: target not registered yet; checking again',
         )
         if (!last)
@@ -259,6 +264,9 @@ export class Elbv2Observer implements DeregistrationObserver {
         targetGroupArns: this.#groups.map((g) => g.arn),
         targetId: this.#targetId,
         targetPort: this.#targetPort,
+        ...(this.#groups.some((g) => g.port !== this.#targetPort)
+          ? { targetPorts: Object.fromEntries(this.#groups.map((g) => [g.arn, g.port])) }
+          : {}),
         pollIntervalSeconds: this.#intervalMs / 1000,
       },
       'elbv2 observer: polling DescribeTargetHealth',
@@ -339,7 +347,7 @@ export class Elbv2Observer implements DeregistrationObserver {
       const out = await client.send(
         new sdk.DescribeTargetHealthCommand({
           TargetGroupArn: g.arn,
-          Targets: [{ Id: this.#targetId, Port: this.#targetPort }],
+          Targets: [{ Id: this.#targetId, Port: g.port }],
         }),
         { abortSignal: signal },
       )
@@ -347,7 +355,7 @@ export class Elbv2Observer implements DeregistrationObserver {
       this.#hook?.onCall('ok')
       const desc =
         out.TargetHealthDescriptions?.find(
-          (d) => d.Target?.Id === this.#targetId && (d.Target?.Port === undefined || d.Target.Port === this.#targetPort),
+          (d) => d.Target?.Id === this.#targetId && (d.Target?.Port === undefined || d.Target.Port === g.port),
         ) ?? out.TargetHealthDescriptions?.[0]
       const state = desc?.TargetHealth?.State ?? null
       const reason = desc?.TargetHealth?.Reason ?? null
@@ -365,9 +373,9 @@ export class Elbv2Observer implements DeregistrationObserver {
       if (isRegisteredState(state)) g.everRegistered = true
       if (this.#startedAt !== undefined && isDeregisteredState(state, reason) && !g.satisfied) {
         if (state === 'unused' && !g.everRegistered) {
-          g.failed = `target ${this.#targetId}:${this.#targetPort} was never seen registered in this group: wrong --target-id or --target-port?`
+          g.failed = `target ${this.#targetId}:${g.port} was never seen registered in this group: wrong --target-id or --target-port?`
           this.#log.error(
-            { observer: this.name, targetGroupArn: g.arn, targetId: this.#targetId, targetPort: this.#targetPort, state, reason },
+            { observer: this.name, targetGroupArn: g.arn, targetId: this.#targetId, targetPort: g.port, state, reason },
             `elbv2 observer: ${g.failed} Not taken as deregistration; this group cannot tell when the LB deregistered the target`,
           )
         } else {
@@ -428,6 +436,7 @@ export class Elbv2Observer implements DeregistrationObserver {
       },
       targetGroups: this.#groups.map((g) => ({
         arn: g.arn,
+        targetPort: g.port,
         state: g.state,
         reason: g.reason,
         description: g.description,

@@ -14,14 +14,17 @@
 // seen at all, the observer is satisfied after silenceMultiple × defaultIntervalMs from start.
 // Silence is measured from the last probe, so a source that was already silent long enough when
 // termination began counts as silent at once. The verdict is live: a probe after "silent" revokes
-// it (looked for every second while satisfied).
+// it (looked for every second while satisfied). With several pod ports each (port, LB source) is a
+// source of its own (./ports.ts): each target group's checker has its own rhythm.
 
-import type { HealthCheckSource, TrafficObservations } from '../observations.js'
+import type { HealthCheckSource } from '../observations.js'
+import { observedPorts, sourceKey, type Observed, type ObservedPort } from './ports.js'
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import { ObserverConfigError } from '../../errors.js'
 
 export interface HealthcheckObserverOptions {
-  observations: TrafficObservations
+  /** One port's observations, or several ports' by name. */
+  observations: Observed
   /** A source is silent after this many learned intervals without a probe. Default 3. */
   silenceMultiple?: number
   /** Interval assumed for a source with too few gaps, ms. Default 30 000. */
@@ -36,6 +39,8 @@ export interface HealthcheckObserverOptions {
 }
 
 interface SourceVerdict {
+  /** The source's name: the LB address, PORT/ADDRESS with several ports. */
+  key: string
   source: HealthCheckSource
   learnedMs: number | undefined
   intervalMs: number
@@ -46,7 +51,7 @@ interface SourceVerdict {
 
 export class HealthcheckObserver implements DeregistrationObserver {
   readonly name = 'healthcheck' as const
-  readonly #observations: TrafficObservations
+  readonly #ports: readonly ObservedPort[]
   readonly #multiple: number
   readonly #defaultMs: number
   readonly #minMs: number
@@ -63,7 +68,7 @@ export class HealthcheckObserver implements DeregistrationObserver {
   #stopped = false
 
   constructor(opts: HealthcheckObserverOptions) {
-    this.#observations = opts.observations
+    this.#ports = observedPorts(opts.observations)
     this.#multiple = opts.silenceMultiple ?? 3
     const def = opts.defaultIntervalMs ?? 30_000
     const min = opts.minIntervalMs ?? 1000
@@ -100,7 +105,7 @@ export class HealthcheckObserver implements DeregistrationObserver {
   start(startedAt: number): void {
     if (this.#startedAt !== undefined || this.#stopped) return
     this.#startedAt = startedAt
-    for (const s of this.#observations.healthCheckSources()) this.#countsAtStart.set(s.source, s.count)
+    for (const [key, s] of this.#sources()) this.#countsAtStart.set(key, s.count)
     this.#log.info(
       { observer: this.name, sources: this.#verdicts(performance.now()).map(verdictView) },
       'healthcheck observer: waiting for the LB health checkers to go silent',
@@ -110,12 +115,12 @@ export class HealthcheckObserver implements DeregistrationObserver {
 
   #verdicts(now: number): SourceVerdict[] {
     const out: SourceVerdict[] = []
-    for (const source of this.#observations.healthCheckSources()) {
+    for (const [key, source] of this.#sources()) {
       const learnedMs = source.medianGapMs(this.#minGaps)
       const intervalMs = learnedMs === undefined ? this.#defaultMs : Math.min(this.#maxMs, Math.max(this.#minMs, learnedMs))
       const thresholdMs = this.#multiple * intervalMs
       const silentForMs = now - source.lastAt
-      out.push({ source, learnedMs, intervalMs, thresholdMs, silentForMs, silent: silentForMs >= thresholdMs })
+      out.push({ key, source, learnedMs, intervalMs, thresholdMs, silentForMs, silent: silentForMs >= thresholdMs })
     }
     return out
   }
@@ -140,7 +145,7 @@ export class HealthcheckObserver implements DeregistrationObserver {
     const now = performance.now()
     const nextAt = this.#nextAt(now)
     const silent = nextAt === Number.POSITIVE_INFINITY
-    const probe = this.#observations.lastHealthCheckAt
+    const probe = this.#lastProbeAt()
     // Silent at both looks with a probe in between: the verdict was false meanwhile (the decision
     // may have read it so) and is true again: announce it, or nothing tells the decision.
     const unseenChange = silent && this.#satisfiedAt !== undefined && probe !== this.#probeAtLastLook
@@ -169,7 +174,9 @@ export class HealthcheckObserver implements DeregistrationObserver {
   }
 
   summary(): Record<string, unknown> {
-    return { healthCheckSources: this.#observations.healthCheckSourceCount }
+    let n = 0
+    for (const p of this.#ports) n += p.observations.healthCheckSourceCount
+    return { healthCheckSources: n }
   }
 
   view(): Record<string, unknown> {
@@ -182,7 +189,7 @@ export class HealthcheckObserver implements DeregistrationObserver {
       sources: this.#verdicts(now).map((v) => {
         const sv = verdictView(v)
         if (started !== undefined) {
-          sv.probesAfterStart = v.source.count - (this.#countsAtStart.get(v.source.source) ?? 0)
+          sv.probesAfterStart = v.source.count - (this.#countsAtStart.get(v.key) ?? 0)
           sv.lastProbeAfterStartSeconds = v.source.lastAt > started ? viewSeconds(v.source.lastAt - started) : null
         }
         return sv
@@ -191,6 +198,22 @@ export class HealthcheckObserver implements DeregistrationObserver {
     const at = this.#satisfiedAt
     if (at !== undefined && started !== undefined) view.satisfiedAfterSeconds = viewSeconds(at - started)
     return view
+  }
+
+  /** Every port's health-check sources, by their key. */
+  *#sources(): Generator<[string, HealthCheckSource]> {
+    for (const port of this.#ports)
+      for (const source of port.observations.healthCheckSources()) yield [sourceKey(this.#ports, port, source.source), source]
+  }
+
+  /** The newest probe on any port, or undefined if none. */
+  #lastProbeAt(): number | undefined {
+    let last: number | undefined
+    for (const p of this.#ports) {
+      const at = p.observations.lastHealthCheckAt
+      if (at !== undefined && (last === undefined || at > last)) last = at
+    }
+    return last
   }
 
   stop(): void {
@@ -202,7 +225,7 @@ export class HealthcheckObserver implements DeregistrationObserver {
 
 function verdictView(v: SourceVerdict): Record<string, unknown> {
   return {
-    source: v.source.source,
+    source: v.key,
     probes: v.source.count,
     emptyProbes: v.source.empty,
     localProbes: v.source.local,

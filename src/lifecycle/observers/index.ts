@@ -1,7 +1,7 @@
 // Builds the deregistration observers named on the command line (--deregistration
 // traffic[,elbv2][,healthcheck]) from the checked configuration.
 
-import type { TrafficObservations } from '../observations.js'
+import type { Observed } from './ports.js'
 import type { LagClock } from '../lag-clock.js'
 import { Elbv2Observer, type Elbv2CallHook, type Elbv2ObserverOptions } from './elbv2.js'
 import { ObserverConfigError } from '../../errors.js'
@@ -41,13 +41,15 @@ export type ObserverConfig = Pick<
 >
 
 export interface ObserverDeps {
-  /** What the ingress records; read by `traffic` and `healthcheck`. */
-  observations: TrafficObservations
+  /** What the ingress records (one port's, or several ports' by name); read by `traffic` and `healthcheck`. */
+  observations: Observed
   /** The lag bound: read by `traffic`, told by `elbv2` when it saw the deregistration. */
   lagClock: LagClock
   logger?: ObserverLogger
   /** Counts elbv2 calls by outcome (prom-client in drainpipe). */
   elbv2Hook?: Elbv2CallHook
+  /** The target groups of the other pod ports (--ports target-group-arn=), each at its port. */
+  moreTargetGroups?: ReadonlyArray<{ arn: string; port: number }>
   /** Static credentials for elbv2 (tests, the emulator); default: the SDK's chain. */
   elbv2Credentials?: Elbv2ObserverOptions['credentials']
 }
@@ -73,7 +75,8 @@ export function createObservers(config: ObserverConfig, deps: ObserverDeps): Der
         })
       case 'elbv2':
         return new Elbv2Observer({
-          targetGroupArns: config.targetGroupArns,
+          targetGroupArns: [...config.targetGroupArns, ...(deps.moreTargetGroups ?? []).map((g) => g.arn)],
+          ...(deps.moreTargetGroups?.length ? { groupPorts: new Map(deps.moreTargetGroups.map((g) => [g.arn, g.port])) } : {}),
           // crossCheck refuses --deregistration elbv2 without a target id
           targetId: config.targetId!,
           targetPort: config.targetPort,

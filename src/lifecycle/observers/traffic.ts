@@ -16,9 +16,23 @@
 //
 // `pooled` judges all peers as one source: for client IP preservation, or peers that are many
 // clients rather than a few LB nodes (`auto` pools beyond MAX_PER_SOURCE peers).
+//
+// Several pod ports (--ports): every (port, peer) is a source of its own (./ports.ts), and pooling
+// is per port, so each port's target group is judged by its own traffic; the false-stop target is
+// shared over all the sources of all the ports.
 import { performance } from 'node:perf_hooks'
-import type { ArrivalSource, TrafficObservations } from '../observations.js'
+import type { ArrivalSource } from '../observations.js'
 import { OVERFLOW_SOURCE } from '../observations.js'
+import {
+  observedPorts,
+  portOfKey,
+  sourceKey,
+  totalArrivals,
+  unwatchActivity,
+  watchActivity,
+  type Observed,
+  type ObservedPort,
+} from './ports.js'
 import type { LagClock } from '../lag-clock.js'
 import {
   checkEvidenceOptions,
@@ -31,6 +45,7 @@ import {
 } from '../quiet-period.js'
 import { ChangeListeners, silentLogger, viewSeconds, type DeregistrationObserver, type ObserverLogger } from './observer.js'
 import { judge, type Judged, type SourceVerdict } from './traffic-verdict.js'
+import { sourceView, windowView } from './traffic-view.js'
 
 export type SourcesMode = 'auto' | 'per-source' | 'pooled'
 
@@ -38,7 +53,8 @@ export type SourcesMode = 'auto' | 'per-source' | 'pooled'
 export const MAX_PER_SOURCE = 16
 
 export interface TrafficObserverOptions {
-  observations: TrafficObservations
+  /** What the ingress saw: one port's observations, or several ports' by name. */
+  observations: Observed
   lagClock: LagClock
   /** A fixed window in ms, or 'auto' (from each node's rate). Default 'auto'. */
   quietPeriodMs?: number | 'auto'
@@ -59,7 +75,7 @@ const PENDING_RECHECK_MS = 50
 
 export class TrafficObserver implements DeregistrationObserver {
   readonly name = 'traffic' as const
-  readonly #observations: TrafficObservations
+  readonly #ports: readonly ObservedPort[]
   readonly #lagClock: LagClock
   readonly #quietPeriodMs: number | 'auto'
   readonly #evidence: Omit<EvidenceOptions, 'lagMs' | 'falseStopProbability'>
@@ -76,9 +92,11 @@ export class TrafficObserver implements DeregistrationObserver {
   /** Quiet was lost to a connection still being classified: a revocation if it is a client. */
   #heldByPending = false
   #revocations = 0
+  /** The ports judged as one pool each, at termination start. */
+  #pooledPorts = new Set<ObservedPort>()
 
   constructor(opts: TrafficObserverOptions) {
-    this.#observations = opts.observations
+    this.#ports = observedPorts(opts.observations)
     this.#lagClock = opts.lagClock
     this.#quietPeriodMs = opts.quietPeriodMs ?? 'auto'
     this.#evidence = {
@@ -109,34 +127,51 @@ export class TrafficObserver implements DeregistrationObserver {
 
   /** The windows start() would choose if termination began at `at`: each node's evidence. */
   judgeAt(at: number): Judged {
-    const sample = this.#observations.sampleBefore(at)
-    const named = [...sample.bySource.keys()]
-    const pooled = this.#mode === 'pooled' || (this.#mode === 'auto' && (named.length > MAX_PER_SOURCE || named.includes(OVERFLOW_SOURCE)))
-    const why =
-      this.#mode !== 'auto'
-        ? `--lb-sources ${this.#mode}`
-        : pooled
-          ? `more than ${MAX_PER_SOURCE} peers sent in the history span: they are clients, not LB nodes`
-          : `${named.length} peer(s) sent in the history span: each is an LB node`
-    const groups: Array<[string, number]> = pooled ? [['(all peers)', sample.count]] : [...sample.bySource]
+    return this.#judgeAt(at).judged
+  }
+
+  #judgeAt(at: number): { judged: Judged; pooledPorts: Set<ObservedPort> } {
+    const pooledPorts = new Set<ObservedPort>()
+    const groups: Array<[string, number, number]> = []
+    const whys: string[] = []
+    let allPooled = true
+    let spanMs = 0
+    for (const port of this.#ports) {
+      const sample = port.observations.sampleBefore(at)
+      const named = [...sample.bySource.keys()]
+      const pooled =
+        this.#mode === 'pooled' || (this.#mode === 'auto' && (named.length > MAX_PER_SOURCE || named.includes(OVERFLOW_SOURCE)))
+      const why =
+        this.#mode !== 'auto'
+          ? `--lb-sources ${this.#mode}`
+          : pooled
+            ? `more than ${MAX_PER_SOURCE} peers sent in the history span: they are clients, not LB nodes`
+            : `${named.length} peer(s) sent in the history span: each is an LB node`
+      whys.push(this.#ports.length === 1 ? why : `port ${port.name}: ${why}`)
+      if (pooled) pooledPorts.add(port)
+      else allPooled = false
+      spanMs = Math.max(spanMs, sample.spanMs)
+      if (pooled) groups.push([sourceKey(this.#ports, port, POOL), sample.count, sample.spanMs])
+      else for (const [source, n] of sample.bySource) groups.push([sourceKey(this.#ports, port, source), n, sample.spanMs])
+    }
     const share = this.#p / Math.max(1, groups.length)
     const windows = new Map<string, SourceWindow>()
-    for (const [source, n] of groups) {
+    for (const [source, n, span] of groups) {
       windows.set(
         source,
         this.#quietPeriodMs === 'auto'
-          ? evidenceWindow(n, sample.spanMs, { ...this.#evidence, lagMs: this.#lagClock.lagMs, falseStopProbability: share })
-          : fixedWindow(this.#quietPeriodMs, n, sample.spanMs),
+          ? evidenceWindow(n, span, { ...this.#evidence, lagMs: this.#lagClock.lagMs, falseStopProbability: share })
+          : fixedWindow(this.#quietPeriodMs, n, span),
       )
     }
-    return { pooled, why, spanMs: sample.spanMs, windows }
+    return { judged: { pooled: allPooled, why: whys.join('; '), spanMs, windows }, pooledPorts }
   }
 
   start(startedAt: number): void {
     if (this.#startedAt !== undefined || this.#stopped) return
     this.#startedAt = startedAt
-    this.#judged = this.judgeAt(startedAt)
-    this.#arrivalsAtStart = this.#observations.totalArrivals
+    ;({ judged: this.#judged, pooledPorts: this.#pooledPorts } = this.#judgeAt(startedAt))
+    this.#arrivalsAtStart = totalArrivals(this.#ports)
     const v = this.#verdict(startedAt)
     this.#log.info(
       {
@@ -144,7 +179,7 @@ export class TrafficObserver implements DeregistrationObserver {
         sourcesJudged: this.#judged.pooled ? 'pooled' : 'per-source',
         why: this.#judged.why,
         basis: v.basis,
-        sources: v.sources.map(sourceView),
+        sources: v.sources.map(this.#sourceView),
       },
       `traffic observer: ${v.sources.length} source(s) judged ${this.#judged.pooled ? 'as one pool' : 'each by its own rate'}; basis ${v.basis}`,
     )
@@ -160,19 +195,23 @@ export class TrafficObserver implements DeregistrationObserver {
     return judge(this.#judged, this.#activity(), now, this.#startedAt, this.#lagClock.deadline, afterDeadlineMs)
   }
 
-  /** Each source's last activity and pending count (pooled: one entry over every peer). */
+  /** Each source's last activity and pending count (a pooled port: one entry over its peers). */
   #activity(): Map<string, { lastActivityAt: number; pending: number }> {
     const out = new Map<string, { lastActivityAt: number; pending: number }>()
-    if (this.#judged?.pooled === true) {
-      let last = Number.NaN
-      for (const rec of this.#observations.arrivalSources()) {
-        const a = activityOf(rec)
-        if (!(a <= last)) last = a
+    for (const port of this.#ports) {
+      const observations = port.observations
+      if (this.#pooledPorts.has(port)) {
+        let last = Number.NaN
+        for (const rec of observations.arrivalSources()) {
+          const a = activityOf(rec)
+          if (!(a <= last)) last = a
+        }
+        out.set(sourceKey(this.#ports, port, POOL), { lastActivityAt: last, pending: observations.pendingConnections })
+        continue
       }
-      out.set('(all peers)', { lastActivityAt: last, pending: this.#observations.pendingConnections })
-      return out
+      for (const rec of observations.arrivalSources())
+        out.set(sourceKey(this.#ports, port, rec.source), { lastActivityAt: activityOf(rec), pending: rec.pending })
     }
-    for (const rec of this.#observations.arrivalSources()) out.set(rec.source, { lastActivityAt: activityOf(rec), pending: rec.pending })
     return out
   }
 
@@ -180,7 +219,7 @@ export class TrafficObserver implements DeregistrationObserver {
   #check(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    this.#observations.unwatchActivity()
+    unwatchActivity(this.#ports)
     if (this.#stopped || this.#startedAt === undefined) return
     const now = performance.now()
     const v = this.#verdict(now)
@@ -197,8 +236,8 @@ export class TrafficObserver implements DeregistrationObserver {
           {
             observer: this.name,
             basis: v.basis,
-            arrivalsSinceStart: this.#observations.totalArrivals - this.#arrivalsAtStart,
-            sources: v.sources.map(sourceView),
+            arrivalsSinceStart: totalArrivals(this.#ports) - this.#arrivalsAtStart,
+            sources: v.sources.map(this.#sourceView),
           },
           v.basis === 'lag-bound'
             ? 'traffic observer: the lag bound passed with no new connection since'
@@ -215,7 +254,7 @@ export class TrafficObserver implements DeregistrationObserver {
     }
     if (v.quiet) {
       // Watch for the next arrival or request: it revokes quiet at once.
-      this.#observations.watchActivity(() => this.#check())
+      watchActivity(this.#ports, () => this.#check())
       return
     }
     // A connection being classified is usually a health check, gone in a moment: look again soon.
@@ -226,7 +265,7 @@ export class TrafficObserver implements DeregistrationObserver {
   #revoked(v: SourceVerdict): void {
     this.#revocations++
     this.#log.info(
-      { observer: this.name, sources: v.sources.filter((s) => !s.quiet).map(sourceView) },
+      { observer: this.name, sources: v.sources.filter((s) => !s.quiet).map(this.#sourceView) },
       'traffic observer: quiet revoked: new activity',
     )
   }
@@ -258,12 +297,14 @@ export class TrafficObserver implements DeregistrationObserver {
       rateDrop: this.#evidence.rateDrop,
       quietPeriod: this.#quietPeriodMs === 'auto' ? 'auto' : viewSeconds(this.#quietPeriodMs),
       basis: v?.basis ?? null,
-      arrivals: this.#observations.totalArrivals,
-      arrivalsSinceStart: this.#startedAt === undefined ? null : this.#observations.totalArrivals - this.#arrivalsAtStart,
+      arrivals: totalArrivals(this.#ports),
+      arrivalsSinceStart: this.#startedAt === undefined ? null : totalArrivals(this.#ports) - this.#arrivalsAtStart,
       revocations: this.#revocations,
       lagBound: this.#lagClock.view(now),
       sources:
-        v !== undefined ? v.sources.map(sourceView) : [...judged.windows].map(([source, window]) => ({ source, ...windowView(window) })),
+        v !== undefined
+          ? v.sources.map(this.#sourceView)
+          : [...judged.windows].map(([source, window]) => ({ source, ...this.#portView(source), ...windowView(window) })),
       assumptions:
         "Poisson arrivals per LB node; a node's rate stays above 1/rateDrop of its rate before termination while the LB routes to us; the LB stops within lagBound.lagMaxSeconds of deregistration",
     }
@@ -273,33 +314,24 @@ export class TrafficObserver implements DeregistrationObserver {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    this.#observations.unwatchActivity()
+    unwatchActivity(this.#ports)
   }
+
+  #portView(source: string): { port?: string } {
+    const port = portOfKey(this.#ports, source)
+    return port === undefined ? {} : { port }
+  }
+
+  readonly #sourceView = (s: SourceVerdict['sources'][number]): Record<string, unknown> => ({
+    ...this.#portView(s.source),
+    ...sourceView(s),
+  })
 }
+
+/** The source a pooled port's peers are judged as. */
+const POOL = '(all peers)'
 
 /** A source's last activity; a connection still being classified counts from its accept time. */
 function activityOf(rec: ArrivalSource): number {
   return rec.pending > 0 && !(rec.lastAcceptedAt <= rec.lastActivityAt) ? rec.lastAcceptedAt : rec.lastActivityAt
-}
-
-function windowView(w: SourceWindow): Record<string, unknown> {
-  const out: Record<string, unknown> = { basis: w.basis, sampleSize: w.sampleSize, sampleSpanSeconds: viewSeconds(w.sampleSpanMs) }
-  if (w.sampleSpanMs > 0 && w.sampleSize > 0) out.ratePerSecond = Number((w.sampleSize / (w.sampleSpanMs / 1000)).toPrecision(4))
-  if ('windowMs' in w) out.windowSeconds = viewSeconds(w.windowMs)
-  if ('requiredMs' in w && w.requiredMs !== undefined)
-    out.requiredSeconds = Number.isFinite(w.requiredMs) ? viewSeconds(w.requiredMs) : null
-  if (w.basis === 'evidence') out.falseStopBound = Number(w.falseStopBound.toPrecision(2))
-  if (w.basis === 'lag-bound') out.why = w.why
-  return out
-}
-
-function sourceView(s: SourceVerdict['sources'][number]): Record<string, unknown> {
-  return {
-    source: s.source,
-    ...windowView(s.window),
-    quiet: s.quiet,
-    pending: s.pending,
-    secondsSinceActivity: Number.isNaN(s.lastActivityAt) ? null : viewSeconds(performance.now() - s.lastActivityAt),
-    remainingSeconds: s.quiet ? 0 : Number.isFinite(s.quietAt) ? viewSeconds(Math.max(0, s.quietAt - performance.now())) : null,
-  }
 }
