@@ -5,7 +5,7 @@
 // kubelet does not repeat it; anything else that does must not cut the wait short). A second
 // SIGINT (Ctrl-C twice at a terminal) ends the wait for the load balancer and drains at once.
 // The exit status says how termination went (exit-status.ts).
-import { readFileSync } from 'node:fs'
+import { fs } from './builtins.js'
 import { ConfigError, parseConfig, redactedConfig, renderHelp } from './config.js'
 import { createLogger } from './log.js'
 import { startSidecar } from './sidecar.js'
@@ -21,7 +21,7 @@ export interface EarlySignals {
   release(): void
 }
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+const version = (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export async function main(early: EarlySignals): Promise<void> {
   // `drainpipe inject|uninject|webhook ...` are commands, not the sidecar: signals act as usual.

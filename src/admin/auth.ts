@@ -5,7 +5,7 @@
 // pod from a loopback address, so any workload the mesh lets in looks local. Istio's inbound
 // passthrough uses 127.0.0.6, which is refused outright; other meshes (Linkerd: 127.0.0.1)
 // cannot be told apart, hence the start-up warning and the token.
-import { timingSafeEqual, createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
 import type { IncomingMessage } from 'node:http'
 import { unmapped } from '../proxy-protocol/address.js'
 
@@ -16,11 +16,14 @@ export const MESH_PASSTHROUGH_SOURCES: readonly string[] = Object.freeze(['127.0
 
 export function createAdminAuth(token: string | undefined): (req: IncomingMessage) => AuthResult {
   // Compare digests, so the comparison takes the same time whatever the length of the guess.
-  const expected = token === undefined ? undefined : createHash('sha256').update(`Bearer ${token}`).digest()
+  // node:crypto only with a token: it is ~30 of Node's modules a pod without one never needs.
+  const crypto: typeof import('node:crypto') | undefined = token === undefined ? undefined : createRequire(import.meta.url)('node:crypto')
+  const digest = (s: string) => crypto!.createHash('sha256').update(s).digest()
+  const expected = token === undefined ? undefined : digest(`Bearer ${token}`)
   return (req) => {
     if (expected !== undefined) {
       const given = req.headers.authorization
-      if (given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), expected)) return { ok: true }
+      if (given !== undefined && crypto!.timingSafeEqual(digest(given), expected)) return { ok: true }
       return { ok: false, status: 401, message: 'missing or wrong "Authorization: Bearer" token (--admin-token)\n' }
     }
     const source = unmapped(req.socket.remoteAddress ?? '')

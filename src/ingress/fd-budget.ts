@@ -4,7 +4,7 @@
 // connections and the readiness probe fail alike, so the kubelet may restart a pod that is
 // merely flooded. Capping the pod port below the limit keeps a reserve for all of those
 // and turns the excess into counted refusals.
-import { readdirSync, readFileSync } from 'node:fs'
+import { fs } from '../builtins.js'
 
 /** Descriptors one forwarded connection may take: the client's and the app's. */
 export const FDS_PER_CONNECTION = 2
@@ -14,7 +14,7 @@ export const MAX_RESERVE = 64
 /** The soft RLIMIT_NOFILE (Linux /proc), or undefined when unknown or unlimited. */
 export function softFdLimit(): number | undefined {
   try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))
     return m && m[1] !== 'unlimited' ? Number(m[1]) : undefined
   } catch {
     return undefined
@@ -24,7 +24,7 @@ export function softFdLimit(): number | undefined {
 /** Descriptors open now, or undefined when unknown. */
 export function openFdCount(): number | undefined {
   try {
-    return readdirSync('/proc/self/fd').length
+    return fs.readdirSync('/proc/self/fd').length
   } catch {
     return undefined
   }

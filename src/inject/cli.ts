@@ -1,13 +1,13 @@
 // The subcommands of the drainpipe CLI that are not the sidecar: `inject`, `uninject`, `webhook`.
 // src/cli.ts hands argv here first; anything else falls through to the sidecar. The modules are
 // loaded only when a subcommand runs, so the sidecar's start-up does not pay for them.
-import { readFileSync } from 'node:fs'
+import { fs } from '../builtins.js'
 
 export const SUBCOMMANDS = ['inject', 'uninject', 'webhook'] as const
 export type Subcommand = (typeof SUBCOMMANDS)[number]
 
 export const packageVersion = (): string =>
-  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** Runs a subcommand and exits with its status; returns at once when argv names none. */
 export async function runSubcommandIfAny(argv: readonly string[]): Promise<void> {

@@ -3,15 +3,24 @@
 // memory in every pod (docs/performance.md, "Memory"): Node's bundled undici (fetch,
 // WebSocket; +7 MiB anonymous, +8 MiB of the binary paged in on Node 22–26) and TLS and zlib
 // (prom-client's Pushgateway) are needed by nothing drainpipe does without the elbv2 observer,
-// and undici the package only by the http forwarder.
+// and undici the package only by the http forwarder. An ESM import of node:fs loads fs/promises,
+// readline and the REPL's history (its `promises` getter), and node:crypto is for --admin-token
+// alone: a tcp-mode drainpipe without a token loads neither (undici loads both in http mode).
+// The child runs without the test runner's NODE_OPTIONS, whose preload loads them itself.
 import t from 'tap'
 import { fileURLToPath } from 'node:url'
 import { startApp, startDrainpipe } from '../helpers/processes.js'
 
 const PRELOAD = fileURLToPath(new URL('../helpers/loaded-modules.mjs', import.meta.url))
 const NEVER = ['NativeModule internal/deps/undici/undici', 'NativeModule zlib']
-// undici's Pool loads tls for its connector, so only a tcp-mode drainpipe goes without it.
-const NEVER_IN_TCP = [...NEVER, 'NativeModule tls']
+// undici's Pool loads tls (and with it crypto) and fs/promises, so only a tcp-mode drainpipe goes without them.
+const NEVER_IN_TCP = [
+  ...NEVER,
+  'NativeModule tls',
+  'NativeModule crypto',
+  'NativeModule internal/fs/promises',
+  'NativeModule internal/readline/interface',
+]
 
 for (const mode of ['tcp', 'http'] as const) {
   t.test(
@@ -19,7 +28,8 @@ for (const mode of ['tcp', 'http'] as const) {
     async (t) => {
       const app = await startApp(t)
       const dp = await startDrainpipe(t, ['--mode', mode, '--upstream', `127.0.0.1:${app.port}`], {
-        env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${PRELOAD}` },
+        // Without the runner's NODE_OPTIONS: tap's own preload loads fs/promises and crypto itself.
+        bareNodeArgs: [`--import=${PRELOAD}`],
       })
       const res = await fetch(`${dp.url}/`)
       t.equal(res.status, 200, 'a request went through')

@@ -152,7 +152,13 @@ export interface Drainpipe extends Child {
 export async function startDrainpipe(
   t: Teardown,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; waitReady?: boolean; nofile?: number } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv
+    waitReady?: boolean
+    nofile?: number
+    /** Node flags before the CLI, with the test runner's NODE_OPTIONS (its preloads) removed: a process as a pod runs it. */
+    bareNodeArgs?: string[]
+  } = {},
 ): Promise<Drainpipe> {
   const full = [...args]
   const has = (flag: string) => full.some((a) => a === flag || a.startsWith(`${flag}=`))
@@ -163,8 +169,14 @@ export async function startDrainpipe(
   if (!has('--lb-lag-max')) full.push('--lb-lag-max', '0')
   if (!has('--admin')) full.push('--admin', '127.0.0.1:0')
   // nofile: start under `ulimit -n N` (bash execs node, so the pid is drainpipe's own).
-  const proc =
-    opts.nofile === undefined
+  // tap re-adds its preload to NODE_OPTIONS of every child it sees spawned; env(1) removes it
+  // between the spawn and node.
+  const proc = opts.bareNodeArgs
+    ? spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...opts.bareNodeArgs, CLI, ...full], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...opts.env },
+      })
+    : opts.nofile === undefined
       ? spawn(process.execPath, [CLI, ...full], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
       : spawn('bash', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, CLI, ...full], {
           stdio: ['ignore', 'pipe', 'pipe'],

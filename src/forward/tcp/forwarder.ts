@@ -1,4 +1,4 @@
-// tcp mode: a byte pipe between the client and the app, with backpressure (pipe) and
+// tcp mode: a byte pipe between the client and the app, with backpressure (relay.ts) and
 // half-close (allowHalfOpen on both sides: a client's FIN reaches the app as a FIN and the
 // app can still answer). Optionally re-emits a PROXY header to apps that read one.
 import { performance } from 'node:perf_hooks'
@@ -11,6 +11,7 @@ import type { UpstreamProbe } from '../upstream-probe.js'
 import { upstreamProxyHeader } from './upstream-header.js'
 import { ConnectionSet } from '../../ingress/connection-set.js'
 import { connectToApp } from '../app-connection.js'
+import { relay } from './relay.js'
 
 export interface TcpForwarderOptions {
   upstream: HostPort
@@ -48,8 +49,8 @@ export class TcpForwarder implements Forwarder {
     app.once('connect', () => {
       connected = true
       probe.report(true)
-      app.pipe(client)
-      client.pipe(app)
+      relay(app, client)
+      relay(client, app)
       client.resume()
     })
     app.on('error', (err: NodeJS.ErrnoException) => {
@@ -84,7 +85,7 @@ export class TcpForwarder implements Forwarder {
       }
     })
     app.once('close', () => {
-      // The app closed both ways; pipe() already ended the client side if the app sent FIN.
+      // The app closed both ways; relay() already ended the client side if the app sent FIN.
       if (!client.destroyed && client.writableEnded === false && !connected) client.destroy()
     })
   }
