@@ -196,6 +196,33 @@ export const OPTIONS = [
     help: "tcp mode: send a PROXY header to the app carrying the client's addresses, for apps that read one themselves.",
   }),
   option({
+    flag: 'upstream-protocol',
+    key: 'upstreamProtocol',
+    section: 'Forwarding',
+    placeholder: 'h1|h2c',
+    default: 'h1',
+    parse: parseEnum(['h1', 'h2c'] as const),
+    help: 'http mode: how HTTP/2 clients\' streams reach the app. h1: as HTTP/1.1 requests through the same pool as HTTP/1.1 clients (request trailers are dropped; gRPC needs h2c). h2c: as streams on HTTP/2 connections to the app (prior knowledge), trailers and resets passed both ways: set it for gRPC servers and other apps that speak h2c. HTTP/1.1 clients are forwarded over HTTP/1.1 either way. See docs/grpc.md.',
+  }),
+  option({
+    flag: 'http2-max-connection-age',
+    key: 'http2MaxConnectionAgeMs',
+    section: 'Forwarding',
+    placeholder: 'SECONDS',
+    default: '0',
+    parse: parseSeconds,
+    help: "http mode: an HTTP/2 client connection older than this (±10% jitter) gets the graceful GOAWAY, and the client opens a new one for new calls, through the load balancer, like gRPC's MAX_CONNECTION_AGE. gRPC clients keep one connection per backend for as long as it lives, so without it new pods of a scale-up get none of their traffic. 0: never.",
+  }),
+  option({
+    flag: 'http2-max-connection-age-grace',
+    key: 'http2MaxConnectionAgeGraceMs',
+    section: 'Forwarding',
+    placeholder: 'SECONDS',
+    default: '0',
+    parse: parseSeconds,
+    help: "http mode, with --http2-max-connection-age: streams still open this long after that GOAWAY are ended (gRPC calls with UNAVAILABLE, which clients retry), like gRPC's MAX_CONNECTION_AGE_GRACE. Set it when clients hold streams open indefinitely (watches, subscriptions), which otherwise keep an aged connection forever. 0: no bound.",
+  }),
+  option({
     flag: 'upstream-connect-timeout',
     key: 'upstreamConnectTimeoutMs',
     section: 'Forwarding',
@@ -547,6 +574,12 @@ function crossCheck(c: Config): string[] {
       '--upstream-proxy-protocol works in --mode tcp only (http mode passes the client in X-Forwarded-For/Forwarded)',
       'upstream-proxy-protocol',
     )
+  }
+  if (c.mode !== 'http') {
+    if (c.upstreamProtocol !== 'h1')
+      throw new ConfigError('--upstream-protocol h2c works in --mode http only (tcp mode passes HTTP/2 through as bytes)', 'upstream-protocol')
+    if (c.http2MaxConnectionAgeMs > 0)
+      throw new ConfigError('--http2-max-connection-age works in --mode http only (tcp mode does not parse HTTP/2)', 'http2-max-connection-age')
   }
   const budget = graceBudget(c)
   if (!budget.fits) throw new ConfigError(describeOverrun(budget), 'grace-period')

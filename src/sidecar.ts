@@ -63,6 +63,9 @@ export async function startSidecar(config: Config, logger: Logger, version: stri
           metrics,
           logger,
           activity: observations,
+          upstreamProtocol: config.upstreamProtocol,
+          http2MaxConnectionAgeMs: config.http2MaxConnectionAgeMs,
+          http2MaxConnectionAgeGraceMs: config.http2MaxConnectionAgeGraceMs,
         })
 
   // Health checks pass while serving, unless the fast lane (--health-check-on-terminate fail)

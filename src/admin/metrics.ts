@@ -44,6 +44,11 @@ export interface Metrics {
   readonly httpRequests: promClient.Counter
   readonly httpResponses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', promClient.Counter.Internal>
   readonly upstreamErrors: Record<UpstreamErrorReason, promClient.Counter.Internal>
+  readonly http2Connections: promClient.Counter
+  readonly http2Streams: promClient.Counter
+  readonly http2Resets: Record<'client' | 'upstream', promClient.Counter.Internal>
+  readonly http2Goaways: Record<'terminate' | 'max_age' | 'idle', promClient.Counter.Internal>
+  readonly http2StreamsCut: Record<'drain_timeout' | 'max_age_grace', promClient.Counter.Internal>
   readonly acceptErrors: promClient.Counter<'code'>
   readonly transitions: promClient.Counter<'to'>
   readonly elbv2Calls: Record<Elbv2CallOutcome, promClient.Counter.Internal>
@@ -103,8 +108,26 @@ export function createMetrics(): Metrics {
   const httpResponses = new client.Counter({
     ...reg,
     name: 'drainpipe_http_responses_total',
-    help: 'http mode: responses sent to clients by status class.',
+    help: 'http mode: responses sent to clients by status class (HTTP/1.1 and HTTP/2).',
     labelNames: ['class'],
+  })
+  const http2Resets = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http2_resets_total',
+    help: 'http mode, HTTP/2 streams reset, by who reset them: client (an RST_STREAM from the client, or its connection lost mid-stream: the stream to the app is cancelled) or upstream (the app reset its stream: the client gets RST_STREAM with the same code).',
+    labelNames: ['direction'],
+  })
+  const http2Goaways = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http2_goaways_total',
+    help: 'http mode, HTTP/2 client connections sent the graceful GOAWAY sequence, by reason: terminate (termination started, or a connection opened since), max_age (--http2-max-connection-age), idle (no stream for --keep-alive-timeout).',
+    labelNames: ['reason'],
+  })
+  const http2StreamsCut = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http2_streams_cut_total',
+    help: 'http mode, HTTP/2 streams still open that drainpipe ended (gRPC calls with UNAVAILABLE where it could be sent, then RST_STREAM), by reason: drain_timeout (--drain-timeout), max_age_grace (--http2-max-connection-age-grace).',
+    labelNames: ['reason'],
   })
   const elbv2Calls = new client.Counter({
     ...reg,
@@ -215,9 +238,22 @@ export function createMetrics(): Metrics {
       name: 'drainpipe_proxy_crc_mismatch_accepted_total',
       help: 'v2 headers whose CRC32C did not match, kept because --crc-mismatch accept.',
     }),
-    httpRequests: new client.Counter({ ...reg, name: 'drainpipe_http_requests_total', help: 'http mode: requests received from clients.' }),
+    httpRequests: new client.Counter({ ...reg, name: 'drainpipe_http_requests_total', help: 'http mode: requests received from clients (HTTP/1.1 requests and HTTP/2 streams).' }),
     httpResponses: byLabel(httpResponses, ['1xx', '2xx', '3xx', '4xx', '5xx']),
     upstreamErrors: byLabel(upstreamErrors, ['connect', 'timeout', 'reset']),
+    http2Connections: new client.Counter({
+      ...reg,
+      name: 'drainpipe_http2_connections_total',
+      help: 'http mode: client connections that began with the HTTP/2 preface (h2c with prior knowledge, as gRPC clients connect).',
+    }),
+    http2Streams: new client.Counter({
+      ...reg,
+      name: 'drainpipe_http2_streams_total',
+      help: 'http mode: HTTP/2 streams (requests) received from clients; each is also counted in drainpipe_http_requests_total.',
+    }),
+    http2Resets: byLabel(http2Resets, ['client', 'upstream']),
+    http2Goaways: byLabel(http2Goaways, ['terminate', 'max_age', 'idle']),
+    http2StreamsCut: byLabel(http2StreamsCut, ['drain_timeout', 'max_age_grace']),
     acceptErrors: new client.Counter({
       ...reg,
       name: 'drainpipe_accept_errors_total',
