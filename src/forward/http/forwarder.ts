@@ -268,7 +268,8 @@ export class HttpForwarder implements Forwarder {
     upstream: (reachable) => this.#opts.probe.report(reachable),
     failed: (kind, status, err, req) => {
       this.#opts.metrics.upstreamErrors[kind].inc()
-      const client = (req.socket as ConnSocket)[kConn]?.info.address
+      // req.socket is null once the client connection is gone (undici destroys a request body it could not send, and with it the socket).
+      const client = (req.socket as ConnSocket | null)?.[kConn]?.info.address
       const e = { code: (err as NodeJS.ErrnoException).code, message: err.message }
       if (status)
         this.#opts.logger.warn(
