@@ -29,6 +29,7 @@ export class Exchange {
     this.stream = stream
     this.grpc = isGrpc(headers)
     stream.on('wantTrailers', () => {
+      if (stream.closed || stream.destroyed) return
       stream.sendTrailers(this.#trailers ?? {})
       if (this.#closeAfterTrailers) stream.close(NO_ERROR)
     })
@@ -50,15 +51,17 @@ export class Exchange {
 
   /**
    * The app's response headers (`:status` included). `endStream`: nothing follows (a response
-   * without body, or gRPC's trailers-only). `trailersMayFollow`: wait for the app's trailers at
-   * the end of the body (h2c always; HTTP/1.1 when the app announced them).
+   * without body, or gRPC's trailers-only). Otherwise the body's end always waits for trailers
+   * (the app's, or none: an empty DATA frame with END_STREAM), so that a reset passed on later
+   * (reset(), cut()) reaches the client as a reset: Node ends a stream's open writable side
+   * before its RST_STREAM, which would make a truncated body look complete.
    */
-  respond(headers: OutgoingHttpHeaders, endStream: boolean, trailersMayFollow: boolean): boolean {
+  respond(headers: OutgoingHttpHeaders, endStream: boolean): boolean {
     if (!this.open || this.stream.headersSent) return false
     this.status = Number(headers[':status'])
-    this.#trailersAsked = !endStream && trailersMayFollow
+    this.#trailersAsked = !endStream
     // sendDate: false (a Node option its types omit): the app's Date, or none, as over HTTP/1.1.
-    this.stream.respond(headers, { endStream, waitForTrailers: this.#trailersAsked, sendDate: false } as ServerStreamResponseOptions)
+    this.stream.respond(headers, { endStream, waitForTrailers: !endStream, sendDate: false } as ServerStreamResponseOptions)
     return true
   }
 
@@ -75,10 +78,10 @@ export class Exchange {
   fail(status: 502 | 504, text: string): boolean {
     if (!this.open || this.stream.headersSent) return false
     if (this.grpc) {
-      this.respond(unavailableResponse(text.trim()), true, false)
+      this.respond(unavailableResponse(text.trim()), true)
       return true
     }
-    this.respond({ ':status': status, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }, false, false)
+    this.respond({ ':status': status, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }, false)
     this.stream.end(text)
     return true
   }
@@ -103,7 +106,7 @@ export class Exchange {
     this.#resetSent = true
     stopBody()
     if (this.grpc && !stream.headersSent) {
-      this.respond(unavailableResponse(reason), true, false)
+      this.respond(unavailableResponse(reason), true)
       stream.close(NO_ERROR)
       return
     }

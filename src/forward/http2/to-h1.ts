@@ -25,7 +25,7 @@ export function forwardOverH1(ex: Exchange, raw: readonly string[], endStream: b
   if (path[0] !== '/') {
     // As over HTTP/1.1: the pool sends origin-form targets only (OPTIONS * cannot be sent).
     const text = path === '*' ? 'drainpipe: OPTIONS * is not forwarded to the app\n' : 'drainpipe: only origin-form request targets are forwarded\n'
-    ex.respond({ ':status': path === '*' ? 501 : 400, 'content-type': 'text/plain' }, false, false)
+    ex.respond({ ':status': path === '*' ? 501 : 400, 'content-type': 'text/plain' }, false)
     ex.stream.end(text)
     return () => {}
   }
@@ -76,7 +76,7 @@ class H2ResponseHandler implements Dispatcher.DispatchHandler {
     const listed = connectionTokens(headers.connection)
     const out: OutgoingHttpHeaders = { ':status': statusCode }
     for (const name in headers) if (!isHopByHop(name, listed)) out[name] = headers[name]
-    if (!this.#ex.respond(out, false, headers.trailer !== undefined)) {
+    if (!this.#ex.respond(out, false)) {
       this.#detached = true
       controller.abort(new Error('client stream gone'))
     }

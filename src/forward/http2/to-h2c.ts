@@ -58,7 +58,7 @@ export function forwardOverH2c(ex: Exchange, raw: readonly string[], endStream: 
     clearTimeout(timer)
     hooks.upstream(true)
     const end = (flags & END_STREAM) !== 0
-    if (!ex.respond(headers as OutgoingHttpHeaders, end, true)) {
+    if (!ex.respond(headers as OutgoingHttpHeaders, end)) {
       up.close(CANCEL)
       return
     }
