@@ -202,7 +202,7 @@ export const OPTIONS = [
     placeholder: 'h1|h2c',
     default: 'h1',
     parse: parseEnum(['h1', 'h2c'] as const),
-    help: 'http mode: how HTTP/2 clients\' streams reach the app. h1: as HTTP/1.1 requests through the same pool as HTTP/1.1 clients (request trailers are dropped; gRPC needs h2c). h2c: as streams on HTTP/2 connections to the app (prior knowledge), trailers and resets passed both ways: set it for gRPC servers and other apps that speak h2c. HTTP/1.1 clients are forwarded over HTTP/1.1 either way. See docs/grpc.md.',
+    help: "http mode: how HTTP/2 clients' streams reach the app. h1: as HTTP/1.1 requests through the same pool as HTTP/1.1 clients (request trailers are dropped; gRPC needs h2c). h2c: as streams on HTTP/2 connections to the app (prior knowledge), trailers and resets passed both ways: set it for gRPC servers and other apps that speak h2c. HTTP/1.1 clients are forwarded over HTTP/1.1 either way. See docs/grpc.md.",
   }),
   option({
     flag: 'http2-max-connection-age',
@@ -577,9 +577,15 @@ function crossCheck(c: Config): string[] {
   }
   if (c.mode !== 'http') {
     if (c.upstreamProtocol !== 'h1')
-      throw new ConfigError('--upstream-protocol h2c works in --mode http only (tcp mode passes HTTP/2 through as bytes)', 'upstream-protocol')
+      throw new ConfigError(
+        '--upstream-protocol h2c works in --mode http only (tcp mode passes HTTP/2 through as bytes)',
+        'upstream-protocol',
+      )
     if (c.http2MaxConnectionAgeMs > 0)
-      throw new ConfigError('--http2-max-connection-age works in --mode http only (tcp mode does not parse HTTP/2)', 'http2-max-connection-age')
+      throw new ConfigError(
+        '--http2-max-connection-age works in --mode http only (tcp mode does not parse HTTP/2)',
+        'http2-max-connection-age',
+      )
   }
   const budget = graceBudget(c)
   if (!budget.fits) throw new ConfigError(describeOverrun(budget), 'grace-period')

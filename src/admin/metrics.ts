@@ -238,7 +238,11 @@ export function createMetrics(): Metrics {
       name: 'drainpipe_proxy_crc_mismatch_accepted_total',
       help: 'v2 headers whose CRC32C did not match, kept because --crc-mismatch accept.',
     }),
-    httpRequests: new client.Counter({ ...reg, name: 'drainpipe_http_requests_total', help: 'http mode: requests received from clients (HTTP/1.1 requests and HTTP/2 streams).' }),
+    httpRequests: new client.Counter({
+      ...reg,
+      name: 'drainpipe_http_requests_total',
+      help: 'http mode: requests received from clients (HTTP/1.1 requests and HTTP/2 streams).',
+    }),
     httpResponses: byLabel(httpResponses, ['1xx', '2xx', '3xx', '4xx', '5xx']),
     upstreamErrors: byLabel(upstreamErrors, ['connect', 'timeout', 'reset']),
     http2Connections: new client.Counter({

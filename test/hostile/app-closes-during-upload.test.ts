@@ -41,7 +41,10 @@ t.test('an app closing without an answer to a POST does not take drainpipe down'
   const r = { closedBy, data: Buffer.concat(parts) }
   t.not(r.closedBy, 'timeout', 'the client is not left hanging')
   const text = r.data.toString('latin1')
-  t.ok(text === '' || text.startsWith('HTTP/1.1 502'), `a 502 or a closed connection, no success made up: ${JSON.stringify(text.slice(0, 40))}`)
+  t.ok(
+    text === '' || text.startsWith('HTTP/1.1 502'),
+    `a 502 or a closed connection, no success made up: ${JSON.stringify(text.slice(0, 40))}`,
+  )
 
   const m = await scrapeMetrics(dp.adminUrl)
   t.ok(m.value('drainpipe_upstream_errors_total') >= 1, 'the app failure is counted')

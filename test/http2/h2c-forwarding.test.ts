@@ -6,7 +6,7 @@
 // or app) holds the other side back instead of filling drainpipe's memory.
 import t from 'tap'
 import http from 'node:http'
-import http2 from 'node:http2'
+import type http2 from 'node:http2'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { startDrainpipe, type Drainpipe } from '../helpers/processes.js'
@@ -136,35 +136,38 @@ for (const [name, dp] of [
   ['h2c', viaH2c],
   ['h1', viaH1],
 ] as Array<[string, Drainpipe]>) {
-  t.test(`--upstream-protocol ${name}: an h2c client behind an NLB PROXY v2 header is served, with drainpipe's forwarding headers`, async (t) => {
-    const { session } = h2Connect(t, dp.port, nlbHeader({ dstPort: 443, vpceId: 'vpce-0123456789abcdef0' }))
-    seen = undefined
-    const r = await h2Request(session, { ':method': 'POST', ':path': '/echo', 'x-app-field': 'kept', ...FORGED }, 'hello')
-    t.equal(r.status, 200, 'answered over HTTP/2')
-    t.same(JSON.parse(r.body.toString()), { ok: true })
-    t.equal(r.trailers?.['x-app-trailer'], 'done', "the app's response trailer reaches the client")
-    const h = seen!.headers
-    t.equal(h['x-forwarded-for'], CLIENT.address, 'X-Forwarded-For: the client from the PROXY header, the forged one dropped')
-    t.equal(h['x-real-ip'], CLIENT.address)
-    t.equal(h.forwarded, `for=${CLIENT.address};proto=https`)
-    t.equal(h['x-forwarded-proto'], 'https', 'destination port 443: TLS ended at the LB')
-    t.equal(h['x-forwarded-port'], '443')
-    t.equal(h['x-amzn-vpce-id'], 'vpce-0123456789abcdef0', 'the VPC endpoint id from the TLV')
-    t.equal(h['x-app-field'], 'kept', 'other fields pass untouched')
-    t.equal(seen!.bodyBytes, 5, 'the body arrived')
-    if (name === 'h1') t.match(String(h.host), /^127\.0\.0\.1:\d+$/, ':authority becomes Host over HTTP/1.1')
+  t.test(
+    `--upstream-protocol ${name}: an h2c client behind an NLB PROXY v2 header is served, with drainpipe's forwarding headers`,
+    async (t) => {
+      const { session } = h2Connect(t, dp.port, nlbHeader({ dstPort: 443, vpceId: 'vpce-0123456789abcdef0' }))
+      seen = undefined
+      const r = await h2Request(session, { ':method': 'POST', ':path': '/echo', 'x-app-field': 'kept', ...FORGED }, 'hello')
+      t.equal(r.status, 200, 'answered over HTTP/2')
+      t.same(JSON.parse(r.body.toString()), { ok: true })
+      t.equal(r.trailers?.['x-app-trailer'], 'done', "the app's response trailer reaches the client")
+      const h = seen!.headers
+      t.equal(h['x-forwarded-for'], CLIENT.address, 'X-Forwarded-For: the client from the PROXY header, the forged one dropped')
+      t.equal(h['x-real-ip'], CLIENT.address)
+      t.equal(h.forwarded, `for=${CLIENT.address};proto=https`)
+      t.equal(h['x-forwarded-proto'], 'https', 'destination port 443: TLS ended at the LB')
+      t.equal(h['x-forwarded-port'], '443')
+      t.equal(h['x-amzn-vpce-id'], 'vpce-0123456789abcdef0', 'the VPC endpoint id from the TLV')
+      t.equal(h['x-app-field'], 'kept', 'other fields pass untouched')
+      t.equal(seen!.bodyBytes, 5, 'the body arrived')
+      if (name === 'h1') t.match(String(h.host), /^127\.0\.0\.1:\d+$/, ':authority becomes Host over HTTP/1.1')
 
-    if (name === 'h1') {
-      // HTTP/1.1 on the same port is unchanged. (With h2c the app here speaks only HTTP/2.)
-      const res = await fetch(`${dp.url}/echo`, { method: 'POST', body: 'x' })
-      t.equal(res.status, 200, 'HTTP/1.1 served on the same port')
-      await res.arrayBuffer()
-    }
+      if (name === 'h1') {
+        // HTTP/1.1 on the same port is unchanged. (With h2c the app here speaks only HTTP/2.)
+        const res = await fetch(`${dp.url}/echo`, { method: 'POST', body: 'x' })
+        t.equal(res.status, 200, 'HTTP/1.1 served on the same port')
+        await res.arrayBuffer()
+      }
 
-    const m = await scrapeMetrics(dp.adminUrl)
-    t.ok(m.value('drainpipe_http2_connections_total') >= 1, 'the HTTP/2 connection is counted')
-    t.ok(m.value('drainpipe_http2_streams_total') >= 1, 'and its stream')
-  })
+      const m = await scrapeMetrics(dp.adminUrl)
+      t.ok(m.value('drainpipe_http2_connections_total') >= 1, 'the HTTP/2 connection is counted')
+      t.ok(m.value('drainpipe_http2_streams_total') >= 1, 'and its stream')
+    },
+  )
 
   t.test(`--upstream-protocol ${name}: a client that stops reading a large response holds the app back (bounded memory)`, async (t) => {
     const { session } = h2Connect(t, dp.port)
@@ -227,7 +230,8 @@ t.test('RST_STREAM passes both ways with its code', async (t) => {
   t.same(appAborted, [0xb], "the app's stream was reset with the client's code")
 
   const after = await scrapeMetrics(viaH2c.adminUrl)
-  const d = (labels: Record<string, string>) => after.value('drainpipe_http2_resets_total', labels) - before.value('drainpipe_http2_resets_total', labels)
+  const d = (labels: Record<string, string>) =>
+    after.value('drainpipe_http2_resets_total', labels) - before.value('drainpipe_http2_resets_total', labels)
   t.equal(d({ direction: 'upstream' }), 2, 'two resets from the app')
   t.equal(d({ direction: 'client' }), 1, 'one from the client')
   // The session stays usable after stream resets.

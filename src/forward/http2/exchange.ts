@@ -31,7 +31,8 @@ export class Exchange {
     stream.on('wantTrailers', () => {
       if (stream.closed || stream.destroyed) return
       stream.sendTrailers(this.#trailers ?? {})
-      if (this.#closeAfterTrailers) stream.close(NO_ERROR)
+      // Node submits trailers on the next turn (setImmediate): the RST_STREAM goes after them.
+      if (this.#closeAfterTrailers) setImmediate(() => this.stream.close(NO_ERROR))
     })
   }
 
@@ -100,7 +101,7 @@ export class Exchange {
    * gets RST_STREAM CANCEL. `stopBody` detaches the app's body (no more DATA after the cut).
    */
   cut(stopBody: () => void, reason: string): void {
-    if (!this.open) return
+    if (!this.open || this.#cut) return
     const stream = this.stream
     this.#cut = true
     this.#resetSent = true

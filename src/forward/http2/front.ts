@@ -225,7 +225,7 @@ export class Http2Front {
   #cut(conn: Conn, reason: CutReason): void {
     const message = reason === 'drain_timeout' ? 'drainpipe: the pod is shutting down (--drain-timeout)' : 'drainpipe: connection age limit'
     for (const [ex, stop] of conn.streams) {
-      if (!ex.open) continue
+      if (!ex.open || ex.cutShort) continue
       this.#opts.metrics.http2StreamsCut[reason].inc()
       ex.cut(stop, message)
     }

@@ -26,7 +26,10 @@ export function prefaceMatch(bytes: Buffer): Protocol | 'more' {
  */
 export function detectProtocol(socket: Socket, head: Buffer, decided: (protocol: Protocol, head: Buffer) => void): void {
   const first = prefaceMatch(head)
-  if (first !== 'more') return decided(first, head)
+  if (first !== 'more') {
+    decided(first, head)
+    return
+  }
   let bytes = head
   const done = (protocol: Protocol) => {
     clearTimeout(timer)

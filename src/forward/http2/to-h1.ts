@@ -24,7 +24,8 @@ export function forwardOverH1(ex: Exchange, raw: readonly string[], endStream: b
   const { method, path, headers } = h1UpstreamRequest(raw, fwd, opts.appendXff)
   if (path[0] !== '/') {
     // As over HTTP/1.1: the pool sends origin-form targets only (OPTIONS * cannot be sent).
-    const text = path === '*' ? 'drainpipe: OPTIONS * is not forwarded to the app\n' : 'drainpipe: only origin-form request targets are forwarded\n'
+    const text =
+      path === '*' ? 'drainpipe: OPTIONS * is not forwarded to the app\n' : 'drainpipe: only origin-form request targets are forwarded\n'
     ex.respond({ ':status': path === '*' ? 501 : 400, 'content-type': 'text/plain' }, false)
     ex.stream.end(text)
     return () => {}
