@@ -136,8 +136,8 @@ export interface Relay {
 
 /**
  * A loopback "load balancer" for clients that cannot write a PROXY header themselves (gRPC):
- * each connection is relayed to the current target, behind an NLB-shaped PROXY v2 header
- * carrying the client's own address (127.0.0.1) and port.
+ * each connection is relayed to the current target from 127.0.0.2 (the LB node), behind an
+ * NLB-shaped PROXY v2 header carrying the client's own address (127.0.0.1) and port.
  */
 export async function startRelay(t: Teardown, targetPort: number): Promise<Relay> {
   let target = targetPort
@@ -145,7 +145,8 @@ export async function startRelay(t: Teardown, targetPort: number): Promise<Relay
   const open = new Set<net.Socket>()
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     connections++
-    const upstream = net.connect({ port: target, host: '127.0.0.1', allowHalfOpen: true })
+    // From 127.0.0.2: drainpipe's peer (the "LB node") differs from the client in the header.
+    const upstream = net.connect({ port: target, host: '127.0.0.1', localAddress: '127.0.0.2', allowHalfOpen: true })
     upstream.write(nlbHeader({ source: { address: '127.0.0.1', port: client.remotePort! } }))
     client.pipe(upstream)
     upstream.pipe(client)
