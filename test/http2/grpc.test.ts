@@ -106,6 +106,9 @@ t.test('rollout: a client calling through SIGTERM loses no call; it reconnects a
   t.same(failures, [], 'no call failed')
   const firstNew = servedBy.indexOf('new')
   t.ok(servedBy.indexOf('old') === 0 && firstNew > 0, 'calls went to the old pod, then to the new one')
-  t.ok(servedBy.slice(firstNew).every((s) => s === 'new'), 'and stayed there')
+  t.ok(
+    servedBy.slice(firstNew).every((s) => s === 'new'),
+    'and stayed there',
+  )
   t.ok(servedBy.length > 40, `the client kept calling (${servedBy.length} calls)`)
 })

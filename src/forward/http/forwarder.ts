@@ -23,7 +23,7 @@ import { forwardedValues, type ForwardedValues, type ForwardedProto } from './fo
 import { upstreamHeaders } from './request-headers.js'
 import { ResponseHandler, type ResponseHooks } from './response-handler.js'
 import { connectToApp } from '../app-connection.js'
-import { detectProtocol } from '../http2/preface.js'
+import { detectProtocol } from '../../ingress/http2-preface.js'
 import { Http2Front } from '../http2/front.js'
 
 // undici's Pool alone, not undici's index: the index also loads fetch, WebSocket, caches and

@@ -6,7 +6,7 @@
 import type { ClientHttp2Session, ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2'
 import type { HostPort } from '../../config.js'
 import { connectToApp } from '../app-connection.js'
-import { loadHttp2 } from './load.js'
+import { loadHttp2 } from '../../builtins.js'
 
 /** Connection-level receive window of a session to the app: 1024 streams' default windows. */
 export const UPSTREAM_CONNECTION_WINDOW = 1024 * 65_535

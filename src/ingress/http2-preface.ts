@@ -1,7 +1,8 @@
 // HTTP/2 with prior knowledge (RFC 9113 §3.3), as gRPC speaks it over plaintext: the client's
-// first bytes are the connection preface. http mode reads a connection's first bytes here and
-// sends it to the HTTP/2 side on a full preface, to the HTTP/1.1 server at the first byte that
-// differs (the common case decides on the first byte: no request method starts with "PRI *").
+// first bytes are the connection preface. The http forwarder reads a connection's first payload
+// bytes here and serves it as HTTP/2 on a full preface, as HTTP/1.1 at the first byte that
+// differs (the common case decides on the first byte: no request method starts with "PRI *");
+// the health responder does the same for a LOCAL connection.
 import type { Socket } from 'node:net'
 
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
