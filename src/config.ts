@@ -85,7 +85,7 @@ export const OPTIONS = [
     placeholder: 'http|tcp',
     default: 'http',
     parse: parseEnum(['http', 'tcp'] as const),
-    help: 'http: parse HTTP/1.1, add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain. tcp: a byte pipe for any protocol (gRPC/TLS passthrough, databases); drain waits for connections to end.',
+    help: 'http: parse HTTP/1.1 and HTTP/2 (h2c, as gRPC clients speak), add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain (HTTP/2: graceful GOAWAY). tcp: a byte pipe for any protocol (TLS passthrough, databases); drain waits for connections to end.',
   }),
   option({
     flag: 'admin',
@@ -238,7 +238,7 @@ export const OPTIONS = [
     placeholder: 'SECONDS',
     default: '60',
     parse: parseSeconds,
-    help: 'http mode: time for the app to start its response (and between body chunks) before answering 504. Raise it for slow endpoints.',
+    help: 'http mode: time for the app to start its response (and, over HTTP/1.1, between body chunks) before answering 504. Raise it for slow endpoints, and for gRPC calls whose first response comes later.',
   }),
   option({
     flag: 'upstream-probe-interval',
@@ -373,7 +373,7 @@ export const OPTIONS = [
     placeholder: 'on|off',
     default: 'on',
     parse: parseOnOff,
-    help: 'http mode: from termination start every response carries Connection: close, so keep-alive clients reconnect through the LB and the decision sees its routing (their requests count as activity too). Costs a handshake per request during the wait; off keeps keep-alives, whose traffic the decision then cannot see (tcp mode always works that way).',
+    help: 'http mode: from termination start every response carries Connection: close and every HTTP/2 connection gets a graceful GOAWAY (after its first stream, for one opened since), so keep-alive clients reconnect through the LB and the decision sees its routing (their requests count as activity too). Costs a handshake per request during the wait; off keeps keep-alives until draining starts, whose traffic the decision then cannot see (tcp mode always works that way).',
   }),
   option({
     flag: 'healthcheck-silence-multiple',
@@ -451,7 +451,7 @@ export const OPTIONS = [
     placeholder: 'SECONDS',
     default: '30',
     parse: parseSeconds,
-    help: 'Time in-flight requests and open tcp connections get to finish once draining starts; what remains is closed and counted.',
+    help: 'Time in-flight requests, HTTP/2 streams and open tcp connections get to finish once draining starts; what remains is closed and counted (gRPC calls end with UNAVAILABLE where it can still be sent).',
   }),
   option({
     flag: 'grace-period',

@@ -296,3 +296,21 @@ t.test('the preface split over several segments is still recognised', async (t) 
   socket.destroy()
   session.destroy()
 })
+
+t.test('the app down: a plain request gets 502, a gRPC call UNAVAILABLE; counted as connect errors', async (t) => {
+  const { freePort } = await import('../helpers/processes.js')
+  const down = await startDrainpipe(t, ['--upstream', `127.0.0.1:${await freePort()}`, '--upstream-protocol', 'h2c'], { waitReady: false })
+  const { session } = h2Connect(t, down.port)
+  const plain = await h2Request(session, { ':path': '/' })
+  t.equal(plain.status, 502)
+  t.match(plain.body.toString(), /could not be reached/)
+  const call = await h2Request(
+    session,
+    { ':method': 'POST', ':path': '/pkg.Svc/Call', 'content-type': 'application/grpc' },
+    Buffer.alloc(5),
+  )
+  t.equal(call.status, 200, 'a gRPC trailers-only response')
+  t.equal(call.headers['grpc-status'], '14', 'UNAVAILABLE')
+  const m = await scrapeMetrics(down.adminUrl)
+  t.equal(m.value('drainpipe_upstream_errors_total', { reason: 'connect' }), 2, 'both counted as connect errors')
+})

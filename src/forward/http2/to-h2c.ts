@@ -79,8 +79,10 @@ export function forwardOverH2c(ex: Exchange, raw: readonly string[], endStream: 
       hooks.upstreamReset(code)
       ex.reset(code)
     } else if (upError !== undefined) {
-      // The session failed (the app unreachable, or its connection lost).
-      const kind = responded ? 'reset' : appFailureKind(upError)
+      // The session failed (the app unreachable, or its connection lost). A stream waiting for
+      // a session that could not connect is cancelled with the connect error as its cause.
+      const cause = (upError as { cause?: Error & { code?: string } }).cause
+      const kind = responded ? 'reset' : appFailureKind(cause?.code ? cause : upError)
       if (kind === 'connect') hooks.upstream(false)
       hooks.failed(kind, responded ? 0 : 502, upError)
       if (responded || !ex.fail(502, APP_UNREACHABLE_TEXT)) ex.reset(INTERNAL_ERROR)
