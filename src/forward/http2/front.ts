@@ -235,10 +235,15 @@ export class Http2Front {
     setTimeout(() => session.destroy(), CUT_TRAILERS_MS + 50).unref()
   }
 
-  /** Cut what remains and close the sessions to the app; resolves once the client connections are closed. */
+  /**
+   * Cut what remains and close the sessions to the app; resolves once the client connections
+   * are closed (each is destroyed CUT_TRAILERS_MS + 50 ms after its cut at the latest).
+   */
   async close(): Promise<void> {
     this.abort()
-    await this.#sockets.whenEmpty()
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.#sockets.whenEmpty(), new Promise((r) => (timer = setTimeout(r, CUT_TRAILERS_MS + 500)))])
+    clearTimeout(timer)
     this.#upstream?.close()
   }
 }
