@@ -74,7 +74,9 @@ t.test('a connection opened during the wait is served its first stream, then tol
   dp.proc.kill('SIGTERM')
   await dp.waitForLog((l) => l.to === 'terminating')
   const client = h2Connect(t, dp.port)
-  const r = await h2Request(client.session, { ':path': '/' })
+  // A stream still open when the PING's ACK comes back (a Node client with no stream open would
+  // close on the first GOAWAY and never see the second).
+  const r = await h2Request(client.session, { ':path': '/slow?ms=300' })
   t.equal(r.status, 200, 'served while the LB may still route here')
   await client.closed
   t.same(goawayIds(client.goaways).slice(0, 2), [ANY_STREAM_ID, 1], 'then the graceful GOAWAY, ending at stream 1')
@@ -131,6 +133,31 @@ t.test('--http2-max-connection-age: the graceful GOAWAY in normal operation, the
   t.equal(m.value('drainpipe_http2_goaways_total', { reason: 'max_age' }), 1)
   t.equal(m.value('drainpipe_http2_streams_cut_total', { reason: 'max_age_grace' }), 1)
   t.equal(dp.logs.filter((l) => l.to === 'terminating').length, 0, 'in normal operation: no termination involved')
+})
+
+t.test('--connection-close-on-terminate off: HTTP/2 connections keep serving through the wait, GOAWAY comes at drain', async (t) => {
+  const dp = await startDrainpipe(t, [...upstream, ...shortWait(2), '--connection-close-on-terminate', 'off'])
+  const client = h2Connect(t, dp.port)
+  t.equal((await h2Request(client.session, { ':path': '/' })).status, 200)
+  dp.proc.kill('SIGTERM')
+  await dp.waitForLog((l) => l.to === 'terminating')
+  t.equal((await h2Request(client.session, { ':path': '/' })).status, 200, 'served on the same connection during the wait')
+  t.same(client.goaways, [], 'no GOAWAY during the wait')
+  await dp.waitForLog((l) => l.to === 'draining', 15_000)
+  await client.closed
+  // With no stream open, a Node client closes the connection on the first GOAWAY already.
+  t.equal(client.goaways[0]?.lastStreamId, ANY_STREAM_ID, 'the graceful GOAWAY at drain, and the client went')
+  t.same(await dp.exited, { code: 0, signal: null })
+})
+
+t.test('an HTTP/2 connection idle for --keep-alive-timeout gets the graceful GOAWAY', async (t) => {
+  const dp = await startDrainpipe(t, [...upstream, '--keep-alive-timeout', '1'])
+  const client = h2Connect(t, dp.port)
+  t.equal((await h2Request(client.session, { ':path': '/' })).status, 200)
+  await client.closed
+  t.equal(client.goaways[0]?.lastStreamId, ANY_STREAM_ID, 'GOAWAY 2^31−1, and the idle client went')
+  const m = await scrapeMetrics(dp.adminUrl)
+  t.equal(m.value('drainpipe_http2_goaways_total', { reason: 'idle' }), 1, 'counted as idle')
 })
 
 t.test('bad values for the new flags exit 2 naming the flag', async (t) => {

@@ -143,11 +143,11 @@ export class HttpForwarder implements Forwarder {
       pool: () => this.#pool,
       hooks: {
         upstream: (reachable) => opts.probe.report(reachable),
-        failed: (kind, status, err) => {
+        failed: (kind, status, err, ex) => {
           opts.metrics.upstreamErrors[kind].inc()
           const e = { code: (err as NodeJS.ErrnoException).code, message: err.message }
           opts.logger.warn(
-            { err: e, status: status || undefined },
+            { client: ex.client, method: ex.method, url: ex.url, http2: true, status: status || undefined, err: e },
             status === 504 ? 'app timed out' : status ? 'app unreachable' : 'app connection failed mid-response; client stream reset',
           )
         },

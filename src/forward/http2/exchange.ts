@@ -16,6 +16,10 @@ export const CUT_TRAILERS_MS = 200
 export class Exchange {
   readonly stream: ServerHttp2Stream
   readonly grpc: boolean
+  /** For logs: the client (from the PROXY header), the method and path. */
+  readonly client: string
+  readonly method: string
+  readonly url: string
   /** The :status sent to the client (0: none yet). */
   status = 0
   #trailers: OutgoingHttpHeaders | undefined
@@ -25,9 +29,12 @@ export class Exchange {
   #cut = false
   #resetSent = false
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, client: string) {
     this.stream = stream
     this.grpc = isGrpc(headers)
+    this.client = client
+    this.method = headers[':method'] ?? ''
+    this.url = headers[':path'] ?? ''
     stream.on('wantTrailers', () => {
       if (stream.closed || stream.destroyed) return
       stream.sendTrailers(this.#trailers ?? {})
@@ -126,7 +133,7 @@ export class Exchange {
 export interface StreamHooks {
   /** The app answered (reachable) or could not be reached. */
   upstream(reachable: boolean): void
-  failed(kind: 'connect' | 'timeout' | 'reset', status: 502 | 504 | 0, err: Error): void
+  failed(kind: 'connect' | 'timeout' | 'reset', status: 502 | 504 | 0, err: Error, ex: Exchange): void
   /** The app reset its stream; the client's is reset with the same code. */
   upstreamReset(code: number): void
 }

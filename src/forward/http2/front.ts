@@ -143,7 +143,7 @@ export class Http2Front {
     metrics.http2Streams.inc()
     metrics.httpRequests.inc()
     this.#opts.requestSeen(conn.info.peerAddress, started)
-    const ex = new Exchange(stream, headers)
+    const ex = new Exchange(stream, headers, conn.info.address)
     stream.on('error', (err: NodeJS.ErrnoException) => logger.debug({ client: conn.info.address, code: err.code }, 'HTTP/2 stream error'))
     stream.once('close', () => {
       conn.streams.delete(ex)
@@ -152,10 +152,10 @@ export class Http2Front {
       if (logger.isLevelEnabled('debug'))
         logger.debug(
           {
-            client: conn.info.address,
+            client: ex.client,
             lb: conn.info.peerAddress,
-            method: headers[':method'],
-            url: headers[':path'],
+            method: ex.method,
+            url: ex.url,
             status: ex.status,
             stream: stream.id,
             rstCode: stream.rstCode,

@@ -101,14 +101,14 @@ class H2ResponseHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
     if (this.#detached || !this.#ex.open) return
     if (this.#started) {
-      this.#hooks.failed('reset', 0, err)
+      this.#hooks.failed('reset', 0, err, this.#ex)
       this.#ex.reset(INTERNAL_ERROR)
       return
     }
     const kind = appFailureKind(err)
     if (kind === 'connect' && err.code !== 'UND_ERR_SOCKET') this.#hooks.upstream(false)
     const status = kind === 'timeout' ? 504 : 502
-    this.#hooks.failed(kind, status, err)
+    this.#hooks.failed(kind, status, err, this.#ex)
     this.#ex.fail(status, kind === 'timeout' ? APP_TIMEOUT_TEXT : APP_UNREACHABLE_TEXT)
   }
 }

@@ -29,7 +29,7 @@ export function forwardOverH2c(ex: Exchange, raw: readonly string[], endStream: 
     up = opts.sessions.request(h2UpstreamHeaders(raw, fwd, opts.appendXff), endStream)
   } catch (err) {
     // A session that went away between the choice and the request (older Node lines throw).
-    hooks.failed('connect', 502, err as Error)
+    hooks.failed('connect', 502, err as Error, ex)
     ex.fail(502, APP_UNREACHABLE_TEXT)
     return () => {}
   }
@@ -48,7 +48,7 @@ export function forwardOverH2c(ex: Exchange, raw: readonly string[], endStream: 
   const timer = setTimeout(() => {
     if (responded || !ex.open) return
     const err = Object.assign(new Error(`no response headers within ${opts.upstreamTimeoutMs} ms`), { code: 'UND_ERR_HEADERS_TIMEOUT' })
-    hooks.failed('timeout', 504, err)
+    hooks.failed('timeout', 504, err, ex)
     ex.fail(504, APP_TIMEOUT_TEXT)
     up.close(CANCEL)
   }, opts.upstreamTimeoutMs)
@@ -84,11 +84,11 @@ export function forwardOverH2c(ex: Exchange, raw: readonly string[], endStream: 
       const cause = (upError as { cause?: Error & { code?: string } }).cause
       const kind = responded ? 'reset' : appFailureKind(cause?.code ? cause : upError)
       if (kind === 'connect') hooks.upstream(false)
-      hooks.failed(kind, responded ? 0 : 502, upError)
+      hooks.failed(kind, responded ? 0 : 502, upError, ex)
       if (responded || !ex.fail(502, APP_UNREACHABLE_TEXT)) ex.reset(INTERNAL_ERROR)
     } else if (!responded) {
       const err = Object.assign(new Error('the app closed the stream without a response'), { code: 'ERR_HTTP2_STREAM_CLOSED' })
-      hooks.failed('reset', 502, err)
+      hooks.failed('reset', 502, err, ex)
       ex.fail(502, APP_UNREACHABLE_TEXT)
     }
   })
