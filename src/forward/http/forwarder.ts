@@ -141,18 +141,7 @@ export class HttpForwarder implements Forwarder {
       maxConnectionAgeMs: opts.http2MaxConnectionAgeMs ?? 0,
       maxConnectionAgeGraceMs: opts.http2MaxConnectionAgeGraceMs ?? 0,
       pool: () => this.#pool,
-      hooks: {
-        upstream: (reachable) => opts.probe.report(reachable),
-        failed: (kind, status, err, ex) => {
-          opts.metrics.upstreamErrors[kind].inc()
-          const e = { code: (err as NodeJS.ErrnoException).code, message: err.message }
-          opts.logger.warn(
-            { client: ex.client, method: ex.method, url: ex.url, http2: true, status: status || undefined, err: e },
-            status === 504 ? 'app timed out' : status ? 'app unreachable' : 'app connection failed mid-response; client stream reset',
-          )
-        },
-        upstreamReset: () => opts.metrics.http2Resets.upstream.inc(),
-      },
+      probe: opts.probe,
       metrics: opts.metrics,
       logger: opts.logger,
       requestSeen: (source, now) => {

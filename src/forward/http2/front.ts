@@ -21,6 +21,7 @@ import { forwardOverH1 } from './to-h1.js'
 import { forwardOverH2c } from './to-h2c.js'
 import { UpstreamSessions } from './upstream-sessions.js'
 import type { HostPort } from '../../config.js'
+import type { UpstreamProbe } from '../upstream-probe.js'
 
 /** Streams a client may have open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS), as HAProxy and nginx default to. */
 export const MAX_CONCURRENT_STREAMS = 100
@@ -44,7 +45,7 @@ export interface Http2FrontOptions {
   maxConnectionAgeGraceMs: number
   /** The http forwarder's pool (--upstream-protocol h1). */
   pool: () => Pool
-  hooks: StreamHooks
+  probe: UpstreamProbe
   metrics: Metrics
   logger: Logger
   /** Told of every stream, as of every HTTP/1.1 request. */
@@ -71,8 +72,23 @@ export class Http2Front {
   #incoming: { info: ClientInfo; fwd: ForwardedValues } | undefined
   #closing = false
 
+  readonly #hooks: StreamHooks
+
   constructor(opts: Http2FrontOptions) {
     this.#opts = opts
+    const { probe, metrics, logger } = opts
+    this.#hooks = {
+      upstream: (reachable) => probe.report(reachable),
+      failed: (kind, status, err, ex) => {
+        metrics.upstreamErrors[kind].inc()
+        const e = { code: (err as NodeJS.ErrnoException).code, message: err.message }
+        logger.warn(
+          { client: ex.client, method: ex.method, url: ex.url, http2: true, status: status || undefined, err: e },
+          status === 504 ? 'app timed out' : status ? 'app unreachable' : 'app connection failed mid-response; client stream reset',
+        )
+      },
+      upstreamReset: () => metrics.http2Resets.upstream.inc(),
+    }
   }
 
   /** Open HTTP/2 client connections. */
@@ -172,9 +188,9 @@ export class Http2Front {
             sessions: this.#upstreamSessions(),
             appendXff: opts.appendXff,
             upstreamTimeoutMs: opts.upstreamTimeoutMs,
-            hooks: opts.hooks,
+            hooks: this.#hooks,
           })
-        : forwardOverH1(ex, raw, endStream, conn.fwd, { pool: opts.pool(), appendXff: opts.appendXff, hooks: opts.hooks })
+        : forwardOverH1(ex, raw, endStream, conn.fwd, { pool: opts.pool(), appendXff: opts.appendXff, hooks: this.#hooks })
     if (ex.open) conn.streams.set(ex, stop)
     // Termination started: this connection's first stream is served, then the client is asked
     // to go (as HTTP/1.1 answers with Connection: close), so it reconnects through the LB.
