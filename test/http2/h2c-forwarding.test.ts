@@ -11,7 +11,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { startDrainpipe, type Drainpipe } from '../helpers/processes.js'
 import { scrapeMetrics } from '../helpers/metrics.js'
-import { CLIENT, h2Collect, h2Connect, h2Request, nlbHeader, startH2App } from '../helpers/h2.js'
+import { CLIENT, h2Connect, h2Request, nlbHeader, startH2App } from '../helpers/h2.js'
 
 const MB = 1024 * 1024
 
