@@ -11,3 +11,14 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 export const http: typeof import('node:http') = require('node:http')
 export const fs: typeof import('node:fs') = require('node:fs')
+
+let http2: typeof import('node:http2') | undefined
+/**
+ * node:http2, loaded when the first HTTP/2 connection needs it. (In http mode undici's Pool
+ * has loaded it already; a tcp-mode pod, whose health responder can answer HTTP/2 too, never
+ * loads it unless a health check speaks HTTP/2.)
+ */
+export function loadHttp2(): typeof import('node:http2') {
+  http2 ??= require('node:http2') as typeof import('node:http2')
+  return http2
+}

@@ -87,7 +87,7 @@ export const OPTIONS = [
     placeholder: 'http|tcp',
     default: 'http',
     parse: parseEnum(['http', 'tcp'] as const),
-    help: 'http: parse HTTP/1.1, add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain. tcp: a byte pipe for any protocol (gRPC/TLS passthrough, databases); drain waits for connections to end.',
+    help: 'http: parse HTTP/1.1 and HTTP/2 (h2c, as gRPC clients speak), add X-Forwarded-For/Forwarded, close keep-alives cleanly on drain (HTTP/2: graceful GOAWAY). tcp: a byte pipe for any protocol (TLS passthrough, databases); drain waits for connections to end.',
   }),
   option({
     flag: 'port-name',
@@ -109,7 +109,7 @@ export const OPTIONS = [
     parse: parsePorts,
     repeatable: true,
     unset: (): PortOverride[] => [],
-    help: "More pod ports, each its own target group: the --listen port is the first, and each value adds one (repeat the flag, or separate ports with ';'). Keys: name (default: the listen port number), listen (required), and upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, each taking that flag's values and defaulting to it; target-group-arn and target-port (elbv2: the port's own target groups, none by default, registered at its listen port by default). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, \"Several ports\".",
+    help: "More pod ports, each its own target group: the --listen port is the first, and each value adds one (repeat the flag, or separate ports with ';'). Keys: name (default: the listen port number), listen (required), and upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, upstream-protocol, forwarded-proto, xff, each taking that flag's values and defaulting to it; target-group-arn and target-port (elbv2: the port's own target groups, none by default, registered at its listen port by default). One lifecycle for all: ready when every port's app is reachable, draining once every port is quiet. See docs/kubernetes.md, \"Several ports\".",
   }),
   option({
     flag: 'admin',
@@ -220,6 +220,33 @@ export const OPTIONS = [
     help: "tcp mode: send a PROXY header to the app carrying the client's addresses, for apps that read one themselves.",
   }),
   option({
+    flag: 'upstream-protocol',
+    key: 'upstreamProtocol',
+    section: 'Forwarding',
+    placeholder: 'h1|h2c',
+    default: 'h1',
+    parse: parseEnum(['h1', 'h2c'] as const),
+    help: "http mode: how HTTP/2 clients' streams reach the app. h1: as HTTP/1.1 requests through the same pool as HTTP/1.1 clients (request trailers are dropped; gRPC needs h2c). h2c: as streams on HTTP/2 connections to the app (prior knowledge), trailers and resets passed both ways: set it for gRPC servers and other apps that speak h2c. HTTP/1.1 clients are forwarded over HTTP/1.1 either way. See docs/grpc.md.",
+  }),
+  option({
+    flag: 'http2-max-connection-age',
+    key: 'http2MaxConnectionAgeMs',
+    section: 'Forwarding',
+    placeholder: 'SECONDS',
+    default: '0',
+    parse: parseSeconds,
+    help: "http mode: an HTTP/2 client connection older than this (±10% jitter) gets the graceful GOAWAY, and the client opens a new one for new calls, through the load balancer, like gRPC's MAX_CONNECTION_AGE. gRPC clients keep one connection per backend for as long as it lives, so without it new pods of a scale-up get none of their traffic. 0: never.",
+  }),
+  option({
+    flag: 'http2-max-connection-age-grace',
+    key: 'http2MaxConnectionAgeGraceMs',
+    section: 'Forwarding',
+    placeholder: 'SECONDS',
+    default: '0',
+    parse: parseSeconds,
+    help: "http mode, with --http2-max-connection-age: streams still open this long after that GOAWAY are ended (gRPC calls with UNAVAILABLE, which clients retry), like gRPC's MAX_CONNECTION_AGE_GRACE. Set it when clients hold streams open indefinitely (watches, subscriptions), which otherwise keep an aged connection forever. 0: no bound.",
+  }),
+  option({
     flag: 'upstream-connect-timeout',
     key: 'upstreamConnectTimeoutMs',
     section: 'Forwarding',
@@ -235,7 +262,7 @@ export const OPTIONS = [
     placeholder: 'SECONDS',
     default: '60',
     parse: parseSeconds,
-    help: 'http mode: time for the app to start its response (and between body chunks) before answering 504. Raise it for slow endpoints.',
+    help: 'http mode: time for the app to start its response (and, over HTTP/1.1, between body chunks) before answering 504. Raise it for slow endpoints, and for gRPC calls whose first response comes later.',
   }),
   option({
     flag: 'upstream-probe-interval',
@@ -370,7 +397,7 @@ export const OPTIONS = [
     placeholder: 'on|off',
     default: 'on',
     parse: parseOnOff,
-    help: 'http mode: from termination start every response carries Connection: close, so keep-alive clients reconnect through the LB and the decision sees its routing (their requests count as activity too). Costs a handshake per request during the wait; off keeps keep-alives, whose traffic the decision then cannot see (tcp mode always works that way).',
+    help: 'http mode: from termination start every response carries Connection: close and every HTTP/2 connection gets a graceful GOAWAY (after its first stream, for one opened since), so keep-alive clients reconnect through the LB and the decision sees its routing (their requests count as activity too). Costs a handshake per request during the wait; off keeps keep-alives until draining starts, whose traffic the decision then cannot see (tcp mode always works that way).',
   }),
   option({
     flag: 'healthcheck-silence-multiple',
@@ -448,7 +475,7 @@ export const OPTIONS = [
     placeholder: 'SECONDS',
     default: '30',
     parse: parseSeconds,
-    help: 'Time in-flight requests and open tcp connections get to finish once draining starts; what remains is closed and counted.',
+    help: 'Time in-flight requests, HTTP/2 streams and open tcp connections get to finish once draining starts; what remains is closed and counted (gRPC calls end with UNAVAILABLE where it can still be sent).',
   }),
   option({
     flag: 'grace-period',
@@ -586,6 +613,11 @@ function crossCheck(c: Config): string[] {
         'port',
       )
   }
+  if (c.http2MaxConnectionAgeMs > 0 && ports.every((p) => p.mode !== 'http'))
+    throw new ConfigError(
+      '--http2-max-connection-age works in --mode http only (tcp mode does not parse HTTP/2)',
+      'http2-max-connection-age',
+    )
   const budget = graceBudget(c)
   if (!budget.fits) throw new ConfigError(describeOverrun(budget), 'grace-period')
   const warnings: string[] = []

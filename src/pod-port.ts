@@ -57,6 +57,9 @@ export function openPodPort(settings: PortSettings, { config, ports, metrics: al
           metrics,
           logger,
           activity: observations,
+          upstreamProtocol: settings.upstreamProtocol,
+          http2MaxConnectionAgeMs: config.http2MaxConnectionAgeMs,
+          http2MaxConnectionAgeGraceMs: config.http2MaxConnectionAgeGraceMs,
         })
   const ingress = new Ingress({
     listen: settings.listen,

@@ -4,7 +4,9 @@
 //
 //   --quick             1 round of 1.5 s per cell, 3000 idle connections (about a minute in all);
 //                       default 4 rounds of 2 s, 10 000 idle connections (about 5 minutes)
-//   --paths             direct, drainpipe-tcp, drainpipe-http, haproxy-tcp, haproxy-http, http-proxy
+//   --paths             direct, drainpipe-tcp, drainpipe-http, haproxy-tcp, haproxy-http, http-proxy,
+//                       direct-h2c, drainpipe-h2c, haproxy-h2c (HTTP/2 prior knowledge both sides, to
+//                       an h2c app, keep-alive only: bench/proxy/load-h2.ts)
 //   --against DIR       also run DIR/dist/cli.js (another build) and print this/that ratios
 //   --skip-extras       only the throughput table (no health-check, idle-memory, start-up runs)
 //   --requests N        end each load run after N requests instead of --duration: a smoke run
@@ -30,7 +32,18 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { freePort, inspectMachine, start, waitForStatus, getStatus, type Machine, type Placement } from './processes.js'
-import { CLI, PATH_LABELS, startApp, startDrainpipe, startHaproxy, startHttpProxyBaseline, type PathId, type Target } from './targets.js'
+import {
+  CLI,
+  H2C_PATHS,
+  PATH_LABELS,
+  startApp,
+  startDrainpipe,
+  startH2App,
+  startHaproxy,
+  startHttpProxyBaseline,
+  type PathId,
+  type Target,
+} from './targets.js'
 import type { LoadResult, LoadSpec } from './load.js'
 import type { ProbeResult, ProbeSpec } from './health-probe.js'
 import { rssKiB } from './proc-stat.js'
@@ -38,7 +51,17 @@ import { median } from './stats.js'
 import { renderCells, renderGoals, type CellSummary, type Goal } from './report.js'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
-const ALL_PATHS: PathId[] = ['direct', 'drainpipe-tcp', 'drainpipe-http', 'haproxy-tcp', 'haproxy-http', 'http-proxy']
+const ALL_PATHS: PathId[] = [
+  'direct',
+  'drainpipe-tcp',
+  'drainpipe-http',
+  'haproxy-tcp',
+  'haproxy-http',
+  'http-proxy',
+  'direct-h2c',
+  'drainpipe-h2c',
+  'haproxy-h2c',
+]
 
 const { values } = parseArgs({
   options: {
@@ -132,7 +155,25 @@ async function main(): Promise<void> {
   if (paths.includes('haproxy-tcp')) targets.set('haproxy-tcp', await startHaproxy(machine, proxyCpu, 'tcp', app.port))
   if (paths.includes('haproxy-http')) targets.set('haproxy-http', await startHaproxy(machine, proxyCpu, 'http', app.port))
   if (paths.includes('http-proxy')) targets.set('http-proxy', await startHttpProxyBaseline(machine, proxyCpu, app.port))
+  // HTTP/2 (h2c) paths: their own app, clients with prior knowledge (load-h2.ts).
+  if (paths.some((p) => H2C_PATHS.includes(p))) {
+    const h2app = await startH2App(machine, loadCpu)
+    targets.set('direct-h2c', h2app)
+    if (paths.includes('drainpipe-h2c'))
+      targets.set(
+        'drainpipe-h2c',
+        await startDrainpipe(machine, proxyCpu, {
+          mode: 'http',
+          upstreamPort: h2app.port,
+          nodeArgs,
+          extraArgs: ['--upstream-protocol', 'h2c'],
+          id: 'drainpipe-h2c',
+        }),
+      )
+    if (paths.includes('haproxy-h2c')) targets.set('haproxy-h2c', await startHaproxy(machine, proxyCpu, 'http', h2app.port, true))
+  }
   for (const t of targets.values()) {
+    if (H2C_PATHS.includes(t.id)) continue
     const status = await getStatus(t.port)
     if (status !== 200) throw new Error(`${t.id}: GET / answered ${status}, not 200`)
   }
@@ -142,6 +183,8 @@ async function main(): Promise<void> {
     for (const keepAlive of [true, false]) {
       for (const path of paths) {
         if (header && targets.get(path)!.ppPort === null) continue
+        // HTTP/2 clients keep their connections: no connection-per-request cells.
+        if (!keepAlive && H2C_PATHS.includes(path)) continue
         cells.push({ path, header, keepAlive })
       }
     }
@@ -158,12 +201,12 @@ async function main(): Promise<void> {
       proxyHeader: c.header,
       watchPid: t.proc.pid,
     }
-    return childJson<LoadResult>('load.js', spec, loadCpu, machine)
+    return childJson<LoadResult>(H2C_PATHS.includes(c.path) ? 'load-h2.js' : 'load.js', spec, loadCpu, machine)
   }
 
   // Warm-up: JIT, pools, HAProxy's buffers; not measured (nor needed by a smoke run).
   for (const path of paths) {
-    if (path === 'direct' || requests !== null) continue
+    if (path === 'direct' || path === 'direct-h2c' || requests !== null) continue
     await load({ path, header: false, keepAlive: true }, Math.min(durationS, values.quick ? 0.5 : 1))
   }
 
@@ -351,6 +394,16 @@ async function main(): Promise<void> {
         `  start-up to /readyz 200: median ${median(startupAgainst.thisMs).toFixed(0)} vs ${median(startupAgainst.againstMs).toFixed(0)} ms = ${startupAgainst.ratio.toFixed(3)}× (7 each, alternating)\n`,
       )
   }
+  const h2cRatios = h2cVersusHaproxy(summaries)
+  if (h2cRatios.length > 0) {
+    process.stdout.write(
+      `\nHTTP/2 (h2c both sides), drainpipe against HAProxy in this run (ratios of medians; CPU ratio > 1 = drainpipe costlier):\n`,
+    )
+    for (const r of h2cRatios)
+      process.stdout.write(
+        `  ${r.load.padEnd(20)} CPU per request ${r.cpuRatio.toFixed(2)}× (${r.drainpipeCpuUsPerReq.toFixed(1)} vs ${r.haproxyCpuUsPerReq.toFixed(1)} µs)   req/s ${r.rpsRatio.toFixed(2)}×   p99 ${r.p99Ratio.toFixed(2)}×\n`,
+      )
+  }
   process.stdout.write(`\nGoals:\n${renderGoals(goals)}\n`)
   process.stdout.write(
     `${JSON.stringify({
@@ -369,6 +422,7 @@ async function main(): Promise<void> {
       against: values.against ?? null,
       comparisons,
       startupAgainst,
+      h2cRatios,
     })}\n`,
   )
 }
@@ -404,6 +458,31 @@ async function startDrainpipeTimed(
   await waitForStatus(adminPort, '/readyz', 200, 10_000, 2)
   const ms = performance.now() - t0
   return { ms, kill: () => proc.kill() }
+}
+
+/** drainpipe's h2c cells against HAProxy's, per load (PROXY v2 or plain). */
+function h2cVersusHaproxy(cells: CellSummary[]): Array<{
+  load: string
+  cpuRatio: number
+  rpsRatio: number
+  p99Ratio: number
+  drainpipeCpuUsPerReq: number
+  haproxyCpuUsPerReq: number
+}> {
+  const out = []
+  for (const d of cells.filter((c) => c.path === 'drainpipe-h2c')) {
+    const h = cells.find((c) => c.path === 'haproxy-h2c' && c.header === d.header && c.keepAlive === d.keepAlive)
+    if (!h) continue
+    out.push({
+      load: d.header ? 'PROXY v2, keep-alive' : 'plain, keep-alive',
+      cpuRatio: d.cpuSPer10k / h.cpuSPer10k,
+      rpsRatio: d.rps / h.rps,
+      p99Ratio: d.p99Ms / h.p99Ms,
+      drainpipeCpuUsPerReq: d.cpuSPer10k * 100,
+      haproxyCpuUsPerReq: h.cpuSPer10k * 100,
+    })
+  }
+  return out
 }
 
 function compareBuilds(cells: CellSummary[]): Array<{ cell: string; rpsRatio: number; cpuRatio: number; p99Ratio: number }> {

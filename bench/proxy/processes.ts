@@ -192,3 +192,20 @@ export async function waitForStatus(port: number, path: string, want: number, ti
   }
   throw new Error(`port ${port}${path} did not answer ${want} within ${timeoutMs} ms`)
 }
+
+/** Resolves once 127.0.0.1:`port` accepts a TCP connection (for listeners that do not speak HTTP/1.1). */
+export async function waitForPort(port: number, timeoutMs = 10_000, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy()
+        resolve(true)
+      })
+      s.on('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+  throw new Error(`port ${port} did not accept within ${timeoutMs} ms`)
+}

@@ -54,7 +54,7 @@ export function renderCells(cells: CellSummary[]): string {
     'errors',
   ]
   const rows = cells.map((c) => [
-    c.label + (c.path === 'direct' ? ' (CPU: app)' : ''),
+    c.label + (c.path === 'direct' || c.path === 'direct-h2c' ? ' (CPU: app)' : ''),
     `${c.header ? 'PROXY v2' : 'plain'}, ${c.keepAlive ? 'keep-alive' : 'conn/req'}`,
     Math.round(c.rps).toString(),
     c.p50Ms.toFixed(2),

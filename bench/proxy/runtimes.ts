@@ -102,7 +102,7 @@ const cellOf = (run: RunJson, path: string, header: boolean, keepAlive: boolean)
   run.cells.find((c) => c.path === path && c.header === header && c.keepAlive === keepAlive)
 
 /** drainpipe's CPU per request over HAProxy's, in one run; null when either is missing. */
-function cpuRatio(run: RunJson, mode: 'tcp' | 'http', keepAlive: boolean): number | null {
+function cpuRatio(run: RunJson, mode: 'tcp' | 'http' | 'h2c', keepAlive: boolean): number | null {
   const dp = cellOf(run, `drainpipe-${mode}`, true, keepAlive)
   const ha = cellOf(run, `haproxy-${mode}`, true, keepAlive)
   return dp && ha && ha.cpuSPer10k > 0 ? dp.cpuSPer10k / ha.cpuSPer10k : null
@@ -207,6 +207,15 @@ export async function runRuntimes(linesArg: string, argv: string[]): Promise<num
         ),
     ],
     [
+      'h2c keep-alive CPU/req ×HAProxy (with h2c paths)',
+      (l) =>
+        fmt(
+          medianOf(l, (run) => cpuRatio(run, 'h2c', true)),
+          2,
+          '×',
+        ),
+    ],
+    [
       'tcp keep-alive µs/req (drainpipe)',
       (l) =>
         fmt(
@@ -219,6 +228,14 @@ export async function runRuntimes(linesArg: string, argv: string[]): Promise<num
       (l) =>
         fmt(
           medianOf(l, (run) => (cellOf(run, 'drainpipe-http', true, true)?.cpuSPer10k ?? NaN) * 100),
+          1,
+        ),
+    ],
+    [
+      'h2c keep-alive µs/req (drainpipe)',
+      (l) =>
+        fmt(
+          medianOf(l, (run) => (cellOf(run, 'drainpipe-h2c', true, true)?.cpuSPer10k ?? NaN) * 100),
           1,
         ),
     ],

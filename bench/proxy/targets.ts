@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, start, waitForStatus, type Machine, type Placement, type Proc } from './processes.js'
+import { freePort, start, waitForPort, waitForStatus, type Machine, type Placement, type Proc } from './processes.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = join(ROOT, 'dist/cli.js')
@@ -21,6 +21,12 @@ export type PathId =
   | 'http-proxy'
   | 'drainpipe-tcp-base'
   | 'drainpipe-http-base'
+  | 'direct-h2c'
+  | 'drainpipe-h2c'
+  | 'haproxy-h2c'
+
+/** Paths whose clients speak HTTP/2 with prior knowledge (load-h2.ts), to an h2c app. */
+export const H2C_PATHS: readonly PathId[] = ['direct-h2c', 'drainpipe-h2c', 'haproxy-h2c']
 
 export interface Target {
   readonly id: PathId
@@ -42,12 +48,22 @@ export const PATH_LABELS: Record<PathId, string> = {
   'http-proxy': 'http-proxy (Node)',
   'drainpipe-tcp-base': 'drainpipe tcp (--against)',
   'drainpipe-http-base': 'drainpipe http (--against)',
+  'direct-h2c': 'app direct, h2c',
+  'drainpipe-h2c': 'drainpipe http, h2c both sides',
+  'haproxy-h2c': 'HAProxy http, h2c both sides',
 }
 
 export async function startApp(machine: Machine, placement: Placement): Promise<Target> {
   const proc = start('app', process.execPath, [join(HERE, 'hello-app.js'), '0'], placement, machine)
   const port = Number((await proc.line(/^listening (\d+)/))[1])
   return { id: 'direct', proc, port, ppPort: null }
+}
+
+/** The h2c hello-world app (hello-h2-app.ts). */
+export async function startH2App(machine: Machine, placement: Placement): Promise<Target> {
+  const proc = start('h2-app', process.execPath, [join(HERE, 'hello-h2-app.js'), '0'], placement, machine)
+  const port = Number((await proc.line(/^listening (\d+)/))[1])
+  return { id: 'direct-h2c', proc, port, ppPort: null }
 }
 
 export interface DrainpipeOptions {
@@ -98,7 +114,14 @@ export async function startDrainpipe(machine: Machine, placement: Placement, opt
  * forwarding fields dropped, X-Forwarded-For/Forwarded/X-Forwarded-Proto/-Port/X-Real-IP
  * set — and app connections shared between clients (`http-reuse always`, as undici's pool).
  */
-export async function startHaproxy(machine: Machine, placement: Placement, mode: 'tcp' | 'http', upstreamPort: number): Promise<Target> {
+export async function startHaproxy(
+  machine: Machine,
+  placement: Placement,
+  mode: 'tcp' | 'http',
+  upstreamPort: number,
+  /** h2c on both sides: `proto h2` on the binds (prior knowledge) and on the server line. */
+  h2c = false,
+): Promise<Target> {
   const port = await freePort()
   const ppPort = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'drainpipe-bench-haproxy-'))
@@ -118,10 +141,10 @@ export async function startHaproxy(machine: Machine, placement: Placement, mode:
       '  timeout server 60s',
       ...(http ? ['  timeout http-keep-alive 60s'] : []),
       'frontend plain',
-      `  bind 127.0.0.1:${port}`,
+      `  bind 127.0.0.1:${port}${h2c ? ' proto h2' : ''}`,
       '  default_backend app',
       'frontend pp',
-      `  bind 127.0.0.1:${ppPort} accept-proxy`,
+      `  bind 127.0.0.1:${ppPort} accept-proxy${h2c ? ' proto h2' : ''}`,
       '  default_backend app',
       'backend app',
       ...(http
@@ -137,15 +160,16 @@ export async function startHaproxy(machine: Machine, placement: Placement, mode:
             '  http-request set-header x-real-ip %[src]',
           ]
         : []),
-      `  server app 127.0.0.1:${upstreamPort}`,
+      `  server app 127.0.0.1:${upstreamPort}${h2c ? ' proto h2' : ''}`,
       '',
     ].join('\n'),
   )
-  const proc = start(`haproxy-${mode}`, 'haproxy', ['-db', '-f', cfg], placement, machine)
-  await waitForStatus(port, '/', 200).catch((err: Error) => {
+  const proc = start(h2c ? 'haproxy-h2c' : `haproxy-${mode}`, 'haproxy', ['-db', '-f', cfg], placement, machine)
+  // An h2c bind does not answer HTTP/1.1: wait for its port to accept instead.
+  await (h2c ? waitForPort(port) : waitForStatus(port, '/', 200)).catch((err: Error) => {
     throw new Error(`${err.message}\n${proc.tail()}`)
   })
-  return { id: `haproxy-${mode}`, proc, port, ppPort }
+  return { id: h2c ? 'haproxy-h2c' : `haproxy-${mode}`, proc, port, ppPort }
 }
 
 export async function startHttpProxyBaseline(machine: Machine, placement: Placement, upstreamPort: number): Promise<Target> {

@@ -53,6 +53,11 @@ export interface PortMetrics {
   readonly httpRequests: promClient.Counter.Internal
   readonly httpResponses: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', promClient.Counter.Internal>
   readonly upstreamErrors: Record<UpstreamErrorReason, promClient.Counter.Internal>
+  readonly http2Connections: promClient.Counter.Internal
+  readonly http2Streams: promClient.Counter.Internal
+  readonly http2Resets: Record<'client' | 'upstream', promClient.Counter.Internal>
+  readonly http2Goaways: Record<'terminate' | 'max_age' | 'idle', promClient.Counter.Internal>
+  readonly http2StreamsCut: Record<'drain_timeout' | 'max_age_grace', promClient.Counter.Internal>
   readonly acceptErrors: PortLabelled
 }
 
@@ -126,8 +131,26 @@ export function createMetrics(ports: readonly string[] = ['']): Metrics {
   const httpResponses = new client.Counter({
     ...reg,
     name: 'drainpipe_http_responses_total',
-    help: 'http mode: responses sent to clients by status class.',
+    help: 'http mode: responses sent to clients by status class (HTTP/1.1 and HTTP/2).',
     labelNames: ['port', 'class'],
+  })
+  const http2Resets = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http2_resets_total',
+    help: 'http mode, HTTP/2 streams reset, by who reset them: client (an RST_STREAM from the client, or its connection lost mid-stream: the stream to the app is cancelled) or upstream (the app reset its stream: the client gets RST_STREAM with the same code).',
+    labelNames: ['port', 'direction'],
+  })
+  const http2Goaways = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http2_goaways_total',
+    help: 'http mode, HTTP/2 client connections sent the graceful GOAWAY sequence, by reason: terminate (termination started, or a connection opened since), max_age (--http2-max-connection-age), idle (no stream for --keep-alive-timeout).',
+    labelNames: ['port', 'reason'],
+  })
+  const http2StreamsCut = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http2_streams_cut_total',
+    help: 'http mode, HTTP/2 streams still open that drainpipe ended (gRPC calls with UNAVAILABLE where it could be sent, then RST_STREAM), by reason: drain_timeout (--drain-timeout), max_age_grace (--http2-max-connection-age-grace).',
+    labelNames: ['port', 'reason'],
   })
   const elbv2Calls = new client.Counter({
     ...reg,
@@ -202,7 +225,19 @@ export function createMetrics(ports: readonly string[] = ['']): Metrics {
   const httpRequests = new client.Counter({
     ...reg,
     name: 'drainpipe_http_requests_total',
-    help: 'http mode: requests received from clients.',
+    help: 'http mode: requests received from clients (HTTP/1.1 requests and HTTP/2 streams).',
+    labelNames: ['port'],
+  })
+  const http2Connections = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http2_connections_total',
+    help: 'http mode: client connections that began with the HTTP/2 preface (h2c with prior knowledge, as gRPC clients connect).',
+    labelNames: ['port'],
+  })
+  const http2Streams = new client.Counter({
+    ...reg,
+    name: 'drainpipe_http2_streams_total',
+    help: 'http mode: HTTP/2 streams (requests) received from clients; each is also counted in drainpipe_http_requests_total.',
     labelNames: ['port'],
   })
   const acceptErrors = new client.Counter({
@@ -230,6 +265,11 @@ export function createMetrics(ports: readonly string[] = ['']): Metrics {
       httpRequests: one(httpRequests),
       httpResponses: byLabel(httpResponses, ['1xx', '2xx', '3xx', '4xx', '5xx'], port),
       upstreamErrors: byLabel(upstreamErrors, ['connect', 'timeout', 'reset'], port),
+      http2Connections: one(http2Connections),
+      http2Streams: one(http2Streams),
+      http2Resets: byLabel(http2Resets, ['client', 'upstream'], port),
+      http2Goaways: byLabel(http2Goaways, ['terminate', 'max_age', 'idle'], port),
+      http2StreamsCut: byLabel(http2StreamsCut, ['drain_timeout', 'max_age_grace'], port),
       acceptErrors: { labels: (code) => acceptErrors.labels(port, code) },
     }
     portMetrics.set(port, m)

@@ -26,6 +26,7 @@ export const PORT_KEYS = [
   'proxyProtocol',
   'trustedProxies',
   'upstreamProxyProtocol',
+  'upstreamProtocol',
   'forwardedProto',
   'xff',
   'targetGroupArns',
@@ -152,6 +153,14 @@ export function checkPorts(ports: readonly PortSettings[], flagOf: (i: number) =
             ? '--upstream-proxy-protocol works in --mode tcp only (http mode passes the client in X-Forwarded-For/Forwarded)'
             : `invalid ${which}: upstream-proxy-protocol ${p.upstreamProxyProtocol} works in mode tcp only; expected mode=tcp or upstream-proxy-protocol=off on this port`,
         flag: i === 0 ? 'upstream-proxy-protocol' : 'ports',
+      })
+    if (p.upstreamProtocol !== 'h1' && p.mode !== 'http')
+      errors.push({
+        message:
+          i === 0
+            ? '--upstream-protocol h2c works in --mode http only (tcp mode passes HTTP/2 through as bytes)'
+            : `invalid ${which}: upstream-protocol ${p.upstreamProtocol} works in mode http only; expected mode=http or upstream-protocol=h1 on this port`,
+        flag: i === 0 ? 'upstream-protocol' : 'ports',
       })
   })
   return errors

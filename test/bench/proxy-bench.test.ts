@@ -24,11 +24,12 @@ interface Report {
 }
 
 const noHaproxy = needs('haproxy')
-const NODE_PATHS = ['direct', 'drainpipe-tcp', 'drainpipe-http', 'http-proxy']
-const HAPROXY_PATHS = ['haproxy-tcp', 'haproxy-http']
+const NODE_PATHS = ['direct', 'drainpipe-tcp', 'drainpipe-http', 'http-proxy', 'direct-h2c', 'drainpipe-h2c']
+const HAPROXY_PATHS = ['haproxy-tcp', 'haproxy-http', 'haproxy-h2c']
 const paths = [...NODE_PATHS, ...(noHaproxy ? [] : HAPROXY_PATHS)]
-// Paths that read a PROXY header run with and without one; every path under both loads.
-const cellsOf = (p: string) => (p.startsWith('drainpipe') || p.startsWith('haproxy') ? 4 : 2)
+// Paths that read a PROXY header run with and without one; every path under both loads, except
+// HTTP/2 paths (keep-alive only).
+const cellsOf = (p: string) => (p.startsWith('drainpipe') || p.startsWith('haproxy') ? 4 : 2) / (p.endsWith('-h2c') ? 2 : 1)
 
 async function smokeRun(): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(
@@ -93,4 +94,6 @@ t.test(`the same run covers ${HAPROXY_PATHS.join(', ')} and the goals against HA
     report?.goals.some((g) => g.name.includes('HAProxy http')),
     'http goals against HAProxy evaluated',
   )
+  t.equal((report as { h2cRatios?: unknown[] } | null)?.h2cRatios?.length, 2, 'h2c ratios against HAProxy, with and without PROXY v2')
+  t.match(run.out, /HTTP\/2 \(h2c both sides\), drainpipe against HAProxy/, 'printed')
 })

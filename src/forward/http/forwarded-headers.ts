@@ -48,6 +48,25 @@ export function forwardedValues(info: ClientInfo, protoSetting: ForwardedProto =
   }
 }
 
+/** What a client sent in the forwarding fields that --xff append keeps in front of drainpipe's values. */
+export interface ClientForwarding {
+  xff?: string
+  forwarded?: string
+}
+
+/**
+ * A client-sent field: false when it is not a forwarding field (forward it); true when it is
+ * (drop it), after keeping its value in `kept` when `append` (X-Forwarded-For and Forwarded).
+ */
+export function takeForwardingField(lowerName: string, value: string, append: boolean, kept: ClientForwarding): boolean {
+  if (!FORWARDING_FIELDS.has(lowerName)) return false
+  if (append) {
+    if (lowerName === 'x-forwarded-for') kept.xff = kept.xff ? `${kept.xff}, ${value}` : value
+    else if (lowerName === 'forwarded') kept.forwarded = kept.forwarded ? `${kept.forwarded}, ${value}` : value
+  }
+  return true
+}
+
 /** Append drainpipe's fields to `out` (a flat [name, value, ...] list). */
 export function pushForwarded(out: string[], v: ForwardedValues, clientXff: string | undefined, clientForwarded: string | undefined): void {
   out.push('x-forwarded-for', clientXff ? `${clientXff}, ${v.xff}` : v.xff)

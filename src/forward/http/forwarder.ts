@@ -4,6 +4,8 @@
 // response it owes; idle keep-alives are closed only where no byte of a next request has
 // arrived (one whose bytes started arriving is answered, with `Connection: close`); pipelined
 // requests already received are all answered; new upgrades are refused with 503.
+// A connection that begins with the HTTP/2 preface is served by the HTTP/2 side instead
+// (../http2/front.ts), which shares this forwarder's pool, hooks and drain.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { http } from '../../builtins.js'
 import type { Socket } from 'node:net'
@@ -21,6 +23,8 @@ import { forwardedValues, type ForwardedValues, type ForwardedProto } from './fo
 import { upstreamHeaders } from './request-headers.js'
 import { ResponseHandler, type ResponseHooks } from './response-handler.js'
 import { connectToApp } from '../app-connection.js'
+import { detectProtocol } from '../../ingress/http2-preface.js'
+import { Http2Front } from '../http2/front.js'
 
 // undici's Pool alone, not undici's index: the index also loads fetch, WebSocket, caches and
 // mocks, ~40 ms of start-up for nothing drainpipe uses (undici is pinned to an exact version).
@@ -44,6 +48,12 @@ export interface HttpForwarderOptions {
   logger: Logger
   /** Told of every request (by the LB node it came through): activity for the traffic observer. */
   activity?: { requestSeen(source: string, now: number): void }
+  /** How HTTP/2 clients' streams reach the app: HTTP/1.1 through the pool (default), or h2c. */
+  upstreamProtocol?: 'h1' | 'h2c'
+  /** HTTP/2 client connections get a graceful GOAWAY after this long (±10%); 0 (default): never. */
+  http2MaxConnectionAgeMs?: number
+  /** Streams still open this long after a max-age GOAWAY are cut; 0 (default): never. */
+  http2MaxConnectionAgeGraceMs?: number
 }
 
 /** A client connection idle for less than this when draining starts gets this long to send one more request (answered with Connection: close) before it is closed. */
@@ -71,6 +81,7 @@ export class HttpForwarder implements Forwarder {
   readonly #server: HttpServer
   readonly #pool: Pool
   readonly #clients = new ConnectionSet()
+  readonly #h2: Http2Front
   #requests = 0
   #draining = false
   /** Responses carry Connection: close (termination started, or draining). */
@@ -120,25 +131,53 @@ export class HttpForwarder implements Forwarder {
         keepAliveTimeout: 4000,
       },
     )
+    this.#h2 = new Http2Front({
+      upstream: opts.upstream,
+      upstreamProtocol: opts.upstreamProtocol ?? 'h1',
+      connectTimeoutMs: opts.connectTimeoutMs,
+      upstreamTimeoutMs: opts.upstreamTimeoutMs,
+      keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
+      appendXff: opts.xff === 'append',
+      maxConnectionAgeMs: opts.http2MaxConnectionAgeMs ?? 0,
+      maxConnectionAgeGraceMs: opts.http2MaxConnectionAgeGraceMs ?? 0,
+      pool: () => this.#pool,
+      probe: opts.probe,
+      metrics: opts.metrics,
+      logger: opts.logger,
+      requestSeen: (source, now) => {
+        this.#requests++
+        opts.activity?.requestSeen(source, now)
+      },
+    })
   }
 
   get active(): number {
-    return this.#clients.size
+    return this.#clients.size + this.#h2.active
   }
   get requests(): number {
     return this.#requests
   }
 
   accept({ socket, client: info, head }: ClientConnection): void {
+    this.#clients.add(socket)
+    detectProtocol(socket, head, (protocol, bytes) => {
+      const fwd = forwardedValues(info, this.#opts.forwardedProto)
+      if (protocol === 'h2') {
+        this.#clients.delete(socket)
+        this.#h2.accept(socket, info, fwd, bytes)
+      } else this.#acceptH1(socket, info, fwd, bytes)
+    })
+  }
+
+  #acceptH1(socket: Socket, info: ClientInfo, fwd: ForwardedValues, head: Buffer): void {
     ;(socket as ConnSocket)[kConn] = {
       info,
-      fwd: forwardedValues(info, this.#opts.forwardedProto),
+      fwd,
       inFlight: 0,
       idleSince: performance.now(),
       receiving: head.length > 0,
       waiting: [],
     }
-    this.#clients.add(socket)
     if (head.length > 0) socket.unshift(head)
     this.#server.emit('connection', socket)
     watchMessageStarts(socket as ConnSocket)
@@ -218,7 +257,8 @@ export class HttpForwarder implements Forwarder {
     upstream: (reachable) => this.#opts.probe.report(reachable),
     failed: (kind, status, err, req) => {
       this.#opts.metrics.upstreamErrors[kind].inc()
-      const client = (req.socket as ConnSocket)[kConn]?.info.address
+      // req.socket is null once the client connection is gone (undici destroys a request body it could not send, and with it the socket).
+      const client = (req.socket as ConnSocket | null)?.[kConn]?.info.address
       const e = { code: (err as NodeJS.ErrnoException).code, message: err.message }
       if (status)
         this.#opts.logger.warn(
@@ -319,27 +359,30 @@ export class HttpForwarder implements Forwarder {
 
   announceClose(): void {
     this.#closing = true
+    this.#h2.announceClose()
   }
 
-  drain(): Promise<void> {
+  async drain(): Promise<void> {
     this.#draining = true
     this.#closing = true
     for (const socket of this.#clients) this.#closeWhenIdle(socket as ConnSocket)
-    return this.#clients.whenEmpty()
+    await Promise.all([this.#clients.whenEmpty(), this.#h2.drain()])
   }
 
   /** Serve again after a drain (the app restarted, the pod port reopened). */
   resume(): void {
     this.#draining = false
     this.#closing = false
+    this.#h2.resume()
   }
 
   abort(): number {
-    return this.#clients.destroyAll()
+    return this.#h2.abort() + this.#clients.destroyAll()
   }
 
   async close(): Promise<void> {
     this.abort()
+    await this.#h2.close()
     await this.#pool.close().catch(() => {})
   }
 }

@@ -25,6 +25,16 @@ const CONNECT_ERRORS = new Set([
   'EPIPE',
 ])
 
+/** What went wrong with the app, from an undici error (or a connection error): the metric label and the answer. */
+export function appFailureKind(err: Error & { code?: string }): 'connect' | 'timeout' | 'reset' {
+  if (err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT') return 'timeout'
+  return CONNECT_ERRORS.has(err.code ?? '') ? 'connect' : 'reset'
+}
+
+/** Bodies of drainpipe's own answers when the app failed before its response started. */
+export const APP_TIMEOUT_TEXT = 'drainpipe: the app did not answer in time (--upstream-timeout)\n'
+export const APP_UNREACHABLE_TEXT = 'drainpipe: the app could not be reached\n'
+
 export class ResponseHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | null = null
   #started = false
@@ -95,12 +105,12 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
       res.destroy(err)
       return
     }
-    const timeout = err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT'
-    const kind = timeout ? 'timeout' : CONNECT_ERRORS.has(err.code ?? '') ? 'connect' : 'reset'
+    const kind = appFailureKind(err)
+    const timeout = kind === 'timeout'
     if (kind === 'connect' && err.code !== 'UND_ERR_SOCKET') this.hooks.upstream(false)
     const status = timeout ? 504 : 502
     this.hooks.failed(kind, status, err, this.req)
-    const body = timeout ? 'drainpipe: the app did not answer in time (--upstream-timeout)\n' : 'drainpipe: the app could not be reached\n'
+    const body = timeout ? APP_TIMEOUT_TEXT : APP_UNREACHABLE_TEXT
     const headers: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }
     if (this.hooks.closing(this.req)) headers.connection = 'close'
     res.writeHead(status, headers)
