@@ -386,12 +386,29 @@ t.test('several ports: --ports repeated or ;-separated in DRAINPIPE_PORTS, each 
     ],
     "target-group-arn and target-port are a port's own: not inherited, the target port its listen port",
   )
+  // HTTP/2 to the app is a port's own choice: an h2c gRPC port next to an HTTP/1.1 web port.
+  t.same(
+    portsOf(['--listen', ':8080', '--ports', 'name=grpc,listen=:9090,upstream=127.0.0.1:9091,upstream-protocol=h2c']).map((p) => [
+      p.name,
+      p.upstreamProtocol,
+    ]),
+    [
+      ['8080', 'h1'],
+      ['grpc', 'h2c'],
+    ],
+    'upstream-protocol= per port',
+  )
+  t.throws(
+    () => parseConfig(['--listen', ':8080', '--ports', 'name=db,listen=:5432,mode=tcp,upstream-protocol=h2c']),
+    { flag: 'ports', message: /invalid --ports name=db: upstream-protocol h2c works in mode http only/ },
+    'h2c on a tcp port is refused naming the port',
+  )
   // The binary: a bad --ports exits 2 naming the flag, the value and what a port takes.
   const r = await runCli(['--ports', 'name=grpc,listen=:9090,mode=h2'], { POD_IP: '' })
   t.equal(r.code, 2)
   t.match(
     r.stderr,
-    /^drainpipe: invalid --ports "name=grpc,listen=:9090,mode=h2": expected mode= one of http, tcp \(a port is KEY=VALUE pairs separated by ',', ports by ';', with listen= required; keys: name, listen, upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, forwarded-proto, xff, target-group-arn, target-port\)\n$/,
+    /^drainpipe: invalid --ports "name=grpc,listen=:9090,mode=h2": expected mode= one of http, tcp \(a port is KEY=VALUE pairs separated by ',', ports by ';', with listen= required; keys: name, listen, upstream, mode, proxy-protocol, trusted-proxies, upstream-proxy-protocol, upstream-protocol, forwarded-proto, xff, target-group-arn, target-port\)\n$/,
   )
 })
 
