@@ -2,11 +2,16 @@
 // its own source address, so a target sees N checks per interval. TCP checks connect and
 // close without sending a byte; HTTP checks send a PROXY v2 LOCAL header first when the
 // target group has proxy protocol on, then `GET path`, and pass on 200–399.
-// Each node keeps its own consecutive-success/failure counters against the thresholds; the
-// target's state follows the majority of nodes.
+// Each node keeps its own consecutive-success/failure counters against the thresholds and acts
+// on its own verdict (`onNodeVerdict`: the node's routing, ./routing.ts); the target's API state
+// follows the majority of nodes. Nodes are not synchronised: each starts its rounds at its own
+// phase within the interval (seeded when `phaseRandom` is given), so each node marks a target
+// unhealthy at its own moment, between (threshold - 1) and threshold intervals after the checks
+// start failing, plus the check timeout.
 import net from 'node:net'
 import type { Target, TargetGroup } from '../elbv2/target-group.js'
 import { localHeader } from './proxy-header.js'
+import type { Random } from '../model/random.js'
 
 export interface LbNode {
   index: number
@@ -24,6 +29,10 @@ export interface HealthCheckerOptions {
   nodes: readonly LbNode[]
   /** Keep checking targets while they drain. Unverified in AWS; default true. */
   checkWhileDraining: boolean
+  /** A node crossed a threshold for a target. */
+  onNodeVerdict?: (target: Target, node: number, state: 'healthy' | 'unhealthy') => void
+  /** Each node's phase within the interval. Default: spread evenly. */
+  phaseRandom?: Random
 }
 
 export interface HealthCheckStats {
@@ -48,7 +57,8 @@ export class HealthChecker {
     const intervalMs = this.group.scaled(this.group.healthCheck.intervalSeconds)
     const n = this.opts.nodes.length
     for (const node of this.opts.nodes) {
-      // Nodes are not synchronised: spread their rounds over the interval.
+      // Nodes are not synchronised: each starts at its own phase within the interval.
+      const phase = this.opts.phaseRandom === undefined ? node.index / n : this.opts.phaseRandom()
       const first = setTimeout(
         () => {
           this.round(node)
@@ -56,7 +66,7 @@ export class HealthChecker {
           every.unref()
           this.timers.push(every)
         },
-        (intervalMs * node.index) / n + 1,
+        intervalMs * phase + 1,
       )
       first.unref()
       this.timers.push(first)
@@ -127,12 +137,18 @@ export class HealthChecker {
     if (passed) {
       view.ok++
       view.fail = 0
-      if (view.state !== 'healthy' && view.ok >= hc.healthyThreshold) view.state = 'healthy'
+      if (view.state !== 'healthy' && view.ok >= hc.healthyThreshold) {
+        view.state = 'healthy'
+        this.opts.onNodeVerdict?.(target, node.index, 'healthy')
+      }
     } else {
       view.fail++
       view.ok = 0
       view.reason = reason
-      if (view.state !== 'unhealthy' && view.fail >= hc.unhealthyThreshold) view.state = 'unhealthy'
+      if (view.state !== 'unhealthy' && view.fail >= hc.unhealthyThreshold) {
+        view.state = 'unhealthy'
+        this.opts.onNodeVerdict?.(target, node.index, 'unhealthy')
+      }
     }
     const healthy = views.filter((v) => v.state === 'healthy').length
     const unhealthy = views.filter((v) => v.state === 'unhealthy').length
