@@ -29,6 +29,15 @@ export interface LabOptions {
   unhealthyThreshold: number
   /** Health checks keep going to draining targets (unverified in AWS). */
   healthChecksWhileDraining: boolean
+  /** A node's unhealthy mark also ends a deregistered target's lag (unverified in AWS; the fast lane relies on it). */
+  unhealthyCutsLag: boolean
+  /**
+   * target_health_state.unhealthy.connection_termination.enabled; undefined: as the strategy's
+   * target group has it (off for the fast-lane strategies, k8s/fast-lane; AWS's default on otherwise).
+   */
+  unhealthyTermination: boolean | undefined
+  /** target_health_state.unhealthy.draining_interval_seconds; undefined: the strategy's (300 fast lane, AWS default 0). */
+  unhealthyDrainingIntervalSeconds: number | undefined
   /**
    * 250 s: drainpipe's own budget check wants --max-wait 190 + --drain-timeout 30 + a margin of 10%
    * (at most 10 s; the cap is wall-clock, so at a small time scale the margin is the full 10%).
@@ -111,6 +120,9 @@ export const DEFAULTS: LabOptions = {
   healthyThreshold: 2,
   unhealthyThreshold: 2,
   healthChecksWhileDraining: true,
+  unhealthyCutsLag: true,
+  unhealthyTermination: undefined,
+  unhealthyDrainingIntervalSeconds: undefined,
   gracePeriodSeconds: 250,
   sleepSeconds: 30,
   readinessPeriodSeconds: 10,

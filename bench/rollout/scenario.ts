@@ -13,7 +13,7 @@ import { Pod } from './kube/pod.js'
 import { Timeline } from './load/timeline.js'
 import { startLoad, percentile, type LoadRun, type RequestCounts } from './load/load.js'
 import { startOpenLoop } from './load/open-loop.js'
-import { podSpec, usesProxyProtocol, unscaledDurations, POD_PORT, type StrategyName } from './strategies.js'
+import { podSpec, targetGroupSetup, unscaledDurations, POD_PORT, type StrategyName } from './strategies.js'
 import type { LabOptions } from './lab-options.js'
 import { parseDistribution } from './model/distribution.js'
 import { stream } from './model/random.js'
@@ -79,17 +79,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       name: `lab-${index}`,
       port: POD_PORT,
       deregistrationDelaySeconds: o.deregistrationDelaySeconds,
-      healthCheck: {
-        protocol: o.healthCheckProtocol,
-        path: '/',
-        intervalSeconds: o.healthCheckIntervalSeconds,
-        healthyThreshold: o.healthyThreshold,
-        unhealthyThreshold: o.unhealthyThreshold,
-      },
-      attributes: {
-        'proxy_protocol_v2.enabled': String(usesProxyProtocol(name)),
-        'deregistration_delay.connection_termination.enabled': String(o.deregistrationTermination),
-      },
+      ...targetGroupSetup(name, o),
     })
     const group = emulator.targetGroup(arn)
     nlb = await startNlb({
@@ -100,6 +90,8 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       lagStaggerSeconds: o.lagStaggerSeconds,
       crossZone: o.crossZone,
       checkWhileDraining: o.healthChecksWhileDraining,
+      unhealthyCutsLag: o.unhealthyCutsLag,
+      checkRandom: stream(o.seed, 'nlb-check'),
       random: stream(o.seed, 'nlb-route'),
       lagRandom: stream(o.seed, 'nlb-lag'),
       nodeAddress: (i) => `127.0.100.${i + 1}`,
