@@ -144,7 +144,7 @@ export const NUMBER_FLAGS: NumberFlag[] = [
   {
     flag: 'window-floor-wall',
     key: 'windowFloorWallSeconds',
-    help: "wall-clock floor of drainpipe's quiet window (--quiet-period-min), so a harness stall is not taken for the LB stopping; 0 scales it like everything else",
+    help: "wall-clock floor of drainpipe's quiet window (--quiet-period-min) and of the NLB's health-check timeout, so a harness stall is not taken for the LB stopping or a target failing; 0 scales them like everything else",
     min: 0,
     max: 60,
   },

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { startElbv2Emulator, type Elbv2Emulator } from './elbv2/index.js'
-import { startNlb, type Nlb } from './nlb/index.js'
+import { startNlb, type Nlb, type ResetReason } from './nlb/index.js'
 import { LoadBalancerController } from './kube/controller.js'
 import { Deployment } from './kube/deployment.js'
 import { Pod } from './kube/pod.js'
@@ -32,6 +32,8 @@ export interface StrategyResult extends RequestCounts {
   elbv2Calls: number
   elbv2Throttled: number
   flowsToDeregistered: number
+  /** Connections the NLB reset or refused, by reason (reasons with none left out). */
+  nlbResets: Partial<Record<ResetReason, number>>
   /** Simulated seconds from a pod's termination start to its DeregisterTargets call succeeding (controller queue, rate limits, throttling). */
   meanDeregistrationSeconds: number
   errorsByCode: Record<string, number>
@@ -92,6 +94,8 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       checkWhileDraining: o.healthChecksWhileDraining,
       unhealthyCutsLag: o.unhealthyCutsLag,
       checkRandom: stream(o.seed, 'nlb-check'),
+      // The fast lane's 2 s check timeout is 100 ms of wall-clock at 0.05: a harness stall would fail checks.
+      healthCheckTimeoutFloorMs: o.windowFloorWallSeconds * 1000,
       random: stream(o.seed, 'nlb-route'),
       lagRandom: stream(o.seed, 'nlb-lag'),
       nodeAddress: (i) => `127.0.100.${i + 1}`,
@@ -279,6 +283,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       elbv2Calls: sum(stats.calls),
       elbv2Throttled: sum(stats.throttled),
       flowsToDeregistered: n.stats.flowsToDeregistered,
+      nlbResets: Object.fromEntries(Object.entries(n.stats.resets).filter(([, v]) => v > 0)),
       meanDeregistrationSeconds: mean(controller.stats.deregistrationLatencyMs.map((ms) => ms / 1000 / o.timeScale)),
       errorsByCode: r.errorsByCode,
       completed,

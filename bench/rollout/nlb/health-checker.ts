@@ -33,6 +33,8 @@ export interface HealthCheckerOptions {
   onNodeVerdict?: (target: Target, node: number, state: 'healthy' | 'unhealthy') => void
   /** Each node's phase within the interval. Default: spread evenly. */
   phaseRandom?: Random
+  /** Wall-clock floor of the check timeout, ms. Default 0. */
+  timeoutFloorMs?: number
 }
 
 export interface HealthCheckStats {
@@ -90,7 +92,7 @@ export class HealthChecker {
   private check(node: LbNode, target: Target): void {
     const hc = this.group.healthCheck
     const port = hc.port === 'traffic-port' ? target.port : Number(hc.port)
-    const timeoutMs = this.group.scaled(hc.timeoutSeconds)
+    const timeoutMs = Math.max(this.group.scaled(hc.timeoutSeconds), this.opts.timeoutFloorMs ?? 0)
     const socket = net.connect({ host: target.id, port, localAddress: node.address })
     this.sockets.add(socket)
     this.stats.checks++

@@ -56,6 +56,8 @@ export interface NlbOptions {
   unhealthyCutsLag?: boolean
   /** Seeded randomness for the health checkers' phases. Default: spread evenly over the interval. */
   checkRandom?: Random
+  /** Wall-clock floor of a health check's timeout, ms (a harness stall must not fail a check). Default 0. */
+  healthCheckTimeoutFloorMs?: number
   /** Send the PrivateLink TLV with this VPC endpoint id. */
   vpceId?: string
 }
@@ -135,6 +137,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
             checkWhileDraining: opts.checkWhileDraining ?? true,
             onNodeVerdict: (target, node, state) => this.routing.setNodeHealth(target, node, state),
             ...(opts.checkRandom === undefined ? {} : { phaseRandom: opts.checkRandom }),
+            timeoutFloorMs: opts.healthCheckTimeoutFloorMs ?? 0,
           })
         : undefined
     this.stats = {
