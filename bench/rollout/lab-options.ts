@@ -1,6 +1,6 @@
 // Everything one lab run depends on. Durations are simulated (AWS) seconds unless named wall;
 // the lab runs them `timeScale` times as fast, drainpipe's included (see drainpipe-build.ts).
-import { DRAINPIPE } from './strategies.js'
+import { DRAINPIPE, LAB_DEPLOYMENT } from './strategies.js'
 import type { DrainpipeDurations } from './drainpipe-build.js'
 
 export type LoadKind = 'closed' | 'poisson' | 'bursty' | 'keepalive'
@@ -88,6 +88,8 @@ export interface LabOptions {
   /** Wall-clock floor of drainpipe's quiet window: a harness stall this long must not look like the LB stopping. 0 = scale it like the rest. */
   windowFloorWallSeconds: number
   drainpipeLogLevel: string
+  /** The manifest the `injected` strategy runs through drainpipe inject and takes its pods from. */
+  podSpecPath: string
   /** Where pod logs go. */
   runDir: string
   /** Wall-clock bound on the whole scenario. */
@@ -148,6 +150,7 @@ export const DEFAULTS: LabOptions = {
   drainpipe: {},
   windowFloorWallSeconds: 0.4,
   drainpipeLogLevel: 'info',
+  podSpecPath: LAB_DEPLOYMENT,
   runDir: '',
   timeoutSeconds: 120,
   describeBurst: 40,

@@ -1,5 +1,6 @@
 // The lab's flags: one table drives parsing, defaults and --help. Simulated seconds are AWS
 // seconds; the lab runs them `--time-scale` times as fast.
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { DEFAULTS, type LabOptions, type LoadKind } from './lab-options.js'
 import { STRATEGIES, STRATEGY_HELP, parseStrategy, type StrategyName } from './strategies.js'
@@ -247,6 +248,12 @@ const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o:
     help: 'the drainpipe cli.js the pods run (an older build, to compare); its --help says which duration flags it takes',
     def: () => "this repository's dist/cli.js",
   },
+  {
+    flag: 'pod-spec',
+    values: 'PATH',
+    help: 'the injected strategy: a Deployment (or Pod) manifest, run through drainpipe inject; its pods take drainpipe settings, ports, hooks, probes and grace period from what inject wrote',
+    def: () => 'examples/rollout-lab-deployment.yaml',
+  },
 ]
 
 export function renderHelp(): string {
@@ -387,6 +394,12 @@ export function parseCliArgs(argv: string[]): CliOptions {
       case 'drainpipe':
         lab.drainpipePath = resolve(value())
         continue
+      case 'pod-spec': {
+        const path = resolve(value())
+        if (!existsSync(path)) throw new UsageError(`--pod-spec: no such file ${JSON.stringify(path)}`, flag)
+        lab.podSpecPath = path
+        continue
+      }
       case 'load': {
         const v = value()
         if (!['closed', 'poisson', 'bursty', 'keepalive'].includes(v))

@@ -17,6 +17,7 @@ import { podSpec, targetGroupSetup, unscaledDurations, POD_PORT, type StrategyNa
 import type { LabOptions } from './lab-options.js'
 import { parseDistribution } from './model/distribution.js'
 import { stream } from './model/random.js'
+import { planFromFile } from './kube/injected-spec.js'
 
 export { DEFAULTS, type LabOptions } from './lab-options.js'
 
@@ -69,6 +70,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
   let load: LoadRun | undefined
   let gauges: NodeJS.Timeout | undefined
   let phase = 'starting'
+  let targetPort = POD_PORT
   try {
     emulator = await startElbv2Emulator({
       timeScale: o.timeScale,
@@ -77,11 +79,15 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       mutateBurst: o.mutateBurst,
       mutateRefillPerSecond: o.mutateRefillPerSecond,
     })
+    // The injected strategy: one inject per run (one admin token per workload, as inject makes it).
+    const injected = name === 'injected' ? planFromFile(o.podSpecPath) : undefined
+    // The LB-facing port: the injected spec's, else the lab's.
+    targetPort = injected?.lbPort ?? POD_PORT
     const arn = emulator.createTargetGroup({
       name: `lab-${index}`,
-      port: POD_PORT,
+      port: targetPort,
       deregistrationDelaySeconds: o.deregistrationDelaySeconds,
-      ...targetGroupSetup(name, o),
+      ...targetGroupSetup(name, o, injected),
     })
     const group = emulator.targetGroup(arn)
     nlb = await startNlb({
@@ -103,7 +109,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     controller = new LoadBalancerController({
       endpoint: emulator.url,
       targetGroupArn: arn,
-      targetPort: POD_PORT,
+      targetPort,
       timeScale: o.timeScale,
       queueDelaySeconds: o.controllerQueueDelaySeconds,
       gatePollSeconds: o.gatePollSeconds,
@@ -146,6 +152,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
             durations: { ...o.drainpipe, elbv2PollInterval: o.elbv2PollSeconds },
             windowFloorWallSeconds: o.windowFloorWallSeconds,
             appKeepAliveSeconds: o.appKeepAliveSeconds,
+            ...(injected === undefined ? {} : { injected }),
           }),
           o.timeScale,
           join(podDir, `${podName}.log`),
@@ -256,13 +263,13 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     const sorted = r.latenciesMs.slice().sort((a, b) => a - b)
     const lived = oldPods.map((p) => p.livedAfterTermination()).filter((v): v is number => v !== undefined)
     const exits = oldPods.filter((p) => p.terminatedAt !== undefined)
-    const lastFlow = (ip: string): number | undefined => n.stats.lastFlowAt[`${ip}:${POD_PORT}`]
+    const lastFlow = (ip: string): number | undefined => n.stats.lastFlowAt[`${ip}:${targetPort}`]
     const exitAfterLast = exits.flatMap((p) => {
       const at = lastFlow(p.ip)
       return at === undefined ? [] : [sim(p.terminatedAt! - at)]
     })
     const lagEndAfterExit = exits.flatMap((p) => {
-      const ends = n.routing.lagEnds(`${p.ip}:${POD_PORT}`)
+      const ends = n.routing.lagEnds(`${p.ip}:${targetPort}`)
       return ends === undefined ? [] : [sim(Math.max(...ends) - p.terminatedAt!)]
     })
     const stats = emulator.stats()

@@ -5,13 +5,22 @@ import { fileURLToPath } from 'node:url'
 import type { ContainerSpec, PodSpec } from './kube/pod.js'
 import type { HealthCheckConfig } from './elbv2/target-group.js'
 import type { LabOptions } from './lab-options.js'
-import { drainpipeBuild, resolveDurations, scaledDurationArgs, type DrainpipeDurations } from './drainpipe-build.js'
+import { envAt, type InjectedPlan } from './kube/injected-spec.js'
+import {
+  DRAINPIPE_DURATIONS,
+  drainpipeBuild,
+  resolveDurations,
+  scaledDurationArgs,
+  type DrainpipeDurations,
+} from './drainpipe-build.js'
 
 export const APP = fileURLToPath(new URL('../../examples/http-app.mjs', import.meta.url))
+/** The manifest the `injected` strategy injects when no --pod-spec is given. */
+export const LAB_DEPLOYMENT = fileURLToPath(new URL('../../examples/rollout-lab-deployment.yaml', import.meta.url))
 export const DRAINPIPE = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
 /** Fixed names; `sleep-N` (a preStop sleep of N simulated seconds) is accepted too. */
-export const STRATEGIES = ['none', 'sleep', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2', 'drainpipe-native', 'drainpipe-fast-lane'] as const
+export const STRATEGIES = ['none', 'sleep', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2', 'drainpipe-native', 'drainpipe-fast-lane', 'injected'] as const
 export type StrategyName = (typeof STRATEGIES)[number] | `sleep-${number}` | `fail-hc+sleep-${number}`
 
 export const STRATEGY_HELP: Record<string, string> = {
@@ -25,6 +34,8 @@ export const STRATEGY_HELP: Record<string, string> = {
   'drainpipe-native': 'as drainpipe, as a native sidecar (SIGTERM only after the app exited)',
   'drainpipe-fast-lane':
     'k8s/fast-lane: drainpipe+elbv2 with --health-check-on-terminate fail, --health-check-listen (HTTP checks every 5 s, unhealthy after 2), --lb-unhealthy-lag-max 60; target group with unhealthy connection termination off, draining interval 300',
+  injected:
+    'pods as `drainpipe inject` writes them from --pod-spec (default examples/rollout-lab-deployment.yaml): drainpipe settings, ports, preStop hooks, readiness probes and grace period all taken from the injected spec',
   'fail-hc+sleep-N':
     'the blind fast lane: the same target group and checks, a health-check container that exits on SIGTERM (checks fail from termination start) and a preStop sleep of N simulated s (fail-hc+sleep-60)',
 }
@@ -109,6 +120,8 @@ export interface PodContext {
   windowFloorWallSeconds: number
   /** The app's keep-alive timeout, simulated seconds (Node's default is 5). */
   appKeepAliveSeconds: number
+  /** The `injected` strategy: the pod plan derived from the injected spec. */
+  injected?: InjectedPlan
 }
 
 /** k8s/nlb-elbv2's --max-wait (lag bound from draining + the controller's delay + a poll), and a grace period it fits in. */
@@ -130,10 +143,15 @@ export interface TargetGroupSetup {
  * (unhealthy connection termination on) for the others; --unhealthy-termination and
  * --unhealthy-draining-interval override either (the misconfiguration regimes).
  */
-export function targetGroupSetup(strategy: StrategyName, o: LabOptions): TargetGroupSetup {
-  const fastLane = usesFastLaneTargetGroup(strategy)
+export function targetGroupSetup(strategy: StrategyName, o: LabOptions, injected?: InjectedPlan): TargetGroupSetup {
+  // An injected drainpipe in the fast lane gets the fast lane's checks on its --health-check-listen port.
+  const injectedHc =
+    injected?.config.healthCheckOnTerminate === 'fail' && injected.config.healthCheckListen != null
+      ? injected.config.healthCheckListen.port
+      : undefined
+  const fastLane = usesFastLaneTargetGroup(strategy) || injectedHc !== undefined
   const healthCheck: Partial<HealthCheckConfig> = fastLane
-    ? { ...FAST_LANE_HEALTH_CHECK, healthyThreshold: o.healthyThreshold }
+    ? { ...FAST_LANE_HEALTH_CHECK, ...(injectedHc === undefined ? {} : { port: String(injectedHc) }), healthyThreshold: o.healthyThreshold }
     : {
         protocol: o.healthCheckProtocol,
         path: '/',
@@ -144,7 +162,7 @@ export function targetGroupSetup(strategy: StrategyName, o: LabOptions): TargetG
   return {
     healthCheck,
     attributes: {
-      'proxy_protocol_v2.enabled': String(usesProxyProtocol(strategy)),
+      'proxy_protocol_v2.enabled': String(injected === undefined ? usesProxyProtocol(strategy) : injected.config.proxyProtocol !== 'off'),
       'deregistration_delay.connection_termination.enabled': String(o.deregistrationTermination),
       'target_health_state.unhealthy.connection_termination.enabled': String(o.unhealthyTermination ?? !fastLane),
       'target_health_state.unhealthy.draining_interval_seconds': String(
@@ -194,6 +212,10 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
   const direct = { readiness: { host: ctx.ip, port: POD_PORT, path: '/' } }
   const sleep = sleepSecondsOf(strategy, ctx.sleepSeconds)
   if (sleep !== undefined) return { ...base, ...direct, containers: [{ ...app(ctx.ip, POD_PORT), preStop: { sleepSeconds: sleep } }] }
+  if (strategy === 'injected') {
+    if (ctx.injected === undefined) throw new Error('the injected strategy needs the plan from an injected spec')
+    return injectedPodSpec(ctx.injected, ctx, app)
+  }
   const blind = blindSleepSecondsOf(strategy)
   if (blind !== undefined) {
     // What teams do by hand (ingress-nginx#11890): health checks that fail from termination start
@@ -302,5 +324,57 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
         readiness: { host: ctx.ip, port: ADMIN_PORT, path: '/readyz' },
       }
     }
+  }
+}
+
+/** drainpipe's durations as the injected spec sets them (its env, or drainpipe's defaults), simulated s. */
+export function durationsOf(plan: InjectedPlan): Partial<DrainpipeDurations> {
+  const out: Partial<DrainpipeDurations> = {}
+  const config = plan.config as unknown as Record<string, unknown>
+  for (const key of Object.keys(DRAINPIPE_DURATIONS) as Array<keyof DrainpipeDurations>) {
+    const ms = config[`${key}Ms`]
+    if (typeof ms === 'number') out[key] = ms / 1000
+  }
+  return out
+}
+
+/**
+ * A pod as the injected spec describes it. The lab changes only what its loopback world needs:
+ * the pod's addresses (0.0.0.0, 127.0.0.1, POD_IP → the pod's loopback address), the NLB
+ * nodes' range (--trusted-proxies), the log level, and the clock (every duration scaled from
+ * the spec's own value).
+ */
+function injectedPodSpec(plan: InjectedPlan, ctx: PodContext, app: (host: string, port: number) => ContainerSpec): PodSpec {
+  const build = drainpipeBuild(ctx.drainpipePath)
+  const args = [
+    build.path,
+    ...scaledDurationArgs(build, resolveDurations(build, durationsOf(plan)), ctx.timeScale, {
+      elbv2: false,
+      windowFloorWallSeconds: ctx.windowFloorWallSeconds,
+    }).args,
+    '--trusted-proxies',
+    ctx.trustedProxies,
+    '--log-level',
+    ctx.drainpipeLogLevel,
+  ]
+  const hook = (h: InjectedPlan['appPreStop']): ContainerSpec['preStop'] =>
+    h === undefined ? undefined : { httpGet: { host: ctx.ip, port: h.port, path: h.path, headers: h.headers } }
+  const drainpipe: ContainerSpec = {
+    name: 'drainpipe',
+    command: process.execPath,
+    args,
+    env: { ...envAt(plan, ctx.ip), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    nativeSidecar: plan.native,
+    ...(plan.drainpipePreStop === undefined ? {} : { preStop: hook(plan.drainpipePreStop) }),
+  }
+  const appContainer: ContainerSpec = { ...app(ctx.ip, plan.appPort), name: plan.appContainer }
+  const appHook = hook(plan.appPreStop)
+  if (appHook !== undefined) appContainer.preStop = appHook
+  return {
+    gracePeriodSeconds: plan.gracePeriodSeconds,
+    readinessPeriodSeconds: ctx.readinessPeriodSeconds,
+    readinessGate: ctx.readinessGate,
+    containers: [drainpipe, appContainer],
+    readiness: plan.readiness.map((r) => ({ host: ctx.ip, port: r.port, path: r.path })),
   }
 }
