@@ -45,7 +45,11 @@ t.test('unhealthy connection termination on: the fast lane refuses and loses not
   t.ok(fast.requests > 0 && blind.requests > 0, 'both carried traffic')
   t.equal(fast.failed, 0, 'drainpipe-fast-lane: no failed request', context)
   t.ok(blind.failed > 0, `fail-hc+sleep-60: ${blind.failed} requests failed (reset by the NLB at the unhealthy mark)`, context)
-  t.match(lines.join('\n'), /fail-hc\+sleep-60 seed 1: .*"unhealthy-termination":\d+/, 'the NLB reset them for unhealthy connection termination')
+  t.match(
+    lines.join('\n'),
+    /fail-hc\+sleep-60 seed 1: .*"unhealthy-termination":\d+/,
+    'the NLB reset them for unhealthy connection termination',
+  )
   const fastLogs = logsUnder(join(runDir, 'unhealthy-termination', 'drainpipe-fast-lane-seed1')).join('\n')
   t.match(fastLogs, /fast lane refused: .*connection_termination\.enabled is true/, "drainpipe's start-up check refused the lane")
   t.notMatch(fastLogs, /fast lane: health checks fail from now on/, 'and never failed the checks')

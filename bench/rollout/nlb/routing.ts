@@ -109,7 +109,8 @@ export class RoutingTable extends EventEmitter<RoutingEvents> {
   }
 
   private fresh(target: Target): Entry {
-    const initial: NodeHealthState = target.health.state === 'healthy' ? 'healthy' : target.health.state === 'unhealthy' ? 'unhealthy' : 'initial'
+    const initial: NodeHealthState =
+      target.health.state === 'healthy' ? 'healthy' : target.health.state === 'unhealthy' ? 'unhealthy' : 'initial'
     const entry: Entry = { target, nodes: Array.from({ length: this.opts.nodes }, () => ({ state: initial, stopAt: 0 })) }
     this.entries.set(target.key, entry)
     return entry
@@ -124,7 +125,8 @@ export class RoutingTable extends EventEmitter<RoutingEvents> {
     if (previous === state) return
     h.state = state
     // Routed until now: the data plane takes its unhealthy lag to stop. Never routed: stops at once.
-    h.stopAt = state === 'unhealthy' && previous === 'healthy' ? now + this.opts.scaled(this.opts.unhealthyLag.sample(this.opts.random)) : now
+    h.stopAt =
+      state === 'unhealthy' && previous === 'healthy' ? now + this.opts.scaled(this.opts.unhealthyLag.sample(this.opts.random)) : now
     this.emit('node-health', target, node, previous, state)
   }
 
