@@ -227,7 +227,7 @@ const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o:
   {
     flag: 'unhealthy-termination',
     values: 'on|off',
-    help: "target_health_state.unhealthy.connection_termination.enabled: a node resets its flows to a target it marks unhealthy (requests in flight fail); off keeps them for the draining interval",
+    help: 'target_health_state.unhealthy.connection_termination.enabled: a node resets its flows to a target it marks unhealthy (requests in flight fail); off keeps them for the draining interval',
     def: () => "the strategy's target group: off for drainpipe-fast-lane and fail-hc+sleep-N (k8s/fast-lane), AWS's on otherwise",
   },
   {
@@ -415,7 +415,10 @@ export function parseCliArgs(argv: string[]): CliOptions {
           .filter(Boolean)
         for (const n of names)
           if (parseStrategy(n) === undefined)
-            throw new UsageError(`--${flag}: unknown strategy ${JSON.stringify(n)} (one of ${STRATEGIES.join(', ')}, sleep-N, fail-hc+sleep-N)`, flag)
+            throw new UsageError(
+              `--${flag}: unknown strategy ${JSON.stringify(n)} (one of ${STRATEGIES.join(', ')}, sleep-N, fail-hc+sleep-N)`,
+              flag,
+            )
         if (names.length === 0) throw new UsageError(`--${flag} needs at least one strategy`, flag)
         out.strategies = [...new Set(names)] as StrategyName[]
         continue

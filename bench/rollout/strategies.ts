@@ -6,13 +6,7 @@ import type { ContainerSpec, PodSpec } from './kube/pod.js'
 import type { HealthCheckConfig } from './elbv2/target-group.js'
 import type { LabOptions } from './lab-options.js'
 import { envAt, type InjectedPlan } from './kube/injected-spec.js'
-import {
-  DRAINPIPE_DURATIONS,
-  drainpipeBuild,
-  resolveDurations,
-  scaledDurationArgs,
-  type DrainpipeDurations,
-} from './drainpipe-build.js'
+import { DRAINPIPE_DURATIONS, drainpipeBuild, resolveDurations, scaledDurationArgs, type DrainpipeDurations } from './drainpipe-build.js'
 
 export const APP = fileURLToPath(new URL('../../examples/http-app.mjs', import.meta.url))
 /** The manifest the `injected` strategy injects when no --pod-spec is given. */
@@ -20,7 +14,16 @@ export const LAB_DEPLOYMENT = fileURLToPath(new URL('../../examples/rollout-lab-
 export const DRAINPIPE = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
 /** Fixed names; `sleep-N` (a preStop sleep of N simulated seconds) is accepted too. */
-export const STRATEGIES = ['none', 'sleep', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2', 'drainpipe-native', 'drainpipe-fast-lane', 'injected'] as const
+export const STRATEGIES = [
+  'none',
+  'sleep',
+  'elbv2-only',
+  'drainpipe',
+  'drainpipe+elbv2',
+  'drainpipe-native',
+  'drainpipe-fast-lane',
+  'injected',
+] as const
 export type StrategyName = (typeof STRATEGIES)[number] | `sleep-${number}` | `fail-hc+sleep-${number}`
 
 export const STRATEGY_HELP: Record<string, string> = {

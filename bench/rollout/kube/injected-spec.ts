@@ -55,8 +55,14 @@ export class InjectedSpecError extends Error {
 /** Run `text` through inject and derive the pod plan from the first pod template it injected. */
 export function planFromManifest(text: string, source: string, version = 'lab'): InjectedPlan {
   const input = readInput(text, source)
-  const result = transform(input.docs, 'inject', { given: new Map(), version, newToken }, input.docs.map(() => source))
-  if (result.errors.length > 0) throw new InjectedSpecError(`${source}: inject refused it: ${result.errors.map((e) => e.message).join('; ')}`)
+  const result = transform(
+    input.docs,
+    'inject',
+    { given: new Map(), version, newToken },
+    input.docs.map(() => source),
+  )
+  if (result.errors.length > 0)
+    throw new InjectedSpecError(`${source}: inject refused it: ${result.errors.map((e) => e.message).join('; ')}`)
   for (const doc of result.docs) {
     const o = doc as Json
     const spec = (o?.kind === 'Pod' ? o.spec : ((o?.spec as Json | undefined)?.template as Json | undefined)?.spec) as Json | undefined
@@ -81,7 +87,8 @@ function planFromPodSpec(spec: Json, workload: string, notes: string[]): Injecte
   const env: Record<string, string> = {}
   for (const e of (dp.env as Json[] | undefined) ?? []) {
     if (typeof e.value === 'string') env[String(e.name)] = e.value
-    else if (((e.valueFrom as Json | undefined)?.fieldRef as Json | undefined)?.fieldPath === 'status.podIP') env[String(e.name)] = '$(POD_IP)'
+    else if (((e.valueFrom as Json | undefined)?.fieldRef as Json | undefined)?.fieldPath === 'status.podIP')
+      env[String(e.name)] = '$(POD_IP)'
   }
   const parsed = parseConfig([], env)
   if (parsed.kind !== 'config') throw new InjectedSpecError(`${workload}: drainpipe's env did not parse to a configuration`)
@@ -89,8 +96,7 @@ function planFromPodSpec(spec: Json, workload: string, notes: string[]): Injecte
   // A named port: any container's port of that name (a numeric port reaches any container of the pod).
   const portOf = (ref: unknown, where: string): number => {
     if (typeof ref === 'number') return ref
-    for (const c of all)
-      for (const p of (c.ports as Json[] | undefined) ?? []) if (p.name === ref) return Number(p.containerPort)
+    for (const c of all) for (const p of (c.ports as Json[] | undefined) ?? []) if (p.name === ref) return Number(p.containerPort)
     throw new InjectedSpecError(`${workload}: ${where}: no port named ${JSON.stringify(ref)}`)
   }
   const httpGet = (c: Json, hook: Json | undefined, where: string): HttpGetPlan | undefined => {
@@ -100,7 +106,9 @@ function planFromPodSpec(spec: Json, workload: string, notes: string[]): Injecte
     for (const h of (get.httpHeaders as Json[] | undefined) ?? []) headers[String(h.name)] = String(h.value)
     return { port: portOf(get.port, `${String(c.name)} ${where}`), path: String(get.path ?? '/'), headers }
   }
-  const app = containers.find((c) => c !== dp && ((c.ports as Json[] | undefined) ?? []).some((p) => Number(p.containerPort) === config.upstream.port))
+  const app = containers.find(
+    (c) => c !== dp && ((c.ports as Json[] | undefined) ?? []).some((p) => Number(p.containerPort) === config.upstream.port),
+  )
   if (app === undefined) throw new InjectedSpecError(`${workload}: no container has drainpipe's upstream port ${config.upstream.port}`)
   const preStopOf = (c: Json): Json | undefined => ((c.lifecycle as Json | undefined)?.preStop as Json | undefined) ?? undefined
   const readiness = all.flatMap((c) => {

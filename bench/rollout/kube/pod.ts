@@ -256,7 +256,14 @@ export class Pod extends EventEmitter<PodEvents> {
 /** GET; resolves with the status code as text, or an error description (the kubelet ignores hook failures). */
 export function httpGet(host: string, port: number, path: string, timeoutMs?: number, headers?: Record<string, string>): Promise<string> {
   return new Promise((resolve) => {
-    const opts = { host, port, path, agent: false, ...(headers === undefined ? {} : { headers }), ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) }
+    const opts = {
+      host,
+      port,
+      path,
+      agent: false,
+      ...(headers === undefined ? {} : { headers }),
+      ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
+    }
     const req = http.get(opts, (res) => {
       res.resume()
       res.on('end', () => resolve(String(res.statusCode)))
