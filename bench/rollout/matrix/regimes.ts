@@ -85,7 +85,7 @@ export const REGIMES: Regime[] = [
   {
     name: 'fail-open',
     about:
-      'every target unhealthy at once: 2 pods replaced together (maxSurge 0, maxUnavailable 2) and a slow controller (queue delay 90 s, terminating pods noticed 130 s late) that registers the new pods at ~90 s and deregisters the old ones once the new are healthy, so the NLB fails open to the old, unhealthy targets until a new one is healthy (~100 s); Poisson 2/s per pod. The default lane routes until deregistration + lag, beyond --max-wait',
+      'every target unhealthy at once: 2 pods replaced together (maxSurge 0, maxUnavailable 2) and a slow controller (queue delay 90 s, terminating pods noticed 130 s late) that registers the new pods at ~90 s and deregisters the old ones once the new are healthy, so the NLB fails open to the old, unhealthy targets until a new one is healthy (~100 s); cross-zone on; Poisson 2/s per pod. The default lane routes until deregistration + lag, beyond --max-wait',
     lab: {
       load: 'poisson',
       ratePerPod: 2,
@@ -95,6 +95,10 @@ export const REGIMES: Regime[] = [
       controllerQueueDelaySeconds: 90,
       controllerTerminationDelay: '130',
       gracePeriodSeconds: 300,
+      // Cross-zone on: with it off, the nodes' views of the new pods converge at different
+      // moments and for a moment no node has a routable target in its own AZ (the model's DNS
+      // failover is per node, not per AZ's health), refusing connections whatever the strategy.
+      crossZone: true,
     },
     drainpipeExpectedToFail: true,
     blindExpectedToFail: true,
