@@ -3,10 +3,12 @@
 // --drainpipe PATH runs another build.
 import { fileURLToPath } from 'node:url'
 import type { ContainerSpec, PodSpec } from './kube/pod.js'
-import type { HealthCheckConfig } from './elbv2/target-group.js'
-import type { LabOptions } from './lab-options.js'
-import { envAt, type InjectedPlan } from './kube/injected-spec.js'
-import { DRAINPIPE_DURATIONS, drainpipeBuild, resolveDurations, scaledDurationArgs, type DrainpipeDurations } from './drainpipe-build.js'
+import type { InjectedPlan } from './kube/injected-spec.js'
+import { injectedPodSpec } from './kube/injected-pod.js'
+import { HEALTH_CHECK_PORT, FAST_LANE_UNHEALTHY_LAG_MAX_SECONDS } from './target-group-setup.js'
+
+export { FAST_LANE_HEALTH_CHECK, HEALTH_CHECK_PORT, targetGroupSetup, type TargetGroupSetup } from './target-group-setup.js'
+import { drainpipeBuild, resolveDurations, scaledDurationArgs, type DrainpipeDurations } from './drainpipe-build.js'
 
 export const APP = fileURLToPath(new URL('../../examples/http-app.mjs', import.meta.url))
 /** The manifest the `injected` strategy injects when no --pod-spec is given. */
@@ -85,23 +87,6 @@ export function isDrainpipe(strategy: StrategyName): boolean {
 export const POD_PORT = 18080
 export const APP_PORT = 13000
 export const ADMIN_PORT = 19901
-/** The dedicated health-check port (k8s/fast-lane's 8081). */
-export const HEALTH_CHECK_PORT = 18081
-
-/** k8s/fast-lane's health checks (service-fast-lane.yaml): HTTP on the dedicated port, every 5 s, timeout 2, unhealthy after 2. */
-export const FAST_LANE_HEALTH_CHECK: Partial<HealthCheckConfig> = {
-  protocol: 'HTTP',
-  port: String(HEALTH_CHECK_PORT),
-  path: '/healthz',
-  intervalSeconds: 5,
-  timeoutSeconds: 2,
-  unhealthyThreshold: 2,
-}
-/** k8s/fast-lane's unhealthy draining interval (the grace period there). */
-export const FAST_LANE_DRAINING_INTERVAL_SECONDS = 300
-/** k8s/fast-lane's --lb-unhealthy-lag-max. */
-export const FAST_LANE_UNHEALTHY_LAG_MAX_SECONDS = 60
-
 export interface PodContext {
   ip: string
   name: string
@@ -133,46 +118,6 @@ export const ELBV2_GRACE_SECONDS = 310
 
 export function usesProxyProtocol(strategy: StrategyName): boolean {
   return isDrainpipe(strategy)
-}
-
-export interface TargetGroupSetup {
-  healthCheck: Partial<HealthCheckConfig>
-  attributes: Record<string, string>
-}
-
-/**
- * The target group as the strategy's manifests configure it: k8s/fast-lane's checks and
- * attributes for the fast-lane strategies, the lab's health-check flags and AWS's defaults
- * (unhealthy connection termination on) for the others; --unhealthy-termination and
- * --unhealthy-draining-interval override either (the misconfiguration regimes).
- */
-export function targetGroupSetup(strategy: StrategyName, o: LabOptions, injected?: InjectedPlan): TargetGroupSetup {
-  // An injected drainpipe in the fast lane gets the fast lane's checks on its --health-check-listen port.
-  const injectedHc =
-    injected?.config.healthCheckOnTerminate === 'fail' && injected.config.healthCheckListen != null
-      ? injected.config.healthCheckListen.port
-      : undefined
-  const fastLane = usesFastLaneTargetGroup(strategy) || injectedHc !== undefined
-  const healthCheck: Partial<HealthCheckConfig> = fastLane
-    ? { ...FAST_LANE_HEALTH_CHECK, ...(injectedHc === undefined ? {} : { port: String(injectedHc) }), healthyThreshold: o.healthyThreshold }
-    : {
-        protocol: o.healthCheckProtocol,
-        path: '/',
-        intervalSeconds: o.healthCheckIntervalSeconds,
-        healthyThreshold: o.healthyThreshold,
-        unhealthyThreshold: o.unhealthyThreshold,
-      }
-  return {
-    healthCheck,
-    attributes: {
-      'proxy_protocol_v2.enabled': String(injected === undefined ? usesProxyProtocol(strategy) : injected.config.proxyProtocol !== 'off'),
-      'deregistration_delay.connection_termination.enabled': String(o.deregistrationTermination),
-      'target_health_state.unhealthy.connection_termination.enabled': String(o.unhealthyTermination ?? !fastLane),
-      'target_health_state.unhealthy.draining_interval_seconds': String(
-        o.unhealthyDrainingIntervalSeconds ?? (fastLane ? FAST_LANE_DRAINING_INTERVAL_SECONDS : 0),
-      ),
-    },
-  }
 }
 
 /** The duration notes (unscaled, raised) for a strategy's drainpipe, or [] without one. */
@@ -327,57 +272,5 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
         readiness: { host: ctx.ip, port: ADMIN_PORT, path: '/readyz' },
       }
     }
-  }
-}
-
-/** drainpipe's durations as the injected spec sets them (its env, or drainpipe's defaults), simulated s. */
-export function durationsOf(plan: InjectedPlan): Partial<DrainpipeDurations> {
-  const out: Partial<DrainpipeDurations> = {}
-  const config = plan.config as unknown as Record<string, unknown>
-  for (const key of Object.keys(DRAINPIPE_DURATIONS) as Array<keyof DrainpipeDurations>) {
-    const ms = config[`${key}Ms`]
-    if (typeof ms === 'number') out[key] = ms / 1000
-  }
-  return out
-}
-
-/**
- * A pod as the injected spec describes it. The lab changes only what its loopback world needs:
- * the pod's addresses (0.0.0.0, 127.0.0.1, POD_IP → the pod's loopback address), the NLB
- * nodes' range (--trusted-proxies), the log level, and the clock (every duration scaled from
- * the spec's own value).
- */
-function injectedPodSpec(plan: InjectedPlan, ctx: PodContext, app: (host: string, port: number) => ContainerSpec): PodSpec {
-  const build = drainpipeBuild(ctx.drainpipePath)
-  const args = [
-    build.path,
-    ...scaledDurationArgs(build, resolveDurations(build, durationsOf(plan)), ctx.timeScale, {
-      elbv2: false,
-      windowFloorWallSeconds: ctx.windowFloorWallSeconds,
-    }).args,
-    '--trusted-proxies',
-    ctx.trustedProxies,
-    '--log-level',
-    ctx.drainpipeLogLevel,
-  ]
-  const hook = (h: InjectedPlan['appPreStop']): ContainerSpec['preStop'] =>
-    h === undefined ? undefined : { httpGet: { host: ctx.ip, port: h.port, path: h.path, headers: h.headers } }
-  const drainpipe: ContainerSpec = {
-    name: 'drainpipe',
-    command: process.execPath,
-    args,
-    env: { ...envAt(plan, ctx.ip), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    nativeSidecar: plan.native,
-    ...(plan.drainpipePreStop === undefined ? {} : { preStop: hook(plan.drainpipePreStop) }),
-  }
-  const appContainer: ContainerSpec = { ...app(ctx.ip, plan.appPort), name: plan.appContainer }
-  const appHook = hook(plan.appPreStop)
-  if (appHook !== undefined) appContainer.preStop = appHook
-  return {
-    gracePeriodSeconds: plan.gracePeriodSeconds,
-    readinessPeriodSeconds: ctx.readinessPeriodSeconds,
-    readinessGate: ctx.readinessGate,
-    containers: [drainpipe, appContainer],
-    readiness: plan.readiness.map((r) => ({ host: ctx.ip, port: r.port, path: r.path })),
   }
 }
