@@ -15,6 +15,8 @@ import type { Random } from '../model/random.js'
 
 /** A timer this late means the harness stalled. */
 const STALL_MS = 50
+/** How many more timeouts a check gets for the harness's stalls. */
+const MAX_EXTENSIONS = 3
 
 export interface LbNode {
   index: number
@@ -114,10 +116,12 @@ export class HealthChecker {
     // A check times out only on the target's account: when the harness itself stalled (the timer
     // fired late), the answer may be waiting unread, so let pending I/O run and give it another
     // timeout rather than fail a target for the harness's stall.
+    // At most a few times: a target that never answers still fails on a busy harness.
     let due = Date.now() + timeoutMs
+    let extensions = 0
     const expire = (): void => {
       const late = Date.now() - due
-      if (late > STALL_MS) {
+      if (late > STALL_MS && extensions++ < MAX_EXTENSIONS) {
         due = Date.now() + timeoutMs
         timer = setTimeout(expire, timeoutMs)
         timer.unref()
