@@ -33,6 +33,8 @@ export interface DrainpipeDurations {
   quietPeriodMax: number
   arrivalHistory: number
   lbLagMax: number
+  /** The fast lane's lag bound (builds that have it). */
+  lbUnhealthyLagMax: number
   minWait: number
   maxWait: number
   drainTimeout: number
@@ -51,6 +53,7 @@ export const DRAINPIPE_DURATIONS: DrainpipeDurations = {
   quietPeriodMax: 60,
   arrivalHistory: 60,
   lbLagMax: 180,
+  lbUnhealthyLagMax: 60,
   minWait: 0,
   maxWait: 180,
   drainTimeout: 30,
@@ -68,6 +71,7 @@ const FLAG: Record<keyof DrainpipeDurations, string> = {
   quietPeriodMax: 'quiet-period-max',
   arrivalHistory: 'arrival-history',
   lbLagMax: 'lb-lag-max',
+  lbUnhealthyLagMax: 'lb-unhealthy-lag-max',
   minWait: 'min-wait',
   maxWait: 'max-wait',
   drainTimeout: 'drain-timeout',

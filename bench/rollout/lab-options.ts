@@ -1,6 +1,6 @@
 // Everything one lab run depends on. Durations are simulated (AWS) seconds unless named wall;
 // the lab runs them `timeScale` times as fast, drainpipe's included (see drainpipe-build.ts).
-import { DRAINPIPE } from './strategies.js'
+import { DRAINPIPE, LAB_DEPLOYMENT } from './strategies.js'
 import type { DrainpipeDurations } from './drainpipe-build.js'
 
 export type LoadKind = 'closed' | 'poisson' | 'bursty' | 'keepalive'
@@ -29,6 +29,15 @@ export interface LabOptions {
   unhealthyThreshold: number
   /** Health checks keep going to draining targets (unverified in AWS). */
   healthChecksWhileDraining: boolean
+  /** A node's unhealthy mark also ends a deregistered target's lag (unverified in AWS; the fast lane relies on it). */
+  unhealthyCutsLag: boolean
+  /**
+   * target_health_state.unhealthy.connection_termination.enabled; undefined: as the strategy's
+   * target group has it (off for the fast-lane strategies, k8s/fast-lane; AWS's default on otherwise).
+   */
+  unhealthyTermination: boolean | undefined
+  /** target_health_state.unhealthy.draining_interval_seconds; undefined: the strategy's (300 fast lane, AWS default 0). */
+  unhealthyDrainingIntervalSeconds: number | undefined
   /**
    * 250 s: drainpipe's own budget check wants --max-wait 190 + --drain-timeout 30 + a margin of 10%
    * (at most 10 s; the cap is wall-clock, so at a small time scale the margin is the full 10%).
@@ -78,6 +87,8 @@ export interface LabOptions {
   /** Wall-clock floor of drainpipe's quiet window: a harness stall this long must not look like the LB stopping. 0 = scale it like the rest. */
   windowFloorWallSeconds: number
   drainpipeLogLevel: string
+  /** The manifest the `injected` strategy runs through drainpipe inject and takes its pods from. */
+  podSpecPath: string
   /** Where pod logs go. */
   runDir: string
   /** Wall-clock bound on the whole scenario. */
@@ -110,6 +121,9 @@ export const DEFAULTS: LabOptions = {
   healthyThreshold: 2,
   unhealthyThreshold: 2,
   healthChecksWhileDraining: true,
+  unhealthyCutsLag: true,
+  unhealthyTermination: undefined,
+  unhealthyDrainingIntervalSeconds: undefined,
   gracePeriodSeconds: 250,
   sleepSeconds: 30,
   readinessPeriodSeconds: 10,
@@ -135,6 +149,7 @@ export const DEFAULTS: LabOptions = {
   drainpipe: {},
   windowFloorWallSeconds: 0.4,
   drainpipeLogLevel: 'info',
+  podSpecPath: LAB_DEPLOYMENT,
   runDir: '',
   timeoutSeconds: 120,
   describeBurst: 40,

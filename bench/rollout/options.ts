@@ -1,5 +1,6 @@
 // The lab's flags: one table drives parsing, defaults and --help. Simulated seconds are AWS
 // seconds; the lab runs them `--time-scale` times as fast.
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { DEFAULTS, type LabOptions, type LoadKind } from './lab-options.js'
 import { STRATEGIES, STRATEGY_HELP, parseStrategy, type StrategyName } from './strategies.js'
@@ -144,7 +145,7 @@ export const NUMBER_FLAGS: NumberFlag[] = [
   {
     flag: 'window-floor-wall',
     key: 'windowFloorWallSeconds',
-    help: "wall-clock floor of drainpipe's quiet window (--quiet-period-min), so a harness stall is not taken for the LB stopping; 0 scales it like everything else",
+    help: "wall-clock floor of drainpipe's quiet window (--quiet-period-min) and of the NLB's health-check timeout, so a harness stall is not taken for the LB stopping or a target failing; 0 scales them like everything else",
     min: 0,
     max: 60,
   },
@@ -173,6 +174,7 @@ export const NUMBER_FLAGS: NumberFlag[] = [
 const DRAINPIPE_FLAGS: Array<{ flag: string; key: keyof LabOptions['drainpipe']; help: string }> = [
   { flag: 'max-wait', key: 'maxWait', help: 'drainpipe --max-wait' },
   { flag: 'lb-lag-max', key: 'lbLagMax', help: 'drainpipe --lb-lag-max (builds that have it)' },
+  { flag: 'lb-unhealthy-lag-max', key: 'lbUnhealthyLagMax', help: 'drainpipe --lb-unhealthy-lag-max (drainpipe-fast-lane sets 60)' },
   { flag: 'min-wait', key: 'minWait', help: 'drainpipe --min-wait' },
   { flag: 'drain-timeout', key: 'drainTimeout', help: 'drainpipe --drain-timeout' },
   { flag: 'quiet-period-min', key: 'quietPeriodMin', help: 'drainpipe --quiet-period-min (see --window-floor-wall)' },
@@ -189,7 +191,7 @@ const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o:
   {
     flag: 'unhealthy-lag',
     values: 'SPEC',
-    help: 'NLB: how long new connections still reach a target marked unhealthy, per node (AWS: 30-40)',
+    help: "NLB: how long a node keeps opening new connections to a target after its own health checks marked it unhealthy, drawn per node and per target (AWS: 30-40 after the mark; the mark itself takes the checks' interval × unhealthy threshold)",
     def: (o) => o.unhealthyLag,
   },
   {
@@ -217,6 +219,24 @@ const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o:
     def: (o) => (o.healthChecksWhileDraining ? 'on' : 'off'),
   },
   {
+    flag: 'unhealthy-cuts-lag',
+    values: 'on|off',
+    help: "assumption: a node that marks a deregistered target unhealthy stops routing to it after its unhealthy lag, if that comes before its deregistration lag (the fast lane relies on it; off: a node's view freezes at deregistration)",
+    def: (o) => (o.unhealthyCutsLag ? 'on' : 'off'),
+  },
+  {
+    flag: 'unhealthy-termination',
+    values: 'on|off',
+    help: 'target_health_state.unhealthy.connection_termination.enabled: a node resets its flows to a target it marks unhealthy (requests in flight fail); off keeps them for the draining interval',
+    def: () => "the strategy's target group: off for drainpipe-fast-lane and fail-hc+sleep-N (k8s/fast-lane), AWS's on otherwise",
+  },
+  {
+    flag: 'unhealthy-draining-interval',
+    values: 'N',
+    help: 'target_health_state.unhealthy.draining_interval_seconds: with termination off, a node closes its flows to a target it marked unhealthy this long after (0: kept)',
+    def: () => "the strategy's: 300 for the fast-lane strategies, AWS's 0 otherwise",
+  },
+  {
     flag: 'load',
     values: 'closed|poisson|bursty|keepalive',
     help: 'closed: clients (--load-*); poisson/bursty: open-loop new connections at --rate per replica; keepalive: --clients on keep-alive connections with --think',
@@ -228,6 +248,12 @@ const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o:
     help: 'the drainpipe cli.js the pods run (an older build, to compare); its --help says which duration flags it takes',
     def: () => "this repository's dist/cli.js",
   },
+  {
+    flag: 'pod-spec',
+    values: 'PATH',
+    help: 'the injected strategy: a Deployment (or Pod) manifest, run through drainpipe inject; its pods take drainpipe settings, ports, hooks, probes and grace period from what inject wrote',
+    def: () => 'examples/rollout-lab-deployment.yaml',
+  },
 ]
 
 export function renderHelp(): string {
@@ -238,7 +264,7 @@ export function renderHelp(): string {
     'Usage: npm run bench:rollout -- [flags]',
     '',
     `Strategies (--strategies a,b,…; default ${DEFAULT_STRATEGIES.join(',')}):`,
-    ...[...STRATEGIES, 'sleep-N'].map((s) => `  ${s.padEnd(17)} ${STRATEGY_HELP[s]}`),
+    ...[...STRATEGIES, 'sleep-N', 'fail-hc+sleep-N'].map((s) => `  ${s.padEnd(17)} ${STRATEGY_HELP[s]}`),
     '',
     'Flags (simulated seconds are AWS seconds, run --time-scale times as fast):',
     ...NUMBER_FLAGS.map((f) => `  --${`${f.flag} N`.padEnd(32)} ${f.help} (default ${f.key === 'podSubnet' ? 'random' : DEFAULTS[f.key]})`),
@@ -342,6 +368,20 @@ export function parseCliArgs(argv: string[]): CliOptions {
       case 'hc-while-draining':
         lab.healthChecksWhileDraining = onOff(flag, value())
         continue
+      case 'unhealthy-cuts-lag':
+        lab.unhealthyCutsLag = onOff(flag, value())
+        continue
+      case 'unhealthy-termination':
+        lab.unhealthyTermination = onOff(flag, value())
+        continue
+      case 'unhealthy-draining-interval': {
+        const text = value()
+        const n = Number(text)
+        if (text.trim() === '' || !Number.isInteger(n) || n < 0 || n > 360000)
+          throw new UsageError(`--${flag} must be a whole number of seconds from 0 to 360000, got ${JSON.stringify(text)}`, flag)
+        lab.unhealthyDrainingIntervalSeconds = n
+        continue
+      }
       case 'lag':
         lab.lag = distribution(flag, value())
         continue
@@ -354,6 +394,12 @@ export function parseCliArgs(argv: string[]): CliOptions {
       case 'drainpipe':
         lab.drainpipePath = resolve(value())
         continue
+      case 'pod-spec': {
+        const path = resolve(value())
+        if (!existsSync(path)) throw new UsageError(`--pod-spec: no such file ${JSON.stringify(path)}`, flag)
+        lab.podSpecPath = path
+        continue
+      }
       case 'load': {
         const v = value()
         if (!['closed', 'poisson', 'bursty', 'keepalive'].includes(v))
@@ -369,7 +415,10 @@ export function parseCliArgs(argv: string[]): CliOptions {
           .filter(Boolean)
         for (const n of names)
           if (parseStrategy(n) === undefined)
-            throw new UsageError(`--${flag}: unknown strategy ${JSON.stringify(n)} (one of ${STRATEGIES.join(', ')}, sleep-N)`, flag)
+            throw new UsageError(
+              `--${flag}: unknown strategy ${JSON.stringify(n)} (one of ${STRATEGIES.join(', ')}, sleep-N, fail-hc+sleep-N)`,
+              flag,
+            )
         if (names.length === 0) throw new UsageError(`--${flag} needs at least one strategy`, flag)
         out.strategies = [...new Set(names)] as StrategyName[]
         continue

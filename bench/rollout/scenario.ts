@@ -6,17 +6,18 @@ import { mkdirSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { startElbv2Emulator, type Elbv2Emulator } from './elbv2/index.js'
-import { startNlb, type Nlb } from './nlb/index.js'
+import { startNlb, type Nlb, type ResetReason } from './nlb/index.js'
 import { LoadBalancerController } from './kube/controller.js'
 import { Deployment } from './kube/deployment.js'
 import { Pod } from './kube/pod.js'
 import { Timeline } from './load/timeline.js'
 import { startLoad, percentile, type LoadRun, type RequestCounts } from './load/load.js'
 import { startOpenLoop } from './load/open-loop.js'
-import { podSpec, usesProxyProtocol, unscaledDurations, POD_PORT, type StrategyName } from './strategies.js'
+import { podSpec, targetGroupSetup, unscaledDurations, POD_PORT, type StrategyName } from './strategies.js'
 import type { LabOptions } from './lab-options.js'
 import { parseDistribution } from './model/distribution.js'
 import { stream } from './model/random.js'
+import { planFromFile } from './kube/injected-spec.js'
 
 export { DEFAULTS, type LabOptions } from './lab-options.js'
 
@@ -32,6 +33,8 @@ export interface StrategyResult extends RequestCounts {
   elbv2Calls: number
   elbv2Throttled: number
   flowsToDeregistered: number
+  /** Connections the NLB reset or refused, by reason (reasons with none left out). */
+  nlbResets: Partial<Record<ResetReason, number>>
   /** Simulated seconds from a pod's termination start to its DeregisterTargets call succeeding (controller queue, rate limits, throttling). */
   meanDeregistrationSeconds: number
   errorsByCode: Record<string, number>
@@ -67,6 +70,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
   let load: LoadRun | undefined
   let gauges: NodeJS.Timeout | undefined
   let phase = 'starting'
+  let targetPort = POD_PORT
   try {
     emulator = await startElbv2Emulator({
       timeScale: o.timeScale,
@@ -75,21 +79,15 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       mutateBurst: o.mutateBurst,
       mutateRefillPerSecond: o.mutateRefillPerSecond,
     })
+    // The injected strategy: one inject per run (one admin token per workload, as inject makes it).
+    const injected = name === 'injected' ? planFromFile(o.podSpecPath) : undefined
+    // The LB-facing port: the injected spec's, else the lab's.
+    targetPort = injected?.lbPort ?? POD_PORT
     const arn = emulator.createTargetGroup({
       name: `lab-${index}`,
-      port: POD_PORT,
+      port: targetPort,
       deregistrationDelaySeconds: o.deregistrationDelaySeconds,
-      healthCheck: {
-        protocol: o.healthCheckProtocol,
-        path: '/',
-        intervalSeconds: o.healthCheckIntervalSeconds,
-        healthyThreshold: o.healthyThreshold,
-        unhealthyThreshold: o.unhealthyThreshold,
-      },
-      attributes: {
-        'proxy_protocol_v2.enabled': String(usesProxyProtocol(name)),
-        'deregistration_delay.connection_termination.enabled': String(o.deregistrationTermination),
-      },
+      ...targetGroupSetup(name, o, injected),
     })
     const group = emulator.targetGroup(arn)
     nlb = await startNlb({
@@ -100,6 +98,10 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       lagStaggerSeconds: o.lagStaggerSeconds,
       crossZone: o.crossZone,
       checkWhileDraining: o.healthChecksWhileDraining,
+      unhealthyCutsLag: o.unhealthyCutsLag,
+      checkRandom: stream(o.seed, 'nlb-check'),
+      // The fast lane's 2 s check timeout is 100 ms of wall-clock at 0.05: a harness stall would fail checks.
+      healthCheckTimeoutFloorMs: o.windowFloorWallSeconds * 1000,
       random: stream(o.seed, 'nlb-route'),
       lagRandom: stream(o.seed, 'nlb-lag'),
       nodeAddress: (i) => `127.0.100.${i + 1}`,
@@ -107,7 +109,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     controller = new LoadBalancerController({
       endpoint: emulator.url,
       targetGroupArn: arn,
-      targetPort: POD_PORT,
+      targetPort,
       timeScale: o.timeScale,
       queueDelaySeconds: o.controllerQueueDelaySeconds,
       gatePollSeconds: o.gatePollSeconds,
@@ -150,6 +152,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
             durations: { ...o.drainpipe, elbv2PollInterval: o.elbv2PollSeconds },
             windowFloorWallSeconds: o.windowFloorWallSeconds,
             appKeepAliveSeconds: o.appKeepAliveSeconds,
+            ...(injected === undefined ? {} : { injected }),
           }),
           o.timeScale,
           join(podDir, `${podName}.log`),
@@ -260,13 +263,13 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     const sorted = r.latenciesMs.slice().sort((a, b) => a - b)
     const lived = oldPods.map((p) => p.livedAfterTermination()).filter((v): v is number => v !== undefined)
     const exits = oldPods.filter((p) => p.terminatedAt !== undefined)
-    const lastFlow = (ip: string): number | undefined => n.stats.lastFlowAt[`${ip}:${POD_PORT}`]
+    const lastFlow = (ip: string): number | undefined => n.stats.lastFlowAt[`${ip}:${targetPort}`]
     const exitAfterLast = exits.flatMap((p) => {
       const at = lastFlow(p.ip)
       return at === undefined ? [] : [sim(p.terminatedAt! - at)]
     })
     const lagEndAfterExit = exits.flatMap((p) => {
-      const ends = n.routing.lagEnds(`${p.ip}:${POD_PORT}`)
+      const ends = n.routing.lagEnds(`${p.ip}:${targetPort}`)
       return ends === undefined ? [] : [sim(Math.max(...ends) - p.terminatedAt!)]
     })
     const stats = emulator.stats()
@@ -287,6 +290,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
       elbv2Calls: sum(stats.calls),
       elbv2Throttled: sum(stats.throttled),
       flowsToDeregistered: n.stats.flowsToDeregistered,
+      nlbResets: Object.fromEntries(Object.entries(n.stats.resets).filter(([, v]) => v > 0)),
       meanDeregistrationSeconds: mean(controller.stats.deregistrationLatencyMs.map((ms) => ms / 1000 / o.timeScale)),
       errorsByCode: r.errorsByCode,
       completed,

@@ -3,14 +3,30 @@
 // --drainpipe PATH runs another build.
 import { fileURLToPath } from 'node:url'
 import type { ContainerSpec, PodSpec } from './kube/pod.js'
+import type { InjectedPlan } from './kube/injected-spec.js'
+import { injectedPodSpec } from './kube/injected-pod.js'
+import { HEALTH_CHECK_PORT, FAST_LANE_UNHEALTHY_LAG_MAX_SECONDS } from './target-group-setup.js'
+
+export { FAST_LANE_HEALTH_CHECK, HEALTH_CHECK_PORT, targetGroupSetup, type TargetGroupSetup } from './target-group-setup.js'
 import { drainpipeBuild, resolveDurations, scaledDurationArgs, type DrainpipeDurations } from './drainpipe-build.js'
 
 export const APP = fileURLToPath(new URL('../../examples/http-app.mjs', import.meta.url))
+/** The manifest the `injected` strategy injects when no --pod-spec is given. */
+export const LAB_DEPLOYMENT = fileURLToPath(new URL('../../examples/rollout-lab-deployment.yaml', import.meta.url))
 export const DRAINPIPE = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
 /** Fixed names; `sleep-N` (a preStop sleep of N simulated seconds) is accepted too. */
-export const STRATEGIES = ['none', 'sleep', 'elbv2-only', 'drainpipe', 'drainpipe+elbv2', 'drainpipe-native'] as const
-export type StrategyName = (typeof STRATEGIES)[number] | `sleep-${number}`
+export const STRATEGIES = [
+  'none',
+  'sleep',
+  'elbv2-only',
+  'drainpipe',
+  'drainpipe+elbv2',
+  'drainpipe-native',
+  'drainpipe-fast-lane',
+  'injected',
+] as const
+export type StrategyName = (typeof STRATEGIES)[number] | `sleep-${number}` | `fail-hc+sleep-${number}`
 
 export const STRATEGY_HELP: Record<string, string> = {
   none: 'the app owns the pod port and stops on SIGTERM (closes its listener, finishes in-flight requests)',
@@ -21,13 +37,35 @@ export const STRATEGY_HELP: Record<string, string> = {
   drainpipe: "drainpipe in front (classic sidecar) with its default observers; the app's preStop GETs /prestop",
   'drainpipe+elbv2': 'as drainpipe, with --deregistration traffic,elbv2 (DescribeTargetHealth against the emulator)',
   'drainpipe-native': 'as drainpipe, as a native sidecar (SIGTERM only after the app exited)',
+  'drainpipe-fast-lane':
+    'k8s/fast-lane: drainpipe+elbv2 with --health-check-on-terminate fail, --health-check-listen (HTTP checks every 5 s, unhealthy after 2), --lb-unhealthy-lag-max 60; target group with unhealthy connection termination off, draining interval 300',
+  injected:
+    'pods as `drainpipe inject` writes them from --pod-spec (default examples/rollout-lab-deployment.yaml): drainpipe settings, ports, preStop hooks, readiness probes and grace period all taken from the injected spec',
+  'fail-hc+sleep-N':
+    'the blind fast lane: the same target group and checks, a health-check container that exits on SIGTERM (checks fail from termination start) and a preStop sleep of N simulated s (fail-hc+sleep-60)',
 }
 
 /** The strategy named by `text`, or undefined. */
 export function parseStrategy(text: string): StrategyName | undefined {
   if ((STRATEGIES as readonly string[]).includes(text)) return text as StrategyName
-  const m = /^sleep-(\d+(?:\.\d+)?)$/.exec(text)
+  const m = /^(?:fail-hc\+)?sleep-(\d+(?:\.\d+)?)$/.exec(text)
   return m === null || Number(m[1]) > 3600 ? undefined : (text as StrategyName)
+}
+
+/** Seconds of preStop sleep after failing health checks, for the blind fast lane. */
+export function blindSleepSecondsOf(strategy: StrategyName): number | undefined {
+  const m = /^fail-hc\+sleep-(\d+(?:\.\d+)?)$/.exec(strategy)
+  return m === null ? undefined : Number(m[1])
+}
+
+/** The strategies whose target group is k8s/fast-lane's: HTTP checks on a dedicated port, unhealthy termination off. */
+export function usesFastLaneTargetGroup(strategy: StrategyName): boolean {
+  return strategy === 'drainpipe-fast-lane' || blindSleepSecondsOf(strategy) !== undefined
+}
+
+/** Strategies that run drainpipe's elbv2 observer (and so know the target group). */
+export function usesElbv2(strategy: StrategyName): boolean {
+  return strategy === 'drainpipe+elbv2' || strategy === 'drainpipe-fast-lane'
 }
 
 /** Seconds of preStop sleep for a sleep strategy. */
@@ -49,7 +87,6 @@ export function isDrainpipe(strategy: StrategyName): boolean {
 export const POD_PORT = 18080
 export const APP_PORT = 13000
 export const ADMIN_PORT = 19901
-
 export interface PodContext {
   ip: string
   name: string
@@ -71,6 +108,8 @@ export interface PodContext {
   windowFloorWallSeconds: number
   /** The app's keep-alive timeout, simulated seconds (Node's default is 5). */
   appKeepAliveSeconds: number
+  /** The `injected` strategy: the pod plan derived from the injected spec. */
+  injected?: InjectedPlan
 }
 
 /** k8s/nlb-elbv2's --max-wait (lag bound from draining + the controller's delay + a poll), and a grace period it fits in. */
@@ -89,7 +128,7 @@ export function unscaledDurations(
   if (!isDrainpipe(strategy)) return []
   const build = drainpipeBuild(ctx.drainpipePath)
   return scaledDurationArgs(build, resolveDurations(build, ctx.durations), ctx.timeScale, {
-    elbv2: strategy === 'drainpipe+elbv2',
+    elbv2: usesElbv2(strategy),
     windowFloorWallSeconds: ctx.windowFloorWallSeconds,
   }).unscaled
 }
@@ -121,6 +160,22 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
   const direct = { readiness: { host: ctx.ip, port: POD_PORT, path: '/' } }
   const sleep = sleepSecondsOf(strategy, ctx.sleepSeconds)
   if (sleep !== undefined) return { ...base, ...direct, containers: [{ ...app(ctx.ip, POD_PORT), preStop: { sleepSeconds: sleep } }] }
+  if (strategy === 'injected') {
+    if (ctx.injected === undefined) throw new Error('the injected strategy needs the plan from an injected spec')
+    return injectedPodSpec(ctx.injected, ctx, app)
+  }
+  const blind = blindSleepSecondsOf(strategy)
+  if (blind !== undefined) {
+    // What teams do by hand (ingress-nginx#11890): health checks that fail from termination start
+    // (here a health-check container that exits on SIGTERM: refused, like drainpipe's closed
+    // --health-check-listen), and a fixed preStop sleep before the app stops.
+    const health: ContainerSpec = {
+      name: 'healthcheck',
+      command: process.execPath,
+      args: [APP, '--host', ctx.ip, '--port', String(HEALTH_CHECK_PORT), '--name', `${ctx.name}-hc`, '--on-sigterm', 'exit'],
+    }
+    return { ...base, ...direct, containers: [health, { ...app(ctx.ip, POD_PORT), preStop: { sleepSeconds: blind } }] }
+  }
   switch (strategy) {
     case 'none':
       return { ...base, ...direct, containers: [app(ctx.ip, POD_PORT)] }
@@ -144,7 +199,8 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
         ],
       }
     default: {
-      const elbv2 = strategy === 'drainpipe+elbv2'
+      const elbv2 = usesElbv2(strategy)
+      const fastLane = strategy === 'drainpipe-fast-lane'
       const build = drainpipeBuild(ctx.drainpipePath)
       // With elbv2 the lag bound counts from the moment the API says draining, so --max-wait and
       // the grace period are those of k8s/nlb-elbv2 (250 s, 310 s here: the lab's margin is the
@@ -168,7 +224,12 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
         ctx.trustedProxies,
         ...scaledDurationArgs(
           build,
-          resolveDurations(build, { ...ctx.durations, ...(maxWait === undefined ? {} : { maxWait }), gracePeriod: gracePeriodSeconds }),
+          resolveDurations(build, {
+            ...(fastLane ? { lbUnhealthyLagMax: FAST_LANE_UNHEALTHY_LAG_MAX_SECONDS } : {}),
+            ...ctx.durations,
+            ...(maxWait === undefined ? {} : { maxWait }),
+            gracePeriod: gracePeriodSeconds,
+          }),
           ctx.timeScale,
           { elbv2, windowFloorWallSeconds: ctx.windowFloorWallSeconds },
         ).args,
@@ -191,6 +252,7 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
           'us-east-1',
         )
       }
+      if (fastLane) args.push('--health-check-on-terminate', 'fail', '--health-check-listen', `${ctx.ip}:${HEALTH_CHECK_PORT}`)
       const sidecar: ContainerSpec = {
         name: 'drainpipe',
         command: process.execPath,

@@ -14,7 +14,7 @@ import { waitForDraining, type Elbv2DrainingHook } from './elbv2-hook.js'
 
 export type PreStop =
   | { sleepSeconds: number }
-  | { httpGet: { host: string; port: number; path: string } }
+  | { httpGet: { host: string; port: number; path: string; headers?: Record<string, string> } }
   /** An exec hook that polls DescribeTargetHealth until the target is draining or unused (the elbv2-only strategy). */
   | { elbv2Draining: Elbv2DrainingHook }
 
@@ -28,10 +28,16 @@ export interface ContainerSpec {
   nativeSidecar?: boolean
 }
 
+export interface ReadinessProbe {
+  host: string
+  port: number
+  path: string
+}
+
 export interface PodSpec {
   containers: ContainerSpec[]
-  /** HTTP GET readiness probe of the pod. */
-  readiness: { host: string; port: number; path: string }
+  /** HTTP GET readiness probes of the pod (one per container that has one): ready when all pass. */
+  readiness: ReadinessProbe | ReadinessProbe[]
   /** The AWS Load Balancer Controller's pod readiness gate (target healthy in the target group). */
   readinessGate: boolean
   /** terminationGracePeriodSeconds, simulated seconds. */
@@ -201,7 +207,7 @@ export class Pod extends EventEmitter<PodEvents> {
             tm.unref()
           })
         : 'httpGet' in hook
-          ? httpGet(hook.httpGet.host, hook.httpGet.port, hook.httpGet.path)
+          ? httpGet(hook.httpGet.host, hook.httpGet.port, hook.httpGet.path, undefined, hook.httpGet.headers)
           : waitForDraining(hook.elbv2Draining, this.timeScale, deadline)
     let timer: NodeJS.Timeout | undefined
     const overrun = new Promise<'overrun'>((resolve) => {
@@ -234,9 +240,9 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   private async probeOnce(): Promise<boolean> {
-    const { host, port, path } = this.spec.readiness
-    const status = await httpGet(host, port, path, 1000).catch(() => 'error')
-    return status === '200'
+    const probes = Array.isArray(this.spec.readiness) ? this.spec.readiness : [this.spec.readiness]
+    const statuses = await Promise.all(probes.map(({ host, port, path }) => httpGet(host, port, path, 1000).catch(() => 'error')))
+    return statuses.every((s) => s === '200')
   }
 
   private setContainersReady(ok: boolean): void {
@@ -248,9 +254,17 @@ export class Pod extends EventEmitter<PodEvents> {
 }
 
 /** GET; resolves with the status code as text, or an error description (the kubelet ignores hook failures). */
-export function httpGet(host: string, port: number, path: string, timeoutMs?: number): Promise<string> {
+export function httpGet(host: string, port: number, path: string, timeoutMs?: number, headers?: Record<string, string>): Promise<string> {
   return new Promise((resolve) => {
-    const req = http.get({ host, port, path, agent: false, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) }, (res) => {
+    const opts = {
+      host,
+      port,
+      path,
+      agent: false,
+      ...(headers === undefined ? {} : { headers }),
+      ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
+    }
+    const req = http.get(opts, (res) => {
       res.resume()
       res.on('end', () => resolve(String(res.statusCode)))
       res.on('error', () => resolve('error'))

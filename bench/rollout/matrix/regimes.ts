@@ -6,7 +6,7 @@ import type { LabOptions } from '../lab-options.js'
 import type { DrainpipeDurations } from '../drainpipe-build.js'
 import { parseDistribution } from '../model/distribution.js'
 import { DEFAULT_STRATEGIES } from '../options.js'
-import type { StrategyName } from '../strategies.js'
+import { blindSleepSecondsOf, FAST_LANE_HEALTH_CHECK, type StrategyName } from '../strategies.js'
 
 export interface Regime {
   name: string
@@ -17,6 +17,11 @@ export interface Regime {
   drainpipeExpectedToFail?: boolean
   /** Traffic-only drainpipe (no elbv2 to start the lag clock late) loses here by construction. */
   trafficOnlyExpectedToFail?: boolean
+  /**
+   * The blind fast lane (fail-hc+sleep-N) loses here by construction: the NLB fails open (keeps
+   * routing to unhealthy targets past any fixed sleep), or resets connections in flight.
+   */
+  blindExpectedToFail?: boolean
 }
 
 const SPARSE_WARMUP = 120
@@ -77,10 +82,38 @@ export const REGIMES: Regime[] = [
     lab: { load: 'poisson', ratePerPod: 0.5, lag: '200-260', gracePeriodSeconds: 300 },
     drainpipeExpectedToFail: true,
   },
+  {
+    name: 'fail-open',
+    about:
+      'every target unhealthy at once: 2 pods replaced together (maxSurge 0, maxUnavailable 2) and a slow controller (queue delay 90 s, terminating pods noticed 130 s late) that registers the new pods at ~90 s and deregisters the old ones once the new are healthy, so the NLB fails open to the old, unhealthy targets until a new one is healthy (~100 s); cross-zone on; Poisson 2/s per pod. The default lane routes until deregistration + lag, beyond --max-wait',
+    lab: {
+      load: 'poisson',
+      ratePerPod: 2,
+      replicas: 2,
+      maxSurge: 0,
+      maxUnavailable: 2,
+      controllerQueueDelaySeconds: 90,
+      controllerTerminationDelay: '130',
+      gracePeriodSeconds: 300,
+      // Cross-zone on: with it off, the nodes' views of the new pods converge at different
+      // moments and for a moment no node has a routable target in its own AZ (the model's DNS
+      // failover is per node, not per AZ's health), refusing connections whatever the strategy.
+      crossZone: true,
+    },
+    drainpipeExpectedToFail: true,
+    blindExpectedToFail: true,
+  },
+  {
+    name: 'unhealthy-termination',
+    about:
+      'the misconfiguration: target_health_state.unhealthy.connection_termination.enabled=true for every strategy (the fast lane refuses at start-up and runs as pass); requests take 250 ms wall (5 simulated s at 0.05), so some are in flight when a node resets; Poisson 2/s per pod',
+    lab: { load: 'poisson', ratePerPod: 2, unhealthyTermination: true, requestDelayMs: 250 },
+    blindExpectedToFail: true,
+  },
 ]
 
-/** The matrix runs the lab's strategy set: the no-sidecar controls, the sleep sweep, drainpipe. */
-export const STRATEGY_SET: StrategyName[] = DEFAULT_STRATEGIES
+/** The matrix runs the lab's strategy set (the no-sidecar controls, the sleep sweep, drainpipe) and the fast lane, safe and blind. */
+export const STRATEGY_SET: StrategyName[] = [...DEFAULT_STRATEGIES, 'drainpipe-fast-lane', 'fail-hc+sleep-60']
 
 /** --quick: the cases that show the decision's failure modes (and a no-sidecar control), one seed. */
 export const QUICK: { cases: Array<[regime: string, strategy: StrategyName]>; seeds: number } = {
@@ -93,6 +126,7 @@ export const QUICK: { cases: Array<[regime: string, strategy: StrategyName]>; se
     ['keep-alive', 'none'],
     ['keep-alive', 'drainpipe'],
     ['staggered', 'drainpipe'],
+    ['dense', 'drainpipe-fast-lane'],
   ],
   seeds: 1,
 }
@@ -104,6 +138,15 @@ export const QUICK: { cases: Array<[regime: string, strategy: StrategyName]>; se
  */
 export function expectedToFail(strategy: StrategyName, regime: Regime, lab: LabOptions): boolean {
   if (strategy === 'none' || strategy === 'elbv2-only') return true
+  const blind = blindSleepSecondsOf(strategy)
+  if (blind !== undefined) {
+    // Marked unhealthy within interval × threshold + timeout, then the node's unhealthy lag.
+    const hc = FAST_LANE_HEALTH_CHECK
+    const routesFor = hc.intervalSeconds! * hc.unhealthyThreshold! + hc.timeoutSeconds! + parseDistribution(lab.unhealthyLag).max
+    return regime.blindExpectedToFail === true || blind < routesFor
+  }
+  // The fast lane's bound is the unhealthy lag, which no regime here stretches past --max-wait.
+  if (strategy === 'drainpipe-fast-lane') return false
   const sleep = /^sleep-(\d+(?:\.\d+)?)$/.exec(strategy)
   if (sleep !== null) {
     const routesFor =

@@ -55,8 +55,20 @@ export function verdicts(rows: MatrixRow[]): string[] {
               `${dp.podLifeSeconds.p50 <= sleep.podLifeSeconds.p50 ? `${fmt(sleep.podLifeSeconds.p50 - dp.podLifeSeconds.p50)} s faster` : `${fmt(dp.podLifeSeconds.p50 - sleep.podLifeSeconds.p50)} s slower`}`,
       )
     }
+    const fast = rs.find((r) => r.strategy === 'drainpipe-fast-lane')
+    for (const lane of rs.filter((r) => r.strategy === 'drainpipe' || r.strategy === 'drainpipe+elbv2')) {
+      if (fast === undefined || fast.failed > 0 || lane.failed > 0 || lane.podLifeSeconds.p50 <= 0) continue
+      parts.push(
+        `fast lane vs ${lane.strategy}: p50 life ${fmt(fast.podLifeSeconds.p50)} s vs ${fmt(lane.podLifeSeconds.p50)} s, ratio ${fastLaneRatio(fast, lane).toFixed(2)}`,
+      )
+    }
     return parts.join('; ')
   })
+}
+
+/** drainpipe-fast-lane's p50 pod life after SIGTERM over another row's. */
+export function fastLaneRatio(fast: MatrixRow, other: MatrixRow): number {
+  return fast.podLifeSeconds.p50 / other.podLifeSeconds.p50
 }
 
 export function matrixJson(rows: MatrixRow[]): string {

@@ -83,7 +83,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixReport> {
       }
       for (const note of r.unscaled) unscaled.add(note)
       o.progress(
-        `[${done}/${jobs.length}] ${job.regime.name} ${job.strategy} seed ${job.seed}: ${r.requests} requests, ${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.errorsByCode)}` : ''}; ` +
+        `[${done}/${jobs.length}] ${job.regime.name} ${job.strategy} seed ${job.seed}: ${r.requests} requests, ${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.errorsByCode)}, NLB ${JSON.stringify(r.nlbResets)}` : ''}; ` +
           `pod life ${fmtList(r.podLifeSeconds)} s; exit − last LB connection ${fmtList(r.exitAfterLastLbConnectionSeconds)} s` +
           `${r.maxStallMs > 200 ? `; harness stalled up to ${r.maxStallMs} ms` : ''}${r.completed ? '' : '; ROLLOUT INCOMPLETE'} (${((Date.now() - started) / 1000).toFixed(0)} s wall)`,
       )

@@ -2,11 +2,21 @@
 // its own source address, so a target sees N checks per interval. TCP checks connect and
 // close without sending a byte; HTTP checks send a PROXY v2 LOCAL header first when the
 // target group has proxy protocol on, then `GET path`, and pass on 200–399.
-// Each node keeps its own consecutive-success/failure counters against the thresholds; the
-// target's state follows the majority of nodes.
+// Each node keeps its own consecutive-success/failure counters against the thresholds and acts
+// on its own verdict (`onNodeVerdict`: the node's routing, ./routing.ts); the target's API state
+// follows the majority of nodes. Nodes are not synchronised: each starts its rounds at its own
+// phase within the interval (seeded when `phaseRandom` is given), so each node marks a target
+// unhealthy at its own moment, between (threshold - 1) and threshold intervals after the checks
+// start failing, plus the check timeout.
 import net from 'node:net'
 import type { Target, TargetGroup } from '../elbv2/target-group.js'
 import { localHeader } from './proxy-header.js'
+import type { Random } from '../model/random.js'
+
+/** A timer this late means the harness stalled. */
+const STALL_MS = 50
+/** How many more timeouts a check gets for the harness's stalls. */
+const MAX_EXTENSIONS = 3
 
 export interface LbNode {
   index: number
@@ -24,6 +34,12 @@ export interface HealthCheckerOptions {
   nodes: readonly LbNode[]
   /** Keep checking targets while they drain. Unverified in AWS; default true. */
   checkWhileDraining: boolean
+  /** A node crossed a threshold for a target. */
+  onNodeVerdict?: (target: Target, node: number, state: 'healthy' | 'unhealthy') => void
+  /** Each node's phase within the interval. Default: spread evenly. */
+  phaseRandom?: Random
+  /** Wall-clock floor of the check timeout, ms. Default 0. */
+  timeoutFloorMs?: number
 }
 
 export interface HealthCheckStats {
@@ -48,7 +64,8 @@ export class HealthChecker {
     const intervalMs = this.group.scaled(this.group.healthCheck.intervalSeconds)
     const n = this.opts.nodes.length
     for (const node of this.opts.nodes) {
-      // Nodes are not synchronised: spread their rounds over the interval.
+      // Nodes are not synchronised: each starts at its own phase within the interval.
+      const phase = this.opts.phaseRandom === undefined ? node.index / n : this.opts.phaseRandom()
       const first = setTimeout(
         () => {
           this.round(node)
@@ -56,7 +73,7 @@ export class HealthChecker {
           every.unref()
           this.timers.push(every)
         },
-        (intervalMs * node.index) / n + 1,
+        intervalMs * phase + 1,
       )
       first.unref()
       this.timers.push(first)
@@ -80,7 +97,7 @@ export class HealthChecker {
   private check(node: LbNode, target: Target): void {
     const hc = this.group.healthCheck
     const port = hc.port === 'traffic-port' ? target.port : Number(hc.port)
-    const timeoutMs = this.group.scaled(hc.timeoutSeconds)
+    const timeoutMs = Math.max(this.group.scaled(hc.timeoutSeconds), this.opts.timeoutFloorMs ?? 0)
     const socket = net.connect({ host: target.id, port, localAddress: node.address })
     this.sockets.add(socket)
     this.stats.checks++
@@ -96,7 +113,23 @@ export class HealthChecker {
       else this.stats.failed++
       this.record(node, target, passed, reason)
     }
-    const timer = setTimeout(() => finish(false, 'Target.Timeout'), timeoutMs)
+    // A check times out only on the target's account: when the harness itself stalled (the timer
+    // fired late), the answer may be waiting unread, so let pending I/O run and give it another
+    // timeout rather than fail a target for the harness's stall.
+    // At most a few times: a target that never answers still fails on a busy harness.
+    let due = Date.now() + timeoutMs
+    let extensions = 0
+    const expire = (): void => {
+      const late = Date.now() - due
+      if (late > STALL_MS && extensions++ < MAX_EXTENSIONS) {
+        due = Date.now() + timeoutMs
+        timer = setTimeout(expire, timeoutMs)
+        timer.unref()
+        return
+      }
+      setImmediate(() => finish(false, 'Target.Timeout'))
+    }
+    let timer = setTimeout(expire, timeoutMs)
     timer.unref()
     socket.on('error', () => finish(false, 'Target.FailedHealthChecks'))
     socket.on('connect', () => {
@@ -127,12 +160,18 @@ export class HealthChecker {
     if (passed) {
       view.ok++
       view.fail = 0
-      if (view.state !== 'healthy' && view.ok >= hc.healthyThreshold) view.state = 'healthy'
+      if (view.state !== 'healthy' && view.ok >= hc.healthyThreshold) {
+        view.state = 'healthy'
+        this.opts.onNodeVerdict?.(target, node.index, 'healthy')
+      }
     } else {
       view.fail++
       view.ok = 0
       view.reason = reason
-      if (view.state !== 'unhealthy' && view.fail >= hc.unhealthyThreshold) view.state = 'unhealthy'
+      if (view.state !== 'unhealthy' && view.fail >= hc.unhealthyThreshold) {
+        view.state = 'unhealthy'
+        this.opts.onNodeVerdict?.(target, node.index, 'unhealthy')
+      }
     }
     const healthy = views.filter((v) => v.state === 'healthy').length
     const unhealthy = views.filter((v) => v.state === 'unhealthy').length

@@ -6,11 +6,14 @@
 //   proxy_protocol_v2.enabled                                   default false
 //   proxy_protocol_v2.client_to_server.header_placement         on_first_ack_with_payload | on_first_ack
 //   deregistration_delay.connection_termination.enabled         reset flows when the delay ends (default false)
-//   target_health_state.unhealthy.connection_termination.enabled reset flows when a target turns unhealthy (default true)
+//   target_health_state.unhealthy.connection_termination.enabled reset a node's flows to a target when that
+//                                                               node marks it unhealthy (default true)
+//   target_health_state.unhealthy.draining_interval_seconds     with termination off: a node closes its flows to a
+//                                                               target it marked unhealthy this long after (0: kept)
 import net from 'node:net'
 import { EventEmitter } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import type { Target, TargetGroup, TargetHealth } from '../elbv2/target-group.js'
+import type { Target, TargetGroup } from '../elbv2/target-group.js'
 import { RoutingTable } from './routing.js'
 import { HealthChecker, type LbNode } from './health-checker.js'
 import { pickByHash, type FlowTuple } from './flow-hash.js'
@@ -32,7 +35,7 @@ export interface NlbOptions {
   deregistrationLagSeconds?: number
   /** The lag as a distribution, drawn per node and per target; wins over deregistrationLagSeconds. */
   deregistrationLag?: Distribution
-  /** Seconds new connections keep reaching a target after it turned unhealthy. Default 35 (30–40 observed). */
+  /** Seconds a node keeps opening new connections to a target after its own checks marked it unhealthy. Default 35 (30–40 observed). */
   unhealthyLagSeconds?: number
   unhealthyLag?: Distribution
   /** Node i's deregistration lag is longer by i × this (simulated seconds). Default 0. */
@@ -49,6 +52,12 @@ export interface NlbOptions {
   healthChecks?: boolean
   /** Health-check draining targets too. Unverified in AWS. Default true. */
   checkWhileDraining?: boolean
+  /** A node's unhealthy mark also ends a deregistered target's lag (assumption, see ./routing.ts). Default true. */
+  unhealthyCutsLag?: boolean
+  /** Seeded randomness for the health checkers' phases. Default: spread evenly over the interval. */
+  checkRandom?: Random
+  /** Wall-clock floor of a health check's timeout, ms (a harness stall must not fail a check). Default 0. */
+  healthCheckTimeoutFloorMs?: number
   /** Send the PrivateLink TLV with this VPC endpoint id. */
   vpceId?: string
 }
@@ -58,6 +67,7 @@ export type ResetReason =
   | 'target-refused'
   | 'target-reset'
   | 'unhealthy-termination'
+  | 'unhealthy-draining-end'
   | 'deregistration-termination'
   | 'idle-timeout'
 
@@ -78,6 +88,7 @@ interface Flow {
   client: net.Socket
   upstream: net.Socket
   target: Target
+  node: number
 }
 
 export interface NlbEvents {
@@ -92,6 +103,8 @@ export class Nlb extends EventEmitter<NlbEvents> {
   readonly checker: HealthChecker | undefined
   private readonly server: net.Server
   private readonly flows = new Set<Flow>()
+  /** Per target key and node: the end of an unhealthy draining interval. */
+  private readonly drainingEnds = new Map<string, NodeJS.Timeout>()
   private readonly idleTimeoutMs: number
   private readonly vpceId: string | undefined
   private readonly random: Random | undefined
@@ -110,13 +123,22 @@ export class Nlb extends EventEmitter<NlbEvents> {
       unhealthyLag: opts.unhealthyLag ?? parseDistribution(String(opts.unhealthyLagSeconds ?? 35)),
       staggerSeconds: opts.lagStaggerSeconds ?? 0,
       crossZone: opts.crossZone ?? false,
+      perNodeHealth: opts.healthChecks ?? true,
+      unhealthyCutsLag: opts.unhealthyCutsLag ?? true,
       random: opts.lagRandom ?? Math.random,
     })
+    this.routing.on('node-health', this.onNodeHealth)
     this.idleTimeoutMs = group.scaled(opts.idleTimeoutSeconds ?? 350)
     this.vpceId = opts.vpceId
     this.checker =
       (opts.healthChecks ?? true)
-        ? new HealthChecker(group, { nodes: this.nodes, checkWhileDraining: opts.checkWhileDraining ?? true })
+        ? new HealthChecker(group, {
+            nodes: this.nodes,
+            checkWhileDraining: opts.checkWhileDraining ?? true,
+            onNodeVerdict: (target, node, state) => this.routing.setNodeHealth(target, node, state),
+            ...(opts.checkRandom === undefined ? {} : { phaseRandom: opts.checkRandom }),
+            timeoutFloorMs: opts.healthCheckTimeoutFloorMs ?? 0,
+          })
         : undefined
     this.stats = {
       flows: 0,
@@ -129,6 +151,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
         'target-refused': 0,
         'target-reset': 0,
         'unhealthy-termination': 0,
+        'unhealthy-draining-end': 0,
         'deregistration-termination': 0,
         'idle-timeout': 0,
       },
@@ -169,6 +192,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
   async close(): Promise<void> {
     this.checker?.close()
     this.routing.close()
+    for (const timer of this.drainingEnds.values()) clearTimeout(timer)
     this.group.off('change', this.onChange)
     this.group.off('removed', this.onRemoved)
     for (const flow of this.flows) {
@@ -178,15 +202,32 @@ export class Nlb extends EventEmitter<NlbEvents> {
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
 
-  private readonly onChange = (target: Target, previous: TargetHealth): void => {
-    if (
-      previous.state === 'healthy' &&
-      target.health.state === 'unhealthy' &&
-      this.group.boolAttribute('target_health_state.unhealthy.connection_termination.enabled')
-    ) {
-      this.resetFlows(target, 'unhealthy-termination')
-    }
+  private readonly onChange = (target: Target): void => {
     if (target.health.state === 'initial') this.checker?.forget(target.key)
+  }
+
+  /**
+   * A node marked a target unhealthy: with unhealthy connection termination on, it resets its
+   * flows to it at once (requests in flight on them fail); off, it keeps them, and closes those
+   * still open when the unhealthy draining interval ends (0: kept). Healthy again: nothing closes.
+   */
+  private readonly onNodeHealth = (target: Target, node: number, _previous: string, next: string): void => {
+    const key = `${target.key}|${node}`
+    clearTimeout(this.drainingEnds.get(key))
+    this.drainingEnds.delete(key)
+    if (next !== 'unhealthy') return
+    if (this.group.boolAttribute('target_health_state.unhealthy.connection_termination.enabled')) {
+      this.resetFlows(target, 'unhealthy-termination', node)
+      return
+    }
+    const interval = this.group.numberAttribute('target_health_state.unhealthy.draining_interval_seconds')
+    if (interval <= 0) return
+    const timer = setTimeout(() => {
+      this.drainingEnds.delete(key)
+      this.resetFlows(target, 'unhealthy-draining-end', node)
+    }, this.group.scaled(interval))
+    timer.unref()
+    this.drainingEnds.set(key, timer)
   }
 
   private readonly onRemoved = (target: Target): void => {
@@ -195,13 +236,13 @@ export class Nlb extends EventEmitter<NlbEvents> {
       this.resetFlows(target, 'deregistration-termination')
   }
 
-  private resetFlows(target: Target, reason: ResetReason): void {
+  private resetFlows(target: Target, reason: ResetReason, node?: number): void {
     for (const flow of this.flows) {
-      if (flow.target !== target) continue
+      if (flow.target !== target || (node !== undefined && flow.node !== node)) continue
       this.stats.resets[reason]++
       this.emit('reset', reason, target)
-      flow.client.resetAndDestroy()
-      flow.upstream.resetAndDestroy()
+      reset(flow.client)
+      reset(flow.upstream)
     }
   }
 
@@ -225,7 +266,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
       this.stats.resets['no-target']++
       this.emit('reset', 'no-target', undefined)
       client.on('error', () => {})
-      client.resetAndDestroy()
+      reset(client)
       return
     }
     this.stats.flows++
@@ -236,7 +277,7 @@ export class Nlb extends EventEmitter<NlbEvents> {
     this.emit('flow', target, node)
 
     const upstream = net.connect({ host: target.id, port: target.port, localAddress: node.address, allowHalfOpen: true })
-    const flow: Flow = { client, upstream, target }
+    const flow: Flow = { client, upstream, target, node: node.index }
     this.flows.add(flow)
 
     const proxyProtocol = this.group.boolAttribute('proxy_protocol_v2.enabled')
@@ -300,12 +341,12 @@ export class Nlb extends EventEmitter<NlbEvents> {
       const reason: ResetReason = connected ? 'target-reset' : 'target-refused'
       this.stats.resets[reason]++
       this.emit('reset', reason, target)
-      if (err.code !== undefined) client.resetAndDestroy()
+      if (err.code !== undefined) reset(client)
       else client.destroy()
       finish()
     })
     client.on('error', () => {
-      upstream.resetAndDestroy()
+      reset(upstream)
       finish()
     })
     upstream.on('close', () => {
@@ -321,12 +362,23 @@ export class Nlb extends EventEmitter<NlbEvents> {
       const idle = (): void => {
         this.stats.resets['idle-timeout']++
         this.emit('reset', 'idle-timeout', target)
-        client.resetAndDestroy()
-        upstream.resetAndDestroy()
+        reset(client)
+        reset(upstream)
       }
       client.setTimeout(this.idleTimeoutMs, idle)
     }
   }
+}
+
+/**
+ * Close with a TCP RST, as the NLB does. A socket whose side is already shutting down (end()
+ * called) is destroyed instead: libuv refuses to reset it (uv_tcp_close_reset: EINVAL while
+ * shutting), and Node then never closes its handle, so the process spins at exit in
+ * Environment::CleanupHandles (seen: the lab's test process at 100% CPU after its last test).
+ */
+function reset(socket: net.Socket): void {
+  if (socket.writableEnded) socket.destroy()
+  else socket.resetAndDestroy()
 }
 
 export async function startNlb(opts: NlbOptions): Promise<Nlb> {
