@@ -1,6 +1,9 @@
 // The load balancer controller model against the emulator, through the real SDK: registration
-// with the readiness gate, deregistration on termination, and API throttling delaying it.
+// with the readiness gate (once the pod's containers are ready), deregistration on termination,
+// and API throttling delaying it.
 import t from 'tap'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { startElbv2Emulator, type Elbv2EmulatorOptions } from '../../bench/rollout/elbv2/index.js'
@@ -12,14 +15,14 @@ interface Teardown {
 }
 
 // A pod without containers: the controller only sees its IP, readiness and termination.
-function pod(ip: string): Pod {
+function pod(ip: string, readiness = { host: ip, port: 1, path: '/' }): Pod {
   return new Pod(
     `pod-${ip}`,
     ip,
     1,
     {
       containers: [],
-      readiness: { host: ip, port: 1, path: '/' },
+      readiness,
       readinessGate: true,
       gracePeriodSeconds: 30,
       readinessPeriodSeconds: 10,
@@ -54,6 +57,7 @@ async function until(what: () => boolean, ms = 10_000): Promise<boolean> {
 t.test('registers a new pod, opens its readiness gate once healthy, deregisters it on termination', async (t) => {
   const { group, controller } = await setup(t, {})
   const p = pod('10.0.0.7')
+  p.containersReady = true
   controller.watch(p)
   t.ok(await until(() => group.get('10.0.0.7', 8080) !== undefined), 'registered before it is Ready (readiness gate)')
   t.equal(group.get('10.0.0.7', 8080)!.health.state, 'initial')
@@ -70,6 +74,30 @@ t.test('registers a new pod, opens its readiness gate once healthy, deregisters 
   t.ok(await until(() => controller.stats.deregistered > 0), 'the controller saw the call succeed')
   t.equal(controller.stats.deregistered, 1)
   t.equal(controller.stats.deregistrationLatencyMs.length, 1)
+})
+
+t.test('with the readiness gate, a pod is registered only once its containers are ready (its probes pass)', async (t) => {
+  // The LBC skips a not-ready endpoint whose pod is not ContainersReady: a pod still starting
+  // is no target, so an NLB failing open to every unhealthy target cannot send it connections
+  // its port would refuse. The probe is real: HTTP to a port nothing listens on yet.
+  const app = http.createServer((_req, res) => res.end('ok'))
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
+  const port = (app.address() as AddressInfo).port
+  await new Promise<void>((resolve) => app.close(() => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())))
+  const { group, controller } = await setup(t, {})
+  const p = pod('10.0.0.9', { host: '127.0.0.1', port, path: '/' })
+  t.teardown(() => p.kill())
+  p.start()
+  controller.watch(p)
+  // A reconcile and a gate poll (15 s × 0.01) with the probe failing.
+  t.ok(await until(() => controller.stats.reconciles >= 3), 'the controller reconciled and polled')
+  t.notOk(p.containersReady, 'the probe fails: nothing listens')
+  t.equal(group.get('10.0.0.9', 8080), undefined, 'not registered while its containers are not ready')
+  await new Promise<void>((resolve) => app.listen(port, '127.0.0.1', resolve))
+  t.ok(await until(() => p.containersReady), 'the probe passes')
+  t.ok(await until(() => group.get('10.0.0.9', 8080) !== undefined), 'registered on the next gate poll')
+  t.notOk(p.ready, 'before it is Ready: the gate waits for the target to turn healthy')
 })
 
 t.test('a throttled Describe* bucket delays deregistration', async (t) => {

@@ -7,7 +7,12 @@
 //   targets and deregisters the others, in batches of 200, through a client-side rate limiter
 //   (Register/Deregister burst 20, 4/s by default — the LBC's defaults);
 // - should be a target: without the readiness gate, a Ready pod that is not terminating; with
-//   the gate, every pod that is not terminating (it is registered before it is Ready);
+//   the gate, a pod that is not terminating and whose containers are ready (ContainersReady):
+//   it is registered before it is Ready, but not before its readiness probes pass. The LBC's
+//   endpoint resolver skips a not-ready endpoint whose pod is not ContainersReady and only
+//   requeues (pkg/backend/endpoint_resolver.go: `if !pod.IsContainersReady() { … continue }`),
+//   so a pod that is still starting (image pull, process start) is never a target whose port
+//   refuses; an NLB failing open to every unhealthy target would otherwise send it connections;
 // - readiness gate: a pod's gate turns true once the API reports its target healthy; while
 //   gates are pending the controller re-checks every `gatePollSeconds` (15 s in the LBC).
 //
@@ -159,7 +164,9 @@ export class LoadBalancerController {
 
     const now = Date.now()
     const noticed = (p: Pod): boolean => p.phase === 'running' || (this.noticedAt.get(p.ip) ?? 0) <= now
-    const desired = [...this.pods].filter((p) => !noticed(p) || (p.phase === 'running' && (this.opts.readinessGate || p.ready)))
+    // Running and its containers ready: with the gate the pod need not be Ready yet (the gate
+    // waits for this registration); without it, Ready is the same thing.
+    const desired = [...this.pods].filter((p) => !noticed(p) || (p.phase === 'running' && p.containersReady))
     const desiredIps = new Set(desired.map((p) => p.ip))
     const toRegister = desired.filter((p) => {
       const s = current.get(p.ip)
@@ -196,7 +203,8 @@ export class LoadBalancerController {
         if (current.get(pod.ip) === 'healthy') pod.setGate(true)
         else pending = true
       }
-      // Gates pending: look again after the poll interval (a pod change requeues sooner).
+      // Gates pending (containers not ready yet, or the target not healthy yet): look again after
+      // the poll interval, as the LBC requeues (a pod change requeues sooner).
       if (pending && this.pollTimer === undefined) {
         this.pollTimer = setTimeout(
           () => {
