@@ -139,7 +139,13 @@ export const NUMBER_FLAGS: NumberFlag[] = [
     min: 0.01,
     max: 3600,
   },
-  { flag: 'request-timeout', key: 'requestTimeoutSeconds', help: 'open-loop and grpc load: request timeout (grpc: the call deadline), simulated s', min: 0.1, max: 3600 },
+  {
+    flag: 'request-timeout',
+    key: 'requestTimeoutSeconds',
+    help: 'open-loop and grpc load: request timeout (grpc: the call deadline), simulated s',
+    min: 0.1,
+    max: 3600,
+  },
   { flag: 'warmup', key: 'warmupSeconds', help: "simulated s of load before the rollout (drainpipe's arrival history)", min: 0, max: 3600 },
   { flag: 'app-keep-alive', key: 'appKeepAliveSeconds', help: "the app's HTTP keep-alive timeout, simulated s", min: 0.1, max: 3600 },
   {

@@ -202,23 +202,28 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
             timeline,
           })
         : o.load === 'closed'
-        ? startLoad({
-            url,
-            path,
-            timeline,
-            parallel: o.parallel,
-            connections: o.connections,
-            requestsPerConnection: o.requestsPerConnection,
-          })
-        : startOpenLoop({
-            ...open,
-            model:
-              o.load === 'keepalive'
-                ? { kind: 'keepalive', clients: o.keepAliveClients, thinkSeconds: o.thinkSeconds }
-                : o.load === 'bursty'
-                  ? { kind: 'bursty', ratePerSecond: o.ratePerPod * o.replicas, onSeconds: o.burstOnSeconds, offSeconds: o.burstOffSeconds }
-                  : { kind: 'poisson', ratePerSecond: o.ratePerPod * o.replicas },
-          })
+          ? startLoad({
+              url,
+              path,
+              timeline,
+              parallel: o.parallel,
+              connections: o.connections,
+              requestsPerConnection: o.requestsPerConnection,
+            })
+          : startOpenLoop({
+              ...open,
+              model:
+                o.load === 'keepalive'
+                  ? { kind: 'keepalive', clients: o.keepAliveClients, thinkSeconds: o.thinkSeconds }
+                  : o.load === 'bursty'
+                    ? {
+                        kind: 'bursty',
+                        ratePerSecond: o.ratePerPod * o.replicas,
+                        onSeconds: o.burstOnSeconds,
+                        offSeconds: o.burstOffSeconds,
+                      }
+                    : { kind: 'poisson', ratePerSecond: o.ratePerPod * o.replicas },
+            })
     const l = load
     const sample = (): void => {
       timeline.gauge('healthy', n.healthyTargets())
