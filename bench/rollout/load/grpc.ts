@@ -8,7 +8,7 @@
 // The call is generic (/lab.Echo/Call, Buffers in and out, no proto): the lab app echoes it.
 // Every call ends once: OK → ok; DEADLINE_EXCEEDED (the request timeout, simulated) → timeouts;
 // UNAVAILABLE (connection refused, reset, or cut) → resets; any other status → non2xx. Codes are
-// counted by name in errorsByCode.
+// counted by name and the first clause of their details in errorsByCode.
 import grpc from '@grpc/grpc-js'
 import { exponential, type Random } from '../model/random.js'
 import type { Timeline } from './timeline.js'
@@ -97,7 +97,9 @@ export function startGrpcLoad(o: GrpcLoadOptions): LoadRun {
         } else {
           const kind = err.code === grpc.status.DEADLINE_EXCEEDED ? 'timeouts' : err.code === grpc.status.UNAVAILABLE ? 'resets' : 'non2xx'
           result[kind]++
-          const code = grpc.status[err.code] ?? String(err.code)
+          // The status name and the first clause of its details ("UNAVAILABLE: Connection dropped"):
+          // what cut a call, without addresses and timestamps.
+          const code = `${grpc.status[err.code] ?? String(err.code)}: ${err.details.split(/[.:(]/)[0]!.trim()}`
           result.errorsByCode[code] = (result.errorsByCode[code] ?? 0) + 1
           o.timeline.count(kind)
         }
