@@ -197,8 +197,6 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
             random: stream(o.seed, 'load'),
             timeoutSeconds: o.requestTimeoutSeconds,
             delayMs: o.requestDelayMs,
-            // A stalled harness would miss its own PING ACK: 5 s wall, longer than any stall seen.
-            pingTimeoutFloorMs: 5000,
             timeline,
           })
         : o.load === 'closed'

@@ -29,8 +29,6 @@ export interface GrpcLoadOptions {
   timeoutSeconds: number
   /** Asked of the app per call (the `delay-ms` metadata), wall-clock ms. */
   delayMs: number
-  /** Wall-clock floor of the keepalive PING timeout (a harness stall must not look like a dead peer). */
-  pingTimeoutFloorMs: number
   timeline: Timeline
 }
 
@@ -55,19 +53,18 @@ type Echo = grpc.Client & {
 }
 
 /**
- * The channel settings a careful gRPC client runs with, durations scaled to the lab's clock:
- * its own connection (no subchannel shared between clients, as separate processes would have),
- * keepalive PINGs every 60 simulated s (below the NLB's 350 s idle timeout) also between calls,
- * a PING timeout of 20 simulated s but never under the wall-clock floor, and gRPC's reconnect
- * backoff (1 s, up to 120 s) scaled.
+ * The channel settings, durations scaled to the lab's clock: its own connection (no subchannel
+ * shared between clients, as separate processes would have) and gRPC's reconnect backoff (1 s,
+ * up to 120 s) scaled. No keepalive PINGs (grpc-js's default): with them, grpc-js 1.14 drops the
+ * calls still in flight on a connection that got a graceful GOAWAY as soon as its next PING is
+ * due (Node has closed the session, the PING cannot be sent: grpc/grpc-node#3068), whichever
+ * server sent the GOAWAY; the lab's channels are never idle long enough for the NLB's idle
+ * timeout to need them. test/lab/grpc-keepalive-goaway.test.ts shows both.
  */
-export function channelOptions(o: Pick<GrpcLoadOptions, 'timeScale' | 'pingTimeoutFloorMs'>): grpc.ChannelOptions {
+export function channelOptions(o: Pick<GrpcLoadOptions, 'timeScale'>): grpc.ChannelOptions {
   const wallMs = (simSeconds: number): number => Math.max(1, Math.round(simSeconds * 1000 * o.timeScale))
   return {
     'grpc.use_local_subchannel_pool': 1,
-    'grpc.keepalive_time_ms': wallMs(60),
-    'grpc.keepalive_timeout_ms': Math.max(wallMs(20), o.pingTimeoutFloorMs),
-    'grpc.keepalive_permit_without_calls': 1,
     'grpc.initial_reconnect_backoff_ms': wallMs(1),
     'grpc.max_reconnect_backoff_ms': wallMs(120),
   }
