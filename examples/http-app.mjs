@@ -10,11 +10,18 @@
 //   POST /            stream the request body through a hash; answer { bytes, sha256 }
 //   Upgrade: echo     101, then echo every byte back (a WebSocket stand-in)
 //
+// The same port speaks HTTP/2 with prior knowledge (h2c, as gRPC does over plaintext): a
+// connection that starts with the HTTP/2 client preface goes to an HTTP/2 server (./h2c-app.mjs),
+// which answers any gRPC unary call by echoing its message with grpc-status 0 (after the
+// `delay-ms` metadata's milliseconds, the gRPC twin of ?delay).
+//
 // On SIGTERM the default (`close`) is what a careful app does: stop accepting, finish
-// in-flight requests, exit. `exit` leaves at once, as many apps do.
+// in-flight requests, exit. `exit` leaves at once, as many apps do. HTTP/2 connections get
+// Node's GOAWAY (session.close(): streams in flight finish, new ones are refused).
 import http from 'node:http'
 import { createHash } from 'node:crypto'
 import { parseArgs } from 'node:util'
+import { startH2c, isPrefaceStart } from './h2c-app.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -83,6 +90,27 @@ function stream(res, size) {
 }
 
 server.keepAliveTimeout = Math.max(1, Math.round(Number(values['keep-alive-timeout']) * 1000))
+const h2c = startH2c({ name: values.name })
+// One port, two protocols: the first bytes decide (the HTTP/2 preface, or anything else). The
+// HTTP/1.1 server keeps its own listener and connection tracking; its connection handler runs
+// once the bytes are known not to be the preface.
+const [http1Connection] = server.listeners('connection')
+server.removeAllListeners('connection')
+server.on('connection', (socket) => {
+  let seen = Buffer.alloc(0)
+  const sniff = (chunk) => {
+    seen = Buffer.concat([seen, chunk])
+    const h2 = isPrefaceStart(seen)
+    if (h2 === undefined) return
+    socket.off('data', sniff)
+    socket.pause()
+    socket.unshift(seen)
+    if (h2) h2c.server.emit('connection', socket)
+    else http1Connection.call(server, socket)
+    process.nextTick(() => socket.resume())
+  }
+  socket.on('data', sniff)
+})
 server.listen(Number(values.port), values.host, () => {
   console.log(JSON.stringify({ msg: 'listening', name: values.name, address: server.address() }))
 })
@@ -91,5 +119,6 @@ process.on('SIGTERM', () => {
   if (values['on-sigterm'] === 'exit') process.exit(0)
   server.close(() => process.exit(0))
   server.closeIdleConnections()
+  h2c.close()
 })
 process.on('SIGINT', () => process.exit(0))

@@ -3,7 +3,7 @@
 import { DRAINPIPE, LAB_DEPLOYMENT } from './strategies.js'
 import type { DrainpipeDurations } from './drainpipe-build.js'
 
-export type LoadKind = 'closed' | 'poisson' | 'bursty' | 'keepalive'
+export type LoadKind = 'closed' | 'poisson' | 'bursty' | 'keepalive' | 'grpc'
 
 export interface LabOptions {
   replicas: number
@@ -65,7 +65,7 @@ export interface LabOptions {
   ratePerPod: number
   burstOnSeconds: number
   burstOffSeconds: number
-  /** keepalive: clients (each one keep-alive connection) and their mean think time. */
+  /** keepalive: clients (each one keep-alive connection) and their mean think time; grpc: channels and the mean gap between a channel's calls (open loop). */
   keepAliveClients: number
   thinkSeconds: number
   /**

@@ -127,7 +127,7 @@ export const NUMBER_FLAGS: NumberFlag[] = [
   {
     flag: 'clients',
     key: 'keepAliveClients',
-    help: 'keepalive load: clients, each on one keep-alive connection',
+    help: 'keepalive/grpc load: clients, each on one keep-alive connection (grpc: one channel, one HTTP/2 connection)',
     min: 1,
     max: 1000,
     integer: true,
@@ -135,11 +135,17 @@ export const NUMBER_FLAGS: NumberFlag[] = [
   {
     flag: 'think',
     key: 'thinkSeconds',
-    help: "keepalive load: mean think time between a client's requests, simulated s",
+    help: "keepalive load: mean think time between a client's requests; grpc: mean gap between a channel's calls (open loop), simulated s",
     min: 0.01,
     max: 3600,
   },
-  { flag: 'request-timeout', key: 'requestTimeoutSeconds', help: 'open-loop load: request timeout, simulated s', min: 0.1, max: 3600 },
+  {
+    flag: 'request-timeout',
+    key: 'requestTimeoutSeconds',
+    help: 'open-loop and grpc load: request timeout (grpc: the call deadline), simulated s',
+    min: 0.1,
+    max: 3600,
+  },
   { flag: 'warmup', key: 'warmupSeconds', help: "simulated s of load before the rollout (drainpipe's arrival history)", min: 0, max: 3600 },
   { flag: 'app-keep-alive', key: 'appKeepAliveSeconds', help: "the app's HTTP keep-alive timeout, simulated s", min: 0.1, max: 3600 },
   {
@@ -238,8 +244,8 @@ const CHOICE_FLAGS: Array<{ flag: string; values: string; help: string; def: (o:
   },
   {
     flag: 'load',
-    values: 'closed|poisson|bursty|keepalive',
-    help: 'closed: clients (--load-*); poisson/bursty: open-loop new connections at --rate per replica; keepalive: --clients on keep-alive connections with --think',
+    values: 'closed|poisson|bursty|keepalive|grpc',
+    help: 'closed: clients (--load-*); poisson/bursty: open-loop new connections at --rate per replica; keepalive: --clients on keep-alive connections with --think; grpc: --clients gRPC channels (one HTTP/2 connection each) sending unary calls open-loop every ~--think s (drainpipe strategies get --upstream-protocol h2c)',
     def: (o) => o.load,
   },
   {
@@ -402,8 +408,8 @@ export function parseCliArgs(argv: string[]): CliOptions {
       }
       case 'load': {
         const v = value()
-        if (!['closed', 'poisson', 'bursty', 'keepalive'].includes(v))
-          throw new UsageError(`--load must be closed, poisson, bursty or keepalive, got ${JSON.stringify(v)}`, flag)
+        if (!['closed', 'poisson', 'bursty', 'keepalive', 'grpc'].includes(v))
+          throw new UsageError(`--load must be closed, poisson, bursty, keepalive or grpc, got ${JSON.stringify(v)}`, flag)
         lab.load = v as LoadKind
         continue
       }

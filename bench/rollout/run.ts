@@ -96,5 +96,7 @@ export function describeLoad(o: LabOptions): string {
       return `bursty new connections, ${o.ratePerPod}/s per replica on average (on ~${o.burstOnSeconds} s, off ~${o.burstOffSeconds} s)`
     case 'keepalive':
       return `${o.keepAliveClients} keep-alive clients, think time ~${o.thinkSeconds} s`
+    case 'grpc':
+      return `${o.keepAliveClients} gRPC channels, a unary call every ~${o.thinkSeconds} s each (open loop)`
   }
 }

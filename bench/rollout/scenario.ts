@@ -13,6 +13,7 @@ import { Pod } from './kube/pod.js'
 import { Timeline } from './load/timeline.js'
 import { startLoad, percentile, type LoadRun, type RequestCounts } from './load/load.js'
 import { startOpenLoop } from './load/open-loop.js'
+import { startGrpcLoad } from './load/grpc.js'
 import { podSpec, targetGroupSetup, unscaledDurations, POD_PORT, type StrategyName } from './strategies.js'
 import type { LabOptions } from './lab-options.js'
 import { parseDistribution } from './model/distribution.js'
@@ -152,6 +153,7 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
             durations: { ...o.drainpipe, elbv2PollInterval: o.elbv2PollSeconds },
             windowFloorWallSeconds: o.windowFloorWallSeconds,
             appKeepAliveSeconds: o.appKeepAliveSeconds,
+            grpc: o.load === 'grpc',
             ...(injected === undefined ? {} : { injected }),
           }),
           o.timeScale,
@@ -186,24 +188,40 @@ export async function runStrategy(name: StrategyName, o: LabOptions, index: numb
     const path = o.requestDelayMs > 0 ? `/?delay=${o.requestDelayMs}` : '/'
     const open = { url, path, timeline, timeScale: o.timeScale, random: stream(o.seed, 'load'), timeoutSeconds: o.requestTimeoutSeconds }
     load =
-      o.load === 'closed'
-        ? startLoad({
-            url,
-            path,
+      o.load === 'grpc'
+        ? startGrpcLoad({
+            target: `127.0.0.1:${n.address().port}`,
+            clients: o.keepAliveClients,
+            thinkSeconds: o.thinkSeconds,
+            timeScale: o.timeScale,
+            random: stream(o.seed, 'load'),
+            timeoutSeconds: o.requestTimeoutSeconds,
+            delayMs: o.requestDelayMs,
             timeline,
-            parallel: o.parallel,
-            connections: o.connections,
-            requestsPerConnection: o.requestsPerConnection,
           })
-        : startOpenLoop({
-            ...open,
-            model:
-              o.load === 'keepalive'
-                ? { kind: 'keepalive', clients: o.keepAliveClients, thinkSeconds: o.thinkSeconds }
-                : o.load === 'bursty'
-                  ? { kind: 'bursty', ratePerSecond: o.ratePerPod * o.replicas, onSeconds: o.burstOnSeconds, offSeconds: o.burstOffSeconds }
-                  : { kind: 'poisson', ratePerSecond: o.ratePerPod * o.replicas },
-          })
+        : o.load === 'closed'
+          ? startLoad({
+              url,
+              path,
+              timeline,
+              parallel: o.parallel,
+              connections: o.connections,
+              requestsPerConnection: o.requestsPerConnection,
+            })
+          : startOpenLoop({
+              ...open,
+              model:
+                o.load === 'keepalive'
+                  ? { kind: 'keepalive', clients: o.keepAliveClients, thinkSeconds: o.thinkSeconds }
+                  : o.load === 'bursty'
+                    ? {
+                        kind: 'bursty',
+                        ratePerSecond: o.ratePerPod * o.replicas,
+                        onSeconds: o.burstOnSeconds,
+                        offSeconds: o.burstOffSeconds,
+                      }
+                    : { kind: 'poisson', ratePerSecond: o.ratePerPod * o.replicas },
+            })
     const l = load
     const sample = (): void => {
       timeline.gauge('healthy', n.healthyTargets())

@@ -108,6 +108,8 @@ export interface PodContext {
   windowFloorWallSeconds: number
   /** The app's keep-alive timeout, simulated seconds (Node's default is 5). */
   appKeepAliveSeconds: number
+  /** gRPC load: drainpipe forwards HTTP/2 streams to the app over h2c (--upstream-protocol h2c). */
+  grpc?: boolean
   /** The `injected` strategy: the pod plan derived from the injected spec. */
   injected?: InjectedPlan
 }
@@ -251,6 +253,11 @@ export function podSpec(strategy: StrategyName, ctx: PodContext): PodSpec {
           '--aws-region',
           'us-east-1',
         )
+      }
+      if (ctx.grpc === true) {
+        if (!build.flags.has('upstream-protocol'))
+          throw new Error(`${build.path} has no --upstream-protocol: the gRPC load needs a build that forwards h2c`)
+        args.push('--upstream-protocol', 'h2c')
       }
       if (fastLane) args.push('--health-check-on-terminate', 'fail', '--health-check-listen', `${ctx.ip}:${HEALTH_CHECK_PORT}`)
       const sidecar: ContainerSpec = {

@@ -69,7 +69,7 @@ t.test('bad input names the flag', async (t) => {
     [['--strategies', 'none,yolo'], 'strategies', /unknown strategy "yolo"/],
     [['--lag'], 'lag', /--lag needs a value/],
     [['--lag', '150-90'], 'lag', /--lag: range 150-90 runs backwards/],
-    [['--load', 'heavy'], 'load', /--load must be closed, poisson, bursty or keepalive/],
+    [['--load', 'heavy'], 'load', /--load must be closed, poisson, bursty, keepalive or grpc/],
     [['--cross-zone', 'yes'], 'cross-zone', /--cross-zone must be on or off/],
     [['--drainpipe-max-wait', 'long'], 'drainpipe-max-wait', /must be a number from 0 to 3600/],
     [['--strategies', 'sleep-x'], 'strategies', /unknown strategy "sleep-x"/],

@@ -110,6 +110,12 @@ export const REGIMES: Regime[] = [
     lab: { load: 'poisson', ratePerPod: 2, unhealthyTermination: true, requestDelayMs: 250 },
     blindExpectedToFail: true,
   },
+  {
+    name: 'grpc',
+    about:
+      '12 gRPC channels (one long-lived HTTP/2 connection each), a unary call every ~2 s per channel, open loop; calls take 250 ms wall (5 simulated s at 0.05), so some are in flight at SIGTERM. A channel moves to another pod only when it reconnects: after a GOAWAY, or when its connection is cut',
+    lab: { load: 'grpc', keepAliveClients: 12, thinkSeconds: 2, requestDelayMs: 250 },
+  },
 ]
 
 /** The matrix runs the lab's strategy set (the no-sidecar controls, the sleep sweep, drainpipe) and the fast lane, safe and blind. */
