@@ -291,12 +291,12 @@ t.test('rendered pods: drainpipe configuration and the pod spec agree', { skip: 
     }
     if (name.endsWith('several-ports'))
       t.same(
-        ports.map((p) => [p.name, p.mode]),
+        ports.map((p) => [p.name, p.mode, p.upstreamProtocol]),
         [
-          ['http', 'http'],
-          ['grpc', 'tcp'],
+          ['http', 'http', 'h1'],
+          ['grpc', 'http', 'h2c'],
         ],
-        `${name}: http and grpc`,
+        `${name}: http, and grpc over h2c (drained with GOAWAY, not cut at --drain-timeout)`,
       )
 
     if (name.endsWith('native-sidecar')) {
