@@ -634,6 +634,8 @@ function crossCheck(c: Config): string[] {
       'health-check-listen',
     )
   }
+  if (c.http2MaxConnectionAgeGraceMs > 0 && c.http2MaxConnectionAgeMs === 0)
+    warnings.push('--http2-max-connection-age-grace has no effect without --http2-max-connection-age (off)')
   return warnings
 }
 

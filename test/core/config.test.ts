@@ -403,6 +403,13 @@ t.test('several ports: --ports repeated or ;-separated in DRAINPIPE_PORTS, each 
     { flag: 'ports', message: /invalid --ports name=db: upstream-protocol h2c works in mode http only/ },
     'h2c on a tcp port is refused naming the port',
   )
+  // A grace for a connection age that is off does nothing: said at start-up.
+  const graceOnly = parseConfig(['--http2-max-connection-age-grace', '30'])
+  t.same(
+    graceOnly.kind === 'config' ? graceOnly.warnings : null,
+    ['--http2-max-connection-age-grace has no effect without --http2-max-connection-age (off)'],
+    'a grace without an age is a start-up warning',
+  )
   // The binary: a bad --ports exits 2 naming the flag, the value and what a port takes.
   const r = await runCli(['--ports', 'name=grpc,listen=:9090,mode=h2'], { POD_IP: '' })
   t.equal(r.code, 2)
