@@ -11,7 +11,7 @@ import t from 'tap'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import grpc from '@grpc/grpc-js'
-import { channelOptions, GRPC_METHOD } from '../../bench/rollout/load/grpc.js'
+import { channelOptions, EchoClient, GRPC_METHOD, type Echo } from '../../bench/rollout/load/grpc.js'
 import { gracefulGoaway } from '../../src/forward/http2/goaway.js'
 
 const CALLS = 5
@@ -19,26 +19,6 @@ const CALLS = 5
 const TIME_SCALE = 0.005
 /** Answers come this long after the GOAWAY: several keepalive periods. */
 const HOLD_MS = 1200
-
-const identity = (b: Buffer): Buffer => b
-const Echo = grpc.makeGenericClientConstructor(
-  {
-    Call: {
-      path: GRPC_METHOD,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-      originalName: 'Call',
-    },
-  },
-  'Echo',
-)
-type EchoClient = grpc.Client & {
-  Call(message: Buffer, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null) => void): void
-}
 
 /** A server that holds every call HOLD_MS and sends the graceful GOAWAY once CALLS streams have arrived. */
 async function slowServer(t: Tap.Test): Promise<number> {
@@ -68,7 +48,7 @@ async function slowServer(t: Tap.Test): Promise<number> {
 /** Send CALLS calls at once on one connected channel; the status name and details of each. */
 async function callsAcrossGoaway(t: Tap.Test, options: grpc.ChannelOptions): Promise<string[]> {
   const port = await slowServer(t)
-  const client = new Echo(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options) as unknown as EchoClient
+  const client = new EchoClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options) as unknown as Echo
   t.teardown(() => client.close())
   await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 5000, (err) => (err ? reject(err) : resolve())))
   const ends = Array.from(

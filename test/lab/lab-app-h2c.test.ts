@@ -9,25 +9,9 @@ import http from 'node:http'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import grpc from '@grpc/grpc-js'
-import { channelOptions, GRPC_METHOD } from '../../bench/rollout/load/grpc.js'
+import { channelOptions, EchoClient, GRPC_METHOD } from '../../bench/rollout/load/grpc.js'
 
 const APP = fileURLToPath(new URL('../../examples/http-app.mjs', import.meta.url))
-const identity = (b: Buffer): Buffer => b
-const Echo = grpc.makeGenericClientConstructor(
-  {
-    Call: {
-      path: GRPC_METHOD,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-      originalName: 'Call',
-    },
-  },
-  'Echo',
-)
 
 async function startApp(t: Tap.Test) {
   const child = spawn(process.execPath, [APP, '--port', '0', '--name', 'lab-app'], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -70,7 +54,7 @@ t.test('one port: HTTP/1.1 and an h2c gRPC call', async (t) => {
   t.equal(r.version, '1.1')
   t.equal((JSON.parse(r.body) as { name: string }).name, 'lab-app')
 
-  const client = new Echo(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions({ timeScale: 1 }))
+  const client = new EchoClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions({ timeScale: 1 }))
   t.teardown(() => client.close())
   const started = Date.now()
   const { err, res } = await call(client, Buffer.from('ping-1'), 100)
@@ -82,7 +66,7 @@ t.test('one port: HTTP/1.1 and an h2c gRPC call', async (t) => {
 
 t.test('SIGTERM: a call in flight completes, the app exits', async (t) => {
   const { child, port } = await startApp(t)
-  const client = new Echo(`127.0.0.1:${port}`, grpc.credentials.createInsecure())
+  const client = new EchoClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure())
   t.teardown(() => client.close())
   t.equal((await call(client, Buffer.from('warm'), 0)).err, null)
   const inFlight = call(client, Buffer.from('slow'), 300)

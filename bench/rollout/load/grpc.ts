@@ -33,7 +33,8 @@ export interface GrpcLoadOptions {
 }
 
 const identity = (b: Buffer): Buffer => b
-const EchoClient = grpc.makeGenericClientConstructor(
+/** A client of the lab app's echo method, Buffers in and out (no proto): the load's and the tests'. */
+export const EchoClient = grpc.makeGenericClientConstructor(
   {
     Call: {
       path: GRPC_METHOD,
@@ -48,7 +49,7 @@ const EchoClient = grpc.makeGenericClientConstructor(
   },
   'Echo',
 )
-type Echo = grpc.Client & {
+export type Echo = grpc.Client & {
   Call(message: Buffer, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null) => void): void
 }
 
