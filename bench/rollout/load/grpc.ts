@@ -13,6 +13,7 @@ import grpc from '@grpc/grpc-js'
 import { exponential, type Random } from '../model/random.js'
 import type { Timeline } from './timeline.js'
 import { countsSoFar, type LoadResult, type LoadRun } from './load.js'
+import { simulatedClock } from './clock.js'
 
 export const GRPC_METHOD = '/lab.Echo/Call'
 
@@ -72,13 +73,10 @@ export function channelOptions(o: Pick<GrpcLoadOptions, 'timeScale'>): grpc.Chan
 }
 
 export function startGrpcLoad(o: GrpcLoadOptions): LoadRun {
-  const wallMs = (simSeconds: number): number => simSeconds * 1000 * o.timeScale
+  const clock = simulatedClock(o.timeScale)
   const result: LoadResult = { requests: 0, ok: 0, non2xx: 0, resets: 0, timeouts: 0, failed: 0, errorsByCode: {}, latenciesMs: [] }
-  const inFlight = new Set<Promise<void>>()
-  const timers = new Set<NodeJS.Timeout>()
   const clients: Echo[] = []
   const message = Buffer.from('drainpipe lab call')
-  let stopping = false
 
   const call = (client: Echo): void => {
     const started = Date.now()
@@ -87,7 +85,7 @@ export function startGrpcLoad(o: GrpcLoadOptions): LoadRun {
     // waitForReady false (the default): a call made while the channel cannot connect fails
     // with UNAVAILABLE at once, as most clients' calls do; it is not parked for a later pod.
     const work = new Promise<void>((resolve) => {
-      client.Call(message, metadata, { deadline: Date.now() + wallMs(o.timeoutSeconds) }, (err) => {
+      client.Call(message, metadata, { deadline: Date.now() + clock.wallMs(o.timeoutSeconds) }, (err) => {
         if (err === null) {
           result.ok++
           result.latenciesMs.push(Date.now() - started)
@@ -104,41 +102,29 @@ export function startGrpcLoad(o: GrpcLoadOptions): LoadRun {
         resolve()
       })
     })
-    inFlight.add(work)
-    void work.then(() => inFlight.delete(work))
+    void clock.track(work)
   }
 
   for (let i = 0; i < o.clients; i++) {
     const client = new EchoClient(o.target, grpc.credentials.createInsecure(), channelOptions(o)) as unknown as Echo
     clients.push(client)
-    const start = Date.now()
-    let at = o.random() * o.thinkSeconds
-    // Open loop: the next call's moment is fixed in simulated time, whatever the answers do; a
-    // harness stall delays calls (they catch up), never drops them.
-    const step = (): void => {
-      const timer = setTimeout(
-        () => {
-          timers.delete(timer)
-          if (stopping) return
-          call(client)
-          at += exponential(o.random, o.thinkSeconds)
-          step()
-        },
-        Math.max(0, start + wallMs(at) - Date.now()),
-      )
-      timers.add(timer)
-    }
-    step()
+    let first = true
+    // Open loop: the next call's moment is fixed in simulated time, whatever the answers do.
+    clock.every(
+      () => {
+        if (!first) return exponential(o.random, o.thinkSeconds)
+        first = false
+        return o.random() * o.thinkSeconds
+      },
+      () => call(client),
+    )
   }
 
   const snapshot = (): LoadResult => countsSoFar(result)
   return {
     snapshot,
     async stop() {
-      stopping = true
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
-      while (inFlight.size > 0) await Promise.all([...inFlight])
+      await clock.stop()
       for (const client of clients) client.close()
       return snapshot()
     },

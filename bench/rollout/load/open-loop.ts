@@ -16,6 +16,7 @@ import { exponential, type Random } from '../model/random.js'
 import type { Timeline } from './timeline.js'
 import { countsSoFar, type LoadResult, type LoadRun } from './load.js'
 import { sendRequest } from './request.js'
+import { simulatedClock } from './clock.js'
 
 export type OpenLoopModel =
   | { kind: 'poisson'; ratePerSecond: number }
@@ -36,49 +37,23 @@ export interface OpenLoopOptions {
 
 export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
   const target = new URL(opts.path, opts.url)
-  const wallMs = (simSeconds: number): number => simSeconds * 1000 * opts.timeScale
+  const clock = simulatedClock(opts.timeScale)
   const result: LoadResult = { requests: 0, ok: 0, non2xx: 0, resets: 0, timeouts: 0, failed: 0, errorsByCode: {}, latenciesMs: [] }
-  const inFlight = new Set<Promise<void>>()
-  const timers = new Set<NodeJS.Timeout>()
   const agents: http.Agent[] = []
-  let stopping = false
 
-  const request = (agent: http.Agent | false): Promise<void> => {
-    const work = sendRequest(
-      { host: target.hostname, port: target.port, path: target.pathname + target.search, timeoutMs: wallMs(opts.timeoutSeconds) },
-      agent,
-      result,
-      opts.timeline,
+  const request = (agent: http.Agent | false): Promise<void> =>
+    clock.track(
+      sendRequest(
+        { host: target.hostname, port: target.port, path: target.pathname + target.search, timeoutMs: clock.wallMs(opts.timeoutSeconds) },
+        agent,
+        result,
+        opts.timeline,
+      ),
     )
-    inFlight.add(work)
-    void work.then(() => inFlight.delete(work))
-    return work
-  }
-
-  /** Run `fire` at simulated offsets from `next` (returning the next offset, or undefined to stop). */
-  const schedule = (next: () => number, fire: () => void): void => {
-    const start = Date.now()
-    let at = 0
-    const step = (): void => {
-      if (stopping) return
-      at += next()
-      const timer = setTimeout(
-        () => {
-          timers.delete(timer)
-          if (stopping) return
-          fire()
-          step()
-        },
-        Math.max(0, start + wallMs(at) - Date.now()),
-      )
-      timers.add(timer)
-    }
-    step()
-  }
 
   const m = opts.model
   if (m.kind === 'poisson') {
-    schedule(
+    clock.every(
       () => exponential(opts.random, 1 / m.ratePerSecond),
       () => {
         void request(false)
@@ -88,7 +63,7 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
     // Walk the on/off periods in simulated time; arrivals only inside "on".
     const onRate = (m.ratePerSecond * (m.onSeconds + m.offSeconds)) / m.onSeconds
     let onLeft = exponential(opts.random, m.onSeconds)
-    schedule(
+    clock.every(
       () => {
         let gap = 0
         for (;;) {
@@ -112,15 +87,12 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
       let first = true
       // One request at a time per client: think, send, wait for the answer, think again.
       const loop = (): void => {
-        if (stopping) return
+        if (clock.stopping) return
         const think = first ? opts.random() * m.thinkSeconds : exponential(opts.random, m.thinkSeconds)
         first = false
-        const timer = setTimeout(() => {
-          timers.delete(timer)
-          if (stopping) return
+        clock.after(think, () => {
           void request(agent).then(loop)
-        }, wallMs(think))
-        timers.add(timer)
+        })
       }
       loop()
     }
@@ -130,10 +102,7 @@ export function startOpenLoop(opts: OpenLoopOptions): LoadRun {
   return {
     snapshot,
     async stop() {
-      stopping = true
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
-      while (inFlight.size > 0) await Promise.all([...inFlight])
+      await clock.stop()
       for (const agent of agents) agent.destroy()
       return snapshot()
     },
