@@ -10,6 +10,7 @@ import autocannon from 'autocannon'
 import { performance } from 'node:perf_hooks'
 import { clientHeader } from '../rollout/nlb/proxy-header.js'
 import { cpuTimes, rssKiB } from './proc-stat.js'
+import { runLoadProcess } from './load-process.js'
 import { Samples } from './stats.js'
 
 export interface LoadSpec {
@@ -110,14 +111,4 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   }
 }
 
-const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
-run(spec).then(
-  (r) => {
-    process.stdout.write(`${JSON.stringify(r)}\n`)
-    process.exit(0)
-  },
-  (err) => {
-    process.stderr.write(`load: ${(err as Error).stack ?? err}\n`)
-    process.exit(1)
-  },
-)
+runLoadProcess('load', run)
