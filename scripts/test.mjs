@@ -34,8 +34,31 @@ let fail = summary ? Number(summary[3] ?? 0) : 1
 const skip = summary ? Number(summary[4] ?? 0) : 0
 if (code !== 0 && fail === 0) fail = 1
 
-// Skip reasons: `ok N - name # SKIP reason` in the result files this run wrote.
+// Skip reasons: `ok N - name # SKIP reason` in the result files this run wrote. Failures:
+// `not ok N - name`, each named with its enclosing subtests and listed again at the end, so a
+// log read only from its tail (CI's) still says what failed.
 const skips = []
+const failures = []
+const readFailures = (file, text) => {
+  const open = [] // enclosing subtests: { indent, name, failedInside }
+  for (const line of text.split('\n')) {
+    const subtest = /^(\s*)# Subtest: (.*)$/.exec(line)
+    if (subtest) {
+      open.push({ indent: subtest[1].length, name: subtest[2], failedInside: false })
+      continue
+    }
+    const result = /^(\s*)(not )?ok \d+ - (.*?)(?: # time=.*)?$/.exec(line)
+    if (!result) continue
+    const indent = result[1].length
+    const top = open.at(-1)
+    const closes = top !== undefined && top.indent === indent && top.name === result[3]
+    if (closes) open.pop()
+    if (result[2] && !(closes && top.failedInside)) {
+      failures.push(`${file}: ${[...open.map((o) => o.name), result[3]].join(' > ')}`)
+    }
+    if (result[2]) for (const o of open) o.failedInside = true
+  }
+}
 const results = '.tap/test-results'
 const walk = (dir) => {
   let entries = []
@@ -48,9 +71,12 @@ const walk = (dir) => {
     const path = join(dir, e.name)
     if (e.isDirectory()) walk(path)
     else if (e.name.endsWith('.tap') && statSync(path).mtimeMs >= startedAt - 1000) {
-      for (const m of readFileSync(path, 'utf8').matchAll(/^\s*ok \d+ - (.*?) # SKIP (.*)$/gm)) {
-        skips.push({ file: relative(results, path).replace(/\.tap$/, ''), name: m[1], reason: m[2] })
+      const file = relative(results, path).replace(/\.tap$/, '')
+      const text = readFileSync(path, 'utf8')
+      for (const m of text.matchAll(/^\s*ok \d+ - (.*?) # SKIP (.*)$/gm)) {
+        skips.push({ file, name: m[1], reason: m[2] })
       }
+      readFailures(file, text)
     }
   }
 }
@@ -66,6 +92,10 @@ const forbidden = skips.filter((s) => missing(s.reason).some((program) => requir
 if (skips.length > 0) {
   console.log(`\nskipped (${skips.length}):`)
   for (const s of skips) console.log(`  ${s.file}: ${s.name} — ${s.reason}`)
+}
+if (failures.length > 0) {
+  console.log(`\nfailed (${failures.length}):`)
+  for (const f of failures) console.log(`  ${f}`)
 }
 if (forbidden.length > 0) {
   console.log(`\n${forbidden.length} skipped test(s) need what DRAINPIPE_TEST_REQUIRE=${required.join(',')} requires: counted as failed`)

@@ -17,11 +17,16 @@ interface Teardown {
   teardown(fn: () => unknown): void
 }
 
-/** A TCP target that accepts, reads and never answers: every flow stays open with a request in flight. */
+/**
+ * A TCP target that accepts, reads and never answers: every flow stays open with a request in
+ * flight. It consumes what it reads: a socket with unread bytes when the peer's RST arrives reads
+ * that as EOF (Linux), and its 'end', so its close, waits for a reader that never comes.
+ */
 async function holdingTarget(t: Teardown, host: string) {
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
     sockets.add(socket)
+    socket.resume()
     socket.on('error', () => {})
     socket.on('close', () => sockets.delete(socket))
   })
@@ -58,21 +63,10 @@ async function until(what: () => boolean, ms = 5000): Promise<boolean> {
   return what()
 }
 
-/** Poll every node until none routes to `key`; returns when each node stopped (wall-clock ms). */
-async function stopsPerNode(nlb: Awaited<ReturnType<typeof startNlb>>, key: string, ms: number): Promise<number[]> {
-  const stops: Array<number | undefined> = nlb.nodes.map(() => undefined)
-  const end = Date.now() + ms
-  while (stops.some((s) => s === undefined) && Date.now() < end) {
-    const now = Date.now()
-    for (const node of nlb.nodes)
-      if (stops[node.index] === undefined && !nlb.routing.eligible(node.index, now).some((x) => x.key === key)) stops[node.index] = now
-    await sleep(1)
-  }
-  return stops.map((s) => s ?? Number.NaN)
-}
-
 t.test('each node stops routing to a failing target when its own checker marks it, plus its own unhealthy lag', async (t) => {
   // timeScale 0.01: checks every 10 s → 100 ms, timeout 10 s → 100 ms, unhealthy after 2 failures.
+  // What is asserted is the order of events and the model's own times, never how late a timer
+  // fired: on a loaded machine the checkers' rounds drift, and that is not what this test is about.
   for (const [lag, label] of [
     ['0', 'no lag after the mark'],
     ['30-40', 'the field lag after the mark (300-400 ms here)'],
@@ -82,8 +76,8 @@ t.test('each node stops routing to a failing target when its own checker marks i
     const { group, nlb } = await lab(t, {
       crossZone: true,
       unhealthyLag: parseDistribution(lag),
-      // Seed 5 draws node phases 0.69, 0.77 and 0.22 of the interval: whenever the checks begin to
-      // fail, the first and the last node mark the target at least half an interval apart.
+      // Seed 5 draws node phases 0.69, 0.77 and 0.22 of the interval: each round the nodes check
+      // in the order 2, 0, 1.
       checkRandom: seededRandom(5),
       lagRandom: seededRandom(6),
     })
@@ -94,34 +88,46 @@ t.test('each node stops routing to a failing target when its own checker marks i
       await until(() => nlb.nodes.every((n) => nlb.routing.eligible(n.index).some((x) => x.key === key))),
       `${label}: every node routes to the target`,
     )
-    a.server.close() // checks are refused from now on
-    const failedAt = Date.now()
-    const marked: number[] = []
-    nlb.routing.on('node-health', (target, node, _previous, next) => {
-      if (target.key === key && next === 'unhealthy') marked[node] = Date.now()
+    // Per node, from now on: each check's outcome in order, and what the node's routing said
+    // right after it; the mark, with the moment the model set for the node to stop routing.
+    const checks = nlb.nodes.map(() => [] as Array<{ passed: boolean; routes: boolean }>)
+    const marks: Array<{ node: number; afterChecks: number; at: number; stopAt: number; routesAt: boolean }> = []
+    const routes = (node: number, at?: number) => nlb.routing.eligible(node, at).some((x) => x.key === key)
+    nlb.checker!.on('check', (target, node, passed) => {
+      if (target.key === key) checks[node]!.push({ passed, routes: routes(node) })
     })
-    const stops = await stopsPerNode(nlb, key, 3000)
-    t.ok(
-      stops.every((s) => Number.isFinite(s)),
-      `${label}: every node stopped (after ${stops.map((s) => s - failedAt).join(', ')} ms)`,
-    )
-    for (const node of nlb.nodes) {
-      const i = node.index
-      const sinceMark = stops[i]! - marked[i]!
-      if (lag === '0') t.ok(Math.abs(sinceMark) <= 15, `node ${i} stopped when its own checker marked the target (${sinceMark} ms)`)
-      else t.ok(sinceMark >= 290 && sinceMark <= 420, `node ${i} stopped 300-400 ms after its own mark (${sinceMark} ms)`)
-      // Marked within (threshold - 1) to threshold intervals, plus a refused check's few ms.
+    nlb.routing.on('node-health', (target, node, _previous, next, at) => {
+      if (target.key !== key || next !== 'unhealthy') return
+      const stopAt = nlb.routing.unhealthyStops(key)![node]!
+      marks.push({ node, afterChecks: checks[node]!.length, at, stopAt, routesAt: routes(node, at) })
+    })
+    a.server.close() // checks are refused from now on
+    t.ok(await until(() => marks.length === 3, 10_000), `${label}: every node marked the target`)
+
+    for (const mark of marks) {
+      const i = mark.node
+      const own = checks[i]!.slice(0, mark.afterChecks)
+      const failed = own.length - own.findLastIndex((c) => c.passed) - 1
+      t.equal(failed, 2, `node ${i} marked it on its own second failed check in a row (${own.length} checks since the close)`)
       t.ok(
-        marked[i]! - failedAt >= 90 && marked[i]! - failedAt <= 230,
-        `node ${i} marked it ${marked[i]! - failedAt} ms after the checks began to fail`,
+        own.every((c) => c.routes),
+        `node ${i} routed to it after each of its checks before the mark, whatever the other nodes had seen`,
       )
+      const lagMs = mark.stopAt - mark.at
+      if (lag === '0') {
+        t.equal(lagMs, 0, `node ${i} stops routing at its own mark`)
+        t.notOk(mark.routesAt, `node ${i} routes no new flow to it from its mark on`)
+      } else {
+        t.ok(lagMs >= 300 && lagMs <= 400, `node ${i} stops routing 300-400 ms after its own mark (${lagMs} ms)`)
+        t.ok(mark.routesAt && routes(i, mark.stopAt - 1), `node ${i} still routes to it until then`)
+        t.notOk(routes(i, mark.stopAt), `node ${i} routes no new flow to it from then on`)
+      }
     }
-    const spread = Math.max(...marked) - Math.min(...marked)
-    t.ok(spread >= 25, `the nodes marked it at different moments (spread ${spread} ms)`)
-    if (lag === '0') {
-      const stopSpread = Math.max(...stops) - Math.min(...stops)
-      t.ok(stopSpread >= 20, `so they stopped routing at different moments (spread ${stopSpread} ms)`)
-    }
+    // Nodes are not synchronised: the marks come one node at a time, in the order of the nodes'
+    // phases (a rotation of 2, 0, 1, depending on where in the round the checks began to fail).
+    const order = marks.map((m) => m.node).join(',')
+    t.ok(['2,0,1', '0,1,2', '1,2,0'].includes(order), `the nodes marked it each at its own moment, in phase order (${order})`)
+    t.ok(await until(() => nlb.nodes.every((n) => !routes(n.index)), 10_000), `${label}: every node stopped routing to it`)
     t.same(
       nlb.nodes.map((n) => nlb.routing.eligible(n.index).map((x) => x.key)),
       nlb.nodes.map(() => [`127.0.1.42:${b.port}`]),
@@ -164,17 +170,20 @@ t.test(
       }
       t.ok(await until(() => a.sockets.size === 3), 'three flows open to the target')
       const markedAt = Date.now()
+      // Health checks off: the mark reaches every node's routing, and the NLB's reaction to it,
+      // synchronously; the sockets' closes are then awaited, not timed.
       group.reportHealthCheck(ip, a.port, false)
-      await sleep(150)
       if (termination) {
         t.equal(nlb.stats.resets['unhealthy-termination'], 3, 'its 3 flows were reset at the mark')
-        t.equal(a.sockets.size, 0, 'no flow to it is left open')
+        t.ok(await until(() => a.sockets.size === 0), 'no flow to it is left open')
+        t.ok(await until(() => clients.every((c) => c.error !== undefined)), 'every client saw its flow end')
         t.same(
           clients.map((c) => c.error),
           ['ECONNRESET', 'ECONNRESET', 'ECONNRESET'],
           'the clients with a request in flight see ECONNRESET',
         )
       } else {
+        await sleep(150)
         t.equal(nlb.stats.resets['unhealthy-termination'], 0, 'nothing reset at the mark')
         t.equal(a.sockets.size, 3, 'its 3 flows are still open 150 ms after the mark')
         t.same(
@@ -182,7 +191,7 @@ t.test(
           [undefined, undefined, undefined],
           'no client saw an error',
         )
-        t.ok(await until(() => a.sockets.size === 0, 2000), 'closed once the draining interval ended')
+        t.ok(await until(() => a.sockets.size === 0, 10_000), 'closed once the draining interval ended')
         const closedAfter = Date.now() - markedAt
         t.ok(closedAfter >= 480, `not before the 500 ms interval (${closedAfter} ms)`)
         t.equal(nlb.stats.resets['unhealthy-draining-end'], 3, 'counted as closed at the end of the draining interval')
@@ -232,7 +241,9 @@ t.test(
       ),
       'the API (the majority of nodes) reports both targets unhealthy',
     )
-    await sleep(300)
+    // Then until each node has its own settled view (its rounds may lag on a busy machine).
+    const views = () => [0, 1, 2].map((n) => [nlb.routing.nodeHealth(a, n), nlb.routing.nodeHealth(b, n)].join(','))
+    await until(() => views().join(' ') === 'unhealthy,unhealthy unhealthy,healthy unhealthy,unhealthy', 10_000)
 
     t.same(keys(0), [a, b], 'node 0 sees no healthy target: fails open to both')
     t.same(keys(1), [b], 'node 1 sees b healthy: routes only to b')

@@ -8,6 +8,7 @@
 // phase within the interval (seeded when `phaseRandom` is given), so each node marks a target
 // unhealthy at its own moment, between (threshold - 1) and threshold intervals after the checks
 // start failing, plus the check timeout.
+import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { Target, TargetGroup } from '../elbv2/target-group.js'
 import { localHeader } from './proxy-header.js'
@@ -48,7 +49,12 @@ export interface HealthCheckStats {
   failed: number
 }
 
-export class HealthChecker {
+export interface HealthCheckerEvents {
+  /** One node's check of one target ended (before its verdict, if it crossed a threshold). */
+  check: [target: Target, node: number, passed: boolean]
+}
+
+export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
   private readonly views = new Map<string, NodeView[]>()
   private readonly timers: NodeJS.Timeout[] = []
   private readonly sockets = new Set<net.Socket>()
@@ -58,7 +64,9 @@ export class HealthChecker {
   constructor(
     readonly group: TargetGroup,
     readonly opts: HealthCheckerOptions,
-  ) {}
+  ) {
+    super()
+  }
 
   start(): void {
     const intervalMs = this.group.scaled(this.group.healthCheck.intervalSeconds)
@@ -111,6 +119,7 @@ export class HealthChecker {
       if (this.closed) return
       if (passed) this.stats.passed++
       else this.stats.failed++
+      this.emit('check', target, node.index, passed)
       this.record(node, target, passed, reason)
     }
     // A check times out only on the target's account: when the harness itself stalled (the timer

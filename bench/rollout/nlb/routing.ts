@@ -62,8 +62,8 @@ interface Entry {
 }
 
 export interface RoutingEvents {
-  /** A node's view of a target changed. */
-  'node-health': [target: Target, node: number, previous: NodeHealthState, next: NodeHealthState]
+  /** A node's view of a target changed, at wall-clock ms `at`. */
+  'node-health': [target: Target, node: number, previous: NodeHealthState, next: NodeHealthState, at: number]
 }
 
 export class RoutingTable extends EventEmitter<RoutingEvents> {
@@ -127,7 +127,7 @@ export class RoutingTable extends EventEmitter<RoutingEvents> {
     // Routed until now: the data plane takes its unhealthy lag to stop. Never routed: stops at once.
     h.stopAt =
       state === 'unhealthy' && previous === 'healthy' ? now + this.opts.scaled(this.opts.unhealthyLag.sample(this.opts.random)) : now
-    this.emit('node-health', target, node, previous, state)
+    this.emit('node-health', target, node, previous, state, now)
   }
 
   /** Node `node`'s current view of a target (undefined: the node does not know it). */
