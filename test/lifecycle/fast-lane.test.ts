@@ -299,21 +299,29 @@ t.test(
       '0.5',
       '--lb-lag-max',
       '30',
+      // The window is 15 times the client's 100 ms cadence: a loaded test machine can stall the
+      // client for a few hundred ms, and a gap as long as the window is quiet by definition.
       '--quiet-period',
-      '0.5',
+      '1.5',
       '--max-wait',
       '20',
     ])
     const started = performance.now()
     dp.proc.kill('SIGTERM')
     await dp.waitForLog((l) => l.to === 'terminating')
-    // The NLB fails open (every target unhealthy): it keeps sending for 2.5 s, 6 times the bound.
+    // The NLB fails open (every target unhealthy): it keeps sending for 2.5 s, 5 times the bound.
     const statuses: number[] = []
+    let sentAt = performance.now()
+    let longestGapMs = 0
     while (performance.now() - started < 2500) {
+      const now = performance.now()
+      longestGapMs = Math.max(longestGapMs, now - sentAt)
+      sentAt = now
       statuses.push(await clientGet(dp))
       t.equal(dp.proc.exitCode, null)
       await sleep(100)
     }
+    t.ok(longestGapMs < 1500, `the client never paused as long as the window (longest gap ${Math.round(longestGapMs)} ms)`)
     t.ok(
       statuses.length >= 10 && statuses.every((s) => s === 200),
       `every one of ${statuses.length} requests served (${[...new Set(statuses)]})`,
@@ -323,7 +331,7 @@ t.test(
     // began a whole --quiet-period after it.
     t.ok(draining.lastConnectionMs >= 2000, `connections until ${draining.lastConnectionMs} ms after termination start`)
     t.ok(
-      draining.waitedMs - draining.lastConnectionMs >= 500,
+      draining.waitedMs - draining.lastConnectionMs >= 1500,
       `drained ${draining.waitedMs - draining.lastConnectionMs} ms after the last connection: not before its window`,
     )
     t.match(draining, {
