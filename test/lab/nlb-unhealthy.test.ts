@@ -241,9 +241,7 @@ t.test(
       ),
       'the API (the majority of nodes) reports both targets unhealthy',
     )
-    // Then until each node has its own settled view (its rounds may lag on a busy machine).
-    const views = () => [0, 1, 2].map((n) => [nlb.routing.nodeHealth(a, n), nlb.routing.nodeHealth(b, n)].join(','))
-    await until(() => views().join(' ') === 'unhealthy,unhealthy unhealthy,healthy unhealthy,unhealthy', 10_000)
+    await sleep(300)
 
     t.same(keys(0), [a, b], 'node 0 sees no healthy target: fails open to both')
     t.same(keys(1), [b], 'node 1 sees b healthy: routes only to b')
