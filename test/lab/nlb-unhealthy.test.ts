@@ -84,15 +84,12 @@ t.test('each node stops routing to a failing target when its own checker marks i
     group.register('127.0.1.41', a.port)
     group.register('127.0.1.42', b.port)
     const key = `127.0.1.41:${a.port}`
-    t.ok(
-      await until(() => nlb.nodes.every((n) => nlb.routing.eligible(n.index).some((x) => x.key === key))),
-      `${label}: every node routes to the target`,
-    )
+    const routes = (node: number, at?: number) => nlb.routing.eligible(node, at).some((x) => x.key === key)
+    t.ok(await until(() => nlb.nodes.every((n) => routes(n.index))), `${label}: every node routes to the target`)
     // Per node, from now on: each check's outcome in order, and what the node's routing said
     // right after it; the mark, with the moment the model set for the node to stop routing.
     const checks = nlb.nodes.map(() => [] as Array<{ passed: boolean; routes: boolean }>)
     const marks: Array<{ node: number; afterChecks: number; at: number; stopAt: number; routesAt: boolean }> = []
-    const routes = (node: number, at?: number) => nlb.routing.eligible(node, at).some((x) => x.key === key)
     nlb.checker!.on('check', (target, node, passed) => {
       if (target.key === key) checks[node]!.push({ passed, routes: routes(node) })
     })
